@@ -1,0 +1,118 @@
+"""CloudEvents 1.0 envelope: structured mode (HTTP, embedded log) and Kafka binary mode."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+SPEC_VERSION = "1.0"
+# Context attributes that are not extensions; everything else on the envelope is one.
+_CORE = ("specversion", "id", "source", "type", "time", "subject", "datacontenttype", "dataschema")
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class CloudEvent:
+    id: str
+    source: str
+    type: str
+    data: dict[str, Any]
+    time: str | None = None
+    subject: str | None = None
+    # Kafka binding's partitioning extension: the pseudonymous klant key.
+    partitionkey: str | None = None
+    extensions: dict[str, Any] = field(default_factory=dict)
+
+    def to_structured(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "specversion": SPEC_VERSION,
+            "id": self.id,
+            "source": self.source,
+            "type": self.type,
+            "datacontenttype": "application/json",
+        }
+        if self.time:
+            out["time"] = self.time
+        if self.subject:
+            out["subject"] = self.subject
+        if self.partitionkey:
+            out["partitionkey"] = self.partitionkey
+        out.update(self.extensions)
+        out["data"] = self.data
+        return out
+
+    @classmethod
+    def from_structured(cls, raw: dict[str, Any]) -> CloudEvent:
+        """Build from an already validated structured-mode dict."""
+        extensions = {
+            k: v for k, v in raw.items() if k not in _CORE and k not in ("data", "partitionkey")
+        }
+        return cls(
+            id=raw["id"],
+            source=raw["source"],
+            type=raw["type"],
+            data=raw.get("data") or {},
+            time=raw.get("time"),
+            subject=raw.get("subject"),
+            partitionkey=raw.get("partitionkey"),
+            extensions=extensions,
+        )
+
+    def to_binary(self) -> tuple[bytes | None, list[tuple[str, bytes]], bytes]:
+        """Kafka binary content mode: (key, ce_ headers, JSON data as the value)."""
+        attrs = self.to_structured()
+        data = attrs.pop("data")
+        content_type = attrs.pop("datacontenttype")
+        headers = [("content-type", content_type.encode())]
+        headers += [(f"ce_{k}", str(v).encode()) for k, v in attrs.items()]
+        key = self.partitionkey.encode() if self.partitionkey else None
+        return key, headers, json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+
+    @classmethod
+    def from_binary(
+        cls, key: bytes | None, headers: list[tuple[str, bytes]] | None, value: bytes | None
+    ) -> CloudEvent:
+        """Parse Kafka binary mode; raises ValueError with a reason when it is not a CloudEvent."""
+        attrs: dict[str, Any] = {}
+        for name, raw in headers or []:
+            if name.startswith("ce_"):
+                attrs[name[3:]] = raw.decode("utf-8") if isinstance(raw, bytes) else str(raw)
+        missing = [a for a in ("specversion", "id", "source", "type") if a not in attrs]
+        if missing:
+            names = ", ".join("ce_" + m for m in missing)
+            raise ValueError(f"not a CloudEvent: missing header(s) {names}")
+        try:
+            data = json.loads(value) if value else {}
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ValueError(f"record value is not JSON: {exc}") from exc
+        if not isinstance(data, dict):
+            raise ValueError("record value must be a JSON object")
+        if "partitionkey" not in attrs and key:
+            attrs["partitionkey"] = key.decode("utf-8", "replace")
+        attrs["data"] = data
+        return cls.from_structured(attrs)
+
+
+def new_event(
+    type_: str, data: dict[str, Any], *, source: str, key: str | None, subject: str | None = None
+) -> CloudEvent:
+    return CloudEvent(
+        id=str(uuid.uuid4()),
+        source=source,
+        type=type_,
+        data=data,
+        time=utc_now(),
+        subject=subject,
+        partitionkey=key,
+    )
+
+
+def derived_id(namespace: str, *parts: str) -> str:
+    """Deterministic id for an event derived from others, so a replayed stage emits the same id."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"klantsignaal:{namespace}:" + ":".join(parts)))

@@ -1,0 +1,269 @@
+"""Typed models of the event payloads (the `data` of each CloudEvent).
+
+Field names are snake_case here and camelCase on the wire (as in the JSON Schemas and
+the VNG Klantinteracties standard); `to_dict`/`from_dict` translate. A test checks that
+every model field exists in its schema, so the two cannot drift apart silently.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass
+from typing import Any, Self
+
+_CAMEL = re.compile(r"_([a-z])")
+_SNAKE = re.compile(r"([A-Z])")
+
+
+def wire_name(name: str) -> str:
+    return _CAMEL.sub(lambda m: m.group(1).upper(), name)
+
+
+def field_name(name: str) -> str:
+    return _SNAKE.sub(lambda m: "_" + m.group(1).lower(), name)
+
+
+class Model:
+    """Mixin: dict <-> dataclass with camelCase keys; None-valued optionals are left out."""
+
+    NESTED: dict[str, type[Model]] = {}
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):  # type: ignore[arg-type]
+            value = getattr(self, f.name)
+            if value is None:
+                continue
+            if isinstance(value, Model):
+                value = value.to_dict()
+            elif isinstance(value, tuple):
+                value = list(value)
+            out[wire_name(f.name)] = value
+        return out
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> Self:
+        kwargs: dict[str, Any] = {}
+        names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        for key, value in raw.items():
+            name = field_name(key)
+            if name not in names:
+                continue  # unknown wire fields are the schema's business, not the model's
+            if name in cls.NESTED and isinstance(value, dict):
+                value = cls.NESTED[name].from_dict(value)
+            elif isinstance(value, list):
+                value = tuple(value)
+            kwargs[name] = value
+        return cls(**kwargs)
+
+
+@dataclass(frozen=True)
+class Dienst(Model):
+    """The service (product) a contact was about."""
+
+    code: str
+    naam: str
+
+
+@dataclass(frozen=True)
+class Bereikbaarheid(Model):
+    enquete_toestemming: bool
+    kanalen: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Contact(Model):
+    NESTED = {"dienst": Dienst, "bereikbaarheid": Bereikbaarheid}
+
+    contact_id: str
+    klant: str
+    kanaal: str
+    onderwerp: str
+    indicatie_contact_gelukt: bool
+    taal: str
+    vertrouwelijk: bool
+    plaatsgevonden_op: str
+    dienst: Dienst
+    team: str
+    inhoud: str | None = None
+    hoofd_onderwerp_type: str | None = None
+    referentienummer: str | None = None
+    actor: str | None = None
+    bereikbaarheid: Bereikbaarheid | None = None
+
+
+@dataclass(frozen=True)
+class Invitation(Model):
+    NESTED = {"dienst": Dienst}
+
+    invitation_id: str
+    contact_id: str
+    klant: str
+    token: str
+    kanaal: str
+    dienst: Dienst
+    team: str
+    dispatch: tuple[str, ...]
+    created_at: str
+    expires_at: str
+
+
+@dataclass(frozen=True)
+class Answer(Model):
+    score: int
+    opmerking: str | None = None
+    schaal: int | None = None  # only CES has a configurable scale
+
+
+@dataclass(frozen=True)
+class Response(Model):
+    NESTED = {"ces": Answer, "nps": Answer, "rapportcijfer": Answer}
+
+    response_id: str
+    invitation_id: str
+    contact_id: str
+    klant: str
+    answered_at: str
+    terugbel_toestemming: bool
+    ces: Answer | None = None
+    nps: Answer | None = None
+    rapportcijfer: Answer | None = None
+
+    def comments(self) -> list[str]:
+        return [
+            a.opmerking.strip()
+            for a in (self.ces, self.nps, self.rapportcijfer)
+            if a is not None and a.opmerking and a.opmerking.strip()
+        ]
+
+
+@dataclass(frozen=True)
+class PageFeedback(Model):
+    NESTED = {"dienst": Dienst}
+
+    feedback_id: str
+    pagina: str
+    beoordeling: str
+    gegeven_op: str
+    klant: str | None = None
+    dienst: Dienst | None = None
+    opmerking: str | None = None
+
+
+@dataclass(frozen=True)
+class Sentiment(Model):
+    label: str
+    score: float
+    very_negative: bool
+    model_version: str
+    language: str
+    explanation: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        # The sentiment block keeps the scorer's own snake_case keys (see signal.v1.json).
+        return {
+            "label": self.label,
+            "score": self.score,
+            "very_negative": self.very_negative,
+            "explanation": list(self.explanation),
+            "model_version": self.model_version,
+            "language": self.language,
+        }
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> Self:
+        return cls(
+            label=raw["label"],
+            score=raw["score"],
+            very_negative=raw["very_negative"],
+            model_version=raw["model_version"],
+            language=raw["language"],
+            explanation=tuple(raw.get("explanation", ())),
+        )
+
+
+@dataclass(frozen=True)
+class Signal(Model):
+    NESTED = {"dienst": Dienst, "sentiment": Sentiment}
+
+    signal_id: str
+    bron: str
+    klant: str
+    ontvangen_op: str
+    sentiment: Sentiment
+    response_id: str | None = None
+    feedback_id: str | None = None
+    contact_id: str | None = None
+    kanaal: str | None = None
+    dienst: Dienst | None = None
+    team: str | None = None
+    contact_op: str | None = None
+    ces: int | None = None
+    ces_schaal: int | None = None
+    nps: int | None = None
+    rapportcijfer: int | None = None
+    beoordeling: str | None = None
+    opmerking: str | None = None
+    terugbel_toestemming: bool | None = None
+
+
+@dataclass(frozen=True)
+class Alert(Model):
+    NESTED = {"dienst": Dienst}
+
+    alert_id: str
+    signal_id: str
+    klant: str
+    team: str
+    ernst: str
+    redenen: tuple[str, ...]
+    terugbel_toestemming: bool
+    aangemaakt_op: str
+    response_id: str | None = None
+    contact_id: str | None = None
+    kanaal: str | None = None
+    dienst: Dienst | None = None
+    opmerking: str | None = None
+
+
+@dataclass(frozen=True)
+class ServiceAlert(Model):
+    NESTED = {"dienst": Dienst}
+
+    service_alert_id: str
+    dienst: Dienst
+    metriek: str
+    waarde: float
+    drempel: float
+    venster: str
+    aangemaakt_op: str
+    team: str | None = None
+    aantal: int | None = None
+
+
+MODELS: dict[str, type[Model]] = {
+    "contact.v1.json": Contact,
+    "invitation.v1.json": Invitation,
+    "response.v1.json": Response,
+    "page-feedback.v1.json": PageFeedback,
+    "signal.v1.json": Signal,
+    "alert.v1.json": Alert,
+    "service-alert.v1.json": ServiceAlert,
+}
+
+__all__ = [
+    "Alert",
+    "Answer",
+    "Bereikbaarheid",
+    "Contact",
+    "Dienst",
+    "Invitation",
+    "MODELS",
+    "Model",
+    "PageFeedback",
+    "Response",
+    "Sentiment",
+    "ServiceAlert",
+    "Signal",
+]

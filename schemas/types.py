@@ -1,0 +1,36 @@
+"""The event types of the contract, their schema files and their home topics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class EventType:
+    name: str  # CloudEvents `type`
+    schema_file: str  # under schemas/json/
+    topic: str  # the topic such events live on
+
+
+CONTACT = EventType("nl.klantsignaal.contact.v1", "contact.v1.json", "contact-events")
+INVITATION = EventType("nl.klantsignaal.invitation.v1", "invitation.v1.json", "survey-invitations")
+RESPONSE = EventType("nl.klantsignaal.response.v1", "response.v1.json", "survey-responses")
+PAGE_FEEDBACK = EventType(
+    "nl.klantsignaal.page-feedback.v1", "page-feedback.v1.json", "page-feedback"
+)
+SIGNAL = EventType("nl.klantsignaal.signal.v1", "signal.v1.json", "scored-signals")
+ALERT = EventType("nl.klantsignaal.alert.v1", "alert.v1.json", "alerts")
+SERVICE_ALERT = EventType(
+    "nl.klantsignaal.service-alert.v1", "service-alert.v1.json", "service-alerts"
+)
+
+EVENT_TYPES: dict[str, EventType] = {
+    t.name: t for t in (CONTACT, INVITATION, RESPONSE, PAGE_FEEDBACK, SIGNAL, ALERT, SERVICE_ALERT)
+}
+
+# Types that outside systems may publish; the rest are produced by the pipeline itself.
+PUBLIC_INPUT_TYPES = frozenset({CONTACT.name, RESPONSE.name, PAGE_FEEDBACK.name})
+
+
+def event_type(name: str) -> EventType | None:
+    return EVENT_TYPES.get(name)
