@@ -1,0 +1,58 @@
+"""The result type and the scorer protocol every sentiment scorer implements."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+LABELS = ("neg", "neu", "pos")
+
+
+@dataclass(frozen=True, slots=True)
+class SentimentResult:
+    label: str  # "neg" | "neu" | "pos"
+    score: float  # in [-1, 1]
+    very_negative: bool
+    explanation: tuple[str, ...]  # the terms that drove the score
+    model_version: str
+    language: str  # ISO 639-2/B: "nld", "eng", or "und" (unknown/too short/other)
+
+    def to_dict(self) -> dict:
+        return {
+            "label": self.label,
+            "score": self.score,
+            "very_negative": self.very_negative,
+            "explanation": list(self.explanation),
+            "model_version": self.model_version,
+            "language": self.language,
+        }
+
+
+@runtime_checkable
+class Scorer(Protocol):
+    version: str
+
+    def score(self, text: str) -> SentimentResult: ...
+
+    def score_batch(self, texts: Sequence[str]) -> list[SentimentResult]: ...
+
+
+def explain(terms: list[tuple[float, str]], direction: int, k: int = 3) -> tuple[str, ...]:
+    """The k terms that pushed hardest in the label's direction (both ways when neutral)."""
+    if not terms:
+        return ()
+    if direction > 0:
+        picked = [t for t in terms if t[0] > 0]
+    elif direction < 0:
+        picked = [t for t in terms if t[0] < 0]
+    else:
+        picked = terms
+    picked.sort(key=lambda t: -abs(t[0]))
+    seen: list[str] = []
+    for _, term in picked:
+        if term not in seen:
+            seen.append(term)
+            if len(seen) == k:
+                break
+    return tuple(seen)
