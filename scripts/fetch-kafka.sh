@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Fetch the Apache Kafka broker jars (and log4j) into .cache/kafka-libs/ with Maven, so the
+# test suite can start a real single-node KRaft broker with plain `java -cp` (no Docker).
+# Idempotent: a stamp holding the pom's checksum short-circuits later runs without Maven.
+set -euo pipefail
+
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+pom="$repo/scripts/kafka/pom.xml"
+libs="${KLANTSIGNAAL_KAFKA_LIBS:-$repo/.cache/kafka-libs}"
+stamp="$libs/.stamp"
+want="$(sha256sum "$pom" | cut -d' ' -f1)"
+
+if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]] && compgen -G "$libs/kafka_2.13-*.jar" >/dev/null; then
+    echo "fetch-kafka: jars already present in $libs"
+    exit 0
+fi
+
+command -v mvn >/dev/null || { echo "fetch-kafka: mvn not found (run scripts/install-test-deps.sh)" >&2; exit 1; }
+
+# Copy into a sibling temp dir and swap it in, so an interrupted or concurrent run never
+# leaves a half-filled libs dir behind a valid stamp.
+mkdir -p "$(dirname "$libs")"
+tmp="$(mktemp -d "$libs.tmp.XXXXXX")"
+trap 'rm -rf "$tmp"' EXIT
+echo "fetch-kafka: resolving jars with Maven (first run downloads ~45 MB into ~/.m2)"
+mvn -B -q -f "$pom" \
+    org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-dependencies \
+    -DincludeScope=runtime -DoutputDirectory="$tmp"
+echo "$want" >"$tmp/.stamp"
+rm -rf "$libs"
+mv "$tmp" "$libs"
+trap - EXIT
+echo "fetch-kafka: $(find "$libs" -name '*.jar' | wc -l) jars in $libs"

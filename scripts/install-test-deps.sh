@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Everything the test suite needs on a fresh Debian machine (CI has no Docker):
+# PostgreSQL server binaries, Java >= 17 and Maven (for the Kafka broker jars), the Python
+# package with its test extras, and the Kafka jars themselves. Safe to run repeatedly:
+# every step is skipped when already satisfied (pip only re-checks, which takes seconds).
+#
+# Writes the Python interpreter to use into .cache/test-python (scripts/test.sh reads it):
+# normally the current python3; a project .venv when the system Python is "externally
+# managed" (PEP 668, Debian's own python3), where pip would refuse to install.
+set -euo pipefail
+
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$repo"
+step() { echo "==> install-test-deps: $*"; }
+
+apt_updated=0
+apt_install() {
+    if [[ $(id -u) -ne 0 ]]; then
+        if command -v sudo >/dev/null; then
+            sudo_cmd=(sudo)
+        else
+            echo "install-test-deps: need root to apt-get install $*" >&2
+            exit 1
+        fi
+    else
+        sudo_cmd=()
+    fi
+    if [[ $apt_updated -eq 0 ]]; then
+        step "apt-get update"
+        "${sudo_cmd[@]}" apt-get update -q
+        apt_updated=1
+    fi
+    step "apt-get install -y $*"
+    DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends "$@"
+}
+
+# --- PostgreSQL server -----------------------------------------------------------------
+if compgen -G "/usr/lib/postgresql/*/bin/pg_ctl" >/dev/null; then
+    step "PostgreSQL present: $(ls -d /usr/lib/postgresql/*/bin | tr '\n' ' ')"
+else
+    # Bring the full package (not only postgresql-common) so the postgres OS user exists too.
+    apt_install postgresql
+fi
+
+# --- Java >= 17 and Maven --------------------------------------------------------------
+java_major() {
+    # "openjdk version "17.0.15" ..." -> 17; "1.8.0_392" -> 8
+    java -version 2>&1 | awk -F'"' '/version/ {split($2, v, "."); print (v[1] == "1" ? v[2] : v[1]); exit}'
+}
+need=()
+if ! command -v java >/dev/null || [[ "$(java_major)" -lt 17 ]]; then
+    need+=(openjdk-17-jre-headless)
+fi
+command -v mvn >/dev/null || need+=(maven)
+if [[ ${#need[@]} -gt 0 ]]; then
+    apt_install "${need[@]}"
+fi
+if [[ "$(java_major)" -lt 17 ]]; then
+    echo "install-test-deps: java >= 17 needed, 'java' is $(java_major);" \
+         "set JAVA_HOME/PATH to a JDK 17+" >&2
+    exit 1
+fi
+step "java $(java_major), $(mvn -v 2>/dev/null | head -1 | sed 's/\x1b\[[0-9;]*m//g')"
+
+# --- Python package + test extras ------------------------------------------------------
+py="${PYTHON:-$(command -v python3 || command -v python)}"
+if ! "$py" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+    echo "install-test-deps: Python >= 3.11 needed, $py is $("$py" -V 2>&1)" >&2
+    exit 1
+fi
+externally_managed="$("$py" - <<'EOF'
+import os, sys, sysconfig
+in_venv = sys.prefix != sys.base_prefix
+marker = os.path.join(sysconfig.get_path("stdlib"), "EXTERNALLY-MANAGED")
+print(int(not in_venv and os.path.exists(marker)))
+EOF
+)"
+if [[ "$externally_managed" == 1 ]]; then
+    step "$py is externally managed (PEP 668): using the project venv .venv"
+    if [[ ! -x .venv/bin/python ]]; then
+        "$py" -m venv --system-site-packages .venv 2>/dev/null || {
+            apt_install python3-venv
+            "$py" -m venv --system-site-packages .venv
+        }
+    fi
+    py="$repo/.venv/bin/python"
+elif ! "$py" -m pip --version >/dev/null 2>&1; then
+    apt_install python3-pip
+fi
+step "pip install -e '.[test]' with $py ($("$py" -V 2>&1))"
+PIP_ROOT_USER_ACTION=ignore "$py" -m pip install -q -e '.[test]'
+mkdir -p .cache
+echo "$py" >.cache/test-python
+
+# --- Kafka broker jars -----------------------------------------------------------------
+step "Kafka jars"
+bash scripts/fetch-kafka.sh
+
+step "done"
