@@ -100,10 +100,16 @@ class CloudEvent:
 
 
 def new_event(
-    type_: str, data: dict[str, Any], *, source: str, key: str | None, subject: str | None = None
+    type_: str,
+    data: dict[str, Any],
+    *,
+    source: str,
+    key: str | None,
+    subject: str | None = None,
+    event_id: str | None = None,
 ) -> CloudEvent:
     return CloudEvent(
-        id=str(uuid.uuid4()),
+        id=event_id or str(uuid.uuid4()),
         source=source,
         type=type_,
         data=data,

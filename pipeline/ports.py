@@ -1,0 +1,32 @@
+"""Ports: what the edges (HTTP, questionnaire, sinks) need from a runtime, transport-free."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from schemas.cloudevents import CloudEvent
+
+
+class Publisher(Protocol):
+    def publish(self, topic: str, events: Sequence[CloudEvent]) -> None:
+        """Put events on a logical topic; all or nothing, and durable once it returns."""
+        ...
+
+
+@dataclass(frozen=True)
+class SinkRecord:
+    topic: str
+    position: str
+    event: CloudEvent | None  # None for dead-letter records
+    raw: dict[str, Any] | None = None  # the dead-letter body
+
+
+class Sink(Protocol):
+    name: str
+    topics: tuple[str, ...]
+
+    def handle(self, records: Sequence[SinkRecord]) -> None:
+        """Store a batch; must be idempotent, because a crash replays the last batch."""
+        ...

@@ -1,0 +1,1 @@
+"""Runtimes drive the stages of pipeline.topology: embedded (SQLite) and Kafka (faust)."""

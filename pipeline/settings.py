@@ -1,0 +1,82 @@
+"""All configuration in one place: environment variables with defaults for the embedded mode."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+PREFIX = "KLANTSIGNAAL_"
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = Path("klantsignaal-data")
+    host: str = "127.0.0.1"
+    port: int = 8000
+    runtime: str = "embedded"  # "embedded" or "kafka"
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    kafka_topic_prefix: str = ""  # lets tests and staging share one cluster
+    kafka_partitions: int = 4
+    warehouse_url: str = ""  # empty: SQLite file in data_dir
+    api_token: str = ""  # empty: generated once and kept in data_dir/secrets.json
+    pseudonym_key: str = ""  # HMAC key for klant pseudonyms; same rule as api_token
+    link_key: str = ""  # HMAC key for questionnaire link tokens; same rule
+    public_url: str = ""  # base of questionnaire links; empty: http://host:port
+    quarantine_days: int = 90  # one invitation per klant per this many days
+    invitation_valid_days: int = 14
+    ces_scale: int = 5
+    max_body_bytes: int = 1_000_000
+    max_batch_events: int = 1000
+    log_level: str = "INFO"
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for f in cls.__dataclass_fields__.values():
+            raw = env.get(PREFIX + f.name.upper())
+            if raw is None or f.name == "extra":
+                continue
+            if f.type in ("int", int):
+                values[f.name] = int(raw)
+            elif f.type in ("Path", Path):
+                values[f.name] = Path(raw)
+            else:
+                values[f.name] = raw
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+    def with_secrets(self) -> Settings:
+        """Fill empty secrets from data_dir/secrets.json, creating it (mode 0600) on first use."""
+        missing = [n for n in ("api_token", "pseudonym_key", "link_key") if not getattr(self, n)]
+        if not missing:
+            return self
+        path = self.data_dir / "secrets.json"
+        stored: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+        changed = False
+        for name in missing:
+            if name not in stored:
+                stored[name] = secrets.token_urlsafe(32)
+                changed = True
+        if changed:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(stored, indent=2))
+            path.chmod(0o600)
+        return replace(self, **{n: stored[n] for n in missing})
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def warehouse(self) -> str:
+        return self.warehouse_url or f"sqlite:///{(self.data_dir / 'warehouse.db').resolve()}"
+
+    def topic(self, name: str) -> str:
+        return self.kafka_topic_prefix + name

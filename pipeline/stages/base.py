@@ -1,0 +1,54 @@
+"""The contract between a stage and the runtime that drives it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from schemas.cloudevents import CloudEvent
+
+
+class State(Protocol):
+    """Key-value state of one stage, keyed by klant (co-partitioned with the input topics)."""
+
+    def get(self, key: str) -> dict[str, Any] | None: ...
+
+    def put(self, key: str, value: dict[str, Any]) -> None: ...
+
+
+@dataclass(frozen=True)
+class Emit:
+    topic: str  # logical topic name, e.g. "survey-invitations"
+    event: CloudEvent
+
+
+class Rejected(Exception):
+    """A record the stage cannot process; the runtime sends it to dead-letter with this reason."""
+
+
+class Clock(Protocol):
+    def __call__(self) -> datetime: ...
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+class Stage(Protocol):
+    name: str
+    inputs: tuple[str, ...]  # logical topics the stage reads
+    outputs: tuple[str, ...]  # logical topics the stage writes
+    state_names: tuple[str, ...]  # names of the key-value states it needs
+
+    def process(self, topic: str, event: CloudEvent, state: Mapping[str, State]) -> list[Emit]: ...
+
+
+def parse_time(value: str) -> datetime:
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")

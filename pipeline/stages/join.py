@@ -1,0 +1,64 @@
+"""Join: keep each klant's recent contacts as context and join responses with it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pipeline.stages.base import State, parse_time
+from schemas.models import Contact, Dienst, Response
+
+# A klant with very many contacts must not grow state without bound.
+MAX_CONTACTS_PER_KLANT = 50
+
+
+@dataclass(frozen=True)
+class ContactContext:
+    contact_id: str
+    kanaal: str
+    dienst: Dienst
+    team: str
+    plaatsgevonden_op: str
+
+    def to_state(self) -> dict[str, Any]:
+        return {
+            "kanaal": self.kanaal,
+            "dienst": self.dienst.to_dict(),
+            "team": self.team,
+            "plaatsgevondenOp": self.plaatsgevonden_op,
+        }
+
+    @classmethod
+    def from_state(cls, contact_id: str, raw: dict[str, Any]) -> ContactContext:
+        return cls(
+            contact_id=contact_id,
+            kanaal=raw["kanaal"],
+            dienst=Dienst.from_dict(raw["dienst"]),
+            team=raw["team"],
+            plaatsgevonden_op=raw["plaatsgevondenOp"],
+        )
+
+
+@dataclass(frozen=True)
+class JoinedResponse:
+    response: Response
+    context: ContactContext
+
+
+def remember_contact(contacts: State, contact: Contact) -> None:
+    known = contacts.get(contact.klant) or {}
+    known[contact.contact_id] = ContactContext(
+        contact.contact_id, contact.kanaal, contact.dienst, contact.team, contact.plaatsgevonden_op
+    ).to_state()
+    if len(known) > MAX_CONTACTS_PER_KLANT:
+        newest = sorted(known.items(), key=lambda kv: parse_time(kv[1]["plaatsgevondenOp"]))
+        known = dict(newest[-MAX_CONTACTS_PER_KLANT:])
+    contacts.put(contact.klant, known)
+
+
+def join_response(contacts: State, response: Response) -> JoinedResponse | None:
+    """The response with the context of its contact, or None when the contact is unknown."""
+    raw = (contacts.get(response.klant) or {}).get(response.contact_id)
+    if raw is None:
+        return None
+    return JoinedResponse(response, ContactContext.from_state(response.contact_id, raw))

@@ -1,0 +1,111 @@
+"""Sentiment stage: turn a joined response or page feedback into a scored signal."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from pipeline.privacy import scrub
+from pipeline.sentiment import Scorer
+from pipeline.stages.base import Emit, Rejected, State
+from pipeline.stages.join import JoinedResponse, join_response, remember_contact
+from schemas.cloudevents import CloudEvent, derived_id, new_event
+from schemas.models import Contact, PageFeedback, Response, Sentiment, Signal
+from schemas.types import CONTACT, PAGE_FEEDBACK, RESPONSE, SIGNAL
+
+_NO_COMMENT = Sentiment(
+    label="neu", score=0.0, very_negative=False, model_version="-", language="und"
+)
+
+
+def score_text(scorer: Scorer, text: str) -> Sentiment:
+    if not text:
+        return _NO_COMMENT
+    result = scorer.score(text)
+    return Sentiment(
+        label=result.label,
+        score=round(float(result.score), 4),
+        very_negative=result.very_negative,
+        model_version=result.model_version,
+        language=result.language,
+        explanation=tuple(result.explanation),
+    )
+
+
+def signal_from_response(joined: JoinedResponse, scorer: Scorer) -> Signal:
+    response, ctx = joined.response, joined.context
+    # Scrub before scoring: personal data must not reach the signal, logs or alerts.
+    comment = scrub(" ".join(response.comments()))
+    return Signal(
+        signal_id=derived_id("signal", response.response_id),
+        bron="response",
+        klant=response.klant,
+        ontvangen_op=response.answered_at,
+        sentiment=score_text(scorer, comment),
+        response_id=response.response_id,
+        contact_id=response.contact_id,
+        kanaal=ctx.kanaal,
+        dienst=ctx.dienst,
+        team=ctx.team,
+        contact_op=ctx.plaatsgevonden_op,
+        ces=response.ces.score if response.ces else None,
+        ces_schaal=response.ces.schaal if response.ces else None,
+        nps=response.nps.score if response.nps else None,
+        rapportcijfer=response.rapportcijfer.score if response.rapportcijfer else None,
+        opmerking=comment or None,
+        terugbel_toestemming=response.terugbel_toestemming,
+    )
+
+
+def signal_from_page_feedback(feedback: PageFeedback, scorer: Scorer) -> Signal:
+    comment = scrub((feedback.opmerking or "").strip())
+    return Signal(
+        signal_id=derived_id("signal", feedback.feedback_id),
+        bron="page-feedback",
+        klant=feedback.klant or "anoniem",
+        ontvangen_op=feedback.gegeven_op,
+        sentiment=score_text(scorer, comment),
+        feedback_id=feedback.feedback_id,
+        dienst=feedback.dienst,
+        beoordeling=feedback.beoordeling,
+        opmerking=comment or None,
+        terugbel_toestemming=False,
+    )
+
+
+@dataclass
+class SignalStage:
+    """Join (contact context by klant) and sentiment, composed in one partition-local step."""
+
+    scorer: Scorer
+    source: str = "/klantsignaal/signals"
+    name: str = "signals"
+    inputs: tuple[str, ...] = (CONTACT.topic, RESPONSE.topic, PAGE_FEEDBACK.topic)
+    outputs: tuple[str, ...] = (SIGNAL.topic,)
+    state_names: tuple[str, ...] = ("contacts",)
+
+    def process(self, topic: str, event: CloudEvent, state: Mapping[str, State]) -> list[Emit]:
+        if event.type == CONTACT.name:
+            remember_contact(state["contacts"], Contact.from_dict(event.data))
+            return []
+        if event.type == RESPONSE.name:
+            response = Response.from_dict(event.data)
+            joined = join_response(state["contacts"], response)
+            if joined is None:
+                raise Rejected(
+                    f"geen contact {response.contact_id} bekend voor deze klant; "
+                    "antwoord kan niet gekoppeld worden"
+                )
+            signal = signal_from_response(joined, self.scorer)
+        elif event.type == PAGE_FEEDBACK.name:
+            signal = signal_from_page_feedback(PageFeedback.from_dict(event.data), self.scorer)
+        else:
+            raise Rejected(f"onverwacht type {event.type} op {topic}")
+        out = new_event(
+            SIGNAL.name,
+            signal.to_dict(),
+            source=self.source,
+            key=signal.klant,
+            event_id=signal.signal_id,
+        )
+        return [Emit(SIGNAL.topic, out)]

@@ -1,0 +1,38 @@
+"""Which stages exist, what they read and write: the one topology both runtimes drive."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pipeline.sentiment import Scorer
+from pipeline.settings import Settings
+from pipeline.stages.alerting import AlertingStage
+from pipeline.stages.base import Stage
+from pipeline.stages.scoring import SignalStage
+from pipeline.stages.trigger import TriggerRules, TriggerStage
+from schemas.types import EVENT_TYPES
+
+DEAD_LETTER = "dead-letter"
+TOPICS: tuple[str, ...] = tuple(t.topic for t in EVENT_TYPES.values()) + (DEAD_LETTER,)
+TOPIC_TYPES: dict[str, str] = {t.topic: t.name for t in EVENT_TYPES.values()}
+
+
+@dataclass(frozen=True)
+class Topology:
+    stages: tuple[Stage, ...]
+
+    def state_names(self) -> set[str]:
+        return {name for stage in self.stages for name in stage.state_names}
+
+
+def build_topology(settings: Settings, scorer: Scorer) -> Topology:
+    rules = TriggerRules(
+        quarantine_days=settings.quarantine_days, valid_days=settings.invitation_valid_days
+    )
+    return Topology(
+        stages=(
+            TriggerStage(link_key=settings.link_key, rules=rules),
+            SignalStage(scorer=scorer),
+            AlertingStage(),
+        )
+    )
