@@ -23,6 +23,7 @@ class Settings:
     kafka_topic_prefix: str = ""  # lets tests and staging share one cluster
     kafka_partitions: int = 4
     warehouse_url: str = ""  # empty: SQLite file in data_dir
+    dispatch_url: str = ""  # address book of dispatch, kept apart from the warehouse
     api_token: str = ""  # empty: generated once and kept in data_dir/secrets.json
     pseudonym_key: str = ""  # HMAC key for klant pseudonyms; same rule as api_token
     link_key: str = ""  # HMAC key for questionnaire link tokens; same rule
@@ -77,6 +78,10 @@ class Settings:
     @property
     def warehouse(self) -> str:
         return self.warehouse_url or f"sqlite:///{(self.data_dir / 'warehouse.db').resolve()}"
+
+    @property
+    def dispatch(self) -> str:
+        return self.dispatch_url or f"sqlite:///{(self.data_dir / 'dispatch.db').resolve()}"
 
     def topic(self, name: str) -> str:
         return self.kafka_topic_prefix + name

@@ -56,8 +56,8 @@ class EventLog:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()  # sqlite3 connections must stay in their thread
-        with self.transaction() as conn:
-            conn.executescript(_SCHEMA)
+        # executescript manages its own transaction.
+        self._connection().executescript(_SCHEMA)
 
     def _connection(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)

@@ -1,0 +1,1 @@
+"""What reads the results: the warehouse sink, the alerts API, dispatch and dashboards."""

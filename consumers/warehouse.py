@@ -1,0 +1,467 @@
+"""The warehouse: clean tables for BI tools and data teams (SQLAlchemy 2; SQLite or PostgreSQL).
+
+Writes are idempotent on the CloudEvent id, so replaying a batch after a crash is harmless.
+Nothing here holds a BSN or an address: klant is the pseudonym and comments are scrubbed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    Engine,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    event,
+    func,
+    select,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+
+from pipeline.ports import SinkRecord
+from pipeline.privacy import scrub
+from pipeline.stages.base import parse_time
+from schemas.types import ALERT, CONTACT, INVITATION, PAGE_FEEDBACK, RESPONSE, SERVICE_ALERT, SIGNAL
+
+metadata = MetaData()
+
+
+def _id_columns() -> list[Column[Any]]:
+    return [
+        Column("event_id", String(200), primary_key=True),
+        Column("stored_at", DateTime(timezone=True), nullable=False),
+    ]
+
+
+def _dienst_columns() -> list[Column[Any]]:
+    return [Column("dienst_code", String(64), index=True), Column("dienst_naam", String(200))]
+
+
+contacts = Table(
+    "contacts",
+    metadata,
+    *_id_columns(),
+    Column("contact_id", String(100), nullable=False, index=True),
+    Column("klant", String(80), nullable=False, index=True),
+    Column("kanaal", String(30), nullable=False),
+    Column("onderwerp", String(200)),
+    *_dienst_columns(),
+    Column("team", String(100), index=True),
+    Column("contact_gelukt", Boolean),
+    Column("vertrouwelijk", Boolean),
+    Column("taal", String(3)),
+    Column("plaatsgevonden_op", DateTime(timezone=True), index=True),
+)
+invitations = Table(
+    "invitations",
+    metadata,
+    *_id_columns(),
+    Column("invitation_id", String(100), nullable=False, unique=True),
+    Column("contact_id", String(100), nullable=False, index=True),
+    Column("klant", String(80), nullable=False),
+    Column("token", String(64), nullable=False, unique=True),
+    Column("kanaal", String(30)),
+    *_dienst_columns(),
+    Column("team", String(100)),
+    Column("dispatch", JSON),
+    Column("created_at", DateTime(timezone=True)),
+    Column("expires_at", DateTime(timezone=True)),
+)
+responses = Table(
+    "responses",
+    metadata,
+    *_id_columns(),
+    Column("response_id", String(100), nullable=False, index=True),
+    Column("invitation_id", String(100), nullable=False, index=True),
+    Column("contact_id", String(100), nullable=False, index=True),
+    Column("klant", String(80), nullable=False),
+    Column("ces", Integer),
+    Column("ces_schaal", Integer),
+    Column("ces_opmerking", Text),
+    Column("nps", Integer),
+    Column("nps_opmerking", Text),
+    Column("rapportcijfer", Integer),
+    Column("rapportcijfer_opmerking", Text),
+    Column("terugbel_toestemming", Boolean),
+    Column("answered_at", DateTime(timezone=True), index=True),
+)
+signals = Table(
+    "signals",
+    metadata,
+    *_id_columns(),
+    Column("signal_id", String(100), nullable=False, index=True),
+    Column("bron", String(20), nullable=False),
+    Column("response_id", String(100)),
+    Column("feedback_id", String(100)),
+    Column("contact_id", String(100)),
+    Column("klant", String(80)),
+    Column("kanaal", String(30)),
+    *_dienst_columns(),
+    Column("team", String(100), index=True),
+    Column("ces", Integer),
+    Column("ces_schaal", Integer),
+    Column("nps", Integer),
+    Column("rapportcijfer", Integer),
+    Column("beoordeling", String(10)),
+    Column("opmerking", Text),
+    Column("sentiment_label", String(3), index=True),
+    Column("sentiment_score", Float),
+    Column("very_negative", Boolean),
+    Column("sentiment_explanation", JSON),
+    Column("model_version", String(80)),
+    Column("taal_opmerking", String(3)),
+    Column("ontvangen_op", DateTime(timezone=True), index=True),
+)
+alerts = Table(
+    "alerts",
+    metadata,
+    *_id_columns(),
+    Column("alert_id", String(100), nullable=False, unique=True),
+    Column("signal_id", String(100), nullable=False),
+    Column("response_id", String(100)),
+    Column("contact_id", String(100)),
+    Column("klant", String(80), nullable=False),
+    Column("team", String(100), nullable=False, index=True),
+    Column("kanaal", String(30)),
+    *_dienst_columns(),
+    Column("ernst", String(10), nullable=False),
+    Column("redenen", JSON, nullable=False),
+    Column("opmerking", Text),
+    Column("terugbel_toestemming", Boolean, nullable=False),
+    Column("status", String(20), nullable=False, default="open", index=True),
+    Column("aangemaakt_op", DateTime(timezone=True), nullable=False, index=True),
+)
+page_feedback = Table(
+    "page_feedback",
+    metadata,
+    *_id_columns(),
+    Column("feedback_id", String(100), nullable=False),
+    Column("pagina", String(500), nullable=False),
+    *_dienst_columns(),
+    Column("beoordeling", String(10), nullable=False),
+    Column("opmerking", Text),
+    Column("gegeven_op", DateTime(timezone=True), index=True),
+)
+service_alerts = Table(
+    "service_alerts",
+    metadata,
+    *_id_columns(),
+    *_dienst_columns(),
+    Column("metriek", String(40)),
+    Column("waarde", Float),
+    Column("drempel", Float),
+    Column("venster", String(100)),
+    Column("body", JSON),
+)
+dead_letters = Table(
+    "dead_letters",
+    metadata,
+    Column("position", String(100), primary_key=True),
+    Column("stored_at", DateTime(timezone=True), nullable=False),
+    Column("stage", String(50)),
+    Column("topic", String(100)),
+    Column("reason", Text, nullable=False),
+    Column("event_id", String(200)),
+    Column("event_type", String(100)),
+)
+
+
+def _ts(value: str | None) -> datetime | None:
+    # Always UTC: SQLite keeps no offset, so mixed offsets would compare wrongly.
+    return parse_time(value).astimezone(UTC) if value else None
+
+
+def _clean(text: str | None) -> str | None:
+    return scrub(text) if text else None
+
+
+def _dienst(data: dict[str, Any]) -> dict[str, Any]:
+    dienst = data.get("dienst") or {}
+    return {"dienst_code": dienst.get("code"), "dienst_naam": dienst.get("naam")}
+
+
+def _answer(data: dict[str, Any], name: str) -> dict[str, Any]:
+    answer = data.get(name) or {}
+    out = {name: answer.get("score"), f"{name}_opmerking": _clean(answer.get("opmerking"))}
+    if name == "ces":
+        out["ces_schaal"] = answer.get("schaal")
+    return out
+
+
+def _contact_row(d: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "contact_id": d["contactId"],
+        "klant": d["klant"],
+        "kanaal": d["kanaal"],
+        "onderwerp": _clean(d.get("onderwerp")),
+        **_dienst(d),
+        "team": d.get("team"),
+        "contact_gelukt": d.get("indicatieContactGelukt"),
+        "vertrouwelijk": d.get("vertrouwelijk"),
+        "taal": d.get("taal"),
+        "plaatsgevonden_op": _ts(d.get("plaatsgevondenOp")),
+    }
+
+
+def _invitation_row(d: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "invitation_id": d["invitationId"],
+        "contact_id": d["contactId"],
+        "klant": d["klant"],
+        "token": d["token"],
+        "kanaal": d.get("kanaal"),
+        **_dienst(d),
+        "team": d.get("team"),
+        "dispatch": list(d.get("dispatch", [])),
+        "created_at": _ts(d.get("createdAt")),
+        "expires_at": _ts(d.get("expiresAt")),
+    }
+
+
+def _response_row(d: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "response_id": d["responseId"],
+        "invitation_id": d["invitationId"],
+        "contact_id": d["contactId"],
+        "klant": d["klant"],
+        **_answer(d, "ces"),
+        **_answer(d, "nps"),
+        **_answer(d, "rapportcijfer"),
+        "terugbel_toestemming": d.get("terugbelToestemming"),
+        "answered_at": _ts(d.get("answeredAt")),
+    }
+
+
+def _signal_row(d: dict[str, Any]) -> dict[str, Any]:
+    s = d["sentiment"]
+    return {
+        "signal_id": d["signalId"],
+        "bron": d["bron"],
+        "response_id": d.get("responseId"),
+        "feedback_id": d.get("feedbackId"),
+        "contact_id": d.get("contactId"),
+        "klant": d.get("klant"),
+        "kanaal": d.get("kanaal"),
+        **_dienst(d),
+        "team": d.get("team"),
+        "ces": d.get("ces"),
+        "ces_schaal": d.get("cesSchaal"),
+        "nps": d.get("nps"),
+        "rapportcijfer": d.get("rapportcijfer"),
+        "beoordeling": d.get("beoordeling"),
+        "opmerking": _clean(d.get("opmerking")),
+        "sentiment_label": s["label"],
+        "sentiment_score": s["score"],
+        "very_negative": s["very_negative"],
+        "sentiment_explanation": list(s.get("explanation", [])),
+        "model_version": s["model_version"],
+        "taal_opmerking": s["language"],
+        "ontvangen_op": _ts(d.get("ontvangenOp")),
+    }
+
+
+def _alert_row(d: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "alert_id": d["alertId"],
+        "signal_id": d["signalId"],
+        "response_id": d.get("responseId"),
+        "contact_id": d.get("contactId"),
+        "klant": d["klant"],
+        "team": d["team"],
+        "kanaal": d.get("kanaal"),
+        **_dienst(d),
+        "ernst": d["ernst"],
+        "redenen": list(d["redenen"]),
+        "opmerking": _clean(d.get("opmerking")),
+        "terugbel_toestemming": d["terugbelToestemming"],
+        "status": "open",
+        "aangemaakt_op": _ts(d["aangemaaktOp"]),
+    }
+
+
+def _page_feedback_row(d: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "feedback_id": d["feedbackId"],
+        "pagina": d["pagina"],
+        **_dienst(d),
+        "beoordeling": d["beoordeling"],
+        "opmerking": _clean(d.get("opmerking")),
+        "gegeven_op": _ts(d.get("gegevenOp")),
+    }
+
+
+def _service_alert_row(d: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **_dienst(d),
+        "metriek": d.get("metriek"),
+        "waarde": d.get("waarde"),
+        "drempel": d.get("drempel"),
+        "venster": d.get("venster"),
+        "body": d,
+    }
+
+
+ROWS: dict[str, tuple[Table, Callable[[dict[str, Any]], dict[str, Any]]]] = {
+    CONTACT.name: (contacts, _contact_row),
+    INVITATION.name: (invitations, _invitation_row),
+    RESPONSE.name: (responses, _response_row),
+    SIGNAL.name: (signals, _signal_row),
+    ALERT.name: (alerts, _alert_row),
+    PAGE_FEEDBACK.name: (page_feedback, _page_feedback_row),
+    SERVICE_ALERT.name: (service_alerts, _service_alert_row),
+}
+
+
+def make_engine(url: str) -> Engine:
+    engine = create_engine(url, future=True, pool_pre_ping=True)
+    if engine.dialect.name == "sqlite":
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA busy_timeout=10000")
+            cur.close()
+
+    return engine
+
+
+def _insert_ignore(engine: Engine, table: Table) -> Any:
+    """INSERT that skips rows whose primary key is already there (idempotent replays)."""
+    dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table).on_conflict_do_nothing()
+
+
+class Warehouse:
+    """Write and read access to the warehouse tables."""
+
+    def __init__(self, url: str):
+        self.engine = make_engine(url)
+        metadata.create_all(self.engine)
+
+    def store(self, records: Sequence[SinkRecord]) -> int:
+        """Store a batch in one transaction; returns how many rows it offered."""
+        now = datetime.now().astimezone()
+        grouped: dict[str, list[dict[str, Any]]] = {}
+        for rec in records:
+            if rec.event is None:
+                if rec.raw is not None:
+                    grouped.setdefault("dead_letters", []).append(self._dead_letter_row(rec, now))
+                continue
+            mapping = ROWS.get(rec.event.type)
+            if mapping is None:
+                continue
+            table, to_row = mapping
+            row = {"event_id": rec.event.id, "stored_at": now, **to_row(rec.event.data)}
+            grouped.setdefault(table.name, []).append(row)
+        with self.engine.begin() as conn:
+            for name, rows in grouped.items():
+                conn.execute(_insert_ignore(self.engine, metadata.tables[name]), rows)
+        return sum(len(rows) for rows in grouped.values())
+
+    @staticmethod
+    def _dead_letter_row(rec: SinkRecord, now: datetime) -> dict[str, Any]:
+        raw = rec.raw or {}
+        original = raw.get("record") or {}
+        return {
+            "position": f"{raw.get('topic')}:{raw.get('position')}:{raw.get('stage')}",
+            "stored_at": now,
+            "stage": raw.get("stage"),
+            "topic": raw.get("topic"),
+            # Reasons name fields and rules, not values, so they are safe to keep.
+            "reason": str(raw.get("reason", ""))[:2000],
+            "event_id": original.get("id") if isinstance(original, dict) else None,
+            "event_type": original.get("type") if isinstance(original, dict) else None,
+        }
+
+    # -- reads ------------------------------------------------------------------------------
+    def alerts(
+        self,
+        *,
+        status: str | None = None,
+        team: str | None = None,
+        since: datetime | None = None,
+        limit: int = 100,
+    ) -> list[dict[str, Any]]:
+        query = select(alerts).order_by(alerts.c.aangemaakt_op.desc()).limit(limit)
+        if status:
+            query = query.where(alerts.c.status == status)
+        if team:
+            query = query.where(alerts.c.team == team)
+        if since:
+            query = query.where(alerts.c.aangemaakt_op >= since.astimezone(UTC))
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(query)]
+
+    def invitation_by_token(self, token: str) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(invitations).where(invitations.c.token == token)).first()
+        return dict(row._mapping) if row else None
+
+    def invitations_for_contact(self, contact_id: str) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(invitations).where(invitations.c.contact_id == contact_id))
+            return [dict(r._mapping) for r in rows]
+
+    def has_response(self, invitation_id: str) -> bool:
+        query = select(responses.c.event_id).where(responses.c.invitation_id == invitation_id)
+        with self.engine.connect() as conn:
+            return conn.execute(query.limit(1)).first() is not None
+
+    def count(self, table_name: str) -> int:
+        table = metadata.tables[table_name]
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(table)).scalar_one())
+
+    def comments_with_scores(self) -> list[tuple[str, int | None, int | None]]:
+        """(comment, nps, rapportcijfer) of every scored response, for weak sentiment labels."""
+        query = select(signals.c.opmerking, signals.c.nps, signals.c.rapportcijfer).where(
+            signals.c.bron == "response", signals.c.opmerking.is_not(None)
+        )
+        with self.engine.connect() as conn:
+            return [(text, nps, cijfer) for text, nps, cijfer in conn.execute(query)]
+
+
+def weak_label_source(url: str) -> Callable[[], Iterable[tuple[str, int | None, int | None]]]:
+    """The warehouse adapter for `klantsignaal sentiment retrain`."""
+    return lambda: Warehouse(url).comments_with_scores()
+
+
+class WarehouseSink:
+    """The warehouse as a Sink of the runtimes: every event topic plus dead-letter."""
+
+    name = "warehouse"
+
+    def __init__(self, warehouse: Warehouse, topics: tuple[str, ...]):
+        self.warehouse = warehouse
+        self.topics = topics
+
+    def handle(self, records: Sequence[SinkRecord]) -> None:
+        self.warehouse.store(records)
+
+
+def iso_utc(moment: datetime | None) -> str | None:
+    """ISO 8601 in UTC; naive values come from SQLite, which stores our UTC times bare."""
+    if moment is None:
+        return None
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def to_json(row: dict[str, Any]) -> dict[str, Any]:
+    """A warehouse row as JSON-ready dict (datetimes to ISO 8601 UTC)."""
+    return {k: (iso_utc(v) if isinstance(v, datetime) else v) for k, v in row.items()}
+
+
+__all__ = ["Warehouse", "WarehouseSink", "iso_utc", "to_json", "weak_label_source"]

@@ -1,0 +1,93 @@
+"""Composition root: wires settings, runtime, warehouse and the web routes together."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Route
+
+from consumers.alerts_api import AlertsApi
+from consumers.dispatch import SqlAddressBook
+from consumers.warehouse import Warehouse, WarehouseSink
+from pipeline.ports import Publisher
+from pipeline.privacy import Pseudonymiser
+from pipeline.runtimes.embedded import EmbeddedRuntime, EventLog
+from pipeline.sentiment import Scorer, load_scorer
+from pipeline.settings import Settings
+from pipeline.topology import TOPICS, build_topology
+from producers.ingestion import IngestionEdge
+from producers.ingestion_api import IngestionApi
+from producers.questionnaire import Questionnaire
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class System:
+    settings: Settings
+    warehouse: Warehouse
+    publisher: Publisher
+    web: Starlette
+    runtime: EmbeddedRuntime | None = None
+    on_close: list[Callable[[], None]] = field(default_factory=list)
+
+    def close(self) -> None:
+        if self.runtime is not None:
+            self.runtime.stop()
+        for hook in self.on_close:
+            hook()
+
+
+def build_web(settings: Settings, publisher: Publisher, warehouse: Warehouse) -> Starlette:
+    ingestion = IngestionApi(
+        edge=IngestionEdge(Pseudonymiser(settings.pseudonym_key)),
+        publisher=publisher,
+        address_book=SqlAddressBook(settings.dispatch),
+        warehouse=warehouse,
+        api_token=settings.api_token,
+        base_url=settings.base_url,
+        max_body_bytes=settings.max_body_bytes,
+        max_batch_events=settings.max_batch_events,
+    )
+    questionnaire = Questionnaire(publisher, warehouse, ces_scale=settings.ces_scale)
+    alerts = AlertsApi(warehouse, settings.api_token)
+
+    async def health(_: Request) -> Response:
+        return JSONResponse({"status": "ok", "runtime": settings.runtime})
+
+    async def home(_: Request) -> Response:
+        return HTMLResponse(
+            "<!doctype html><html lang='nl'><meta charset='utf-8'><title>klantsignaal</title>"
+            "<h1>klantsignaal draait</h1><p>API: <code>POST /v1/events</code>, "
+            "<code>GET /v1/alerts</code>, <code>GET /v1/invitations?contact_id=…</code>.</p>"
+        )
+
+    routes: list[Any] = [
+        Route("/", home),
+        Route("/healthz", health),
+        *ingestion.routes(),
+        *questionnaire.routes(),
+        *alerts.routes(),
+    ]
+    return Starlette(routes=routes)
+
+
+def build_embedded(settings: Settings, scorer: Scorer | None = None) -> System:
+    """The whole system in one process: SQLite log and state, SQLite (or PostgreSQL) warehouse."""
+    settings = settings.with_secrets()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    warehouse = Warehouse(settings.warehouse)
+    topology = build_topology(settings, scorer or load_scorer(settings.data_dir / "models"))
+    runtime = EmbeddedRuntime(
+        EventLog(settings.data_dir / "log.db"),
+        topology,
+        sinks=[WarehouseSink(warehouse, TOPICS)],
+    )
+    web = build_web(settings, runtime, warehouse)
+    return System(settings, warehouse, runtime, web, runtime=runtime)

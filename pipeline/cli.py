@@ -1,0 +1,156 @@
+"""The `klantsignaal` command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from pipeline.settings import Settings
+
+log = logging.getLogger("klantsignaal")
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return Settings.from_env(
+        data_dir=Path(args.data_dir) if getattr(args, "data_dir", None) else None,
+        port=getattr(args, "port", None),
+        host=getattr(args, "host", None),
+    )
+
+
+def _logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """The whole system on the embedded default."""
+    import uvicorn
+
+    from pipeline.app import build_embedded
+
+    settings = _settings(args)
+    _logging(settings)
+    system = build_embedded(settings)
+    system.runtime.start()  # type: ignore[union-attr]
+    s = system.settings
+    print(
+        f"klantsignaal draait op {s.base_url}  (data: {s.data_dir.resolve()})\n"
+        f"API-token staat in {s.data_dir.resolve() / 'secrets.json'} "
+        "(of zet KLANTSIGNAAL_API_TOKEN)\n"
+        "Stoppen: Ctrl+C",
+        flush=True,
+    )
+    try:
+        uvicorn.run(system.web, host=s.host, port=s.port, log_level="warning")
+    finally:
+        system.close()
+    return 0
+
+
+def cmd_web(args: argparse.Namespace) -> int:
+    """Only the web edge (API, questionnaire) publishing to Kafka; workers run apart."""
+    import uvicorn
+
+    from consumers.warehouse import Warehouse
+    from pipeline.app import build_web
+    from pipeline.runtimes.kafka.publisher import KafkaPublisher
+
+    settings = _settings(args).with_secrets()
+    _logging(settings)
+    publisher = KafkaPublisher(settings)
+    try:
+        web = build_web(settings, publisher, Warehouse(settings.warehouse))
+        uvicorn.run(web, host=settings.host, port=settings.port, log_level="warning")
+    finally:
+        publisher.close()
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    """The stream processors (faust agents) on Kafka."""
+    from pipeline.runtimes.kafka.worker import run_worker
+
+    settings = _settings(args).with_secrets()
+    _logging(settings)
+    run_worker(settings)
+    return 0
+
+
+def cmd_sink(args: argparse.Namespace) -> int:
+    """The warehouse sink reading the Kafka topics."""
+    from consumers.warehouse import Warehouse, WarehouseSink
+    from pipeline.runtimes.kafka.sinks import run_sink
+    from pipeline.topology import TOPICS
+
+    settings = _settings(args)
+    _logging(settings)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    run_sink(settings, WarehouseSink(Warehouse(settings.warehouse), TOPICS), stop)
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from pipeline.bench import run_bench
+
+    print(json.dumps(run_bench(args), indent=2))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="klantsignaal",
+        description="Klantsignalen voor gemeenten: enquête na elk contact, sentiment, "
+        "terugbelsignalen en een warehouse. Configuration: KLANTSIGNAAL_* environment "
+        "variables (see docs/operations.md).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run the whole system on the embedded default (SQLite)")
+    run.add_argument("--port", type=int, help="web port (default 8000)")
+    run.add_argument("--host", help="listen address (default 127.0.0.1)")
+    run.add_argument("--data-dir", help="where log, state and warehouse live")
+    run.set_defaults(func=cmd_run)
+
+    web = sub.add_parser("web", help="Kafka mode: the web edge (API, questionnaire, alerts)")
+    web.add_argument("--port", type=int)
+    web.add_argument("--host")
+    web.add_argument("--data-dir")
+    web.set_defaults(func=cmd_web)
+
+    worker = sub.add_parser("worker", help="Kafka mode: the stream processing stages (faust)")
+    worker.add_argument("--data-dir")
+    worker.set_defaults(func=cmd_worker)
+
+    sink = sub.add_parser("sink", help="Kafka mode: the warehouse sink")
+    sink.add_argument("--data-dir")
+    sink.set_defaults(func=cmd_sink)
+
+    bench = sub.add_parser("bench", help="run the benchmarks; prints one JSON object")
+    bench.add_argument("--quick", action="store_true", help="small sizes, for a smoke test")
+    bench.add_argument("--contacts", type=int, default=None, help="contacts for the pipeline run")
+    bench.add_argument("--comments", type=int, default=None, help="comments for sentiment")
+    bench.set_defaults(func=cmd_bench)
+
+    from pipeline.sentiment.cli import register
+
+    register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""What puts records on the topics: publishing client, HTTP ingestion, questionnaire, simulator."""

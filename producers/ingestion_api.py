@@ -1,0 +1,122 @@
+"""HTTP ingestion: POST /v1/events (CloudEvents, single or batch) and GET /v1/invitations."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from consumers.warehouse import Warehouse, iso_utc
+from pipeline.ports import Publisher
+from producers.http_common import BodyTooLarge, authorised, problem, read_body, unauthorised
+from producers.ingestion import AddressBook, IngestionEdge
+from schemas.validation import ValidationFailed
+
+log = logging.getLogger(__name__)
+
+SINGLE = "application/cloudevents+json"
+BATCH = "application/cloudevents-batch+json"
+
+
+@dataclass
+class IngestionApi:
+    edge: IngestionEdge
+    publisher: Publisher
+    address_book: AddressBook
+    warehouse: Warehouse
+    api_token: str
+    base_url: str
+    max_body_bytes: int
+    max_batch_events: int
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("/v1/events", self.post_events, methods=["POST"]),
+            Route("/v1/invitations", self.get_invitations, methods=["GET"]),
+        ]
+
+    async def post_events(self, request: Request) -> Response:
+        if not authorised(request, self.api_token):
+            return unauthorised()
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type not in (SINGLE, BATCH, "application/json"):
+            return problem(
+                415,
+                f"unsupported content type '{content_type}'",
+                accepted=[SINGLE, BATCH, "application/json"],
+            )
+        try:
+            body = await read_body(request, self.max_body_bytes)
+        except BodyTooLarge:
+            return problem(413, f"request body larger than {self.max_body_bytes} bytes")
+        try:
+            parsed = json.loads(body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            return problem(400, f"malformed JSON: {exc}")
+        batch = content_type == BATCH or (
+            content_type == "application/json" and isinstance(parsed, list)
+        )
+        if batch and not isinstance(parsed, list):
+            return problem(400, "a batch must be a JSON array of CloudEvents")
+        items: list[Any] = parsed if batch else [parsed]
+        if not items:
+            return problem(400, "empty batch")
+        if len(items) > self.max_batch_events:
+            return problem(413, f"batch of {len(items)} events; at most {self.max_batch_events}")
+        try:
+            accepted = self.edge.prepare(items, batch=batch)
+        except ValidationFailed as exc:
+            return problem(
+                422,
+                "invalid event(s); nothing was accepted",
+                problems=[p.to_dict() for p in exc.problems],
+            )
+        await run_in_threadpool(self._publish, accepted)
+        return JSONResponse(
+            {
+                "accepted": [
+                    {"id": a.event.id, "type": a.event.type, "topic": a.topic} for a in accepted
+                ]
+            },
+            status_code=202,
+        )
+
+    def _publish(self, accepted: list[Any]) -> None:
+        for a in accepted:
+            if a.email or a.telefoon:
+                self.address_book.remember(a.event.data["contactId"], a.email, a.telefoon)
+        by_topic: dict[str, list[Any]] = {}
+        for a in accepted:
+            by_topic.setdefault(a.topic, []).append(a.event)
+        # One publish per topic; the embedded log and Kafka transactions make each atomic.
+        for topic, events in by_topic.items():
+            self.publisher.publish(topic, events)
+        log.info("accepted %d event(s)", len(accepted))
+
+    async def get_invitations(self, request: Request) -> Response:
+        if not authorised(request, self.api_token):
+            return unauthorised()
+        contact_id = request.query_params.get("contact_id")
+        if not contact_id:
+            return problem(400, "query parameter contact_id is required")
+        rows = await run_in_threadpool(self.warehouse.invitations_for_contact, contact_id)
+        return JSONResponse(
+            {
+                "contactId": contact_id,
+                "invitations": [
+                    {
+                        "invitationId": r["invitation_id"],
+                        "url": f"{self.base_url}/q/{r['token']}",
+                        "expiresAt": iso_utc(r["expires_at"]),
+                        "dispatch": r["dispatch"],
+                    }
+                    for r in rows
+                ],
+            }
+        )
