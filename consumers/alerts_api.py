@@ -12,8 +12,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from consumers.warehouse import Warehouse, to_json
-from schemas.models import wire_name
 from producers.http_common import authorised, problem, unauthorised
+from schemas.models import wire_name
 
 STATUSES = ("open", "in-behandeling", "afgehandeld")
 
