@@ -23,9 +23,15 @@ mkdir -p "$(dirname "$libs")"
 tmp="$(mktemp -d "$libs.tmp.XXXXXX")"
 trap 'rm -rf "$tmp"' EXIT
 echo "fetch-kafka: resolving jars with Maven (first run downloads ~45 MB into ~/.m2)"
-mvn -B -q -f "$pom" \
+# Maven's output is only shown on failure (Maven 3.8 with -q still prints stray ANSI codes).
+if ! mvn -B -Dstyle.color=never -f "$pom" \
     org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-dependencies \
-    -DincludeScope=runtime -DoutputDirectory="$tmp"
+    -DincludeScope=runtime -DoutputDirectory="$tmp" >"$tmp/.maven.log" 2>&1; then
+    cat "$tmp/.maven.log" >&2
+    echo "fetch-kafka: Maven failed (see above)" >&2
+    exit 1
+fi
+rm -f "$tmp/.maven.log"
 echo "$want" >"$tmp/.stamp"
 rm -rf "$libs"
 mv "$tmp" "$libs"

@@ -55,11 +55,14 @@ def kafka_broker(request: pytest.FixtureRequest) -> Iterator[KafkaBroker]:
     # not retried (90 s each) by every later Kafka test.
     report = request.config.stash[_REPORT_KEY]
     broker = KafkaBroker()
+    error: Exception | None = None
     try:
         broker.start()
     except Exception as exc:
-        report.lines.append(f"kafka broker: FAILED to start ({type(exc).__name__})")
-        _unavailable("Kafka broker", exc)
+        error = exc
+    if error is not None:  # outside `except`: keeps the report free of chained tracebacks
+        report.lines.append(f"kafka broker: FAILED to start ({type(error).__name__})")
+        _unavailable("Kafka broker", error)
     rss = broker.rss_kib()
     try:
         yield broker
@@ -78,11 +81,14 @@ def postgres_server(request: pytest.FixtureRequest) -> Iterator[PostgresServer]:
     """A throw-away PostgreSQL; `.url` is a SQLAlchemy URL to database klantsignaal_test."""
     report = request.config.stash[_REPORT_KEY]
     server = PostgresServer()
+    error: Exception | None = None
     try:
         server.start()
     except Exception as exc:
-        report.lines.append(f"postgresql: FAILED to start ({type(exc).__name__})")
-        _unavailable("PostgreSQL", exc)
+        error = exc
+    if error is not None:  # outside `except`: keeps the report free of chained tracebacks
+        report.lines.append(f"postgresql: FAILED to start ({type(error).__name__})")
+        _unavailable("PostgreSQL", error)
     try:
         yield server
     finally:
