@@ -14,6 +14,13 @@ cd "$repo"
 step() { echo "==> install-test-deps: $*"; }
 
 apt_updated=0
+apt_update() {
+    if [[ $apt_updated -eq 0 ]]; then
+        step "apt-get update"
+        if [[ $(id -u) -ne 0 ]]; then sudo apt-get update -q; else apt-get update -q; fi
+        apt_updated=1
+    fi
+}
 apt_install() {
     if [[ $(id -u) -ne 0 ]]; then
         if command -v sudo >/dev/null; then
@@ -25,11 +32,7 @@ apt_install() {
     else
         sudo_cmd=()
     fi
-    if [[ $apt_updated -eq 0 ]]; then
-        step "apt-get update"
-        "${sudo_cmd[@]}" apt-get update -q
-        apt_updated=1
-    fi
+    apt_update
     step "apt-get install -y $*"
     DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends "$@"
 }
@@ -49,7 +52,13 @@ java_major() {
 }
 need=()
 if ! command -v java >/dev/null || [[ "$(java_major)" -lt 17 ]]; then
-    need+=(openjdk-17-jre-headless)
+    apt_update
+    # Debian 12 has openjdk-17; later releases dropped it, their default JRE is newer.
+    if apt-cache show openjdk-17-jre-headless >/dev/null 2>&1; then
+        need+=(openjdk-17-jre-headless)
+    else
+        need+=(default-jre-headless)
+    fi
 fi
 command -v mvn >/dev/null || need+=(maven)
 if [[ ${#need[@]} -gt 0 ]]; then
