@@ -1,0 +1,96 @@
+"""Fault tests of the embedded runtime: a killed process loses nothing it acknowledged."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from consumers.warehouse import Warehouse
+from pipeline.runtimes.embedded import EventLog
+from pipeline.topology import DEAD_LETTER
+from schemas.types import CONTACT, INVITATION
+from tests.events import contact_data, envelope, klant
+
+TOKEN = "fault-token"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _start(data_dir: Path, port: int, log_path: Path) -> subprocess.Popen:
+    env = {**os.environ, "KLANTSIGNAAL_API_TOKEN": TOKEN}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pipeline.cli",
+            "run",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(data_dir),
+        ],
+        stdout=log_path.open("ab"),
+        stderr=subprocess.STDOUT,
+        env=env,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return proc
+        except httpx.TransportError:
+            time.sleep(0.1)
+    proc.kill()
+    raise AssertionError("server did not start: " + log_path.read_text())
+
+
+def test_kill_9_mid_stream_loses_and_duplicates_nothing(tmp_path: Path) -> None:
+    data_dir, log_path = tmp_path / "data", tmp_path / "server.log"
+    port = _free_port()
+    proc = _start(data_dir, port, log_path)
+    acknowledged: list[str] = []
+    headers = {
+        "Authorization": f"Bearer {TOKEN}",
+        "Content-Type": "application/cloudevents-batch+json",
+    }
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers) as client:
+        for batch in range(15):
+            events = [
+                envelope(CONTACT.name, contact_data(klant=klant(1000 + batch * 20 + i)))
+                for i in range(20)
+            ]
+            answer = client.post("/v1/events", content=json.dumps(events))
+            assert answer.status_code == 202
+            acknowledged += [e["data"]["contactId"] for e in events]
+    # Kill without warning while the pipeline is still working through the backlog.
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+
+    proc = _start(data_dir, port, log_path)
+    warehouse = Warehouse(f"sqlite:///{data_dir / 'warehouse.db'}")
+    deadline = time.monotonic() + 60
+    while warehouse.count("invitations") < len(acknowledged) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=15)
+
+    log = EventLog(data_dir / "log.db")
+    contacts = [r["data"]["contactId"] for r in log.records(CONTACT.topic)]
+    invitations = [r["data"]["contactId"] for r in log.records(INVITATION.topic)]
+    assert sorted(contacts) == sorted(acknowledged), "every acknowledged contact is in the log"
+    assert sorted(invitations) == sorted(acknowledged), "one invitation each, none twice"
+    assert log.records(DEAD_LETTER) == []
+    assert warehouse.count("contacts") == len(acknowledged)
+    assert warehouse.count("invitations") == len(acknowledged)
