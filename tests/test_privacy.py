@@ -1,0 +1,46 @@
+"""Pseudonyms and scrubbing of personal data in free text."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipeline.privacy import Pseudonymiser, is_valid_bsn, scrub
+
+
+def test_elfproef() -> None:
+    assert is_valid_bsn("123456782")
+    assert is_valid_bsn("111222333")
+    assert not is_valid_bsn("123456789")
+    assert not is_valid_bsn("12345678a")
+    assert not is_valid_bsn("000000000")
+
+
+def test_pseudonym_is_keyed_and_stable() -> None:
+    a, b = Pseudonymiser("key-a"), Pseudonymiser("key-b")
+    assert a.klant("123456782") == a.klant(" 123456782 ")
+    assert a.klant("123456782") != b.klant("123456782")
+    assert a.klant("123456782").startswith("k-") and len(a.klant("123456782")) == 34
+
+
+@pytest.mark.parametrize(
+    ("text", "placeholder", "secret"),
+    [
+        ("mail me op jan.jansen@example.nl aub", "[e-mail]", "jan.jansen@example.nl"),
+        ("bel 06-12345678 even", "[telefoon]", "12345678"),
+        ("bel 0612345678", "[telefoon]", "0612345678"),
+        ("bel +31 20 123 4567", "[telefoon]", "123 4567"),
+        ("mijn bsn is 123456782", "[nummer]", "123456782"),
+        ("IBAN NL91ABNA0417164300 klopt niet", "[iban]", "0417164300"),
+        ("ik woon Kerkstraat 12a in Utrecht", "[adres]", "Kerkstraat 12"),
+        ("postcode 1234 AB", "[postcode]", "1234 AB"),
+    ],
+)
+def test_scrub_removes_personal_data(text: str, placeholder: str, secret: str) -> None:
+    cleaned = scrub(text)
+    assert placeholder in cleaned
+    assert secret not in cleaned
+
+
+def test_scrub_keeps_ordinary_numbers_and_words() -> None:
+    text = "Drie keer doorverwezen, 45 minuten gewacht, in 2026 nog steeds niets."
+    assert scrub(text) == text

@@ -1,0 +1,145 @@
+"""The transport-free stages: trigger rules, join, alert rules, dead-letter handling."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from pipeline.processing import process_record
+from pipeline.sentiment import lexicon_scorer
+from pipeline.stages.alerting import AlertingStage, AlertRules, alert_reasons
+from pipeline.stages.scoring import SignalStage
+from pipeline.stages.trigger import TriggerRules, TriggerStage, link_token, skip_reason
+from schemas.models import Contact, Dienst, Sentiment, Signal
+from schemas.types import CONTACT, RESPONSE
+from tests.events import VERY_NEGATIVE, contact_data, contact_event, klant, response_event
+
+
+class DictState:
+    def __init__(self) -> None:
+        self.data: dict[str, dict[str, Any]] = {}
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        return self.data.get(key)
+
+    def put(self, key: str, value: dict[str, Any]) -> None:
+        self.data[key] = value
+
+
+RULES = TriggerRules(quarantine_days=90)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "reason"),
+    [
+        ({"indicatieContactGelukt": False}, "contact niet gelukt"),
+        ({"vertrouwelijk": True}, "vertrouwelijk contact"),
+        ({"kanaal": "brief"}, "kanaal brief uitgesloten"),
+        ({"bereikbaarheid": {"enqueteToestemming": False}}, "geen toestemming voor enquête"),
+    ],
+)
+def test_ineligible_contacts_are_skipped_with_reason(overrides: dict, reason: str) -> None:
+    assert skip_reason(Contact.from_dict(contact_data(**overrides)), None, RULES) == reason
+
+
+def test_quarantine_counts_from_the_last_invitation() -> None:
+    contact = Contact.from_dict(contact_data(plaatsgevondenOp="2026-03-01T10:00:00Z"))
+    recent = {"at": "2026-01-15T10:00:00Z"}
+    long_ago = {"at": "2025-10-01T10:00:00Z"}
+    assert skip_reason(contact, recent, RULES).startswith("quarantaine")
+    assert skip_reason(contact, long_ago, RULES) is None
+
+
+def test_trigger_emits_deterministic_invitation() -> None:
+    stage = TriggerStage(link_key="k")
+    event = contact_event()
+    first = stage.process(CONTACT.topic, event, {"last_invited": DictState()})
+    second = stage.process(CONTACT.topic, event, {"last_invited": DictState()})
+    assert first[0].event.id == second[0].event.id
+    assert first[0].event.data["token"] == link_token("k", event.data["contactId"])
+    assert link_token("k", "a") != link_token("other", "a")
+
+
+def _signal(**overrides: Any) -> Signal:
+    base: dict[str, Any] = dict(
+        signal_id="s",
+        bron="response",
+        klant=klant(0),
+        ontvangen_op="2026-11-23T10:00:00Z",
+        sentiment=Sentiment("neu", 0.0, False, "v", "nld"),
+        team="KCC",
+        dienst=Dienst("paspoort", "Paspoort"),
+        terugbel_toestemming=True,
+    )
+    base.update(overrides)
+    return Signal(**base)
+
+
+def test_alert_reasons_are_dutch_and_specific() -> None:
+    very_negative = Sentiment("neg", -0.9, True, "v", "nld", ("schandalig",))
+    reasons = alert_reasons(_signal(sentiment=very_negative, rapportcijfer=2), AlertRules())
+    assert reasons == ["zeer negatieve opmerking (schandalig)", "rapportcijfer 2"]
+    assert alert_reasons(_signal(rapportcijfer=8, nps=9), AlertRules()) == []
+    mild = Sentiment("neg", -0.3, False, "v", "nld")
+    assert alert_reasons(_signal(sentiment=mild, nps=2), AlertRules()) == [
+        "NPS 2 met negatieve opmerking"
+    ]
+
+
+def test_page_feedback_never_alerts() -> None:
+    very_negative = Sentiment("neg", -0.9, True, "v", "nld", ("slecht",))
+    signal = _signal(bron="page-feedback", sentiment=very_negative, rapportcijfer=1)
+    from schemas.cloudevents import new_event
+
+    event = new_event("nl.klantsignaal.signal.v1", signal.to_dict(), source="/t", key="k")
+    assert AlertingStage().process("scored-signals", event, {}) == []
+
+
+def test_response_for_unknown_contact_is_dead_lettered_and_state_untouched() -> None:
+    stage = SignalStage(scorer=lexicon_scorer())
+    state = DictState()
+    orphan = response_event(
+        {"invitationId": "i", "contactId": "unknown", "klant": klant(1)}, **VERY_NEGATIVE
+    )
+    outcome = process_record(stage, RESPONSE.topic, orphan, {"contacts": state}, "7")
+    assert outcome.emits == []
+    assert outcome.dead_letter is not None
+    assert "unknown" in outcome.dead_letter.reason
+    assert outcome.dead_letter.position == "7"
+    assert state.data == {}
+
+
+def test_stage_crash_becomes_dead_letter_not_an_exception() -> None:
+    class Broken:
+        name, inputs, outputs, state_names = "broken", (CONTACT.topic,), (), ()
+
+        def process(self, topic, event, states):
+            raise ZeroDivisionError("oops")
+
+    outcome = process_record(Broken(), CONTACT.topic, contact_event(), {}, "1")
+    assert "ZeroDivisionError" in outcome.dead_letter.reason
+
+
+def test_undecodable_record_is_dead_lettered_with_reason() -> None:
+    outcome = process_record(
+        TriggerStage(link_key="k"),
+        CONTACT.topic,
+        "not JSON",
+        {"last_invited": DictState()},
+        "3",
+        raw={"value": "%%%"},
+    )
+    assert outcome.dead_letter.reason == "not JSON"
+    assert outcome.dead_letter.record == {"value": "%%%"}
+
+
+def test_wrong_type_on_a_topic_is_dead_lettered() -> None:
+    outcome = process_record(
+        TriggerStage(link_key="k"),
+        RESPONSE.topic,
+        contact_event(),
+        {"last_invited": DictState()},
+        "4",
+    )
+    assert "hoort niet op" in outcome.dead_letter.reason
