@@ -8,7 +8,7 @@ the real thing (skewed channel mix, weak and strong services, comments that fit 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 
 # --- channels ---------------------------------------------------------------------------
@@ -40,15 +40,49 @@ OPENING_HOURS: MappingProxyType[str, tuple[tuple[float, float], ...]] = MappingP
 
 # Relative hourly intensity of staffed channels (peaks after opening and after lunch).
 STAFFED_HOUR_PROFILE: MappingProxyType[int, float] = MappingProxyType(
-    {8: 1.4, 9: 1.6, 10: 1.4, 11: 1.1, 12: 0.7, 13: 1.0, 14: 1.1, 15: 0.9, 16: 0.7, 17: 0.4,
-     18: 0.4, 19: 0.3}
-)  # fmt: skip
+    {
+        8: 1.4,
+        9: 1.6,
+        10: 1.4,
+        11: 1.1,
+        12: 0.7,
+        13: 1.0,
+        14: 1.1,
+        15: 0.9,
+        16: 0.7,
+        17: 0.4,
+        18: 0.4,
+        19: 0.3,
+    }
+)
 
 # Relative hourly intensity of digital channels (evenings are busy on the website).
 DIGITAL_HOUR_PROFILE: tuple[float, ...] = (
-    0.1, 0.05, 0.03, 0.03, 0.05, 0.1, 0.3, 0.6, 0.9, 1.0, 1.0, 1.0,
-    0.9, 1.0, 1.0, 0.9, 0.9, 0.8, 0.7, 0.9, 1.1, 1.0, 0.6, 0.3,
-)  # fmt: skip
+    0.1,
+    0.05,
+    0.03,
+    0.03,
+    0.05,
+    0.1,
+    0.3,
+    0.6,
+    0.9,
+    1.0,
+    1.0,
+    1.0,
+    0.9,
+    1.0,
+    1.0,
+    0.9,
+    0.9,
+    0.8,
+    0.7,
+    0.9,
+    1.1,
+    1.0,
+    0.6,
+    0.3,
+)
 
 # Volume per weekday (Monday 0) relative to an average working day.
 WEEKDAY_FACTOR: tuple[float, ...] = (1.25, 1.1, 1.0, 1.0, 0.75, 0.0, 0.0)
@@ -56,13 +90,19 @@ DIGITAL_WEEKEND_FACTOR: tuple[float, ...] = (0.35, 0.25)  # Saturday, Sunday
 
 # Share of contacts that did not reach their goal (call dropped, form abandoned, ...).
 FAILURE_RATE: MappingProxyType[str, float] = MappingProxyType(
-    {"telefoon": 0.11, "e-formulier": 0.05, "balie": 0.03, "e-mail": 0.06, "chat": 0.10,
-     "whatsapp": 0.08}
-)  # fmt: skip
+    {
+        "telefoon": 0.11,
+        "e-formulier": 0.05,
+        "balie": 0.03,
+        "e-mail": 0.06,
+        "chat": 0.10,
+        "whatsapp": 0.08,
+    }
+)
 
 # How likely an invited citizen answers, per dispatch channel (inline = thank-you page).
 RESPONSE_RATE: MappingProxyType[str, float] = MappingProxyType(
-    {"inline": 0.26, "email": 0.17, "sms": 0.13}
+    {"inline": 0.2, "email": 0.14, "sms": 0.1}
 )
 
 LANGUAGES: tuple[tuple[str, float], ...] = (
@@ -76,6 +116,10 @@ LANGUAGES: tuple[tuple[str, float], ...] = (
 # --- services ---------------------------------------------------------------------------
 
 
+def _no_affinity() -> MappingProxyType[str, float]:
+    return MappingProxyType({})
+
+
 @dataclass(frozen=True)
 class Service:
     code: str
@@ -86,7 +130,7 @@ class Service:
     quality: float  # mean latent satisfaction 0..1 of this service's contacts
     onderwerpen: tuple[str, ...]
     # channel -> affinity multiplier (1.0 when absent): paspoort is a balie product, etc.
-    affinity: MappingProxyType[str, float] = MappingProxyType({})
+    affinity: MappingProxyType[str, float] = field(default_factory=_no_affinity)
     confidential: float = 0.01  # share of contacts marked vertrouwelijk
     praise: tuple[str, ...] = ()  # service-specific positive remarks
     complaints: tuple[str, ...] = ()  # service-specific negative remarks
@@ -499,9 +543,13 @@ SERVICE_BY_CODE: MappingProxyType[str, Service] = MappingProxyType({s.code: s fo
 
 # Front-office handling: who takes contacts on each channel before the backoffice does.
 FRONT_OFFICE: MappingProxyType[str, tuple[str, float]] = MappingProxyType(
-    {"telefoon": ("KCC", 0.8), "chat": ("KCC", 0.9), "whatsapp": ("KCC", 0.85),
-     "e-mail": ("KCC", 0.4)}
-)  # fmt: skip
+    {
+        "telefoon": ("KCC", 0.8),
+        "chat": ("KCC", 0.9),
+        "whatsapp": ("KCC", 0.85),
+        "e-mail": ("KCC", 0.4),
+    }
+)
 
 # What happened in the contact: (code, note for `inhoud`, effect on satisfaction, weight).
 OUTCOMES: tuple[tuple[str, str, float, float], ...] = (
@@ -635,13 +683,17 @@ CHANNEL_REMARKS: MappingProxyType[str, tuple[tuple[str, ...], tuple[str, ...]]] 
 # Remarks that follow from the outcome of the contact (only in the negative bands).
 OUTCOME_REMARKS: MappingProxyType[str, tuple[str, ...]] = MappingProxyType(
     {
-        "terugbellen": ("Er zou teruggebeld worden, maar niemand heeft gebeld.",
-                        "Nog steeds niet teruggebeld, terwijl dat binnen twee dagen zou gebeuren."),
-        "doorverbonden": ("Doorverbonden en toen werd er niet opgenomen.",
-                          "Ik werd van de ene naar de andere afdeling doorgeschakeld."),
+        "terugbellen": (
+            "Er zou teruggebeld worden, maar niemand heeft gebeld.",
+            "Nog steeds niet teruggebeld, terwijl dat binnen twee dagen zou gebeuren.",
+        ),
+        "doorverbonden": (
+            "Doorverbonden en toen werd er niet opgenomen.",
+            "Ik werd van de ene naar de andere afdeling doorgeschakeld.",
+        ),
         "zaak": ("Ik heb geen idee wat er nu met mijn zaak gebeurt.",),
     }
-)  # fmt: skip
+)
 
 # A repeat contact about the same thing colours the comment.
 REPEAT_REMARKS: tuple[str, ...] = (
@@ -661,31 +713,52 @@ EMOJI_NEGATIVE: tuple[str, ...] = ("😡", "😠", "👎", "🤬", "😤", "🙁
 
 ENGLISH: MappingProxyType[str, tuple[str, ...]] = MappingProxyType(
     {
-        "very_negative": ("This is absolutely terrible service, I am filing a complaint!",
-                          "Nobody ever calls back. Disgraceful."),
-        "negative": ("I had to wait a long time and my question was not answered.",
-                     "The website is only in Dutch, very hard for expats."),
+        "very_negative": (
+            "This is absolutely terrible service, I am filing a complaint!",
+            "Nobody ever calls back. Disgraceful.",
+        ),
+        "negative": (
+            "I had to wait a long time and my question was not answered.",
+            "The website is only in Dutch, very hard for expats.",
+        ),
         "mixed": ("Friendly staff but it took a long time.", "It was okay."),
         "positive": ("Helped quickly and in English, thank you.", "Clear and easy."),
         "very_positive": ("Excellent service, thank you so much!",),
     }
-)  # fmt: skip
+)
 
 # Short remarks for the website smileys.
 PAGE_FEEDBACK_COMMENTS: MappingProxyType[str, tuple[str, ...]] = MappingProxyType(
     {
         "goed": ("Duidelijke pagina.", "Precies wat ik zocht.", "Handig!", "Helder uitgelegd."),
-        "matig": ("Ik mis informatie over de kosten.", "Wat lang, kan korter.",
-                  "Niet duidelijk hoe lang het duurt.", "Link naar het formulier is lastig te vinden."),
-        "slecht": ("Ik kan nergens vinden hoe ik een afspraak maak.", "Link werkt niet.",
-                   "Totaal onduidelijk, ik snap er niets van.",
-                   "Waardeloze pagina, klopt helemaal niet meer."),
+        "matig": (
+            "Ik mis informatie over de kosten.",
+            "Wat lang, kan korter.",
+            "Niet duidelijk hoe lang het duurt.",
+            "Link naar het formulier is lastig te vinden.",
+        ),
+        "slecht": (
+            "Ik kan nergens vinden hoe ik een afspraak maak.",
+            "Link werkt niet.",
+            "Totaal onduidelijk, ik snap er niets van.",
+            "Waardeloze pagina, klopt helemaal niet meer.",
+        ),
     }
-)  # fmt: skip
+)
 
 # Invented names only: never real people. Used in remarks and in callback requests.
-EMPLOYEE_NAMES: tuple[str, ...] = ("Sanne", "Mohamed", "Ingrid", "Kevin", "Fatima", "Joost",
-                                   "Priya", "Henk", "Lotte", "Yusuf")  # fmt: skip
+EMPLOYEE_NAMES: tuple[str, ...] = (
+    "Sanne",
+    "Mohamed",
+    "Ingrid",
+    "Kevin",
+    "Fatima",
+    "Joost",
+    "Priya",
+    "Henk",
+    "Lotte",
+    "Yusuf",
+)
 EMPLOYEE_PRAISE: tuple[str, ...] = (
     "{naam} heeft me geweldig geholpen.",
     "Complimenten voor {naam}, heel vriendelijk.",
