@@ -35,7 +35,7 @@ class LinearScorer:
         }
         self._vn_at = float(model["thresholds"]["very_negative"])
         self._display: dict[str, str] = dict(model.get("display", {}))
-        self._analyser = analyser or Analyser()
+        self._analyser = analyser or Analyser(stem_table=model.get("stems"))
         zero = (0.0, 0.0, 0.0, 0.0, 0.0)
         # How much one unit of our lexicon moves the pos-vs-neg margin (for explanations).
         self._lex_pos_gain = self._w.get("lex:pos", zero)[4]
@@ -69,6 +69,9 @@ class LinearScorer:
             return disp.get(s1, s1) + " " + disp.get(s2, s2)
         word = disp.get(body, body)
         return word + " (negatie)" if key[0] == "n" else word
+
+    def warm_up(self) -> None:
+        self._analyser.warm_up()
 
     def very_negative_probability(self, text: str) -> float:
         _, z, _ = self._logits(text, False)
@@ -118,7 +121,9 @@ def load_model_scorer(model_dir: Path | None = None) -> Scorer | None:
     candidates.append(SHIPPED_MODEL)
     for path in candidates:
         try:
-            return LinearScorer.from_file(path)
+            scorer = LinearScorer.from_file(path)
+            scorer.warm_up()
+            return scorer
         except (OSError, ValueError, KeyError, TypeError):
             continue  # an unreadable file must not take scoring down: fall back
     return None

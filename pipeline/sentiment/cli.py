@@ -1,0 +1,208 @@
+"""`klantsignaal sentiment ...`: score, evaluate, train, retrain, bench.
+
+`register(subparsers)` is called by the main CLI (pipeline/cli.py); `python -m
+pipeline.sentiment.cli ...` runs the same commands on their own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+_LABEL_ALIASES = {"negative": "neg", "neutral": "neu", "positive": "pos",
+                  "-1": "neg", "0": "neu", "1": "pos", "neg": "neg", "neu": "neu", "pos": "pos"}
+
+
+def register(subparsers: Any) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "sentiment",
+        help="Dutch sentiment: score, evaluate, train, retrain",
+        description="Dutch sentiment of citizen comments (label neg/neu/pos, score -1..1, "
+        "very_negative for alerts, explanation, model version, language).",
+    )
+    sub = p.add_subparsers(dest="sentiment_command", metavar="COMMAND")
+    sub.required = True
+
+    s = sub.add_parser("score", help="JSON lines in (stdin), JSON lines out (stdout)",
+                       description="Reads JSON objects with a 'text' field, one per line; "
+                       "writes each back with label, score, very_negative, explanation, "
+                       "model_version and language added (other fields pass through). A bad "
+                       "line is reported on stderr and skipped.")
+    _scorer_args(s)
+    s.add_argument("--field", default="text", help="the field holding the comment (text)")
+    s.set_defaults(func=cmd_score)
+
+    e = sub.add_parser("evaluate", help="accuracy, macro-F1, per-class P/R, confusion matrix",
+                       description="Evaluate on FILE.jsonl (lines with 'text' and 'label' "
+                       "neg|neu|pos, optional 'very_negative'); without FILE, on the held-out "
+                       "split of the gold corpus, with the lexicon baseline beside the model.")
+    e.add_argument("file", nargs="?", type=Path, help="JSON lines with text and label")
+    _scorer_args(e)
+    e.add_argument("--split", choices=("test", "train", "all", "dev"), default="test",
+                   help="gold split when no FILE is given (test = the held-out 20%%)")
+    e.set_defaults(func=cmd_evaluate)
+
+    t = sub.add_parser("train", help="(dev) train on the gold corpus, write the shipped model")
+    t.add_argument("--out", type=Path, help="model file (default: the package's data/model.json)")
+    t.add_argument("--c", type=float, default=None, help="inverse regularisation strength")
+    t.set_defaults(func=cmd_train)
+
+    r = sub.add_parser("retrain", help="gold corpus + warehouse weak labels; promote if not worse")
+    r.add_argument("--data-dir", type=Path, required=True, help="models go to DIR/models")
+    r.add_argument("--warehouse-url", help="SQLAlchemy URL of the warehouse (weak labels)")
+    r.set_defaults(func=cmd_retrain)
+
+    b = sub.add_parser("bench", help="speed of the model against the lexicon baseline")
+    b.add_argument("-n", type=int, default=20000, help="comments (20000)")
+    b.set_defaults(func=cmd_bench)
+    return p
+
+
+def _scorer_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--scorer", choices=("model", "lexicon"), default="model",
+                   help="model (default: newest promoted, else shipped) or the lexicon baseline")
+    p.add_argument("--model-dir", type=Path,
+                   help="directory of retrained models (e.g. <data-dir>/models)")
+
+
+def _scorer(args: argparse.Namespace):
+    from . import lexicon_scorer, load_scorer
+
+    if args.scorer == "lexicon":
+        return lexicon_scorer()
+    return load_scorer(getattr(args, "model_dir", None))
+
+
+def _dump(obj: Any, out: TextIO) -> None:
+    out.write(json.dumps(obj, ensure_ascii=False, indent=2) + "\n")
+
+
+def cmd_score(args: argparse.Namespace, stdin: TextIO | None = None,
+              stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
+    stdin = stdin or sys.stdin
+    stdout = stdout or sys.stdout
+    stderr = stderr or sys.stderr
+    scorer = _scorer(args)
+    interactive = stdin.isatty()
+    field = args.field
+    bad = 0
+    for n, line in enumerate(stdin, 1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except ValueError as exc:
+            bad += 1
+            stderr.write(f"line {n}: not valid JSON ({exc.msg}); skipped\n")
+            continue
+        if not isinstance(obj, dict) or not isinstance(obj.get(field), str):
+            bad += 1
+            stderr.write(f"line {n}: expected a JSON object with a string '{field}'; skipped\n")
+            continue
+        obj.update(scorer.score(obj[field]).to_dict())
+        stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
+        if interactive:
+            stdout.flush()
+    stdout.flush()
+    if bad:
+        stderr.write(f"{bad} bad line(s) skipped\n")
+    return 0
+
+
+def _read_labelled(path: Path):
+    from .corpus import Example
+
+    out = []
+    with path.open(encoding="utf-8") as fh:
+        for n, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+                label = _LABEL_ALIASES[str(row["label"]).strip().lower()]
+                text = row["text"]
+                if not isinstance(text, str):
+                    raise TypeError("text is not a string")
+            except (ValueError, KeyError, TypeError) as exc:
+                raise SystemExit(
+                    f"{path}:{n}: needs 'text' and 'label' (neg|neu|pos): {exc}"
+                ) from None
+            out.append(Example(text=text, label=label,
+                               very_negative=bool(row.get("very_negative", False))))
+    return out
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from .corpus import load_dev, load_gold
+    from .evaluate import evaluate
+
+    if args.file is not None:
+        _dump(evaluate(_scorer(args), _read_labelled(args.file)), sys.stdout)
+        return 0
+    train, test = load_gold()
+    examples = {"test": test, "train": train, "all": train + test, "dev": load_dev()}[args.split]
+    if not examples:
+        raise SystemExit("no gold corpus found (pipeline/sentiment/corpus)")
+    from . import lexicon_scorer
+
+    _dump({"split": args.split, "model": evaluate(_scorer(args), examples),
+           "lexicon_baseline": evaluate(lexicon_scorer(), examples)}, sys.stdout)
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .corpus import load_dev, load_gold
+    from .evaluate import evaluate
+    from .lexicon import LexiconScorer
+    from .model import SHIPPED_MODEL, LinearScorer
+    from .train import DEFAULT_C, fit, save
+
+    train, test = load_gold()
+    if not train:
+        raise SystemExit("no gold corpus found (pipeline/sentiment/corpus)")
+    model = fit(train, c=args.c or DEFAULT_C, note="shipped model: gold train split")
+    scorer = LinearScorer(model)
+    model["evaluation"] = {
+        "held_out_gold": evaluate(scorer, test),
+        "held_out_gold_lexicon_baseline": evaluate(LexiconScorer(), test),
+        "dev_general": evaluate(scorer, load_dev()),
+    }
+    path = save(model, args.out or SHIPPED_MODEL)
+    ev = model["evaluation"]["held_out_gold"]
+    _dump({"written": str(path), "version": model["version"], "features": len(model["weights"]),
+           "train": len(train), "test": len(test), "accuracy": ev["accuracy"],
+           "macro_f1": ev["macro_f1"], "pos_vs_neg": ev["pos_vs_neg"]}, sys.stdout)
+    return 0
+
+
+def cmd_retrain(args: argparse.Namespace) -> int:
+    from .retrain import retrain
+
+    source = None
+    if args.warehouse_url:
+        from consumers.warehouse import weak_label_source  # only this command needs it
+
+        source = weak_label_source(args.warehouse_url)
+    _dump(retrain(args.data_dir, source), sys.stdout)
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from .bench import run
+
+    _dump(run(args.n), sys.stdout)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m pipeline.sentiment.cli")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["sentiment", *(argv if argv is not None else sys.argv[1:])])
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
