@@ -17,7 +17,7 @@ import httpx
 
 from pipeline.ports import Publisher
 from pipeline.privacy import Pseudonymiser
-from producers.ingestion import Accepted, AddressBook, IngestionEdge
+from producers.ingestion import Accepted, AddressBook, IngestionEdge, publish_accepted
 from schemas.cloudevents import utc_now
 from schemas.types import CONTACT, PAGE_FEEDBACK, RESPONSE
 
@@ -47,19 +47,10 @@ class HttpTransport:
         self._client = client or httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout)
         self._auth = {"Authorization": f"Bearer {token}"}
 
-    def send(self, accepted: Sequence[Accepted]) -> list[str]:
-        body = []
-        for a in accepted:
-            raw = a.event.to_structured()
-            if a.email or a.telefoon:  # dispatch needs them; the server takes them out again
-                reach = raw["data"].setdefault("bereikbaarheid", {"enqueteToestemming": True})
-                reach.update(
-                    {k: v for k, v in (("email", a.email), ("telefoonnummer", a.telefoon)) if v}
-                )
-            body.append(raw)
+    def send(self, raw: Sequence[dict[str, Any]], accepted: Sequence[Accepted]) -> list[str]:
         response = self._client.post(
             "/v1/events",
-            content=json.dumps(body, ensure_ascii=False),
+            content=json.dumps(list(raw), ensure_ascii=False),
             headers={**self._auth, "Content-Type": "application/cloudevents-batch+json"},
         )
         if response.status_code != 202:
@@ -82,14 +73,7 @@ class PublisherTransport:
         self._address_book = address_book
 
     def send(self, raw: Sequence[dict[str, Any]], accepted: Sequence[Accepted]) -> list[str]:
-        for a in accepted:
-            if self._address_book is not None and (a.email or a.telefoon):
-                self._address_book.remember(a.event.data["contactId"], a.email, a.telefoon)
-        by_topic: dict[str, list[Any]] = {}
-        for a in accepted:
-            by_topic.setdefault(a.topic, []).append(a.event)
-        for topic, events in by_topic.items():
-            self._publisher.publish(topic, events)
+        publish_accepted(self._publisher, self._address_book, accepted)
         return [a.event.id for a in accepted]
 
 

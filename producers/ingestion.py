@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from pipeline.ports import Publisher
 from pipeline.privacy import Pseudonymiser, is_valid_bsn, scrub
 from schemas.cloudevents import CloudEvent
 from schemas.types import CONTACT, EVENT_TYPES, PAGE_FEEDBACK, PUBLIC_INPUT_TYPES, RESPONSE
@@ -37,6 +38,20 @@ class Accepted:
     event: CloudEvent
     email: str | None = None
     telefoon: str | None = None
+
+
+def publish_accepted(
+    publisher: Publisher, address_book: AddressBook | None, accepted: Sequence[Accepted]
+) -> None:
+    """Addresses to dispatch's address book, then one atomic publish per topic."""
+    for a in accepted:
+        if address_book is not None and (a.email or a.telefoon):
+            address_book.remember(a.event.data["contactId"], a.email, a.telefoon)
+    by_topic: dict[str, list[CloudEvent]] = {}
+    for a in accepted:
+        by_topic.setdefault(a.topic, []).append(a.event)
+    for topic, events in by_topic.items():
+        publisher.publish(topic, events)
 
 
 class IngestionEdge:

@@ -15,7 +15,7 @@ from starlette.routing import Route
 from consumers.warehouse import Warehouse, iso_utc
 from pipeline.ports import Publisher
 from producers.http_common import BodyTooLarge, authorised, problem, read_body, unauthorised
-from producers.ingestion import AddressBook, IngestionEdge
+from producers.ingestion import Accepted, AddressBook, IngestionEdge, publish_accepted
 from schemas.validation import ValidationFailed
 
 log = logging.getLogger(__name__)
@@ -87,16 +87,8 @@ class IngestionApi:
             status_code=202,
         )
 
-    def _publish(self, accepted: list[Any]) -> None:
-        for a in accepted:
-            if a.email or a.telefoon:
-                self.address_book.remember(a.event.data["contactId"], a.email, a.telefoon)
-        by_topic: dict[str, list[Any]] = {}
-        for a in accepted:
-            by_topic.setdefault(a.topic, []).append(a.event)
-        # One publish per topic; the embedded log and Kafka transactions make each atomic.
-        for topic, events in by_topic.items():
-            self.publisher.publish(topic, events)
+    def _publish(self, accepted: list[Accepted]) -> None:
+        publish_accepted(self.publisher, self.address_book, accepted)
         log.info("accepted %d event(s)", len(accepted))
 
     async def get_invitations(self, request: Request) -> Response:
