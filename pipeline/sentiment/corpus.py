@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 CORPUS_DIR = Path(__file__).resolve().parent / "corpus"
-GOLD_GLOBS = ("a_*.jsonl", "b_*.jsonl")
+GOLD_GLOBS = ("a_*.jsonl", "b_*.jsonl", "c_*.jsonl")
 # Out-of-domain check set written for klantsignaal (general Dutch reviews); never trained on.
 DEV_GLOB = "dev_*.jsonl"
 TEST_PERCENT = 20

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .lexicon import NOT_SCORED
+from .lexicon_nl import NEGATORS, STOP_EN, STOP_NL
 from .result import Scorer, SentimentResult, explain
 from .text import Analyser
 
@@ -36,6 +37,8 @@ class LinearScorer:
         self._vn_at = float(model["thresholds"]["very_negative"])
         self._display: dict[str, str] = dict(model.get("display", {}))
         self._analyser = analyser or Analyser(stem_table=model.get("stems"))
+        self._quiet = frozenset(STOP_NL | STOP_EN | {"<num>"})
+        self._negators = NEGATORS
         zero = (0.0, 0.0, 0.0, 0.0, 0.0)
         # How much one unit of our lexicon moves the pos-vs-neg margin (for explanations).
         self._lex_pos_gain = self._w.get("lex:pos", zero)[4]
@@ -54,7 +57,7 @@ class LinearScorer:
         if not with_terms:
             return a.language, z, []
         term = self._term
-        terms = [(d, term(key)) for d, key in a.model_terms]
+        terms = [(d, t) for d, key in a.model_terms if (t := term(key))]
         for v, t in a.terms:
             d = v * (self._lex_pos_gain if v > 0 else self._lex_neg_gain)
             if d > _MIN_EXPLAIN or d < -_MIN_EXPLAIN:
@@ -62,12 +65,18 @@ class LinearScorer:
         return a.language, z, terms
 
     def _term(self, key: str) -> str:
+        """A feature as the caseworker reads it; "" for function words and numbers."""
         disp = self._display
         body = key[2:]
         if key[0] == "b":
             s1, _, s2 = body.partition("_")
-            return disp.get(s1, s1) + " " + disp.get(s2, s2)
+            w1, w2 = disp.get(s1, s1), disp.get(s2, s2)
+            if w2 in self._quiet or (w1 in self._quiet and w1 not in self._negators):
+                return ""
+            return w1 + " " + w2
         word = disp.get(body, body)
+        if word in self._quiet and word not in self._negators:
+            return ""
         return word + " (negatie)" if key[0] == "n" else word
 
     def warm_up(self) -> None:

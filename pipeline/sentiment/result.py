@@ -50,9 +50,21 @@ def explain(terms: list[tuple[float, str]], direction: int, k: int = 3) -> tuple
         picked = terms
     picked.sort(key=lambda t: -abs(t[0]))
     seen: list[str] = []
+    seen_words: list[set[str]] = []
     for _, term in picked:
-        if term not in seen:
-            seen.append(term)
-            if len(seen) == k:
-                break
+        words = set(term.replace(" (negatie)", "").split())
+        # "slecht (negatie)" adds nothing once "niet slecht (negatie)" is there, and the
+        # longer term replaces the shorter one when it comes second.
+        if any(words <= w for w in seen_words):
+            continue
+        covered = [i for i, w in enumerate(seen_words) if w < words]
+        if covered:
+            seen[covered[0]], seen_words[covered[0]] = term, words
+            for i in reversed(covered[1:]):
+                del seen[i], seen_words[i]
+            continue
+        if len(seen) == k:
+            break
+        seen.append(term)
+        seen_words.append(words)
     return tuple(seen)

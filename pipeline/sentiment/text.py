@@ -230,6 +230,7 @@ class Analyser:
         prev_stem = ""  # previous stem (for bigrams)
         n_words = 0
         excl = quest = other_symbols = 0
+        negated_pos = negated_neg = 0.0  # "niet goed" / "niet slecht" kept apart for the model
         ellipsis = contrast = False
         W = weights
         z0 = z1 = z2 = z3 = 0.0
@@ -315,7 +316,12 @@ class Analyser:
                         value *= boost
                         label = boost_word + " " + word
                     if neg_left:
-                        value *= NEG_FLIP_POS if value > 0 else NEG_FLIP_NEG
+                        if value > 0:
+                            value *= NEG_FLIP_POS
+                            negated_pos += value
+                        else:
+                            value *= NEG_FLIP_NEG
+                            negated_neg += value
                         label = neg_word + " " + label + " (negatie)"
                     total += value
                     terms.append((value, label))
@@ -398,6 +404,10 @@ class Analyser:
                     neg += v
             dense["lex:pos"] = pos
             dense["lex:neg"] = neg
+            if negated_pos:
+                dense["lex:negpos"] = negated_pos
+            if negated_neg:
+                dense["lex:negneg"] = negated_neg
             dense["lex:tanh"] = math.tanh(total)
             dense["len:log"] = math.log1p(n_words) / 4.0
             if W is not None:
