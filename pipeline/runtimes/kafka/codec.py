@@ -1,0 +1,53 @@
+"""Records on the wire: CloudEvents in Kafka binary content mode, and dead letters as JSON."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from pipeline.processing import DeadLetter
+from schemas.cloudevents import CloudEvent
+
+Headers = list[tuple[str, bytes]]
+
+
+def headers_list(headers: Any) -> Headers:
+    """Headers as (name, bytes) pairs, whichever shape the client library delivers."""
+    if not headers:
+        return []
+    items: Iterable[tuple[str, Any]] = headers.items() if isinstance(headers, Mapping) else headers
+    return [(str(k), v if isinstance(v, bytes) else str(v).encode()) for k, v in items]
+
+
+def _text(raw: bytes | None) -> str | None:
+    return raw.decode("utf-8", "replace") if raw is not None else None
+
+
+def raw_parts(key: bytes | None, headers: Headers, value: bytes | None) -> dict[str, Any]:
+    """A JSON-safe picture of an undecodable record, for the dead-letter body."""
+    return {
+        "key": _text(key),
+        "headers": {k: _text(v) for k, v in headers},
+        "value": _text(value),
+    }
+
+
+def decode(key: bytes | None, headers: Headers, value: bytes | None) -> CloudEvent | str:
+    """The event in binary content mode, or the reason it is not one."""
+    try:
+        return CloudEvent.from_binary(key, headers, value)
+    except Exception as exc:  # any decode failure is a dead-letter reason, never a crash
+        return str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}"
+
+
+def dead_letter_record(dl: DeadLetter) -> tuple[bytes, Headers]:
+    """Value (DeadLetter.to_dict() as JSON) and headers of a dead-letter record."""
+    value = json.dumps(dl.to_dict(), ensure_ascii=False, separators=(",", ":")).encode()
+    headers: Headers = [
+        ("content-type", b"application/json"),
+        ("dl_reason", dl.reason.encode()[:1000]),
+        ("dl_stage", dl.stage.encode()),
+        ("dl_topic", dl.topic.encode()),
+    ]
+    return value, headers

@@ -1,0 +1,129 @@
+"""Sinks on Kafka: a kafka-python consumer group per sink, committing after each stored batch.
+
+Delivery to a sink is at-least-once: offsets are committed only after `sink.handle` returned,
+so a crash (or a rebalance) in between replays the batch; sinks are idempotent on event id.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from kafka import KafkaConsumer
+from kafka.errors import CommitFailedError, KafkaError
+from kafka.structs import OffsetAndMetadata, TopicPartition
+
+from pipeline.ports import Sink, SinkRecord
+from pipeline.runtimes.kafka.codec import decode, headers_list, raw_parts
+from pipeline.settings import Settings
+from pipeline.topology import DEAD_LETTER
+from schemas.cloudevents import CloudEvent
+
+log = logging.getLogger(__name__)
+
+
+def sink_group(settings: Settings, sink: Sink) -> str:
+    return f"{settings.kafka_topic_prefix}klantsignaal-{sink.name}"
+
+
+def to_sink_record(logical_topic: str, record: Any) -> SinkRecord | None:
+    """A consumed Kafka record as the sink sees it; None (logged) when it is unusable."""
+    position = f"{record.partition}/{record.offset}"
+    headers = headers_list(record.headers)
+    if logical_topic == DEAD_LETTER:
+        try:
+            body = json.loads(record.value)
+        except (ValueError, TypeError):
+            body = None
+        if not isinstance(body, dict):
+            # Still delivered: a dead letter must never disappear, even a malformed one.
+            body = {
+                "reason": "dead-letter record is not a JSON object",
+                "record": raw_parts(record.key, headers, record.value),
+            }
+        return SinkRecord(logical_topic, position, None, body)
+    decoded = decode(record.key, headers, record.value)
+    if isinstance(decoded, CloudEvent):
+        return SinkRecord(logical_topic, position, decoded)
+    # Input topics are dead-lettered by the stages reading them and output topics are
+    # written only by the stages, so skipping here loses nothing that is not already kept.
+    log.warning("skipping undecodable record on %s at %s: %s", logical_topic, position, decoded)
+    return None
+
+
+def run_sink(
+    settings: Settings,
+    sink: Sink,
+    stop_event: threading.Event,
+    *,
+    poll_timeout: float = 0.5,
+    retry_pause: float = 2.0,
+    max_records: int = 500,
+    **consumer_configs: Any,
+) -> None:
+    """Feed `sink` from its topics until `stop_event` is set (blocking; run it in a thread)."""
+    logical = {settings.topic(t): t for t in sink.topics}
+    consumer = KafkaConsumer(
+        *logical,
+        bootstrap_servers=settings.kafka_bootstrap,
+        group_id=sink_group(settings, sink),
+        client_id=f"{sink_group(settings, sink)}-consumer",
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        # Never hand a sink a record of an aborted or still-open transaction.
+        isolation_level="read_committed",
+        max_poll_records=max_records,
+        **consumer_configs,
+    )
+    log.info("sink %s consuming %s", sink.name, ", ".join(logical))
+    try:
+        while not stop_event.is_set():
+            polled = consumer.poll(timeout_ms=int(poll_timeout * 1000), max_records=max_records)
+            if not polled:
+                continue
+            batch, first, nxt = _batch(polled, logical)
+            try:
+                if batch:
+                    sink.handle(batch)
+            except Exception:
+                # Rewind so the same records come again after a pause; nothing is committed.
+                log.exception("sink %s failed on %d record(s); retrying", sink.name, len(batch))
+                for tp, offset in first.items():
+                    consumer.seek(tp, offset)
+                stop_event.wait(retry_pause)
+                continue
+            _commit(consumer, sink.name, nxt)
+    finally:
+        consumer.close()
+        log.info("sink %s stopped", sink.name)
+
+
+def _batch(
+    polled: Mapping[TopicPartition, Sequence[Any]], logical: Mapping[str, str]
+) -> tuple[list[SinkRecord], dict[TopicPartition, int], dict[TopicPartition, int]]:
+    batch: list[SinkRecord] = []
+    first: dict[TopicPartition, int] = {}
+    nxt: dict[TopicPartition, int] = {}
+    for tp, records in polled.items():
+        if not records:
+            continue
+        first[tp] = records[0].offset
+        nxt[tp] = records[-1].offset + 1
+        for record in records:
+            item = to_sink_record(logical.get(tp.topic, tp.topic), record)
+            if item is not None:
+                batch.append(item)
+    return batch, first, nxt
+
+
+def _commit(consumer: KafkaConsumer, name: str, nxt: Mapping[TopicPartition, int]) -> None:
+    offsets = {tp: OffsetAndMetadata(offset, "", -1) for tp, offset in nxt.items()}
+    try:
+        consumer.commit(offsets)
+    except (CommitFailedError, KafkaError) as exc:
+        # Typically a rebalance moved the partitions: their new owner replays the batch,
+        # which the idempotent sink absorbs.
+        log.warning("sink %s could not commit %s: %r", name, offsets, exc)

@@ -1,0 +1,284 @@
+"""The stages as faust-streaming agents: one agent per stage, one table per state name.
+
+Every record goes through `pipeline.processing.process_record`, exactly as in the embedded
+runtime, so both accept and reject the same records. Run a worker with
+
+    python -m pipeline.runtimes.kafka.worker
+
+configured by the KLANTSIGNAAL_* environment (see pipeline.settings and docs/kafka.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import logging
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import faust
+from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
+from faust.transport.drivers.aiokafka import Consumer as AIOKafkaConsumer
+from faust.transport.drivers.aiokafka import Transport as AIOKafkaTransport
+
+from pipeline.processing import DeadLetter, Outcome, process_record
+from pipeline.runtimes.kafka.codec import dead_letter_record, decode, headers_list, raw_parts
+from pipeline.runtimes.kafka.topics import app_id, default_replication_factor, ensure_topics
+from pipeline.settings import Settings
+from pipeline.stages.base import Stage, State
+from pipeline.topology import DEAD_LETTER, Topology
+
+log = logging.getLogger(__name__)
+
+READY_MARKER = "klantsignaal kafka worker ready"
+GLUE_RETRY_PAUSES = (0.5, 1.0, 2.0, 4.0)  # seconds between attempts, see _process
+STORE_ENV = "KLANTSIGNAAL_KAFKA_STORE"  # memory:// (default) or rocksdict://
+
+
+class TableState:
+    """The stage `State` protocol over a faust Table (JSON dict values, keyed by klant).
+
+    Values are copied both ways: the memory store hands out its own objects, and a stage
+    that mutates what it read must not change the table unless the record succeeds (the
+    write then goes through `put`, which also writes the changelog).
+    """
+
+    def __init__(self, table: Any) -> None:
+        self._table = table
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        value = self._table.get(key)
+        return copy.deepcopy(value) if value is not None else None
+
+    def put(self, key: str, value: dict[str, Any]) -> None:
+        self._table[key] = copy.deepcopy(value)
+
+
+class _ReadCommittedThread(AIOKafkaConsumerThread):
+    def _create_worker_consumer(self, transport: Any) -> Any:
+        consumer = super()._create_worker_consumer(transport)
+        # faust reads read_uncommitted unless in exactly_once mode, which would let a stage
+        # process a publish that was aborted (and never acknowledged to its sender). aiokafka
+        # takes the level only in its constructor and reads it in start(), still to come.
+        if getattr(consumer, "_isolation_level", None) is None:
+            raise RuntimeError("cannot set read_committed on this aiokafka version")
+        consumer._isolation_level = "read_committed"
+        return consumer
+
+
+class _Consumer(AIOKafkaConsumer):
+    def _new_consumer_thread(self) -> AIOKafkaConsumerThread:
+        return _ReadCommittedThread(self, loop=self.loop, beacon=self.beacon)
+
+
+class _Transport(AIOKafkaTransport):
+    Consumer = _Consumer
+
+
+class _App(faust.App):
+    """A faust App whose stream consumer reads committed records only."""
+
+    def _new_transport(self) -> Any:
+        return _Transport(self.conf.broker_consumer, self)
+
+
+def broker_urls(bootstrap: str) -> list[str]:
+    return [f"kafka://{host.strip()}" for host in bootstrap.split(",") if host.strip()]
+
+
+def _store(url: str) -> tuple[str, dict[str, Any] | None]:
+    """faust store URL and table options for memory:// or rocksdict:// (RocksDB on disk)."""
+    if url.startswith("memory:"):
+        return url, None
+    if url.startswith(("rocksdict:", "rocksdb:")):
+        try:
+            import rocksdict  # noqa: F401
+        except ImportError as exc:
+            raise RuntimeError(
+                f"{STORE_ENV}={url} needs the rocksdict package (pip install rocksdict)"
+            ) from exc
+        # faust's rocksdb:// store runs on the rocksdict driver when asked to.
+        return "rocksdb://", {"driver": "rocksdict"}
+    raise ValueError(f"unsupported table store {url!r}: use memory:// or rocksdict://")
+
+
+def build_app(
+    settings: Settings,
+    topology: Topology,
+    *,
+    store: str | None = None,
+    replication_factor: int | None = None,
+    datadir: Path | None = None,
+) -> faust.App:
+    """A faust App driving every stage of the topology; nothing runs until a Worker starts it."""
+    store_url, table_options = _store(store or os.environ.get(STORE_ENV) or "memory://")
+    rf = replication_factor or default_replication_factor()
+    # faust creates its datadir (even for memory://) but not the parents.
+    workdir = datadir or settings.data_dir / "kafka-worker"
+    workdir.mkdir(parents=True, exist_ok=True)
+    app = _App(
+        app_id(settings),
+        broker=broker_urls(settings.kafka_bootstrap),
+        store=store_url,
+        datadir=str(workdir),
+        # at_least_once, with deterministic event ids downstream: a crash may replay up to
+        # one commit interval, never lose. (faust's exactly_once was tried: its table
+        # recovery stalls >= 10 s on the transaction marker ending each changelog partition,
+        # on every restart and rebalance, and one restart test came back without its state.)
+        processing_guarantee="at_least_once",
+        key_serializer="raw",
+        value_serializer="raw",
+        topic_partitions=settings.kafka_partitions,
+        topic_replication_factor=rf,
+        consumer_auto_offset_reset="earliest",
+        # Fast failure detection and rebalances: a worker that dies is replaced in seconds.
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=1.0,
+        broker_rebalance_timeout=20.0,
+        # Offsets commit this often: the most a crashed worker's successor replays.
+        broker_commit_interval=1.0,
+        web_enabled=False,
+        autodiscover=False,
+    )
+    tables = {
+        name: app.Table(
+            name,
+            partitions=settings.kafka_partitions,
+            schema=faust.Schema(key_serializer="json", value_serializer="json"),
+            options=table_options,
+            help=f"stage state {name!r}, keyed by klant",
+        )
+        for name in sorted(topology.state_names())
+    }
+    states: dict[str, State] = {name: TableState(t) for name, t in tables.items()}
+
+    def raw_topic(*names: str) -> Any:
+        return app.topic(*names, key_serializer="raw", value_serializer="raw", internal=False)
+
+    outputs = {
+        name: raw_topic(settings.topic(name))
+        for stage in topology.stages
+        for name in (*stage.outputs, DEAD_LETTER)
+    }
+    for stage in topology.stages:
+        _add_agent(app, settings, stage, states, outputs, raw_topic)
+
+    async def on_ready(sender: Any = None, **_: Any) -> None:
+        assigned = app.consumer.assignment()
+        sizes = ", ".join(f"{name}={len(table)}" for name, table in tables.items())
+        log.info("%s: %d partition(s) assigned; table keys: %s", READY_MARKER, len(assigned), sizes)
+
+    app.on_rebalance_complete.connect(on_ready)
+    return app
+
+
+def _add_agent(
+    app: faust.App,
+    settings: Settings,
+    stage: Stage,
+    states: Mapping[str, State],
+    outputs: Mapping[str, Any],
+    raw_topic: Callable[..., Any],
+) -> None:
+    logical = {settings.topic(t): t for t in stage.inputs}
+    stage_states = {name: states[name] for name in stage.state_names}
+    source = raw_topic(*logical)
+
+    async def run_stage(stream: Any) -> None:
+        async for event in stream.events():
+            msg = event.message
+            topic = logical.get(msg.topic, msg.topic)
+            headers = headers_list(msg.headers)
+            position = f"{msg.partition}/{msg.offset}"
+            decoded = decode(msg.key, headers, msg.value)
+            raw = raw_parts(msg.key, headers, msg.value) if isinstance(decoded, str) else None
+            outcome = await _process(stage, topic, decoded, stage_states, position, raw)
+            for emit in outcome.emits:
+                key, out_headers, value = emit.event.to_binary()
+                await outputs[emit.topic].send(key=key, value=value, headers=out_headers)
+            if outcome.dead_letter is not None:
+                log.warning(
+                    "dead-letter from %s at %s %s: %s",
+                    stage.name,
+                    topic,
+                    position,
+                    outcome.dead_letter.reason,
+                )
+                value, dl_headers = dead_letter_record(outcome.dead_letter)
+                await outputs[DEAD_LETTER].send(key=msg.key, value=value, headers=dl_headers)
+
+    run_stage.__qualname__ = run_stage.__name__ = f"stage_{stage.name}"  # readable logs
+    # concurrency=1: with more, faust may commit past a record still being processed
+    # (faust-streaming #606); scale out with partitions and workers instead.
+    app.agent(source, name=f"klantsignaal.{stage.name}", concurrency=1)(run_stage)
+
+
+async def _process(
+    stage: Stage,
+    topic: str,
+    decoded: Any,
+    states: Mapping[str, State],
+    position: str,
+    raw: dict[str, Any] | None,
+) -> Outcome:
+    """process_record, retrying what escapes it (a table write failing, not a stage bug).
+
+    Stage errors come back as dead letters already; what still raises is the runtime's own
+    part, typically transient (metadata, a broker moving). Retry a few times, then
+    dead-letter rather than let faust's agent crash, which would skip the record unseen.
+    """
+    attempt = 0
+    while True:
+        try:
+            return process_record(stage, topic, decoded, states, position, raw)
+        except Exception as exc:
+            if attempt == len(GLUE_RETRY_PAUSES):
+                log.exception("processing %s at %s failed for good", topic, position)
+                reason = f"interne fout in {stage.name}: {type(exc).__name__}: {exc}"
+                record = raw or (decoded.to_structured() if not isinstance(decoded, str) else {})
+                return Outcome(dead_letter=DeadLetter(reason, stage.name, topic, position, record))
+            pause = GLUE_RETRY_PAUSES[attempt]
+            attempt += 1
+            log.warning(
+                "processing %s at %s failed (attempt %d), retrying in %.1f s: %r",
+                topic,
+                position,
+                attempt,
+                pause,
+                exc,
+            )
+            await asyncio.sleep(pause)
+
+
+def run_worker(settings: Settings, *, loglevel: str | None = None) -> None:
+    """Build the topology with the default scorer, ensure the topics and run (blocking)."""
+    from pipeline.sentiment import load_scorer
+    from pipeline.topology import build_topology
+
+    level = loglevel or settings.log_level
+    logging.basicConfig(level=level, format="[%(asctime)s] %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("kafka").setLevel(logging.WARNING)  # kafka-python is chatty at INFO
+    settings = settings.with_secrets()
+    scorer = load_scorer()
+    log.info(
+        "starting klantsignaal kafka worker: bootstrap=%s prefix=%r partitions=%d scorer=%s",
+        settings.kafka_bootstrap,
+        settings.kafka_topic_prefix,
+        settings.kafka_partitions,
+        getattr(scorer, "version", type(scorer).__name__),
+    )
+    topology = build_topology(settings, scorer)
+    ensure_topics(settings, state_names=topology.state_names())
+    app = build_app(settings, topology)
+    worker = faust.Worker(app, loglevel=level, redirect_stdouts=False)
+    worker.execute_from_commandline()
+
+
+def main() -> None:
+    run_worker(Settings.from_env())
+
+
+if __name__ == "__main__":
+    main()
