@@ -71,6 +71,25 @@ if [[ "$(java_major)" -lt 17 ]]; then
 fi
 step "java $(java_major), $(mvn -v 2>/dev/null | head -1 | sed 's/\x1b\[[0-9;]*m//g')"
 
+# --- Chromium and chromedriver (the browser test) --------------------------------------
+# Debian's own builds, the driver from the same source package: Selenium is given the
+# driver's path, so it never downloads a browser or driver of its own.
+chromium_major() {
+    # "Chromium 156.0.8078.79 built on Debian ..." -> 156 (the launcher script is noisy on stderr)
+    "$1" --version 2>/dev/null | grep -oE '[0-9]+\.[0-9.]+' | head -1 | cut -d. -f1
+}
+need=()
+[[ -x /usr/bin/chromium ]] || need+=(chromium)
+[[ -x /usr/bin/chromedriver ]] || need+=(chromium-driver)
+if [[ ${#need[@]} -eq 0 ]] &&
+    [[ "$(chromium_major /usr/bin/chromium)" != "$(chromium_major /usr/bin/chromedriver)" ]]; then
+    need=(chromium chromium-driver) # versions drifted apart: bring both to the same release
+fi
+if [[ ${#need[@]} -gt 0 ]]; then
+    apt_install "${need[@]}"
+fi
+step "$(/usr/bin/chromium --version 2>/dev/null), $(/usr/bin/chromedriver --version | cut -d' ' -f1-2)"
+
 # --- Python package + test extras ------------------------------------------------------
 py="${PYTHON:-$(command -v python3 || command -v python)}"
 if ! "$py" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then

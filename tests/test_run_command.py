@@ -2,12 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,90 +9,19 @@ from pathlib import Path
 import httpx
 import pytest
 
-from schemas.types import CONTACT
-from tests.events import contact_data, envelope
-
-TOKEN = "run-command-token"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.live_server import LiveServer, live_server, poll
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[str]:
-    port = _free_port()
-    env = {**os.environ, "KLANTSIGNAAL_API_TOKEN": TOKEN}
-    log_path = tmp_path / "server.log"
-    with log_path.open("wb") as log_file:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "pipeline.cli",
-                "run",
-                "--port",
-                str(port),
-                "--data-dir",
-                str(tmp_path / "data"),
-            ],
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                pytest.fail("server did not start:\n" + log_path.read_text())
-            time.sleep(0.2)
-        try:
-            yield base
-        finally:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-    assert "klantsignaal draait" in log_path.read_text()
+def server(tmp_path: Path) -> Iterator[LiveServer]:
+    with live_server(tmp_path) as running:
+        yield running
 
 
-def _poll(fn, timeout: float):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = fn()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"nothing within {timeout}s")
-
-
-def test_run_serves_the_whole_chain(server: str) -> None:
-    auth = {"Authorization": f"Bearer {TOKEN}"}
-    event = envelope(CONTACT.name, contact_data())
-    posted = httpx.post(
-        server + "/v1/events",
-        content=json.dumps(event),
-        headers={**auth, "Content-Type": "application/cloudevents+json"},
-    )
-    assert posted.status_code == 202
-    contact_id = event["data"]["contactId"]
-    invitations = _poll(
-        lambda: httpx.get(
-            f"{server}/v1/invitations", params={"contact_id": contact_id}, headers=auth
-        ).json()["invitations"],
-        10,
-    )
-    link = invitations[0]["url"]
-    assert link.startswith(server + "/q/")
+def test_run_serves_the_whole_chain(server: LiveServer) -> None:
+    contact_id = server.post_contact()
+    link = server.invitation_link(contact_id)
+    assert link.startswith(server.base + "/q/")
     form = httpx.get(link)
     assert form.status_code == 200 and "Welk rapportcijfer geeft u?" in form.text
     answered = httpx.post(
@@ -112,6 +35,6 @@ def test_run_serves_the_whole_chain(server: str) -> None:
     )
     assert answered.status_code == 200
     started = time.monotonic()
-    alerts = _poll(lambda: httpx.get(server + "/v1/alerts", headers=auth).json()["alerts"], 2.0)
+    alerts = poll(server.alerts, 2.0)
     assert time.monotonic() - started < 2.0
     assert alerts[0]["contactId"] == contact_id

@@ -1,0 +1,131 @@
+"""`klantsignaal run` as a new user starts it: a real server process on a loopback port.
+
+Shared by the tests that drive the whole system from outside (HTTP clients, a browser).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+
+from schemas.types import CONTACT
+from tests.events import contact_data, envelope
+
+T = TypeVar("T")
+TOKEN = "run-command-token"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class LiveServer:
+    base: str
+    token: str
+    log_path: Path
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    def post_contact(self, **overrides: Any) -> str:
+        """Publish a contact event as a channel system does; returns its contactId."""
+        event = envelope(CONTACT.name, contact_data(**overrides))
+        posted = httpx.post(
+            self.base + "/v1/events",
+            content=json.dumps(event),
+            headers={**self.auth, "Content-Type": "application/cloudevents+json"},
+        )
+        assert posted.status_code == 202, posted.text
+        return str(event["data"]["contactId"])
+
+    def invitation_link(self, contact_id: str, timeout: float = 10) -> str:
+        """The questionnaire link a thank-you page would show for this contact."""
+        invitations = poll(
+            lambda: httpx.get(
+                f"{self.base}/v1/invitations", params={"contact_id": contact_id}, headers=self.auth
+            ).json()["invitations"],
+            timeout,
+        )
+        return str(invitations[0]["url"])
+
+    def alerts(self) -> list[dict[str, Any]]:
+        return list(httpx.get(self.base + "/v1/alerts", headers=self.auth).json()["alerts"])
+
+
+def poll(fn: Callable[[], T], timeout: float) -> T:
+    """The first truthy value of fn(), retried every 50 ms for at most `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = fn()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"nothing within {timeout}s")
+
+
+@contextmanager
+def live_server(workdir: Path, token: str = TOKEN) -> Iterator[LiveServer]:
+    """`python -m pipeline.cli run` on a free port with its data in workdir/data.
+
+    Fails the test with the server log when it does not answer /healthz within 30 s;
+    on exit stops it with SIGINT (as Ctrl+C would) and checks it had announced itself.
+    """
+    port = free_port()
+    env = {**os.environ, "KLANTSIGNAAL_API_TOKEN": token}
+    log_path = workdir / "server.log"
+    with log_path.open("wb") as log_file:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "pipeline.cli",
+                "run",
+                "--port",
+                str(port),
+                "--data-dir",
+                str(workdir / "data"),
+            ],
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                proc.wait()
+                pytest.fail("server did not start:\n" + log_path.read_text())
+            time.sleep(0.2)
+        try:
+            yield LiveServer(base=base, token=token, log_path=log_path)
+        finally:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+    assert "klantsignaal draait" in log_path.read_text()
