@@ -24,10 +24,11 @@ from kafka.structs import TopicPartition
 
 from pipeline.runtimes.kafka.codec import decode, headers_list, raw_parts
 from pipeline.runtimes.kafka.publisher import KafkaPublisher
-from pipeline.runtimes.kafka.topics import ensure_topics
+from pipeline.runtimes.kafka.topics import app_id, ensure_topics
 from pipeline.runtimes.kafka.worker import READY_MARKER
+from pipeline.sentiment import lexicon_scorer
 from pipeline.settings import Settings
-from pipeline.topology import DEAD_LETTER, TOPICS
+from pipeline.topology import DEAD_LETTER, TOPICS, build_topology
 from schemas.cloudevents import CloudEvent
 from tests.infra._proc import die_with_parent, tail, terminate
 
@@ -69,6 +70,9 @@ class KafkaHarness:
         self.publisher = KafkaPublisher(self.settings)
         self._reader = self._make_reader()
         self._raw_producer: KafkaProducer | None = None
+        self._checker: KafkaConsumer | None = None
+        topology = build_topology(self.settings, lexicon_scorer())
+        self._inputs = sorted({t for stage in topology.stages for t in stage.inputs})
 
     # -- RuntimeHarness -------------------------------------------------------------------
 
@@ -95,6 +99,23 @@ class KafkaHarness:
             self._drain(0.2)
         return list(self._seen[topic])
 
+    def wait_idle(self, timeout: float = 30.0) -> None:
+        """Wait until the worker has processed and committed every record on the stages'
+        input topics: after this, anything the pipeline would emit is visible, so a test
+        can assert that something did *not* happen."""
+        deadline = time.monotonic() + timeout
+        while True:
+            pending = self._unprocessed()
+            if not pending:
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"worker not idle after {timeout:.0f} s; unprocessed records: {pending}\n"
+                    f"--- worker log (tail) ---\n{self.worker_log_tail()}"
+                )
+            self.assert_worker_alive()
+            time.sleep(0.2)
+
     def close(self) -> None:
         self.stop_worker()
         with suppress(Exception):
@@ -104,6 +125,9 @@ class KafkaHarness:
                 self._raw_producer.close(timeout=5)
         with suppress(Exception):
             self._reader.close()
+        if self._checker is not None:
+            with suppress(Exception):
+                self._checker.close()
 
     # -- Kafka extras ---------------------------------------------------------------------
 
@@ -212,6 +236,48 @@ class KafkaHarness:
         reader.assign(tps)
         reader.seek_to_beginning(*tps)
         return reader
+
+    def _unprocessed(self) -> dict[str, int]:
+        """Per input partition, how many committed records lie beyond the worker's offset."""
+        if self._checker is None:
+            # The workers' group id, only to read its committed offsets: this consumer never
+            # subscribes (joins) and never commits.
+            self._checker = KafkaConsumer(
+                bootstrap_servers=self.settings.kafka_bootstrap,
+                group_id=app_id(self.settings),
+                enable_auto_commit=False,
+                isolation_level="read_committed",
+            )
+        checker = self._checker
+        tps = [
+            TopicPartition(self.settings.topic(t), p)
+            for t in self._inputs
+            for p in range(self.settings.kafka_partitions)
+        ]
+        checker.assign(tps)
+        ends = checker.end_offsets(tps)
+        behind: dict[TopicPartition, int] = {}
+        for tp in tps:
+            committed = checker.committed(tp) or 0
+            if committed < ends[tp]:
+                behind[tp] = committed
+        if not behind:
+            return {}
+        checker.assign(list(behind))
+        for tp, committed in behind.items():
+            checker.seek(tp, committed)
+        # Between the committed offset and the end there may be only transaction markers
+        # or aborted records: those are not work, so count the records a reader gets.
+        counts: dict[str, int] = {}
+        deadline = time.monotonic() + 10
+        while any(checker.position(tp) < ends[tp] for tp in behind):
+            if time.monotonic() > deadline:
+                return {f"{tp.topic}/{tp.partition}": -1 for tp in behind}  # unknown: not idle
+            for tp, batch in checker.poll(timeout_ms=100).items():
+                if batch:
+                    name = f"{tp.topic}/{tp.partition}"
+                    counts[name] = counts.get(name, 0) + len(batch)
+        return counts
 
     def _drain(self, timeout: float) -> None:
         prefix = self.settings.kafka_topic_prefix

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from kafka import KafkaProducer
@@ -22,7 +22,43 @@ log = logging.getLogger(__name__)
 
 
 class PublishFailed(RuntimeError):
-    """Nothing of the batch became visible; the caller may retry it."""
+    """The batch was not published; the caller may retry it.
+
+    `maybe_published` is set when the commit's outcome is unknown (timed out): readers
+    then see all of the batch or none of it, never a part.
+    """
+
+    def __init__(self, message: str, *, maybe_published: bool = False) -> None:
+        super().__init__(message)
+        self.maybe_published = maybe_published
+
+
+class CommitOutcomeUnknown(RuntimeError):
+    """A transaction commit did not finish in time; it may or may not take effect."""
+
+
+def _bounded(call: Callable[[], object], timeout: float, what: str) -> None:
+    """Run a blocking producer call with a deadline.
+
+    kafka-python waits without a limit for commit_transaction/abort_transaction; with the
+    broker gone that would hang the HTTP request (and, through the lock, every other one).
+    """
+    done = threading.Event()
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            call()
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            done.set()
+
+    threading.Thread(target=run, name=f"kafka-txn-{what}", daemon=True).start()
+    if not done.wait(timeout):
+        raise CommitOutcomeUnknown(f"transaction {what} did not complete within {timeout:.0f} s")
+    if errors:
+        raise errors[0]
 
 
 class KafkaPublisher:
@@ -54,6 +90,7 @@ class KafkaPublisher:
                 enable_idempotence=True,
                 acks="all",
                 max_block_ms=int(self.timeout * 1000),
+                bootstrap_timeout_ms=int(self.timeout * 1000),
                 **self._configs,
             )
             try:
@@ -78,9 +115,14 @@ class KafkaPublisher:
         if not events:
             return
         target = self.settings.topic(topic)
+        what = f"publishing {len(events)} event(s) to {target}"
         with self._lock:
-            producer = self._connect()
-            producer.begin_transaction()
+            try:
+                producer = self._connect()
+                producer.begin_transaction()
+            except Exception as exc:
+                self._discard()
+                raise PublishFailed(f"{what} failed: {exc!r}") from exc
             try:
                 futures = []
                 for event in events:
@@ -89,19 +131,22 @@ class KafkaPublisher:
                 producer.flush(timeout=self.timeout)
                 for future in futures:
                     future.get(timeout=self.timeout)  # raises the send error, if any
-                producer.commit_transaction()
+                _bounded(producer.commit_transaction, self.timeout, "commit")
+            except CommitOutcomeUnknown as exc:
+                # The broker may still commit it: the caller must treat the batch as maybe
+                # published (a retry is safe: consumers dedupe on event id).
+                self._discard()
+                raise PublishFailed(f"{what}: {exc}", maybe_published=True) from exc
             except Exception as exc:
                 self._abort()
-                raise PublishFailed(
-                    f"publishing {len(events)} event(s) to {target} failed: {exc!r}"
-                ) from exc
+                raise PublishFailed(f"{what} failed: {exc!r}") from exc
 
     def _abort(self) -> None:
         producer = self._producer
         if producer is None:
             return
         try:
-            producer.abort_transaction()
+            _bounded(producer.abort_transaction, self.timeout, "abort")
         except Exception:
             log.warning("abort failed; reconnecting the producer", exc_info=True)
             self._discard()
