@@ -40,7 +40,7 @@ def parse_answers(form: dict[str, str], ces_scale: int) -> tuple[dict[str, Any],
         comment = (form.get(f"{name}_opmerking") or "").strip()[:2000]
         if not raw:
             if comment:
-                errors.append(f"Kies bij {label} ook een cijfer, of laat de toelichting leeg.")
+                errors.append(f"Kies bij {label} ook een cijfer, of maak het tekstvak leeg.")
             continue
         if not raw.isdigit() or not low <= int(raw) <= high:
             errors.append(f"Kies bij {label} een cijfer van {low} tot en met {high}.")

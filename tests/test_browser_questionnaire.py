@@ -309,7 +309,7 @@ def test_questionnaire_in_a_phone_browser(
     assert _submit(browser) == 422
     messages = _by_css(browser, "#fouten").text
     assert "Kies bij vraag 2 een cijfer van 0 tot en met 10." in messages
-    assert "Kies bij vraag 1 ook een cijfer, of laat de toelichting leeg." in messages
+    assert "Kies bij vraag 1 ook een cijfer, of maak het tekstvak leeg." in messages
     assert _by_css(browser, "#ces_opmerking").get_property("value") == "Lang gewacht."
     assert server.alerts() == []
 
