@@ -201,6 +201,13 @@ class KafkaHarness:
             self._log_file.close()
             self._log_file = None
 
+    def kill_worker(self) -> None:
+        """SIGKILL: no graceful commit, like a crashed machine."""
+        if self._proc is not None:
+            self._proc.kill()
+            self._proc.wait(timeout=10)
+        self.stop_worker()
+
     def restart_worker(self) -> float:
         self.stop_worker()
         return self.start_worker()

@@ -126,7 +126,8 @@ def build_app(
         # at_least_once, with deterministic event ids downstream: a crash may replay up to
         # one commit interval, never lose. (faust's exactly_once was tried: its table
         # recovery stalls >= 10 s on the transaction marker ending each changelog partition,
-        # on every restart and rebalance, and one restart test came back without its state.)
+        # on every restart and rebalance, and once a restarted worker came back without its
+        # table state, cause not pinned down.)
         processing_guarantee="at_least_once",
         key_serializer="raw",
         value_serializer="raw",
@@ -260,6 +261,14 @@ def run_worker(settings: Settings, *, loglevel: str | None = None) -> None:
     level = loglevel or settings.log_level
     logging.basicConfig(level=level, format="[%(asctime)s] %(levelname)s %(name)s: %(message)s")
     logging.getLogger("kafka").setLevel(logging.WARNING)  # kafka-python is chatty at INFO
+    if not settings.link_key:
+        # Invitation tokens are HMACs with this key: a worker that generates its own makes
+        # links the questionnaire cannot verify.
+        log.warning(
+            "KLANTSIGNAAL_LINK_KEY is not set: using %s; every worker and the web edge "
+            "must share the same key",
+            settings.data_dir / "secrets.json",
+        )
     settings = settings.with_secrets()
     scorer = load_scorer()
     log.info(
