@@ -15,8 +15,9 @@ from pipeline.settings import Settings
 log = logging.getLogger("klantsignaal")
 
 
-def _settings(args: argparse.Namespace) -> Settings:
+def _settings(args: argparse.Namespace, runtime: str | None = None) -> Settings:
     return Settings.from_env(
+        runtime=runtime,
         data_dir=Path(args.data_dir) if getattr(args, "data_dir", None) else None,
         port=getattr(args, "port", None),
         host=getattr(args, "host", None),
@@ -63,7 +64,7 @@ def cmd_web(args: argparse.Namespace) -> int:
     from pipeline.app import build_web
     from pipeline.runtimes.kafka.publisher import KafkaPublisher
 
-    settings = _settings(args).with_secrets()
+    settings = _settings(args, runtime="kafka").with_secrets()
     _logging(settings)
     publisher = KafkaPublisher(settings)
     try:
@@ -78,7 +79,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     """The stream processors (faust agents) on Kafka."""
     from pipeline.runtimes.kafka.worker import run_worker
 
-    settings = _settings(args).with_secrets()
+    settings = _settings(args, runtime="kafka")
     _logging(settings)
     run_worker(settings)
     return 0
@@ -90,7 +91,7 @@ def cmd_sink(args: argparse.Namespace) -> int:
     from pipeline.runtimes.kafka.sinks import run_sink
     from pipeline.topology import TOPICS
 
-    settings = _settings(args)
+    settings = _settings(args, runtime="kafka")
     _logging(settings)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

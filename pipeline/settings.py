@@ -22,6 +22,8 @@ class Settings:
     kafka_bootstrap: str = "127.0.0.1:9092"
     kafka_topic_prefix: str = ""  # lets tests and staging share one cluster
     kafka_partitions: int = 4
+    kafka_replication_factor: int = 1
+    kafka_store: str = "memory://"  # faust table store; rocksdict:// keeps state on disk
     warehouse_url: str = ""  # empty: SQLite file in data_dir
     dispatch_url: str = ""  # address book of dispatch, kept apart from the warehouse
     api_token: str = ""  # empty: generated once and kept in data_dir/secrets.json
@@ -58,6 +60,10 @@ class Settings:
         missing = [n for n in ("api_token", "pseudonym_key", "link_key") if not getattr(self, n)]
         if not missing:
             return self
+        if self.runtime == "kafka":
+            # Every process must share the keys, or links and pseudonyms would not match.
+            names = ", ".join(PREFIX + n.upper() for n in missing)
+            raise ValueError(f"Kafka mode needs {names} set in the environment")
         path = self.data_dir / "secrets.json"
         stored: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
         changed = False

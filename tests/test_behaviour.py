@@ -11,6 +11,7 @@ from schemas.cloudevents import CloudEvent
 from schemas.types import ALERT, CONTACT, INVITATION, RESPONSE, SIGNAL
 from tests.events import POSITIVE, VERY_NEGATIVE, contact_event, klant, response_event
 from tests.harness import EmbeddedHarness, RuntimeHarness
+from tests.kafka_harness import kafka_harness  # noqa: F401 - fixture for the kafka variant
 
 DEAD_LETTER = "dead-letter"
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Iterable
 
 from kafka.admin import KafkaAdminClient
@@ -14,16 +13,10 @@ from pipeline.topology import TOPICS
 log = logging.getLogger(__name__)
 
 _TOPIC_ALREADY_EXISTS = 36  # Kafka protocol error code
-REPLICATION_ENV = "KLANTSIGNAAL_KAFKA_REPLICATION_FACTOR"
 
 
 class TopicMismatch(RuntimeError):
     """An existing topic has another partition count than the settings ask for."""
-
-
-def default_replication_factor() -> int:
-    # 1 suits a single test/dev broker; production clusters should use 3.
-    return int(os.environ.get(REPLICATION_ENV, "1"))
 
 
 def app_id(settings: Settings) -> str:
@@ -61,7 +54,7 @@ def ensure_topics(
     missing from the consumer's metadata at that moment is left out of the assignment.
     Returns the names that were created.
     """
-    rf = replication_factor if replication_factor is not None else default_replication_factor()
+    rf = replication_factor if replication_factor is not None else settings.kafka_replication_factor
     n = settings.kafka_partitions
     spec: dict[str, dict] = {
         settings.topic(t): {"num_partitions": n, "replication_factor": rf} for t in TOPICS

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import copy
 import logging
-import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,7 @@ from faust.transport.drivers.aiokafka import Transport as AIOKafkaTransport
 
 from pipeline.processing import DeadLetter, Outcome, process_record
 from pipeline.runtimes.kafka.codec import dead_letter_record, decode, headers_list, raw_parts
-from pipeline.runtimes.kafka.topics import app_id, default_replication_factor, ensure_topics
+from pipeline.runtimes.kafka.topics import app_id, ensure_topics
 from pipeline.settings import Settings
 from pipeline.stages.base import Stage, State
 from pipeline.topology import DEAD_LETTER, Topology
@@ -34,7 +33,6 @@ log = logging.getLogger(__name__)
 
 READY_MARKER = "klantsignaal kafka worker ready"
 GLUE_RETRY_PAUSES = (0.5, 1.0, 2.0, 4.0)  # seconds between attempts, see _process
-STORE_ENV = "KLANTSIGNAAL_KAFKA_STORE"  # memory:// (default) or rocksdict://
 
 
 class TableState:
@@ -97,7 +95,7 @@ def _store(url: str) -> tuple[str, dict[str, Any] | None]:
             import rocksdict  # noqa: F401
         except ImportError as exc:
             raise RuntimeError(
-                f"{STORE_ENV}={url} needs the rocksdict package (pip install rocksdict)"
+                f"table store {url} needs the rocksdict package (pip install rocksdict)"
             ) from exc
         # faust's rocksdb:// store runs on the rocksdict driver when asked to.
         return "rocksdb://", {"driver": "rocksdict"}
@@ -113,8 +111,8 @@ def build_app(
     datadir: Path | None = None,
 ) -> faust.App:
     """A faust App driving every stage of the topology; nothing runs until a Worker starts it."""
-    store_url, table_options = _store(store or os.environ.get(STORE_ENV) or "memory://")
-    rf = replication_factor or default_replication_factor()
+    store_url, table_options = _store(store or settings.kafka_store)
+    rf = replication_factor or settings.kafka_replication_factor
     # faust creates its datadir (even for memory://) but not the parents.
     workdir = datadir or settings.data_dir / "kafka-worker"
     workdir.mkdir(parents=True, exist_ok=True)
@@ -262,14 +260,9 @@ def run_worker(settings: Settings, *, loglevel: str | None = None) -> None:
     logging.basicConfig(level=level, format="[%(asctime)s] %(levelname)s %(name)s: %(message)s")
     logging.getLogger("kafka").setLevel(logging.WARNING)  # kafka-python is chatty at INFO
     if not settings.link_key:
-        # Invitation tokens are HMACs with this key: a worker that generates its own makes
-        # links the questionnaire cannot verify.
-        log.warning(
-            "KLANTSIGNAAL_LINK_KEY is not set: using %s; every worker and the web edge "
-            "must share the same key",
-            settings.data_dir / "secrets.json",
-        )
-    settings = settings.with_secrets()
+        # Invitation tokens are HMACs with this key: every worker and the web edge must
+        # share it, so a generated one would make links nobody can open.
+        raise SystemExit("KLANTSIGNAAL_LINK_KEY must be set for the Kafka worker")
     scorer = load_scorer()
     log.info(
         "starting klantsignaal kafka worker: bootstrap=%s prefix=%r partitions=%d scorer=%s",
