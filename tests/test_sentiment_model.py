@@ -13,6 +13,7 @@ import pytest
 from pipeline.sentiment import LABELS, Scorer, SentimentResult, load_scorer
 from pipeline.sentiment.corpus import load_gold
 from pipeline.sentiment.model import SHIPPED_MODEL, LinearScorer
+from pipeline.sentiment.text import Analyser
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -97,10 +98,12 @@ def test_model_scoring_path_equals_training_features() -> None:
     model = json.loads(SHIPPED_MODEL.read_text("utf-8"))
     s = LinearScorer(model)
     w = model["weights"]
+    training_analyser = Analyser(stem_table=model["stems"])
     train, test = load_gold()
     for e in (train + test)[::7]:
-        feats = s._analyser.analyse(e.text, features=True).features
-        want = [sum(w.get(k, [0.0] * 4)[i] * v for k, v in feats.items()) for i in range(4)]
+        feats = training_analyser.analyse(e.text, features=True).features
+        raw = [sum(w.get(k, [0.0] * 4)[i] * v for k, v in feats.items()) for i in range(4)]
+        want = [raw[0] - raw[1], raw[2] - raw[1], raw[3]]  # relative to "neu"
         got = s._analyser.analyse(e.text, weights=s._w).logits
         assert got == pytest.approx(want, abs=1e-9), e.text
 

@@ -21,7 +21,7 @@ from .text import Analyser
 SHIPPED_MODEL = Path(__file__).resolve().parent / "data" / "model.json"
 PROMOTED_FILE = "promoted.json"
 FORMAT = "klantsignaal-sentiment-linear"
-_MIN_EXPLAIN = 0.05  # contributions smaller than this never make the explanation
+_MIN_EXPLAIN = 0.15  # contributions smaller than this never make the explanation
 
 
 class LinearScorer:
@@ -29,23 +29,33 @@ class LinearScorer:
         if model.get("format") != FORMAT:
             raise ValueError(f"not a {FORMAT} model file")
         self.version: str = model["version"]
-        self._b = tuple(float(x) for x in model["intercepts"])
-        # Row per feature: [neg, neu, pos, very_negative, pos - neg (for explanations)].
-        self._w: dict[str, tuple[float, float, float, float, float]] = {
-            k: (v[0], v[1], v[2], v[3], v[2] - v[0]) for k, v in model["weights"].items()
-        }
+        b = [float(x) for x in model["intercepts"]]
+        # Logits relative to "neu" (softmax is unchanged): three sums per feature, not four.
+        self._b = (b[0] - b[1], b[2] - b[1], b[3])
+        self._display: dict[str, str] = dict(model.get("display", {}))
+        self._quiet = frozenset(STOP_NL | STOP_EN | {"<num>"})
+        self._negators = NEGATORS
+        # Row per feature: [neg - neu, pos - neu, very_negative, pos - neg margin for
+        # explanations (0 for features a caseworker would not read: function words,
+        # numbers, cues)], and
+        # each feature's display text, rendered once here instead of per comment.
+        self._w: dict[str, tuple[float, float, float, float]] = {}
+        self._rendered: dict[str, str] = {}
+        for k, v in model["weights"].items():
+            text = self._term(k)
+            self._w[k] = (v[0] - v[1], v[2] - v[1], v[3], v[2] - v[0] if text else 0.0)
+            if text and text != k:
+                self._rendered[k] = text
         self._vn_at = float(model["thresholds"]["very_negative"])
         # A comment that leans this clearly one way is not called neutral: a complaint read
         # as "neu" is a citizen nobody calls (costs ~1 point of in-domain macro-F1).
         self._polar_at = float(model["thresholds"].get("polar_at", 1.1))
-        self._display: dict[str, str] = dict(model.get("display", {}))
-        self._analyser = analyser or Analyser(stem_table=model.get("stems"))
-        self._quiet = frozenset(STOP_NL | STOP_EN | {"<num>"})
-        self._negators = NEGATORS
-        zero = (0.0, 0.0, 0.0, 0.0, 0.0)
+        self._analyser = analyser or Analyser(stem_table=model.get("stems"), weights=self._w)
+        zero = (0.0, 0.0, 0.0, 0.0)
         # How much one unit of our lexicon moves the pos-vs-neg margin (for explanations).
-        self._lex_pos_gain = self._w.get("lex:pos", zero)[4]
-        self._lex_neg_gain = self._w.get("lex:neg", zero)[4]
+        lp, ln = self._w.get("lex:pos", zero), self._w.get("lex:neg", zero)
+        self._lex_pos_gain = lp[1] - lp[0]
+        self._lex_neg_gain = ln[1] - ln[0]
         self.meta: dict = dict(model.get("training", {}))
 
     @classmethod
@@ -54,13 +64,12 @@ class LinearScorer:
 
     def _logits(self, text: str, with_terms: bool):
         a = self._analyser.analyse(text, weights=self._w, min_margin=_MIN_EXPLAIN)
-        b0, b1, b2, b3 = self._b
-        z0, z1, z2, z3 = a.logits
-        z = (z0 + b0, z1 + b1, z2 + b2, z3 + b3)
+        b0, b2, b3 = self._b
+        z0, z2, z3 = a.logits
+        z = (z0 + b0, 0.0, z2 + b2, z3 + b3)
         if not with_terms:
             return a.language, z, []
-        term = self._term
-        terms = [(d, t) for d, key in a.model_terms if (t := term(key))]
+        terms = a.model_terms  # (margin, feature key): rendered lazily by explain()
         for v, t in a.terms:
             d = v * (self._lex_pos_gain if v > 0 else self._lex_neg_gain)
             if d > _MIN_EXPLAIN or d < -_MIN_EXPLAIN:
@@ -68,7 +77,9 @@ class LinearScorer:
         return a.language, z, terms
 
     def _term(self, key: str) -> str:
-        """A feature as the caseworker reads it; "" for function words and numbers."""
+        """A feature as the caseworker reads it; "" for function words, numbers and cues."""
+        if key[1:2] != ":" or key[0] not in "wnb":
+            return ""
         disp = self._display
         body = key[2:]
         if key[0] == "b":
@@ -109,7 +120,9 @@ class LinearScorer:
             very = pvn >= self._vn_at
         else:
             label, direction, very = "neu", 0, False
-        return SentimentResult(label, score, very, explain(terms, direction), self.version, lang)
+        return SentimentResult(
+            label, score, very, explain(terms, direction, 3, self._rendered), self.version, lang
+        )
 
     def score_batch(self, texts: Sequence[str]) -> list[SentimentResult]:
         score = self.score

