@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +14,7 @@ GOLD_GLOBS = ("a_*.jsonl", "b_*.jsonl", "c_*.jsonl")
 # Out-of-domain check set written for klantsignaal (general Dutch reviews); never trained on.
 DEV_GLOB = "dev_*.jsonl"
 TEST_PERCENT = 20
+_NON_WORD = re.compile(r"[\W_]+")
 LONG_WORDS = 40  # "longer review": more than this many words
 
 
@@ -32,9 +34,15 @@ class Example:
         return len(self.text.split()) > LONG_WORDS
 
 
+def text_key(text: str) -> str:
+    """Lower-cased words only: "Goed geholpen." and "goed geholpen" are the same comment."""
+    return " ".join(_NON_WORD.sub(" ", text.lower()).split())
+
+
 def split_of(text: str) -> str:
-    """'test' for a stable ~20% of texts (by content hash, so it survives re-ordering/appends)."""
-    key = " ".join(text.lower().split()).encode("utf-8")
+    """'test' for a stable ~20% of texts (by content hash, so it survives re-ordering/appends).
+    Hashing the text key keeps variants that differ only in punctuation/case in one split."""
+    key = text_key(text).encode("utf-8")
     bucket = int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "big") % 100
     return "test" if bucket < TEST_PERCENT else "train"
 
@@ -70,7 +78,7 @@ def load(paths: Iterable[Path]) -> list[Example]:
     out: list[Example] = []
     for path in sorted(paths):
         for ex in read_jsonl(path):
-            key = " ".join(ex.text.lower().split())
+            key = text_key(ex.text)
             if key in seen:  # duplicates would leak between train and test otherwise
                 continue
             seen.add(key)

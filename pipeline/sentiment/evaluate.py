@@ -59,6 +59,10 @@ def evaluate(scorer: Scorer, examples: Sequence[Example]) -> dict:
     pred = [r.label for r in results]
     out = metrics(gold, pred)
     out["scorer"] = scorer.version
+    # The lenient reading of pos-vs-neg: the sign of the score (0 counts as wrong).
+    polar = [(g, r.score) for g, r in zip(gold, results, strict=True) if g in ("neg", "pos")]
+    ok = sum((g == "pos" and s > 0) or (g == "neg" and s < 0) for g, s in polar)
+    out["pos_vs_neg"]["accuracy_by_score_sign"] = _ratio(ok, len(polar))
     vn_gold = [e.very_negative for e in examples]
     vn_pred = [r.very_negative for r in results]
     tp = sum(g and p for g, p in zip(vn_gold, vn_pred, strict=True))

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from .corpus import CORPUS_DIR, load_gold
+from .corpus import CORPUS_DIR, load_gold, text_key
 from .evaluate import evaluate
 from .model import PROMOTED_FILE, SHIPPED_MODEL, LinearScorer, promoted_model_path
 from .text import Analyser
@@ -40,14 +40,14 @@ def collect_weak_labels(
     source: WeakLabelSource, exclude: Iterable[str] = (), limit: int = 20000
 ) -> list[tuple[str, str]]:
     """Dutch comments with extreme scores, deduplicated, minus any gold text."""
-    seen = {" ".join(t.lower().split()) for t in exclude}
+    seen = {text_key(t) for t in exclude}
     analyser = Analyser()
     out: list[tuple[str, str]] = []
     for comment, nps, cijfer in source():
         if not isinstance(comment, str):
             continue
         label = weak_label(nps, cijfer)
-        key = " ".join(comment.lower().split())
+        key = text_key(comment)
         if label is None or key in seen or len(key.split()) < MIN_WORDS:
             continue
         seen.add(key)
