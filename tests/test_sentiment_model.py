@@ -123,11 +123,14 @@ def test_model_loads_fast_small_and_offline(tmp_path: Path) -> None:
         "load = time.perf_counter() - t\n"
         "mb = tracemalloc.get_traced_memory()[0] / 2**20\n"
         "r = s.score('Onbekendwoord en zeer slecht geholpen, nooit meer')\n"
-        "print(load, mb, r.label, s.version)\n"
+        "import sys\n"
+        "heavy = [m for m in ('nltk', 'sklearn', 'scipy') if m in sys.modules]\n"
+        "print(load, mb, r.label, s.version, ','.join(heavy) or '-')\n"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                          text=True, timeout=60, check=True).stdout.split()
-    load_s, mb, label, version = float(out[0]), float(out[1]), out[2], out[3]
+    load_s, mb, label, version, heavy = float(out[0]), float(out[1]), out[2], out[3], out[4]
+    assert heavy == "-"  # scoring needs neither nltk (stems ship with the model) nor sklearn
     assert version.startswith("nl-linear-")
     assert label == "neg"
     assert load_s < 1.0

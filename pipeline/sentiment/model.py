@@ -93,9 +93,6 @@ class LinearScorer:
             return ""
         return word + " (negatie)" if key[0] == "n" else word
 
-    def warm_up(self) -> None:
-        self._analyser.warm_up()
-
     def very_negative_probability(self, text: str) -> float:
         _, z, _ = self._logits(text, False)
         return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z[3]))))
@@ -150,9 +147,7 @@ def load_model_scorer(model_dir: Path | None = None) -> Scorer | None:
     candidates.append(SHIPPED_MODEL)
     for path in candidates:
         try:
-            scorer = LinearScorer.from_file(path)
-            scorer.warm_up()
-            return scorer
+            return LinearScorer.from_file(path)
         except (OSError, ValueError, KeyError, TypeError):
             continue  # an unreadable file must not take scoring down: fall back
     return None

@@ -41,6 +41,9 @@ _TOKEN_PATTERN = (
 # quantifiers, so there is no ReDoS to guard against. tests/test_sentiment_text.py checks
 # that both tokenise the corpus identically.)
 _TOKEN_RE = re.compile(_TOKEN_PATTERN)
+_FALLBACK_SUFFIXES = ("heden", "heid", "ende", "end", "ingen", "ing", "ige", "ig", "lijke",
+                      "lijk", "bare", "baar", "bar", "ene", "en", "se", "s", "e", "er", "ste",
+                      "st", "t")
 _ELONGATED = re.compile(r"([^\W\d_])\1{2,}")
 _CAPS_WORD = re.compile(r"\b[A-Z]{4,}\b")
 _PUNCT = frozenset(".,;:()…")
@@ -53,7 +56,7 @@ NEG_FLIP_NEG = -0.5
 CONTRAST_BEFORE = 0.5
 COMPOUND_DAMPING = 0.8
 _TOP_FALSE_FRIENDS = frozenset({"topografie", "topografisch", "topologie", "topless"})
-_STEM_MEMO_MAX = 200_000
+_STEM_MEMO_MAX = 50_000  # ~0.4 kB an entry: bounded at ~20 MB
 
 
 @dataclass(slots=True)
@@ -95,10 +98,14 @@ class Analyser:
         bigrams: bool = True,
     ) -> None:
         self._tokenize = _TOKEN_RE.findall
-        # Stems nltk's Snowball stemmer gave at training time (shipped in the model file), so
-        # loading a model never waits for `import nltk` (~0.8 s: it pulls scipy and sklearn);
-        # nltk is imported on the first word outside the table, or earlier by warm_up().
+        # Stems nltk's Snowball stemmer gave at training time for the model's vocabulary and
+        # lexicons, shipped in the model file: scoring then never imports nltk (~0.8 s and
+        # ~60 MB: it pulls scipy and sklearn). A word outside the table can only matter if it
+        # inflects a stem the model knows, so it is matched by Snowball's own suffix steps
+        # against the known stems (see _fallback_stem); deterministic, nltk or not.
         self._stem_table: dict[str, str] = dict(stem_table or {})
+        self._offline = stem_table is not None
+        self._known_stems: frozenset[str] = frozenset(self._stem_table.values())
         self._stemmer = None
         self._stemmer_lock = threading.Lock()
         self._memo: dict[str, tuple] = {}
@@ -150,8 +157,26 @@ class Analyser:
         stem = self._stem_table.get(word)
         if stem is not None:
             return stem
+        if self._offline:
+            return self._fallback_stem(word)
         stemmer = self._stemmer or self._load_stemmer()
         return stemmer.stem(word)
+
+    def _fallback_stem(self, word: str) -> str:
+        """For a word outside the shipped table: strip the suffixes Dutch Snowball strips
+        (plural/inflection -en, -e, -s, -heden; derivation -heid, -end, -ing, -ig, -lijk,
+        -baar, -bar; then consonant undoubling) and take the first known stem; else the word.
+        """
+        known = self._known_stems
+        if word in known:
+            return word
+        for suffix in _FALLBACK_SUFFIXES:
+            if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+                base = word[: -len(suffix)]
+                for cand in (base, base[:-1] if len(base) > 3 and base[-1] == base[-2] else ""):
+                    if cand and cand in known:
+                        return cand
+        return word
 
     def _load_stemmer(self):
         with self._stemmer_lock:
@@ -160,11 +185,6 @@ class Analyser:
 
                 self._stemmer = SnowballStemmer("dutch")
         return self._stemmer
-
-    def warm_up(self) -> None:
-        """Import nltk in the background so the first unseen word does not wait for it."""
-        if self._stemmer is None:
-            threading.Thread(target=self._load_stemmer, name="nltk-warm-up", daemon=True).start()
 
     def stem(self, word: str) -> str:
         return self._info(word)[1]
