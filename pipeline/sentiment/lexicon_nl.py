@@ -527,6 +527,16 @@ _REVIEW = {
     "interessant": 0.5, "aanrader!!": 0.8, "dol": 0.4, "fan": 0.5, "haat": -0.8,
     "hekel": -0.7, "walgelijk": -1.0, "misselijk": -0.7, "stom": -0.6, "stomme": -0.6,
     "dom": -0.5, "debiel": -0.8, "achterlijk": -0.8, "pijn": -0.4, "geduld": 0.2,
+    # common verdicts and idioms of Dutch reviews
+    "vlekkeloos": 0.8, "valt mee": 0.5, "viel mee": 0.5, "meer verwacht": -0.6,
+    "verouderd": -0.5, "gedateerd": -0.4, "doorgezakt": -0.5, "mwah": -0.4, "mwa": -0.3,
+    "meh": -0.4, "tja": -0.2, "afknapper": -0.7, "domper": -0.5, "ergeren": -0.6,
+    "geërgerd": -0.6, "opgelicht": -0.9, "onbetaalbaar": -0.5, "prijzig": -0.3,
+    "schappelijk": 0.4, "klopt niet": -0.5, "klopte niet": -0.5, "spoorloos": -0.5,
+    "tegenvallen": -0.6, "aanrader.": 0.8, "dikke aanrader": 0.9, "top service": 0.8,
+    "feilloos": 0.8, "foutloos": 0.6, "pijnloos": 0.5, "zorgeloos": 0.6, "moeiteloze": 0.6,
+    "soepeltjes": 0.6, "keurig netjes": 0.8, "in orde": 0.4, "voor elkaar": 0.5,
+    "niet waard": -0.6, "geld waard": 0.5, "waar voor": 0.4, "oplichterij": -0.9,
 }
 
 # English: enough to score short English comments and to detect them (language "eng").
