@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -12,6 +12,10 @@ from schemas.cloudevents import CloudEvent
 class Publisher(Protocol):
     def publish(self, topic: str, events: Sequence[CloudEvent]) -> None:
         """Put events on a logical topic; all or nothing, and durable once it returns."""
+        ...
+
+    def publish_many(self, batches: Mapping[str, Sequence[CloudEvent]]) -> None:
+        """Events for several logical topics, all or nothing together."""
         ...
 
 

@@ -43,15 +43,14 @@ class Accepted:
 def publish_accepted(
     publisher: Publisher, address_book: AddressBook | None, accepted: Sequence[Accepted]
 ) -> None:
-    """Addresses to dispatch's address book, then one atomic publish per topic."""
+    """Addresses to dispatch's address book, then one atomic publish of everything."""
     for a in accepted:
         if address_book is not None and (a.email or a.telefoon):
             address_book.remember(a.event.data["contactId"], a.email, a.telefoon)
     by_topic: dict[str, list[CloudEvent]] = {}
     for a in accepted:
         by_topic.setdefault(a.topic, []).append(a.event)
-    for topic, events in by_topic.items():
-        publisher.publish(topic, events)
+    publisher.publish_many(by_topic)
 
 
 class IngestionEdge:

@@ -227,3 +227,21 @@ def test_questionnaire_validates_answers_in_dutch(client: TestClient, system: Sy
     assert page.status_code == 422
     assert "Kies bij vraag 2 een cijfer van 0 tot en met 10" in page.text
     assert client.get("/q/onbekend-token-123456").status_code == 404
+
+
+def test_mixed_batch_goes_to_each_topic_in_one_go(client: TestClient, system: System) -> None:
+    feedback = envelope(
+        "nl.klantsignaal.page-feedback.v1",
+        {
+            "feedbackId": "f-1",
+            "pagina": "https://www.voorbeeldstad.nl/paspoort",
+            "beoordeling": "slecht",
+            "opmerking": "Ik kan nergens vinden hoe ik een afspraak maak.",
+            "gegevenOp": "2026-11-23T10:00:00Z",
+        },
+    )
+    response = _post(client, [_contact(), feedback], BATCH)
+    assert response.status_code == 202
+    assert [a["topic"] for a in response.json()["accepted"]] == ["contact-events", "page-feedback"]
+    _wait(lambda: system.warehouse.count("page_feedback") == 1)
+    _wait(lambda: system.warehouse.count("signals") == 1)  # page feedback is scored too

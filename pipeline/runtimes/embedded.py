@@ -12,7 +12,7 @@ import json
 import logging
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -170,9 +170,13 @@ class EmbeddedRuntime:
 
     # -- Publisher port -------------------------------------------------------------------
     def publish(self, topic: str, events: Sequence[CloudEvent]) -> None:
+        self.publish_many({topic: events})
+
+    def publish_many(self, batches: Mapping[str, Sequence[CloudEvent]]) -> None:
         with self.log.transaction() as conn:
-            for event in events:
-                self.log.append(conn, topic, event.partitionkey, _encode(event))
+            for topic, events in batches.items():
+                for event in events:
+                    self.log.append(conn, topic, event.partitionkey, _encode(event))
         self._wake.set()
 
     # -- processing -----------------------------------------------------------------------

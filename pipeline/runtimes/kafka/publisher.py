@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from kafka import KafkaProducer
@@ -112,10 +112,15 @@ class KafkaPublisher:
 
     def publish(self, topic: str, events: Sequence[CloudEvent]) -> None:
         """Put events on a logical topic in one transaction; raise PublishFailed if not."""
-        if not events:
+        self.publish_many({topic: events})
+
+    def publish_many(self, batches: Mapping[str, Sequence[CloudEvent]]) -> None:
+        """Events for several logical topics in ONE transaction (an HTTP batch may mix types)."""
+        if not any(len(events) for events in batches.values()):
             return
-        target = self.settings.topic(topic)
-        what = f"publishing {len(events)} event(s) to {target}"
+        count = sum(len(events) for events in batches.values())
+        targets = ", ".join(self.settings.topic(topic) for topic in batches)
+        what = f"publishing {count} event(s) to {targets}"
         with self._lock:
             try:
                 producer = self._connect()
@@ -125,9 +130,11 @@ class KafkaPublisher:
                 raise PublishFailed(f"{what} failed: {exc!r}") from exc
             try:
                 futures = []
-                for event in events:
-                    key, headers, value = event.to_binary()
-                    futures.append(producer.send(target, value=value, key=key, headers=headers))
+                for topic, events in batches.items():
+                    target = self.settings.topic(topic)
+                    for event in events:  # lazily: a failing item aborts what went before
+                        key, headers, value = event.to_binary()
+                        futures.append(producer.send(target, value=value, key=key, headers=headers))
                 producer.flush(timeout=self.timeout)
                 for future in futures:
                     future.get(timeout=self.timeout)  # raises the send error, if any
