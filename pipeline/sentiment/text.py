@@ -35,11 +35,12 @@ _TOKEN_PATTERN = (
     r"|[!?]+"
     r"|[.,;:()]"
 )
-# The tokeniser is this one pattern with the stdlib engine. (nltk's RegexpTokenizer gives
-# the same tokens, but nltk >= 3.10 runs caller patterns through the `regex` engine with a
-# timeout, ~20 µs a comment, and importing nltk takes ~0.8 s; our pattern has no nested
-# quantifiers, so there is no ReDoS to guard against. tests/test_sentiment_text.py checks
-# that both tokenise the corpus identically.)
+# The tokeniser is this one pattern with the stdlib engine. nltk's RegexpTokenizer gives
+# the same tokens (tests/test_sentiment_text.py checks it on the whole corpus), except that
+# its `regex` engine counts emoji variation selectors and joiners (U+FE0F, U+200D) as word
+# characters, which `re` rightly drops. nltk >= 3.10 runs caller patterns through that
+# engine with a timeout (~20 µs a comment), and importing nltk takes ~0.8 s; our pattern
+# has no nested quantifiers, so there is no ReDoS to guard against.
 _TOKEN_RE = re.compile(_TOKEN_PATTERN)
 _FALLBACK_SUFFIXES = ("heden", "heid", "ende", "end", "ingen", "ing", "ige", "ig", "lijke",
                       "lijk", "bare", "baar", "bar", "ene", "en", "se", "s", "e", "er", "ste",
@@ -201,7 +202,14 @@ class Analyser:
             return info
         if len(self._memo) >= _STEM_MEMO_MAX:
             self._memo.clear()  # bounded memory; refills with the frequent words fast
-        word = _ELONGATED.sub(r"\1\1", tok) if len(tok) > 2 else tok
+        word = tok
+        if len(tok) > 2 and _ELONGATED.search(tok):
+            # "heeeel" -> "heel"; "sleeecht" -> "sleecht" is unknown, so try single letters.
+            word = _ELONGATED.sub(r"\1\1", tok)
+            if word not in self.lex_word and word not in self.intensifiers:
+                single = _ELONGATED.sub(r"\1", tok)
+                if single in self.lex_word or single in self.intensifiers:
+                    word = single
         stem = self.snowball(word)
         value = self.lex_word.get(word)
         if value is None:
