@@ -41,7 +41,7 @@ from schemas.types import CONTACT, INVITATION, PAGE_FEEDBACK, RESPONSE
 class BenchSizes:
     contacts: int = 5000  # contacts through the embedded pipeline
     validation: int = 3000  # events validated
-    comments: int = 1000  # comments for the sentiment bench
+    comments: int = 20_000  # comments for the sentiment bench (the issue measures at 20k)
     batch_size: int = 500  # events per publish call (like an HTTP batch)
     feedback_ratio: float = 0.05  # page feedback per contact
     seed: int = 42
