@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -12,6 +12,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from consumers.warehouse import Warehouse, to_json
+from pipeline.stages.base import parse_time
 from producers.http_common import authorised, problem, unauthorised
 from schemas.models import wire_name
 
@@ -36,15 +37,17 @@ class AlertsApi:
         since = None
         if params.get("since"):
             try:
-                since = datetime.fromisoformat(params["since"].replace("Z", "+00:00"))
-            except ValueError:
+                since = parse_time(params["since"]).astimezone(UTC)  # no offset given: UTC
+            except (ValueError, OverflowError):
                 return problem(
                     400, "since must be an ISO 8601 date-time, e.g. 2026-11-23T09:00:00Z"
                 )
         try:
-            limit = min(int(params.get("limit", "100")), 1000)
+            limit = int(params.get("limit", "100"))
         except ValueError:
             return problem(400, "limit must be a whole number")
+        if not 1 <= limit <= 1000:
+            return problem(400, "limit must be between 1 and 1000")
         rows = await run_in_threadpool(
             self.warehouse.alerts, status=status, team=params.get("team"), since=since, limit=limit
         )

@@ -6,6 +6,7 @@ Nothing here holds a BSN or an address: klant is the pseudonym and comments are 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -34,6 +35,7 @@ from pipeline.privacy import scrub
 from pipeline.stages.base import parse_time
 from schemas.types import ALERT, CONTACT, INVITATION, PAGE_FEEDBACK, RESPONSE, SERVICE_ALERT, SIGNAL
 
+log = logging.getLogger(__name__)
 metadata = MetaData()
 
 
@@ -324,7 +326,8 @@ ROWS: dict[str, tuple[Table, Callable[[dict[str, Any]], dict[str, Any]]]] = {
 
 
 def make_engine(url: str) -> Engine:
-    engine = create_engine(url, future=True, pool_pre_ping=True)
+    # hide_parameters: a failed statement must not log the rows (comments, addresses).
+    engine = create_engine(url, future=True, pool_pre_ping=True, hide_parameters=True)
     if engine.dialect.name == "sqlite":
 
         @event.listens_for(engine, "connect")
@@ -352,7 +355,7 @@ class Warehouse:
 
     def store(self, records: Sequence[SinkRecord]) -> int:
         """Store a batch in one transaction; returns how many rows it offered."""
-        now = datetime.now().astimezone()
+        now = datetime.now(UTC)
         grouped: dict[str, list[dict[str, Any]]] = {}
         for rec in records:
             if rec.event is None:
@@ -375,14 +378,13 @@ class Warehouse:
         raw = rec.raw or {}
         original = raw.get("record") or {}
         return {
-            "position": f"{raw.get('topic')}:{raw.get('position')}:{raw.get('stage')}",
+            "position": f"{raw.get('topic')}:{raw.get('position')}:{raw.get('stage')}"[:100],
             "stored_at": now,
             "stage": raw.get("stage"),
             "topic": raw.get("topic"),
-            # Reasons name fields and rules, not values, so they are safe to keep.
-            "reason": str(raw.get("reason", ""))[:2000],
-            "event_id": original.get("id") if isinstance(original, dict) else None,
-            "event_type": original.get("type") if isinstance(original, dict) else None,
+            "reason": scrub(str(raw.get("reason", "")))[:2000],
+            "event_id": str(original.get("id"))[:200] if isinstance(original, dict) else None,
+            "event_type": str(original.get("type"))[:100] if isinstance(original, dict) else None,
         }
 
     # -- reads ------------------------------------------------------------------------------
@@ -448,7 +450,38 @@ class WarehouseSink:
         self.topics = topics
 
     def handle(self, records: Sequence[SinkRecord]) -> None:
-        self.warehouse.store(records)
+        try:
+            self.warehouse.store(records)
+        except Exception:
+            if len(records) == 1 and records[0].event is None:
+                raise  # the dead-letter row itself cannot be stored: the database is the problem
+            # One record the database refuses must not stop the warehouse for everything
+            # after it: store record by record and set the refused ones aside.
+            log.warning("warehouse refused a batch of %d; storing one by one", len(records))
+            for record in records:
+                self._store_one(record)
+
+    def _store_one(self, record: SinkRecord) -> None:
+        try:
+            self.warehouse.store([record])
+        except Exception as exc:
+            if record.event is None:
+                raise
+            log.error(
+                "warehouse refused event %s (%s): %s",
+                record.event.id,
+                record.event.type,
+                type(exc).__name__,
+            )
+            refused = {
+                "reason": f"warehouse weigerde het event: {type(exc).__name__}",
+                "stage": self.name,
+                "topic": record.topic,
+                "position": record.position,
+                "record": {"id": record.event.id[:200], "type": record.event.type[:100]},
+            }
+            # Raises when even this fails: then the database is down and the batch retries.
+            self.warehouse.store([SinkRecord(record.topic, record.position, None, refused)])
 
 
 def iso_utc(moment: datetime | None) -> str | None:

@@ -71,7 +71,8 @@ def input_problem(topic: str, event: CloudEvent) -> str | None:
         return f"type {event.type} hoort niet op {topic} (verwacht {expected})"
     problems = validate_data(event.type, event.data)
     if problems:
-        return "; ".join(f"{p.pointer}: {p.message}" for p in problems)
+        # Pointer and rule, not the message: messages repeat values (comments, addresses).
+        return "; ".join(f"{p.pointer}: voldoet niet aan '{p.rule}'" for p in problems)
     return None
 
 
@@ -97,8 +98,13 @@ def process_record(
         return Outcome(dead_letter=DeadLetter(str(exc), stage.name, topic, position, record))
     except Exception as exc:  # one bad record must never stop the stream
         log.exception("stage %s failed on %s at %s", stage.name, topic, position)
-        reason = f"interne fout in {stage.name}: {type(exc).__name__}: {exc}"
+        reason = f"interne fout in {stage.name}: {type(exc).__name__}"
         return Outcome(dead_letter=DeadLetter(reason, stage.name, topic, position, record))
-    for state in buffered.values():
-        state.flush()
+    try:
+        for state in buffered.values():
+            state.flush()
+    except Exception as exc:
+        log.exception("state of %s could not be saved at %s", stage.name, position)
+        reason = f"state van {stage.name} niet op te slaan: {type(exc).__name__}"
+        return Outcome(dead_letter=DeadLetter(reason, stage.name, topic, position, record))
     return Outcome(emits=emits)

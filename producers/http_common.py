@@ -20,7 +20,12 @@ def problem(status: int, title: str, **extra: Any) -> JSONResponse:
 def authorised(request: Request, token: str) -> bool:
     header = request.headers.get("authorization", "")
     scheme, _, given = header.partition(" ")
-    return scheme.lower() == "bearer" and bool(given) and hmac.compare_digest(given, token)
+    # Bytes: compare_digest refuses non-ASCII str, and a header is the client's to choose.
+    return (
+        scheme.lower() == "bearer"
+        and bool(given)
+        and hmac.compare_digest(given.encode("utf-8", "replace"), token.encode())
+    )
 
 
 def unauthorised() -> JSONResponse:

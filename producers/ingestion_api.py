@@ -21,6 +21,7 @@ from schemas.validation import ValidationFailed
 log = logging.getLogger(__name__)
 
 SINGLE = "application/cloudevents+json"
+MAX_DEPTH = 32  # events are shallow; deeper JSON is a mistake or an attack on the validator
 BATCH = "application/cloudevents-batch+json"
 
 
@@ -59,6 +60,10 @@ class IngestionApi:
             parsed = json.loads(body)
         except (ValueError, UnicodeDecodeError) as exc:
             return problem(400, f"malformed JSON: {exc}")
+        except RecursionError:
+            return problem(400, "malformed JSON: nested too deeply")
+        if _depth(parsed) > MAX_DEPTH:
+            return problem(400, f"JSON nested deeper than {MAX_DEPTH} levels")
         batch = content_type == BATCH or (
             content_type == "application/json" and isinstance(parsed, list)
         )
@@ -70,14 +75,22 @@ class IngestionApi:
         if len(items) > self.max_batch_events:
             return problem(413, f"batch of {len(items)} events; at most {self.max_batch_events}")
         try:
-            accepted = self.edge.prepare(items, batch=batch)
+            # Validation of a large batch takes a while: keep the event loop free for others.
+            accepted = await run_in_threadpool(self.edge.prepare, items, batch=batch)
         except ValidationFailed as exc:
             return problem(
                 422,
                 "invalid event(s); nothing was accepted",
                 problems=[p.to_dict() for p in exc.problems],
             )
-        await run_in_threadpool(self._publish, accepted)
+        try:
+            await run_in_threadpool(self._publish, accepted)
+        except Exception:
+            # Nothing was acknowledged; the same request may be sent again (ids dedupe).
+            log.exception("could not store %d event(s)", len(accepted))
+            response = problem(503, "events could not be stored right now; nothing was accepted")
+            response.headers["Retry-After"] = "5"
+            return response
         return JSONResponse(
             {
                 "accepted": [
@@ -112,3 +125,13 @@ class IngestionApi:
                 ],
             }
         )
+
+
+def _depth(node: Any, level: int = 0) -> int:
+    if level > MAX_DEPTH:
+        return level
+    if isinstance(node, dict):
+        return max((_depth(v, level + 1) for v in node.values()), default=level + 1)
+    if isinstance(node, list):
+        return max((_depth(v, level + 1) for v in node), default=level + 1)
+    return level

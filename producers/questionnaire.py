@@ -37,17 +37,18 @@ def parse_answers(form: dict[str, str], ces_scale: int) -> tuple[dict[str, Any],
     )
     for name, low, high, label in questions:
         raw = (form.get(name) or "").strip()
-        comment = (form.get(f"{name}_opmerking") or "").strip()[:2000]
+        # Scrub first: placeholders are longer than what they replace, so cut afterwards.
+        comment = scrub((form.get(f"{name}_opmerking") or "").strip())[:2000]
         if not raw:
             if comment:
                 errors.append(f"Kies bij {label} ook een cijfer, of maak het tekstvak leeg.")
             continue
-        if not raw.isdigit() or not low <= int(raw) <= high:
+        if not (raw.isascii() and raw.isdecimal()) or not low <= int(raw) <= high:
             errors.append(f"Kies bij {label} een cijfer van {low} tot en met {high}.")
             continue
         answer = Answer(
             score=int(raw),
-            opmerking=scrub(comment) or None,
+            opmerking=comment or None,
             schaal=ces_scale if name == "ces" else None,
         )
         answers[name] = answer
@@ -106,7 +107,8 @@ class Questionnaire:
         }
         if request.method == "GET":
             return self._render("questionnaire.html", **context)
-        if int(request.headers.get("content-length") or 0) > MAX_FORM_BYTES:
+        declared = request.headers.get("content-length") or "0"
+        if not declared.isdecimal() or int(declared) > MAX_FORM_BYTES:
             return self._message(
                 "Uw antwoord is te lang", "Maak de toelichting korter.", status=413
             )
@@ -128,7 +130,11 @@ class Questionnaire:
         data = response.to_dict()
         problems = validate_data(RESPONSE.name, data)
         if problems:  # a bug, not the citizen's fault: keep the record out and say sorry
-            log.error("questionnaire produced an invalid response: %s", problems)
+            # Pointers and rules only: the messages would repeat the citizen's text.
+            log.error(
+                "questionnaire produced an invalid response: %s",
+                [(p.pointer, p.rule) for p in problems],
+            )
             return self._message("Er ging iets mis", "Probeer het later nog eens.", status=500)
         event = new_event(
             RESPONSE.name,
@@ -137,7 +143,15 @@ class Questionnaire:
             key=response.klant,
             event_id=response.response_id,
         )
-        await run_in_threadpool(self.publisher.publish, RESPONSE.topic, [event])
+        try:
+            await run_in_threadpool(self.publisher.publish, RESPONSE.topic, [event])
+        except Exception:
+            log.exception("could not store a questionnaire response")
+            return self._message(
+                "Er ging iets mis bij het opslaan",
+                "Uw antwoorden zijn nog niet bewaard. Probeer het over een paar minuten opnieuw.",
+                status=503,
+            )
         return self._message(
             "Bedankt voor uw antwoorden!",
             "Uw mening helpt ons om onze dienstverlening te verbeteren.",

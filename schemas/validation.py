@@ -46,7 +46,8 @@ def _is_datetime(value: object) -> bool:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return False
-    return parsed.tzinfo is not None  # RFC 3339 requires an offset
+    # RFC 3339 requires an offset; the year range keeps dates storable in every warehouse.
+    return parsed.tzinfo is not None and 1900 <= parsed.year <= 2100
 
 
 @cache

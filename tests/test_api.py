@@ -149,15 +149,84 @@ def test_bsn_and_addresses_never_reach_topics_or_warehouse(
     data["bereikbaarheid"] = {"enqueteToestemming": True, "email": "piet@example.org"}
     assert _post(client, envelope(CONTACT.name, data)).status_code == 202
     _wait(lambda: system.warehouse.count("invitations") == 1)
-    log_file = (system.settings.data_dir / "log.db").read_bytes()
-    wal = system.settings.data_dir / "log.db-wal"
-    everything = log_file + (wal.read_bytes() if wal.exists() else b"")
-    everything += (system.settings.data_dir / "warehouse.db").read_bytes()
+    # WAL mode: recent rows live in the -wal files, so read those too.
+    everything = b"".join(
+        path.read_bytes()
+        for path in system.settings.data_dir.iterdir()
+        if path.name.startswith(("log.db", "warehouse.db"))
+    )
     for secret in (BSNS[0].encode(), b"111222333", b"piet@example.org", b"06-12345678"):
         assert secret not in everything
     contact = system.runtime.log.records("contact-events")[0]["data"]  # type: ignore[union-attr]
     assert re.fullmatch(r"k-[0-9a-f]{32}", contact["klant"])
     assert contact["bereikbaarheid"]["kanalen"] == ["email"]
+    # Dispatch, and only dispatch, has the address.
+    from consumers.dispatch import SqlAddressBook
+
+    book = SqlAddressBook(system.settings.dispatch)
+    assert book.lookup(contact["contactId"]) == ("piet@example.org", None)
+
+
+def test_envelope_extensions_and_subject_do_not_travel(client: TestClient, system: System) -> None:
+    event = _contact()
+    event["bsn"] = BSNS[2]  # an extension attribute a careless sender adds
+    event["subject"] = "jan@example.nl"
+    event["partitionkey"] = "jan@example.nl"
+    assert _post(client, event).status_code == 202
+    [stored] = system.runtime.log.records("contact-events")  # type: ignore[union-attr]
+    assert "bsn" not in stored and "subject" not in stored
+    assert stored["partitionkey"] == event["data"]["klant"]
+
+
+def test_no_address_is_kept_without_consent(client: TestClient, system: System) -> None:
+    event = _contact(bereikbaarheid={"enqueteToestemming": False, "email": "x@example.org"})
+    assert _post(client, event).status_code == 202
+    from consumers.dispatch import SqlAddressBook
+
+    assert SqlAddressBook(system.settings.dispatch).lookup(event["data"]["contactId"]) is None
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"specversion": "1.0", "id": "x", "source": "/s", "type": [], "data": {}},
+        {"specversion": "1.0", "id": 5, "source": "/s", "type": CONTACT.name, "data": {}},
+        {"specversion": "1.0", "id": "x", "source": "/s", "type": CONTACT.name, "data": []},
+        envelope(
+            CONTACT.name, contact_data(bereikbaarheid={"enqueteToestemming": True, "kanalen": 5})
+        ),
+        envelope(
+            CONTACT.name, contact_data(bereikbaarheid={"enqueteToestemming": True, "email": 5})
+        ),
+        envelope(CONTACT.name, contact_data(plaatsgevondenOp="0001-01-01T00:30:00+01:00")),
+        envelope(CONTACT.name, contact_data(onderwerp="nul\x00byte")),
+        envelope(CONTACT.name, contact_data(contactId="x" * 500)),
+    ],
+)
+def test_malformed_events_get_422_not_500(client: TestClient, body: dict) -> None:
+    response = _post(client, body)
+    assert response.status_code == 422, response.text
+    assert response.json()["problems"]
+
+
+def test_deeply_nested_json_is_400(client: TestClient) -> None:
+    deep = "[" * 5000 + "]" * 5000
+    assert client.post("/v1/events", content=deep, headers=SINGLE).status_code == 400
+    nested: dict = {}
+    node = nested
+    for _ in range(100):
+        node["a"] = {}
+        node = node["a"]
+    assert _post(client, envelope(CONTACT.name, nested)).status_code == 400
+
+
+def test_odd_query_and_header_values_are_4xx(client: TestClient) -> None:
+    assert (
+        client.get("/v1/alerts", headers={"Authorization": "Bearer é".encode()}).status_code == 401
+    )
+    for query in ("limit=-1", "limit=abc", "since=9999-12-31T23:59:59-01:00", "status=weg"):
+        assert client.get(f"/v1/alerts?{query}", headers=AUTH).status_code == 400, query
+    assert client.get("/v1/alerts?since=2026-01-01", headers=AUTH).status_code == 200
 
 
 def test_invalid_bsn_is_rejected(client: TestClient) -> None:

@@ -131,6 +131,22 @@ def test_positive_response_gives_signal_without_alert(runtime: RuntimeHarness) -
     assert not [a for a in alerts if a["data"].get("responseId") == good_id]
 
 
+def test_response_before_its_contact_is_joined_when_the_contact_comes(
+    runtime: RuntimeHarness,
+) -> None:
+    who = klant(10)
+    contact = contact_event(klant=who)
+    early = response_event(
+        {"invitationId": "i-early", "contactId": contact.data["contactId"], "klant": who},
+        **VERY_NEGATIVE,
+    )
+    runtime.publish(RESPONSE.topic, [early])
+    runtime.publish(CONTACT.topic, [contact])
+    response_id = early.data["responseId"]
+    signals = _wait_for(runtime, SIGNAL.topic, lambda s: s["data"].get("responseId") == response_id)
+    assert signals and signals[0]["data"]["team"] == contact.data["team"]
+
+
 def test_bad_record_goes_to_dead_letter_with_reason_and_stream_goes_on(
     runtime: RuntimeHarness,
 ) -> None:
@@ -139,19 +155,21 @@ def test_bad_record_goes_to_dead_letter_with_reason_and_stream_goes_on(
     broken = CloudEvent.from_structured(
         {**broken.to_structured(), "data": {**broken.data, "kanaal": "postduif"}}
     )
-    orphan = response_event(
-        {"invitationId": "i-x", "contactId": "nobody-knows", "klant": who}, **VERY_NEGATIVE
-    )
+    _, invitation = _invite(runtime, who)
+    impossible = response_event(invitation, nps={"score": 11})
     good = contact_event(klant=who)
     runtime.publish(CONTACT.topic, [broken])
-    runtime.publish(RESPONSE.topic, [orphan])
+    runtime.publish(RESPONSE.topic, [impossible])
     runtime.publish(CONTACT.topic, [good])
     runtime.records(DEAD_LETTER, min_count=2)
-    good_id = good.data["contactId"]
-    assert _wait_for(runtime, INVITATION.topic, lambda r: r["data"]["contactId"] == good_id)
     dead = runtime.records(DEAD_LETTER, min_count=2)
     reasons = " | ".join(d["reason"] for d in dead)
     assert "/data/kanaal" in reasons
-    assert "nobody-knows" in reasons
+    assert "/data/nps/score" in reasons
     assert any(d["record"].get("id") == broken.id for d in dead)
-    # The stream went on: the good contact after the bad ones was invited (checked above).
+    assert any(d["record"].get("id") == impossible.id for d in dead)
+    # The stream goes on: a later response of the same klant is still scored.
+    fine = response_event(invitation, **POSITIVE)
+    runtime.publish(RESPONSE.topic, [fine])
+    fine_id = fine.data["responseId"]
+    assert _wait_for(runtime, SIGNAL.topic, lambda s: s["data"].get("responseId") == fine_id)

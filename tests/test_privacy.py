@@ -7,6 +7,14 @@ import pytest
 from pipeline.privacy import Pseudonymiser, is_valid_bsn, scrub
 
 
+def test_eight_digit_bsn_is_the_nine_digit_one() -> None:
+    from pipeline.privacy import normalise_bsn
+
+    assert is_valid_bsn("10000008")
+    assert normalise_bsn("10000008") == "010000008"
+    assert not is_valid_bsn("١٢٣٤٥٦٧٨٢")  # other scripts' digits are no BSN
+
+
 def test_elfproef() -> None:
     assert is_valid_bsn("123456782")
     assert is_valid_bsn("111222333")
@@ -33,6 +41,12 @@ def test_pseudonym_is_keyed_and_stable() -> None:
         ("IBAN NL91ABNA0417164300 klopt niet", "[iban]", "0417164300"),
         ("ik woon Kerkstraat 12a in Utrecht", "[adres]", "Kerkstraat 12"),
         ("postcode 1234 AB", "[postcode]", "1234 AB"),
+        ("postcode 1234ab", "[postcode]", "1234ab"),
+        ("bsn 123 456 782 staat erop", "[nummer]", "456"),
+        ("bel 06 - 12345678", "[telefoon]", "12345678"),
+        ("bel +31 (0)6 12345678", "[telefoon]", "12345678"),
+        ("ik woon kerkstraat 12", "[adres]", "kerkstraat 12"),
+        ("Laan van Meerdervoort 12", "[adres]", "Meerdervoort"),
     ],
 )
 def test_scrub_removes_personal_data(text: str, placeholder: str, secret: str) -> None:
@@ -42,5 +56,9 @@ def test_scrub_removes_personal_data(text: str, placeholder: str, secret: str) -
 
 
 def test_scrub_keeps_ordinary_numbers_and_words() -> None:
-    text = "Drie keer doorverwezen, 45 minuten gewacht, in 2026 nog steeds niets."
-    assert scrub(text) == text
+    for text in (
+        "Drie keer doorverwezen, 45 minuten gewacht, in 2026 nog steeds niets.",
+        "in 2026 en 2027 wachtte ik 123 456 789 minuten",  # 3-3-3 but no elfproef
+        "van 10 tot 12 uur open",
+    ):
+        assert scrub(text) == text

@@ -57,8 +57,29 @@ def test_trigger_emits_deterministic_invitation() -> None:
     first = stage.process(CONTACT.topic, event, {"last_invited": DictState()})
     second = stage.process(CONTACT.topic, event, {"last_invited": DictState()})
     assert first[0].event.id == second[0].event.id
-    assert first[0].event.data["token"] == link_token("k", event.data["contactId"])
-    assert link_token("k", "a") != link_token("other", "a")
+    assert first[0].event.data["token"] == link_token(
+        "k", event.data["klant"], event.data["contactId"]
+    )
+    assert link_token("k", "k-1", "a") != link_token("other", "k-1", "a")
+    assert link_token("k", "k-1", "a") != link_token("k", "k-2", "a")
+
+
+def test_replayed_contact_is_invited_again_with_the_same_ids() -> None:
+    stage, state = TriggerStage(link_key="k"), DictState()
+    event = contact_event()
+    first = stage.process(CONTACT.topic, event, {"last_invited": state})
+    replay = stage.process(CONTACT.topic, event, {"last_invited": state})
+    assert [e.event.id for e in replay] == [e.event.id for e in first]
+
+
+def test_earlier_contact_arriving_late_is_still_quarantined() -> None:
+    stage, state = TriggerStage(link_key="k"), DictState()
+    who = klant(1)
+    later = contact_event(klant=who, plaatsgevondenOp="2026-01-10T10:00:00Z")
+    earlier = contact_event(klant=who, plaatsgevondenOp="2026-01-05T10:00:00Z")
+    assert stage.process(CONTACT.topic, later, {"last_invited": state})
+    assert stage.process(CONTACT.topic, earlier, {"last_invited": state}) == []
+    assert state.data[who]["at"] == "2026-01-10T10:00:00Z"
 
 
 def _signal(**overrides: Any) -> Signal:
@@ -96,18 +117,36 @@ def test_page_feedback_never_alerts() -> None:
     assert AlertingStage().process("scored-signals", event, {}) == []
 
 
-def test_response_for_unknown_contact_is_dead_lettered_and_state_untouched() -> None:
+def test_response_before_its_contact_waits_and_is_joined_later() -> None:
     stage = SignalStage(scorer=lexicon_scorer())
-    state = DictState()
-    orphan = response_event(
-        {"invitationId": "i", "contactId": "unknown", "klant": klant(1)}, **VERY_NEGATIVE
+    states = {"contacts": DictState(), "pending": DictState()}
+    contact = contact_event(klant=klant(1))
+    early = response_event(
+        {"invitationId": "i", "contactId": contact.data["contactId"], "klant": klant(1)},
+        **VERY_NEGATIVE,
     )
-    outcome = process_record(stage, RESPONSE.topic, orphan, {"contacts": state}, "7")
-    assert outcome.emits == []
-    assert outcome.dead_letter is not None
-    assert "unknown" in outcome.dead_letter.reason
-    assert outcome.dead_letter.position == "7"
-    assert state.data == {}
+    assert process_record(stage, RESPONSE.topic, early, states, "1").emits == []
+    joined = process_record(stage, CONTACT.topic, contact, states, "2").emits
+    assert [e.event.data["responseId"] for e in joined] == [early.data["responseId"]]
+    assert joined[0].event.data["team"] == contact.data["team"]
+    assert states["pending"].data[klant(1)] == {}
+
+
+def test_too_many_waiting_responses_are_dead_lettered_and_state_untouched() -> None:
+    stage = SignalStage(scorer=lexicon_scorer())
+    states = {"contacts": DictState(), "pending": DictState()}
+    for n in range(20):
+        orphan = response_event(
+            {"invitationId": "i", "contactId": f"unknown-{n}", "klant": klant(2)}, **VERY_NEGATIVE
+        )
+        assert process_record(stage, RESPONSE.topic, orphan, states, str(n)).dead_letter is None
+    before = dict(states["pending"].data[klant(2)])
+    one_more = response_event(
+        {"invitationId": "i", "contactId": "unknown-x", "klant": klant(2)}, **VERY_NEGATIVE
+    )
+    outcome = process_record(stage, RESPONSE.topic, one_more, states, "21")
+    assert outcome.dead_letter is not None and "unknown-x" in outcome.dead_letter.reason
+    assert states["pending"].data[klant(2)] == before
 
 
 def test_stage_crash_becomes_dead_letter_not_an_exception() -> None:

@@ -5,11 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pipeline.stages.base import State, parse_time
+from pipeline.stages.base import Rejected, State, parse_time
 from schemas.models import Contact, Dienst, Response
 
 # A klant with very many contacts must not grow state without bound.
 MAX_CONTACTS_PER_KLANT = 50
+# Responses waiting for their contact; more than this for one klant is not a race but a fault.
+MAX_PENDING_PER_KLANT = 20
 
 
 @dataclass(frozen=True)
@@ -62,3 +64,24 @@ def join_response(contacts: State, response: Response) -> JoinedResponse | None:
     if raw is None:
         return None
     return JoinedResponse(response, ContactContext.from_state(response.contact_id, raw))
+
+
+def park_response(pending: State, response: Response, raw: dict[str, Any]) -> None:
+    """Keep a response whose contact has not been seen yet, to join it when it comes."""
+    waiting = pending.get(response.klant) or {}
+    if sum(len(v) for v in waiting.values()) >= MAX_PENDING_PER_KLANT:
+        raise Rejected(
+            f"te veel antwoorden wachten op hun contact voor deze klant; contact "
+            f"{response.contact_id} onbekend"
+        )
+    waiting.setdefault(response.contact_id, []).append(raw)
+    pending.put(response.klant, waiting)
+
+
+def take_pending(pending: State, klant: str, contact_id: str) -> list[dict[str, Any]]:
+    waiting = pending.get(klant)
+    if not waiting or contact_id not in waiting:
+        return []
+    early = waiting.pop(contact_id)
+    pending.put(klant, waiting)
+    return list(early)

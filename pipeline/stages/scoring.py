@@ -8,7 +8,13 @@ from dataclasses import dataclass
 from pipeline.privacy import scrub
 from pipeline.sentiment import Scorer
 from pipeline.stages.base import Emit, Rejected, State
-from pipeline.stages.join import JoinedResponse, join_response, remember_contact
+from pipeline.stages.join import (
+    JoinedResponse,
+    join_response,
+    park_response,
+    remember_contact,
+    take_pending,
+)
 from schemas.cloudevents import CloudEvent, derived_id, new_event
 from schemas.models import Contact, PageFeedback, Response, Sentiment, Signal
 from schemas.types import CONTACT, PAGE_FEEDBACK, RESPONSE, SIGNAL
@@ -82,25 +88,33 @@ class SignalStage:
     name: str = "signals"
     inputs: tuple[str, ...] = (CONTACT.topic, RESPONSE.topic, PAGE_FEEDBACK.topic)
     outputs: tuple[str, ...] = (SIGNAL.topic,)
-    state_names: tuple[str, ...] = ("contacts",)
+    state_names: tuple[str, ...] = ("contacts", "pending")
 
     def process(self, topic: str, event: CloudEvent, state: Mapping[str, State]) -> list[Emit]:
         if event.type == CONTACT.name:
-            remember_contact(state["contacts"], Contact.from_dict(event.data))
-            return []
+            contact = Contact.from_dict(event.data)
+            remember_contact(state["contacts"], contact)
+            # Responses that arrived before their contact (topics are not ordered among
+            # each other) are joined now.
+            early = take_pending(state["pending"], contact.klant, contact.contact_id)
+            return [self._signal_from_response(Response.from_dict(r), state) for r in early]
         if event.type == RESPONSE.name:
             response = Response.from_dict(event.data)
-            joined = join_response(state["contacts"], response)
-            if joined is None:
-                raise Rejected(
-                    f"geen contact {response.contact_id} bekend voor deze klant; "
-                    "antwoord kan niet gekoppeld worden"
-                )
-            signal = signal_from_response(joined, self.scorer)
-        elif event.type == PAGE_FEEDBACK.name:
+            if join_response(state["contacts"], response) is None:
+                park_response(state["pending"], response, event.data)
+                return []
+            return [self._signal_from_response(response, state)]
+        if event.type == PAGE_FEEDBACK.name:
             signal = signal_from_page_feedback(PageFeedback.from_dict(event.data), self.scorer)
-        else:
-            raise Rejected(f"onverwacht type {event.type} op {topic}")
+            return [self._emit(signal)]
+        raise Rejected(f"onverwacht type {event.type} op {topic}")
+
+    def _signal_from_response(self, response: Response, state: Mapping[str, State]) -> Emit:
+        joined = join_response(state["contacts"], response)
+        assert joined is not None  # callers join first
+        return self._emit(signal_from_response(joined, self.scorer))
+
+    def _emit(self, signal: Signal) -> Emit:
         out = new_event(
             SIGNAL.name,
             signal.to_dict(),
@@ -108,4 +122,4 @@ class SignalStage:
             key=signal.klant,
             event_id=signal.signal_id,
         )
-        return [Emit(SIGNAL.topic, out)]
+        return Emit(SIGNAL.topic, out)

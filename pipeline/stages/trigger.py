@@ -23,9 +23,13 @@ class TriggerRules:
     excluded_channels: frozenset[str] = frozenset({"brief"})
 
 
-def link_token(link_key: str, contact_id: str) -> str:
-    """Unguessable but deterministic, so a replayed contact yields the same link."""
-    digest = hmac.new(link_key.encode(), f"invitation:{contact_id}".encode(), hashlib.sha256)
+def link_token(link_key: str, klant: str, contact_id: str) -> str:
+    """Unguessable but deterministic, so a replayed contact yields the same link.
+
+    contactId is only unique per channel system, so the klant is part of the identity.
+    """
+    message = f"invitation:{klant}:{contact_id}".encode()
+    digest = hmac.new(link_key.encode(), message, hashlib.sha256)
     return base64.urlsafe_b64encode(digest.digest()[:24]).decode().rstrip("=")
 
 
@@ -39,10 +43,12 @@ def skip_reason(contact: Contact, last_invited: dict | None, rules: TriggerRules
         return f"kanaal {contact.kanaal} uitgesloten"
     if contact.bereikbaarheid is not None and not contact.bereikbaarheid.enquete_toestemming:
         return "geen toestemming voor enquête"
-    if last_invited is not None:
+    if last_invited is not None and last_invited.get("contactId") != contact.contact_id:
+        # abs(): contacts may arrive out of order; an older one is just as close to the last.
         since = parse_time(contact.plaatsgevonden_op) - parse_time(last_invited["at"])
-        if timedelta(0) <= since < timedelta(days=rules.quarantine_days):
+        if abs(since) < timedelta(days=rules.quarantine_days):
             return f"quarantaine: al uitgenodigd op {last_invited['at']}"
+    # The same contact again (a replay after a crash) is invited again: same ids, deduped.
     return None
 
 
@@ -65,10 +71,10 @@ class TriggerStage:
         created = self.clock()
         dispatch = contact.bereikbaarheid.kanalen if contact.bereikbaarheid else ()
         invitation = Invitation(
-            invitation_id=derived_id("invitation", contact.contact_id),
+            invitation_id=derived_id("invitation", contact.klant, contact.contact_id),
             contact_id=contact.contact_id,
             klant=contact.klant,
-            token=link_token(self.link_key, contact.contact_id),
+            token=link_token(self.link_key, contact.klant, contact.contact_id),
             kanaal=contact.kanaal,
             dienst=contact.dienst,
             team=contact.team,
@@ -76,9 +82,12 @@ class TriggerStage:
             created_at=iso(created),
             expires_at=iso(created + timedelta(days=self.rules.valid_days)),
         )
-        invited.put(
-            contact.klant, {"at": contact.plaatsgevonden_op, "contactId": contact.contact_id}
-        )
+        last = invited.get(contact.klant)
+        if last is None or parse_time(last["at"]) <= parse_time(contact.plaatsgevonden_op):
+            # Keep the latest invitation: quarantine counts from there.
+            invited.put(
+                contact.klant, {"at": contact.plaatsgevonden_op, "contactId": contact.contact_id}
+            )
         # The event id follows from the contact, so a replay is recognisably the same event.
         out = new_event(
             INVITATION.name,
