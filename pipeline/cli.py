@@ -9,6 +9,7 @@ import signal
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 from pipeline.settings import Settings
 
@@ -175,7 +176,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     from pipeline.sentiment.cli import register
 
-    register(sub)
+    def warehouse_weak_labels(url: str) -> Any:
+        from consumers.warehouse import weak_label_source  # only retrain needs SQLAlchemy
+
+        return weak_label_source(url)
+
+    register(sub, warehouse_weak_labels)
     return parser
 
 

@@ -6,7 +6,7 @@ import json
 import os
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,12 @@ class Settings:
     max_body_bytes: int = 1_000_000
     max_batch_events: int = 1000
     log_level: str = "INFO"
-    extra: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.ces_scale not in (5, 7, 10):
+            raise ValueError("KLANTSIGNAAL_CES_SCALE must be 5, 7 or 10")
+        if self.runtime not in ("embedded", "kafka"):
+            raise ValueError("KLANTSIGNAAL_RUNTIME must be 'embedded' or 'kafka'")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -44,7 +49,7 @@ class Settings:
         values: dict[str, Any] = {}
         for f in cls.__dataclass_fields__.values():
             raw = env.get(PREFIX + f.name.upper())
-            if raw is None or f.name == "extra":
+            if raw is None:
                 continue
             if f.type in ("int", int):
                 values[f.name] = int(raw)
@@ -73,8 +78,10 @@ class Settings:
                 changed = True
         if changed:
             self.data_dir.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps(stored, indent=2))
-            path.chmod(0o600)
+            # Created 0600 from the start: never readable by others, not even briefly.
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as out:
+                out.write(json.dumps(stored, indent=2))
         return replace(self, **{n: stored[n] for n in missing})
 
     @property

@@ -85,3 +85,19 @@ def test_dead_letters_keep_reason_not_content(warehouse_url: str) -> None:
     warehouse.store([SinkRecord("dead-letter", "17", None, dead)])
     warehouse.store([SinkRecord("dead-letter", "17", None, dead)])
     assert warehouse.count("dead_letters") == 1
+
+
+def test_a_record_the_warehouse_refuses_is_set_aside_not_blocking(warehouse_url: str) -> None:
+    from consumers.warehouse import WarehouseSink
+
+    warehouse = Warehouse(warehouse_url)
+    sink = WarehouseSink(warehouse, TOPICS)
+    poison = contact_event(klant=klant(3), plaatsgevondenOp="0001-01-01T00:30:00+01:00")
+    batch = [
+        SinkRecord(CONTACT.topic, "1", contact_event(klant=klant(1))),
+        SinkRecord(CONTACT.topic, "2", poison),
+        SinkRecord(CONTACT.topic, "3", contact_event(klant=klant(2))),
+    ]
+    sink.handle(batch)
+    assert warehouse.count("contacts") == 2
+    assert warehouse.count("dead_letters") == 1

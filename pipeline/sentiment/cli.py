@@ -9,14 +9,22 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    from .retrain import WeakLabelSource
 
 _LABEL_ALIASES = {"negative": "neg", "neutral": "neu", "positive": "pos",
                   "-1": "neg", "0": "neu", "1": "pos", "neg": "neg", "neu": "neu", "pos": "pos"}
 
 
-def register(subparsers: Any) -> argparse.ArgumentParser:
+def register(
+    subparsers: Any, weak_labels: Callable[[str], WeakLabelSource] | None = None
+) -> argparse.ArgumentParser:
+    """Add `sentiment`; `weak_labels(url)` is the warehouse adapter that retrain reads from
+    (passed in by the composition root, so this package never imports the warehouse)."""
     p = subparsers.add_parser(
         "sentiment",
         help="Dutch sentiment: score, evaluate, train, retrain",
@@ -53,7 +61,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     r = sub.add_parser("retrain", help="gold corpus + warehouse weak labels; promote if not worse")
     r.add_argument("--data-dir", type=Path, required=True, help="models go to DIR/models")
     r.add_argument("--warehouse-url", help="SQLAlchemy URL of the warehouse (weak labels)")
-    r.set_defaults(func=cmd_retrain)
+    r.set_defaults(func=cmd_retrain, weak_labels=weak_labels)
 
     b = sub.add_parser("bench", help="speed of the model against the lexicon baseline")
     b.add_argument("-n", type=int, default=20000, help="comments (20000)")
@@ -183,9 +191,9 @@ def cmd_retrain(args: argparse.Namespace) -> int:
 
     source = None
     if args.warehouse_url:
-        from consumers.warehouse import weak_label_source  # only this command needs it
-
-        source = weak_label_source(args.warehouse_url)
+        if args.weak_labels is None:
+            raise SystemExit("this build has no warehouse adapter for --warehouse-url")
+        source = args.weak_labels(args.warehouse_url)
     _dump(retrain(args.data_dir, source), sys.stdout)
     return 0
 
