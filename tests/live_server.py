@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 
 import httpx
 import pytest
@@ -80,6 +80,34 @@ def poll(fn: Callable[[], T], timeout: float) -> T:
     raise AssertionError(f"nothing within {timeout}s")
 
 
+def spawn_run(data_dir: Path, port: int, log_file: IO[bytes], token: str) -> subprocess.Popen:
+    """`python -m pipeline.cli run` as a new user would start it, logging to log_file."""
+    env = {**os.environ, "KLANTSIGNAAL_API_TOKEN": token}
+    command = [sys.executable, "-m", "pipeline.cli", "run", "--port", str(port)]
+    return subprocess.Popen(
+        [*command, "--data-dir", str(data_dir)],
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+        env=env,
+    )
+
+
+def wait_healthy(proc: subprocess.Popen, base: str, log_path: Path, timeout: float = 30) -> None:
+    """Until /healthz answers; fails the test with the server log when it does not."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(base + "/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            proc.wait()
+            pytest.fail("server did not start:\n" + log_path.read_text())
+        time.sleep(0.2)
+
+
 @contextmanager
 def live_server(workdir: Path, token: str = TOKEN) -> Iterator[LiveServer]:
     """`python -m pipeline.cli run` on a free port with its data in workdir/data.
@@ -88,37 +116,11 @@ def live_server(workdir: Path, token: str = TOKEN) -> Iterator[LiveServer]:
     on exit stops it with SIGINT (as Ctrl+C would) and checks it had announced itself.
     """
     port = free_port()
-    env = {**os.environ, "KLANTSIGNAAL_API_TOKEN": token}
     log_path = workdir / "server.log"
     with log_path.open("wb") as log_file:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "pipeline.cli",
-                "run",
-                "--port",
-                str(port),
-                "--data-dir",
-                str(workdir / "data"),
-            ],
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
+        proc = spawn_run(workdir / "data", port, log_file, token)
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                proc.wait()
-                pytest.fail("server did not start:\n" + log_path.read_text())
-            time.sleep(0.2)
+        wait_healthy(proc, base, log_path)
         try:
             yield LiveServer(base=base, token=token, log_path=log_path)
         finally:

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
-import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -18,47 +15,20 @@ from pipeline.runtimes.embedded import EventLog
 from pipeline.topology import DEAD_LETTER
 from schemas.types import CONTACT, INVITATION
 from tests.events import contact_data, envelope, klant
+from tests.live_server import free_port, spawn_run, wait_healthy
 
 TOKEN = "fault-token"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _start(data_dir: Path, port: int, log_path: Path) -> subprocess.Popen:
-    env = {**os.environ, "KLANTSIGNAAL_API_TOKEN": TOKEN}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "pipeline.cli",
-            "run",
-            "--port",
-            str(port),
-            "--data-dir",
-            str(data_dir),
-        ],
-        stdout=log_path.open("ab"),
-        stderr=subprocess.STDOUT,
-        env=env,
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return proc
-        except httpx.TransportError:
-            time.sleep(0.1)
-    proc.kill()
-    raise AssertionError("server did not start: " + log_path.read_text())
+    proc = spawn_run(data_dir, port, log_path.open("ab"), TOKEN)
+    wait_healthy(proc, f"http://127.0.0.1:{port}", log_path)
+    return proc
 
 
 def test_kill_9_mid_stream_loses_and_duplicates_nothing(tmp_path: Path) -> None:
     data_dir, log_path = tmp_path / "data", tmp_path / "server.log"
-    port = _free_port()
+    port = free_port()
     proc = _start(data_dir, port, log_path)
     acknowledged: list[str] = []
     headers = {
