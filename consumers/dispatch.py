@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Column, DateTime, MetaData, String, Table, delete, select
 
-from consumers.warehouse import make_engine
+from consumers.warehouse import create_tables, make_engine
 
 _metadata = MetaData()
 addresses = Table(
@@ -26,7 +26,7 @@ addresses = Table(
 class SqlAddressBook:
     def __init__(self, url: str):
         self.engine = make_engine(url)
-        _metadata.create_all(self.engine)
+        create_tables(self.engine, _metadata)
 
     def remember(self, contact_id: str, email: str | None, telefoon: str | None) -> None:
         if not email and not telefoon:

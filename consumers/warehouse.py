@@ -27,6 +27,7 @@ from sqlalchemy import (
     event,
     func,
     select,
+    text,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -340,6 +341,15 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
+def create_tables(engine: Engine, tables: MetaData) -> None:
+    """CREATE TABLE IF NOT EXISTS, safe when several processes start at once (web, sink)."""
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            # Two concurrent create_all calls race on the catalog; serialise them.
+            conn.execute(text("SELECT pg_advisory_xact_lock(4215001)"))
+        tables.create_all(conn)
+
+
 def _insert_ignore(engine: Engine, table: Table) -> Any:
     """INSERT that skips rows whose primary key is already there (idempotent replays)."""
     dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
@@ -351,7 +361,7 @@ class Warehouse:
 
     def __init__(self, url: str):
         self.engine = make_engine(url)
-        metadata.create_all(self.engine)
+        create_tables(self.engine, metadata)
 
     def store(self, records: Sequence[SinkRecord]) -> int:
         """Store a batch in one transaction; returns how many rows it offered."""

@@ -101,3 +101,13 @@ def test_a_record_the_warehouse_refuses_is_set_aside_not_blocking(warehouse_url:
     sink.handle(batch)
     assert warehouse.count("contacts") == 2
     assert warehouse.count("dead_letters") == 1
+
+
+@pytest.mark.postgres
+def test_processes_starting_together_create_the_tables_once(postgres_url: str) -> None:
+    """web and sink start at the same time in docker-compose; neither may crash."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        warehouses = list(pool.map(lambda _: Warehouse(postgres_url), range(6)))
+    assert all(w.count("contacts") == 0 for w in warehouses)
