@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from pipeline.stages.base import Emit, State
-from schemas.cloudevents import CloudEvent, derived_id, new_event
+from pipeline.stages.base import Emit, State, emit
+from schemas.cloudevents import CloudEvent, derived_id
 from schemas.models import Alert, Signal
 from schemas.types import ALERT, SIGNAL
 
@@ -76,11 +76,4 @@ class AlertingStage:
             dienst=signal.dienst,
             opmerking=signal.opmerking,
         )
-        out = new_event(
-            ALERT.name,
-            alert.to_dict(),
-            source=self.source,
-            key=signal.klant,
-            event_id=alert.alert_id,
-        )
-        return [Emit(ALERT.topic, out)]
+        return [emit(ALERT, alert, source=self.source, key=signal.klant, event_id=alert.alert_id)]

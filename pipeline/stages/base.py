@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from schemas.cloudevents import CloudEvent
+from schemas.cloudevents import CloudEvent, new_event
+from schemas.models import Model
+from schemas.types import EventType
 
 
 class State(Protocol):
@@ -22,6 +24,13 @@ class State(Protocol):
 class Emit:
     topic: str  # logical topic name, e.g. "survey-invitations"
     event: CloudEvent
+
+
+def emit(event_type: EventType, model: Model, *, source: str, key: str, event_id: str) -> Emit:
+    """A derived event on its type's topic; the id follows from its cause, so a replay
+    produces the same event and consumers can deduplicate it."""
+    event = new_event(event_type.name, model.to_dict(), source=source, key=key, event_id=event_id)
+    return Emit(event_type.topic, event)
 
 
 class Rejected(Exception):

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from pipeline.privacy import scrub
 from pipeline.sentiment import Scorer
-from pipeline.stages.base import Emit, Rejected, State
+from pipeline.stages.base import Emit, Rejected, State, emit
 from pipeline.stages.join import (
     JoinedResponse,
     join_response,
@@ -15,7 +15,7 @@ from pipeline.stages.join import (
     remember_contact,
     take_pending,
 )
-from schemas.cloudevents import CloudEvent, derived_id, new_event
+from schemas.cloudevents import CloudEvent, derived_id
 from schemas.models import Contact, PageFeedback, Response, Sentiment, Signal
 from schemas.types import CONTACT, PAGE_FEEDBACK, RESPONSE, SIGNAL
 
@@ -115,11 +115,4 @@ class SignalStage:
         return self._emit(signal_from_response(joined, self.scorer))
 
     def _emit(self, signal: Signal) -> Emit:
-        out = new_event(
-            SIGNAL.name,
-            signal.to_dict(),
-            source=self.source,
-            key=signal.klant,
-            event_id=signal.signal_id,
-        )
-        return Emit(SIGNAL.topic, out)
+        return emit(SIGNAL, signal, source=self.source, key=signal.klant, event_id=signal.signal_id)

@@ -9,8 +9,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from pipeline.stages.base import Clock, Emit, State, iso, parse_time, system_clock
-from schemas.cloudevents import CloudEvent, derived_id, new_event
+from pipeline.stages.base import Clock, Emit, State, emit, iso, parse_time, system_clock
+from schemas.cloudevents import CloudEvent, derived_id
 from schemas.models import Contact, Invitation
 from schemas.types import CONTACT, INVITATION
 
@@ -88,12 +88,12 @@ class TriggerStage:
             invited.put(
                 contact.klant, {"at": contact.plaatsgevonden_op, "contactId": contact.contact_id}
             )
-        # The event id follows from the contact, so a replay is recognisably the same event.
-        out = new_event(
-            INVITATION.name,
-            invitation.to_dict(),
-            source=self.source,
-            key=contact.klant,
-            event_id=invitation.invitation_id,
-        )
-        return [Emit(INVITATION.topic, out)]
+        return [
+            emit(
+                INVITATION,
+                invitation,
+                source=self.source,
+                key=contact.klant,
+                event_id=invitation.invitation_id,
+            )
+        ]
