@@ -34,7 +34,16 @@ from sqlalchemy.dialects import postgresql, sqlite
 from pipeline.ports import SinkRecord
 from pipeline.privacy import scrub
 from pipeline.stages.base import parse_time
-from schemas.types import ALERT, CONTACT, INVITATION, PAGE_FEEDBACK, RESPONSE, SERVICE_ALERT, SIGNAL
+from schemas.types import (
+    ALERT,
+    CONTACT,
+    INVITATION,
+    OPT_OUT,
+    PAGE_FEEDBACK,
+    RESPONSE,
+    SERVICE_ALERT,
+    SIGNAL,
+)
 
 log = logging.getLogger(__name__)
 metadata = MetaData()
@@ -166,6 +175,16 @@ service_alerts = Table(
     Column("drempel", Float),
     Column("venster", String(100)),
     Column("body", JSON),
+)
+opt_outs = Table(
+    "opt_outs",
+    metadata,
+    *_id_columns(),
+    Column("opt_out_id", String(100), nullable=False),
+    Column("klant", String(80), index=True),
+    Column("bron", String(20)),
+    Column("invitation_id", String(100)),
+    Column("gegeven_op", DateTime(timezone=True), index=True),
 )
 dead_letters = Table(
     "dead_letters",
@@ -315,6 +334,16 @@ def _service_alert_row(d: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _opt_out_row(d: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "opt_out_id": d["optOutId"],
+        "klant": d["klant"],
+        "bron": d["bron"],
+        "invitation_id": d.get("invitationId"),
+        "gegeven_op": _ts(d.get("gegevenOp")),
+    }
+
+
 ROWS: dict[str, tuple[Table, Callable[[dict[str, Any]], dict[str, Any]]]] = {
     CONTACT.name: (contacts, _contact_row),
     INVITATION.name: (invitations, _invitation_row),
@@ -323,6 +352,7 @@ ROWS: dict[str, tuple[Table, Callable[[dict[str, Any]], dict[str, Any]]]] = {
     ALERT.name: (alerts, _alert_row),
     PAGE_FEEDBACK.name: (page_feedback, _page_feedback_row),
     SERVICE_ALERT.name: (service_alerts, _service_alert_row),
+    OPT_OUT.name: (opt_outs, _opt_out_row),
 }
 
 

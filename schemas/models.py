@@ -242,6 +242,15 @@ class ServiceAlert(Model):
     aantal: int | None = None
 
 
+@dataclass(frozen=True)
+class OptOut(Model):
+    opt_out_id: str
+    klant: str
+    gegeven_op: str
+    bron: str
+    invitation_id: str | None = None
+
+
 MODELS: dict[str, type[Model]] = {
     "contact.v1.json": Contact,
     "invitation.v1.json": Invitation,
@@ -250,6 +259,7 @@ MODELS: dict[str, type[Model]] = {
     "signal.v1.json": Signal,
     "alert.v1.json": Alert,
     "service-alert.v1.json": ServiceAlert,
+    "opt-out.v1.json": OptOut,
 }
 
 __all__ = [
@@ -261,6 +271,7 @@ __all__ = [
     "Invitation",
     "MODELS",
     "Model",
+    "OptOut",
     "PageFeedback",
     "Response",
     "Sentiment",

@@ -23,9 +23,20 @@ ALERT = EventType("nl.klantsignaal.alert.v1", "alert.v1.json", "alerts")
 SERVICE_ALERT = EventType(
     "nl.klantsignaal.service-alert.v1", "service-alert.v1.json", "service-alerts"
 )
+OPT_OUT = EventType("nl.klantsignaal.opt-out.v1", "opt-out.v1.json", "opt-outs")
 
 EVENT_TYPES: dict[str, EventType] = {
-    t.name: t for t in (CONTACT, INVITATION, RESPONSE, PAGE_FEEDBACK, SIGNAL, ALERT, SERVICE_ALERT)
+    t.name: t
+    for t in (
+        CONTACT,
+        INVITATION,
+        RESPONSE,
+        PAGE_FEEDBACK,
+        SIGNAL,
+        ALERT,
+        SERVICE_ALERT,
+        OPT_OUT,
+    )
 }
 
 # Types that outside systems may publish; the rest are produced by the pipeline itself.

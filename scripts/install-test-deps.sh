@@ -156,6 +156,20 @@ else
 fi
 echo "$py" >.cache/test-python
 
+# --- axe-core (accessibility checks in the browser tests) -----------------------------
+# From the npm registry, pinned in scripts/axe/package.json; tests/axe.py injects it.
+axe_dir=.cache/axe
+if [[ -f $axe_dir/node_modules/axe-core/axe.min.js ]] &&
+    cmp -s scripts/axe/package.json $axe_dir/package.json; then
+    step "axe-core present"
+else
+    command -v npm >/dev/null || apt_install nodejs npm
+    mkdir -p $axe_dir
+    cp scripts/axe/package.json $axe_dir/package.json
+    step "npm install axe-core"
+    (cd $axe_dir && npm install --no-audit --no-fund --loglevel=error >/dev/null)
+fi
+
 # --- Kafka broker jars -----------------------------------------------------------------
 step "Kafka jars"
 bash scripts/fetch-kafka.sh
