@@ -154,6 +154,16 @@ alerts = Table(
     Column("status", String(20), nullable=False, default="open", index=True),
     Column("aangemaakt_op", DateTime(timezone=True), nullable=False, index=True),
 )
+# Alert details added after the alerts table existed (no migrations yet): one row per alert.
+alert_details = Table(
+    "alert_details",
+    metadata,
+    Column("alert_id", String(100), primary_key=True),
+    Column("stored_at", DateTime(timezone=True), nullable=False),
+    Column("soort", String(20), index=True),  # terugbellen | procesverbetering
+    Column("uiterlijk_op", DateTime(timezone=True), index=True),
+    Column("contacthistorie", JSON),
+)
 page_feedback = Table(
     "page_feedback",
     metadata,
@@ -312,6 +322,15 @@ def _alert_row(d: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _alert_details_row(d: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "alert_id": d["alertId"],
+        "soort": d.get("soort"),
+        "uiterlijk_op": _ts(d.get("uiterlijkOp")),
+        "contacthistorie": list(d.get("contacthistorie") or []),
+    }
+
+
 def _page_feedback_row(d: dict[str, Any]) -> dict[str, Any]:
     return {
         "feedback_id": d["feedbackId"],
@@ -353,6 +372,12 @@ ROWS: dict[str, tuple[Table, Callable[[dict[str, Any]], dict[str, Any]]]] = {
     PAGE_FEEDBACK.name: (page_feedback, _page_feedback_row),
     SERVICE_ALERT.name: (service_alerts, _service_alert_row),
     OPT_OUT.name: (opt_outs, _opt_out_row),
+}
+
+
+# Further rows some events also give, in tables of their own (keyed by their own id).
+EXTRA_ROWS: dict[str, tuple[tuple[Table, Callable[[dict[str, Any]], dict[str, Any]]], ...]] = {
+    ALERT.name: ((alert_details, _alert_details_row),),
 }
 
 
@@ -408,6 +433,9 @@ class Warehouse:
             table, to_row = mapping
             row = {"event_id": rec.event.id, "stored_at": now, **to_row(rec.event.data)}
             grouped.setdefault(table.name, []).append(row)
+            for extra_table, extra_row in EXTRA_ROWS.get(rec.event.type, ()):
+                extra = {"stored_at": now, **extra_row(rec.event.data)}
+                grouped.setdefault(extra_table.name, []).append(extra)
         with self.engine.begin() as conn:
             for name, rows in grouped.items():
                 conn.execute(_insert_ignore(self.engine, metadata.tables[name]), rows)

@@ -36,6 +36,7 @@ class Settings:
     max_body_bytes: int = 1_000_000
     max_batch_events: int = 1000
     log_level: str = "INFO"
+    alert_policy: str = ""  # path of an alert policy TOML; empty: the shipped default
 
     def __post_init__(self) -> None:
         if self.ces_scale not in (5, 7, 10):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pipeline.alertpolicy import load_policy
 from pipeline.sentiment import Scorer
 from pipeline.settings import Settings
 from pipeline.stages.alerting import AlertingStage
@@ -33,6 +34,6 @@ def build_topology(settings: Settings, scorer: Scorer) -> Topology:
         stages=(
             TriggerStage(link_key=settings.link_key, rules=rules),
             SignalStage(scorer=scorer),
-            AlertingStage(),
+            AlertingStage(policy=load_policy(settings.alert_policy)),
         )
     )

@@ -206,6 +206,8 @@ class Signal(Model):
     beoordeling: str | None = None
     opmerking: str | None = None
     terugbel_toestemming: bool | None = None
+    # The klant's contacts of the last 30 days (ContactMoment dicts, wire keys), oldest first.
+    contacthistorie: tuple[dict[str, Any], ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -225,6 +227,9 @@ class Alert(Model):
     kanaal: str | None = None
     dienst: Dienst | None = None
     opmerking: str | None = None
+    soort: str | None = None  # "terugbellen" (consent given) or "procesverbetering"
+    uiterlijk_op: str | None = None  # due date from the service level in working days
+    contacthistorie: tuple[dict[str, Any], ...] | None = None
 
 
 @dataclass(frozen=True)

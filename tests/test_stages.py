@@ -6,9 +6,10 @@ from typing import Any
 
 import pytest
 
+from pipeline.alertpolicy import default_policy
 from pipeline.processing import process_record
 from pipeline.sentiment import lexicon_scorer
-from pipeline.stages.alerting import AlertingStage, AlertRules, alert_reasons
+from pipeline.stages.alerting import AlertingStage, alert_reasons
 from pipeline.stages.scoring import SignalStage
 from pipeline.stages.trigger import TriggerRules, TriggerStage, link_token, skip_reason
 from schemas.models import Contact, Dienst, Sentiment, Signal
@@ -99,11 +100,11 @@ def _signal(**overrides: Any) -> Signal:
 
 def test_alert_reasons_are_dutch_and_specific() -> None:
     very_negative = Sentiment("neg", -0.9, True, "v", "nld", ("schandalig",))
-    reasons = alert_reasons(_signal(sentiment=very_negative, rapportcijfer=2), AlertRules())
+    reasons = alert_reasons(_signal(sentiment=very_negative, rapportcijfer=2), default_policy())
     assert reasons == ["zeer negatieve opmerking (schandalig)", "rapportcijfer 2"]
-    assert alert_reasons(_signal(rapportcijfer=8, nps=9), AlertRules()) == []
+    assert alert_reasons(_signal(rapportcijfer=8, nps=9), default_policy()) == []
     mild = Sentiment("neg", -0.3, False, "v", "nld")
-    assert alert_reasons(_signal(sentiment=mild, nps=2), AlertRules()) == [
+    assert alert_reasons(_signal(sentiment=mild, nps=2), default_policy()) == [
         "NPS 2 met negatieve opmerking"
     ]
 

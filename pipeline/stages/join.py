@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from pipeline.contacthistory import recent_contacts
 from pipeline.stages.base import Rejected, State, parse_time
 from schemas.models import Contact, Dienst, Response
 
@@ -21,6 +22,7 @@ class ContactContext:
     dienst: Dienst
     team: str
     plaatsgevonden_op: str
+    gelukt: bool | None = None  # None in state written before this was kept
 
     def to_state(self) -> dict[str, Any]:
         return {
@@ -28,6 +30,7 @@ class ContactContext:
             "dienst": self.dienst.to_dict(),
             "team": self.team,
             "plaatsgevondenOp": self.plaatsgevonden_op,
+            "gelukt": self.gelukt,
         }
 
     @classmethod
@@ -38,6 +41,7 @@ class ContactContext:
             dienst=Dienst.from_dict(raw["dienst"]),
             team=raw["team"],
             plaatsgevonden_op=raw["plaatsgevondenOp"],
+            gelukt=raw.get("gelukt"),
         )
 
 
@@ -50,12 +54,23 @@ class JoinedResponse:
 def remember_contact(contacts: State, contact: Contact) -> None:
     known = contacts.get(contact.klant) or {}
     known[contact.contact_id] = ContactContext(
-        contact.contact_id, contact.kanaal, contact.dienst, contact.team, contact.plaatsgevonden_op
+        contact.contact_id,
+        contact.kanaal,
+        contact.dienst,
+        contact.team,
+        contact.plaatsgevonden_op,
+        contact.indicatie_contact_gelukt,
     ).to_state()
     if len(known) > MAX_CONTACTS_PER_KLANT:
         newest = sorted(known.items(), key=lambda kv: parse_time(kv[1]["plaatsgevondenOp"]))
         known = dict(newest[-MAX_CONTACTS_PER_KLANT:])
     contacts.put(contact.klant, known)
+
+
+def contact_history(contacts: State, klant: str, until: str) -> tuple[dict[str, Any], ...]:
+    """The klant's contacts of the last HISTORY_DAYS days before `until`, as wire dicts."""
+    known = contacts.get(klant) or {}
+    return tuple(m.to_dict() for m in recent_contacts(known, parse_time(until)))
 
 
 def join_response(contacts: State, response: Response) -> JoinedResponse | None:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from pipeline.privacy import scrub
 from pipeline.sentiment import Scorer
-from pipeline.stages.base import Emit, Rejected, State, emit
+from pipeline.stages.base import Emit, Rejected, State, emit, parse_time
 from pipeline.stages.join import (
     JoinedResponse,
+    contact_history,
     join_response,
     park_response,
     remember_contact,
@@ -38,7 +40,9 @@ def score_text(scorer: Scorer, text: str) -> Sentiment:
     )
 
 
-def signal_from_response(joined: JoinedResponse, scorer: Scorer) -> Signal:
+def signal_from_response(
+    joined: JoinedResponse, scorer: Scorer, history: tuple[dict[str, Any], ...] = ()
+) -> Signal:
     response, ctx = joined.response, joined.context
     # Scrub before scoring: personal data must not reach the signal, logs or alerts.
     comment = scrub(" ".join(response.comments()))
@@ -60,6 +64,7 @@ def signal_from_response(joined: JoinedResponse, scorer: Scorer) -> Signal:
         rapportcijfer=response.rapportcijfer.score if response.rapportcijfer else None,
         opmerking=comment or None,
         terugbel_toestemming=response.terugbel_toestemming,
+        contacthistorie=history or None,
     )
 
 
@@ -112,7 +117,10 @@ class SignalStage:
     def _signal_from_response(self, response: Response, state: Mapping[str, State]) -> Emit:
         joined = join_response(state["contacts"], response)
         assert joined is not None  # callers join first
-        return self._emit(signal_from_response(joined, self.scorer))
+        # Up to the answer, and at least up to its own contact (clocks of channels differ).
+        until = max(response.answered_at, joined.context.plaatsgevonden_op, key=parse_time)
+        history = contact_history(state["contacts"], response.klant, until)
+        return self._emit(signal_from_response(joined, self.scorer, history))
 
     def _emit(self, signal: Signal) -> Emit:
         return emit(SIGNAL, signal, source=self.source, key=signal.klant, event_id=signal.signal_id)
