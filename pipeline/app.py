@@ -14,6 +14,9 @@ from starlette.routing import Route
 
 from consumers.alerts_api import AlertsApi
 from consumers.dispatch import SqlAddressBook
+from consumers.notifications import build_notifications
+from consumers.notifications_api import NotificationsApi
+from consumers.notify_outbox import Outbox
 from consumers.warehouse import Warehouse, WarehouseSink
 from pipeline.ports import Publisher
 from pipeline.privacy import Pseudonymiser
@@ -36,6 +39,15 @@ class System:
     web: Starlette
     runtime: EmbeddedRuntime | None = None
     on_close: list[Callable[[], None]] = field(default_factory=list)
+    background: list[Any] = field(default_factory=list)  # threads with start() and stop()
+
+    def start(self) -> None:
+        """Start the runtime and the background workers (notification sender)."""
+        if self.runtime is not None:
+            self.runtime.start()
+        for worker in self.background:
+            worker.start()
+            self.on_close.append(worker.stop)
 
     def close(self) -> None:
         if self.runtime is not None:
@@ -57,6 +69,7 @@ def build_web(settings: Settings, publisher: Publisher, warehouse: Warehouse) ->
     )
     questionnaire = Questionnaire(publisher, warehouse, ces_scale=settings.ces_scale)
     alerts = AlertsApi(warehouse, settings.api_token)
+    notifications = NotificationsApi(Outbox(settings.warehouse), settings.api_token)
 
     async def health(_: Request) -> Response:
         return JSONResponse({"status": "ok", "runtime": settings.runtime})
@@ -74,6 +87,7 @@ def build_web(settings: Settings, publisher: Publisher, warehouse: Warehouse) ->
         *ingestion.routes(),
         *questionnaire.routes(),
         *alerts.routes(),
+        *notifications.routes(),
     ]
     return Starlette(routes=routes)
 
@@ -84,10 +98,13 @@ def build_embedded(settings: Settings, scorer: Scorer | None = None) -> System:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     warehouse = Warehouse(settings.warehouse)
     topology = build_topology(settings, scorer or load_scorer(settings.data_dir / "models"))
+    notification_sink, notification_sender = build_notifications(settings)
     runtime = EmbeddedRuntime(
         EventLog(settings.data_dir / "log.db"),
         topology,
-        sinks=[WarehouseSink(warehouse, TOPICS)],
+        sinks=[WarehouseSink(warehouse, TOPICS), notification_sink],
     )
     web = build_web(settings, runtime, warehouse)
-    return System(settings, warehouse, runtime, web, runtime=runtime)
+    system = System(settings, warehouse, runtime, web, runtime=runtime)
+    system.background.append(notification_sender)
+    return system

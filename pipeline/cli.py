@@ -41,7 +41,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings = _settings(args)
     _logging(settings)
     system = build_embedded(settings)
-    system.runtime.start()  # type: ignore[union-attr]
+    system.start()
     s = system.settings
     print(
         f"klantsignaal draait op {s.base_url}  (data: {s.data_dir.resolve()})\n"
@@ -101,6 +101,34 @@ def cmd_sink(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_notifications_status(args: argparse.Namespace) -> int:
+    """Counts per status and the failures of the notification outbox, as JSON."""
+    from consumers.notify_outbox import Outbox
+
+    settings = _settings(args)
+    print(json.dumps(Outbox(settings.warehouse).status(), indent=2, ensure_ascii=False))
+    return 0
+
+
+def cmd_notifications_run(args: argparse.Namespace) -> int:
+    """Kafka mode: new alerts from the topic into the outbox, and the sender."""
+    from consumers.notifications import build_notifications
+    from pipeline.runtimes.kafka.sinks import run_sink
+
+    settings = _settings(args, runtime="kafka")
+    _logging(settings)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    sink, sender = build_notifications(settings)
+    sender.start()
+    try:
+        run_sink(settings, sink, stop)
+    finally:
+        sender.stop()
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """Simulated contacts, invitations and answers through the embedded pipeline."""
     from tqdm import tqdm
@@ -154,6 +182,15 @@ def build_parser() -> argparse.ArgumentParser:
     sink = sub.add_parser("sink", help="Kafka mode: the warehouse sink")
     sink.add_argument("--data-dir")
     sink.set_defaults(func=cmd_sink)
+
+    notify = sub.add_parser("notifications", help="team notifications (e-mail, webhooks)")
+    notify_sub = notify.add_subparsers(dest="notifications_command", required=True)
+    status = notify_sub.add_parser("status", help="outbox counts and failures (JSON)")
+    status.add_argument("--data-dir")
+    status.set_defaults(func=cmd_notifications_status)
+    notify_run = notify_sub.add_parser("run", help="Kafka mode: the notification sink and sender")
+    notify_run.add_argument("--data-dir")
+    notify_run.set_defaults(func=cmd_notifications_run)
 
     from pipeline.bench import add_arguments
 

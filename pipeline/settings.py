@@ -37,6 +37,14 @@ class Settings:
     max_batch_events: int = 1000
     log_level: str = "INFO"
     alert_policy: str = ""  # path of an alert policy TOML; empty: the shipped default
+    smtp_host: str = ""  # empty: no e-mail is sent
+    smtp_port: int = 25
+    mail_from: str = "klantsignaal@localhost"
+    notifications_config: str = ""  # TOML: team -> e-mail recipients, webhook URLs
+    notification_retry_seconds: int = 30  # first back-off; doubles per attempt, max 1 h
+    notification_max_attempts: int = 10
+    notification_scan_seconds: int = 60  # how often overdue alerts are looked for
+    notification_max_age_hours: int = 48  # older new alerts (a replay) are not announced
 
     def __post_init__(self) -> None:
         if self.ces_scale not in (5, 7, 10):
