@@ -5,6 +5,7 @@ the pipeline; overdue alerts are announced once; failures are visible to admins.
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -38,7 +39,8 @@ from pipeline.ports import SinkRecord
 from pipeline.settings import Settings
 from schemas.cloudevents import new_event
 from schemas.types import ALERT, CONTACT, RESPONSE
-from tests.events import contact_data, envelope, response_event
+from tests.events import contact_data, contact_event, envelope, response_event
+from tests.kafka_harness import kafka_harness  # noqa: F401 - the worker fixture
 from tests.live_server import free_port, poll
 
 TOKEN = "notify-admin-token"
@@ -386,3 +388,74 @@ def test_a_notification_that_keeps_failing_is_given_up_and_shown_to_admins(
         timeout=60,
     )
     assert json.loads(out.stdout)["aantallen"]["opgegeven"] == 2
+
+
+# -- Kafka: `klantsignaal notifications run` beside the faust worker ------------------------
+
+
+@pytest.mark.kafka
+@pytest.mark.postgres
+def test_kafka_notification_runner_sends_team_email_and_webhook(
+    request: pytest.FixtureRequest,
+    postgres_url: str,
+    tmp_path: Path,
+    smtp: tuple[Mailbox, int],
+    webhook: Webhook,
+) -> None:
+    from tests.infra._proc import terminate
+
+    harness = request.getfixturevalue("kafka_harness")
+    s = harness.settings
+    webhook.healthy, webhook.first_delay = True, 0.0
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KLANTSIGNAAL_")}
+    env.update(
+        {
+            "KLANTSIGNAAL_RUNTIME": "kafka",
+            "KLANTSIGNAAL_KAFKA_BOOTSTRAP": s.kafka_bootstrap,
+            "KLANTSIGNAAL_KAFKA_TOPIC_PREFIX": s.kafka_topic_prefix,
+            "KLANTSIGNAAL_KAFKA_PARTITIONS": str(s.kafka_partitions),
+            "KLANTSIGNAAL_WAREHOUSE_URL": postgres_url,
+            "KLANTSIGNAAL_DATA_DIR": str(tmp_path / "notify-data"),
+            "KLANTSIGNAAL_PUBLIC_URL": "https://klantsignaal.gemeente.example",
+            "KLANTSIGNAAL_SMTP_HOST": "127.0.0.1",
+            "KLANTSIGNAAL_SMTP_PORT": str(smtp[1]),
+            "KLANTSIGNAAL_NOTIFICATIONS_CONFIG": str(
+                write_config(tmp_path / "notify.toml", webhook.url)
+            ),
+        }
+    )
+    log_path = tmp_path / "notifications.log"
+    runner = subprocess.Popen(
+        [sys.executable, "-m", "pipeline.cli", "notifications", "run"],
+        env=env,
+        stdout=log_path.open("wb"),
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+    )
+    try:
+        who = "k-" + uuid.uuid4().hex
+        contact = contact_event(klant=who, plaatsgevondenOp=datetime.now(UTC).isoformat())
+        harness.publish(CONTACT.topic, [contact])
+        invitation = {"invitationId": "i-k", "contactId": contact.data["contactId"], "klant": who}
+        answer = response_event(
+            invitation,
+            nps={"score": 0, "opmerking": COMMENT},
+            rapportcijfer={"score": 1},
+            answeredAt=datetime.now(UTC).isoformat(),
+        )
+        harness.publish(RESPONSE.topic, [answer])
+        [alert] = [
+            a["data"]
+            for a in harness.records(ALERT.topic)
+            if a["data"]["responseId"] == answer.data["responseId"]
+        ]
+        poll(lambda: webhook.accepted and smtp[0].messages, 60)
+        text_ = json.loads(webhook.accepted[0])["text"]
+        assert text_.endswith(f"https://klantsignaal.gemeente.example/inbox/{alert['alertId']}")
+        for blob in (*webhook.accepted, *smtp[0].messages, *map(decoded, smtp[0].messages)):
+            assert_no_personal_data(blob, [who])
+    except BaseException:
+        print(f"--- notifications log ---\n{log_path.read_text()}", file=sys.stderr)
+        raise
+    finally:
+        terminate(runner, 10)
