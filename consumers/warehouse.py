@@ -36,6 +36,7 @@ from pipeline.privacy import scrub
 from pipeline.stages.base import parse_time
 from schemas.types import (
     ALERT,
+    ALERT_STATUS,
     CONTACT,
     INVITATION,
     OPT_OUT,
@@ -195,6 +196,32 @@ opt_outs = Table(
     Column("bron", String(20)),
     Column("invitation_id", String(100)),
     Column("gegeven_op", DateTime(timezone=True), index=True),
+)
+alert_status_changes = Table(
+    "alert_status_changes",
+    metadata,
+    *_id_columns(),
+    Column("alert_id", String(100), nullable=False, index=True),
+    Column("team", String(100), index=True),
+    Column("status", String(20), nullable=False),
+    Column("handeling", String(30), nullable=False),
+    Column("door", String(100)),
+    Column("op", DateTime(timezone=True), nullable=False, index=True),
+    Column("uitkomst", String(20)),
+    Column("categorie", String(100)),
+    Column("toegewezen_aan", String(100)),
+)
+# Caseworkers' "sentiment klopt niet" on a comment: training data for `sentiment retrain`.
+sentiment_corrections = Table(
+    "sentiment_corrections",
+    metadata,
+    Column("id", String(100), primary_key=True),
+    Column("signal_id", String(100), nullable=False, index=True),
+    Column("text", Text, nullable=False),  # the scrubbed comment
+    Column("label_from", String(3)),
+    Column("label_to", String(3), nullable=False),
+    Column("door", String(100)),
+    Column("op", DateTime(timezone=True), nullable=False),
 )
 dead_letters = Table(
     "dead_letters",
@@ -363,6 +390,20 @@ def _opt_out_row(d: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _alert_status_row(d: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "alert_id": d["alertId"],
+        "team": d.get("team"),
+        "status": d["status"],
+        "handeling": d["handeling"],
+        "door": d.get("door"),
+        "op": _ts(d["op"]),
+        "uitkomst": d.get("uitkomst"),
+        "categorie": d.get("categorie"),
+        "toegewezen_aan": d.get("toegewezenAan"),
+    }
+
+
 ROWS: dict[str, tuple[Table, Callable[[dict[str, Any]], dict[str, Any]]]] = {
     CONTACT.name: (contacts, _contact_row),
     INVITATION.name: (invitations, _invitation_row),
@@ -372,6 +413,7 @@ ROWS: dict[str, tuple[Table, Callable[[dict[str, Any]], dict[str, Any]]]] = {
     PAGE_FEEDBACK.name: (page_feedback, _page_feedback_row),
     SERVICE_ALERT.name: (service_alerts, _service_alert_row),
     OPT_OUT.name: (opt_outs, _opt_out_row),
+    ALERT_STATUS.name: (alert_status_changes, _alert_status_row),
 }
 
 

@@ -17,6 +17,9 @@ from consumers.dispatch import SqlAddressBook
 from consumers.notifications import build_notifications
 from consumers.notifications_api import NotificationsApi
 from consumers.notify_outbox import Outbox
+from consumers.inbox import Inbox
+from consumers.inbox_reads import InboxReads
+from consumers.inbox_store import InboxStore
 from consumers.warehouse import Warehouse, WarehouseSink
 from pipeline.ports import Publisher
 from pipeline.privacy import Pseudonymiser
@@ -24,6 +27,7 @@ from pipeline.runtimes.embedded import EmbeddedRuntime, EventLog
 from pipeline.sentiment import Scorer, load_scorer
 from pipeline.settings import Settings
 from pipeline.topology import TOPICS, build_topology
+from pipeline.web.staff_app import secure_app, web_auth
 from producers.ingestion import IngestionEdge
 from producers.ingestion_api import IngestionApi
 from producers.questionnaire import Questionnaire
@@ -57,6 +61,9 @@ class System:
 
 
 def build_web(settings: Settings, publisher: Publisher, warehouse: Warehouse) -> Starlette:
+    auth = web_auth(settings)
+    address_book = SqlAddressBook(settings.dispatch)
+    reads = InboxReads(warehouse)
     ingestion = IngestionApi(
         edge=IngestionEdge(Pseudonymiser(settings.pseudonym_key)),
         publisher=publisher,
@@ -66,10 +73,13 @@ def build_web(settings: Settings, publisher: Publisher, warehouse: Warehouse) ->
         base_url=settings.base_url,
         max_body_bytes=settings.max_body_bytes,
         max_batch_events=settings.max_batch_events,
+        auth=auth,
     )
     questionnaire = Questionnaire(publisher, warehouse, ces_scale=settings.ces_scale)
     alerts = AlertsApi(warehouse, settings.api_token)
     notifications = NotificationsApi(Outbox(settings.warehouse), settings.api_token)
+    alerts = AlertsApi(reads, auth, settings.base_url)
+    inbox = Inbox(auth, reads, InboxStore(settings.inbox), publisher, address_book)
 
     async def health(_: Request) -> Response:
         return JSONResponse({"status": "ok", "runtime": settings.runtime})
@@ -88,8 +98,10 @@ def build_web(settings: Settings, publisher: Publisher, warehouse: Warehouse) ->
         *questionnaire.routes(),
         *alerts.routes(),
         *notifications.routes(),
+        *auth.routes(),
+        *inbox.routes(),
     ]
-    return Starlette(routes=routes)
+    return secure_app(Starlette(routes=routes), settings)
 
 
 def build_embedded(settings: Settings, scorer: Scorer | None = None) -> System:

@@ -219,6 +219,10 @@ def build_parser() -> argparse.ArgumentParser:
         return weak_label_source(url)
 
     register(sub, warehouse_weak_labels)
+
+    from pipeline.web.admin_cli import register as register_admin
+
+    register_admin(sub)
     return parser
 
 

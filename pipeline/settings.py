@@ -45,6 +45,10 @@ class Settings:
     notification_max_attempts: int = 10
     notification_scan_seconds: int = 60  # how often overdue alerts are looked for
     notification_max_age_hours: int = 48  # older new alerts (a replay) are not announced
+    accounts_url: str = ""  # users, tokens, sessions; empty: SQLite file in data_dir
+    inbox_url: str = ""  # caseworker inbox: status, notes, audit trail; empty: SQLite in data_dir
+    session_hours: int = 10  # a staff session ends after this many hours
+    frame_ancestors: str = ""  # space-separated origins that may frame our pages (widget)
 
     def __post_init__(self) -> None:
         if self.ces_scale not in (5, 7, 10):
@@ -104,6 +108,14 @@ class Settings:
     @property
     def dispatch(self) -> str:
         return self.dispatch_url or f"sqlite:///{(self.data_dir / 'dispatch.db').resolve()}"
+
+    @property
+    def accounts(self) -> str:
+        return self.accounts_url or f"sqlite:///{(self.data_dir / 'accounts.db').resolve()}"
+
+    @property
+    def inbox(self) -> str:
+        return self.inbox_url or f"sqlite:///{(self.data_dir / 'inbox.db').resolve()}"
 
     def topic(self, name: str) -> str:
         return self.kafka_topic_prefix + name

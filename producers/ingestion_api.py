@@ -14,6 +14,8 @@ from starlette.routing import Route
 
 from consumers.warehouse import Warehouse, iso_utc
 from pipeline.ports import Publisher
+from pipeline.web.auth import WebAuth
+from pipeline.web.authz import may_ingest
 from producers.http_common import BodyTooLarge, authorised, problem, read_body, unauthorised
 from producers.ingestion import Accepted, AddressBook, IngestionEdge, publish_accepted
 from schemas.validation import ValidationFailed
@@ -35,6 +37,7 @@ class IngestionApi:
     base_url: str
     max_body_bytes: int
     max_batch_events: int
+    auth: WebAuth | None = None  # scoped tokens; None: only api_token
 
     def routes(self) -> list[Route]:
         return [
@@ -43,8 +46,8 @@ class IngestionApi:
         ]
 
     async def post_events(self, request: Request) -> Response:
-        if not authorised(request, self.api_token):
-            return unauthorised()
+        if (refused := await self._refused(request)) is not None:
+            return refused
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type not in (SINGLE, BATCH, "application/json"):
             return problem(
@@ -100,13 +103,20 @@ class IngestionApi:
             status_code=202,
         )
 
+    async def _refused(self, request: Request) -> Response | None:
+        """None when the caller may ingest; else the 401 or 403 to answer."""
+        if self.auth is None:
+            return None if authorised(request, self.api_token) else unauthorised()
+        found = await self.auth.api_guard(request, may_ingest)
+        return found if isinstance(found, Response) else None
+
     def _publish(self, accepted: list[Accepted]) -> None:
         publish_accepted(self.publisher, self.address_book, accepted)
         log.info("accepted %d event(s)", len(accepted))
 
     async def get_invitations(self, request: Request) -> Response:
-        if not authorised(request, self.api_token):
-            return unauthorised()
+        if (refused := await self._refused(request)) is not None:
+            return refused
         contact_id = request.query_params.get("contact_id")
         if not contact_id:
             return problem(400, "query parameter contact_id is required")

@@ -256,6 +256,21 @@ class OptOut(Model):
     invitation_id: str | None = None
 
 
+@dataclass(frozen=True)
+class AlertStatus(Model):
+    """A change of an alert in the caseworker inbox (claim, callback attempt, resolve, ...)."""
+
+    alert_id: str
+    team: str
+    status: str
+    handeling: str
+    door: str
+    op: str
+    uitkomst: str | None = None
+    categorie: str | None = None
+    toegewezen_aan: str | None = None
+
+
 MODELS: dict[str, type[Model]] = {
     "contact.v1.json": Contact,
     "invitation.v1.json": Invitation,
@@ -265,10 +280,12 @@ MODELS: dict[str, type[Model]] = {
     "alert.v1.json": Alert,
     "service-alert.v1.json": ServiceAlert,
     "opt-out.v1.json": OptOut,
+    "alert-status.v1.json": AlertStatus,
 }
 
 __all__ = [
     "Alert",
+    "AlertStatus",
     "Answer",
     "Bereikbaarheid",
     "Contact",

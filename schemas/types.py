@@ -24,6 +24,9 @@ SERVICE_ALERT = EventType(
     "nl.klantsignaal.service-alert.v1", "service-alert.v1.json", "service-alerts"
 )
 OPT_OUT = EventType("nl.klantsignaal.opt-out.v1", "opt-out.v1.json", "opt-outs")
+ALERT_STATUS = EventType(
+    "nl.klantsignaal.alert-status.v1", "alert-status.v1.json", "alert-status"
+)
 
 EVENT_TYPES: dict[str, EventType] = {
     t.name: t
@@ -36,6 +39,7 @@ EVENT_TYPES: dict[str, EventType] = {
         ALERT,
         SERVICE_ALERT,
         OPT_OUT,
+        ALERT_STATUS,
     )
 }
 
