@@ -1,0 +1,105 @@
+"""Helpers for the inbox tests: staff accounts and tokens through the real CLI, sign-in over
+HTTP, and a very negative answer through the real questionnaire."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.events import PSEUDONYMS
+from tests.live_server import LiveServer, poll
+
+PASSWORD = "correct horse battery staple"
+CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+def cli(*args: str, stdin: str = "", env: dict[str, str] | None = None) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def add_user(
+    data_dir: Path, name: str, role: str, *teams: str, env: dict[str, str] | None = None
+) -> None:
+    team_args = [a for t in teams for a in ("--team", t)]
+    cli(
+        "users",
+        "add",
+        name,
+        "--role",
+        role,
+        *team_args,
+        "--data-dir",
+        str(data_dir),
+        stdin=PASSWORD + "\n",
+        env=env,
+    )
+
+
+def add_token(data_dir: Path, name: str, scope: str, *teams: str) -> str:
+    team_args = [a for t in teams for a in ("--team", t)]
+    out = cli("tokens", "add", name, "--scope", scope, *team_args, "--data-dir", str(data_dir))
+    return out.split()[-1]
+
+
+def csrf_of(html: str) -> str:
+    found = CSRF.search(html)
+    assert found, "no CSRF field on the page"
+    return found.group(1)
+
+
+def sign_in(base: str, name: str, password: str = PASSWORD) -> httpx.Client:
+    """An HTTP client with a staff session (cookies), as a browser would have."""
+    client = httpx.Client(base_url=base, timeout=10)
+    page = client.get("/login")
+    response = client.post(
+        "/login",
+        data={"csrf": csrf_of(page.text), "gebruikersnaam": name, "wachtwoord": password},
+    )
+    assert response.status_code == 303, response.text
+    return client
+
+
+def answer(
+    server: LiveServer,
+    *,
+    comment: str = "Waardeloos, niemand helpt me, van het kastje naar de muur!",
+    consent: bool = True,
+    team: str = "KCC",
+    telefoon: str = "06-12345678",
+    **contact: Any,
+) -> tuple[str, float]:
+    """A contact of `team`, then a very negative answer through the questionnaire form.
+    Returns the contactId and the monotonic time the answer was accepted."""
+    reach = {"enqueteToestemming": True, "kanalen": ["inline"], "telefoonnummer": telefoon}
+    contact.setdefault("klant", PSEUDONYMS.klant(uuid.uuid4().hex))  # no quarantine between tests
+    contact_id = server.post_contact(team=team, bereikbaarheid=reach, **contact)
+    link = server.invitation_link(contact_id)
+    form = {"ces": "1", "nps": "0", "rapportcijfer": "1", "rapportcijfer_opmerking": comment}
+    if consent:
+        form["terugbellen"] = "ja"
+    posted = httpx.post(link, data=form, timeout=10)
+    assert posted.status_code == 200, posted.text
+    return contact_id, time.monotonic()
+
+
+def alert_for(server: LiveServer, contact_id: str, timeout: float = 10) -> dict[str, Any]:
+    def find() -> dict[str, Any] | None:
+        return next((a for a in server.alerts() if a["contactId"] == contact_id), None)
+
+    return poll(find, timeout)
