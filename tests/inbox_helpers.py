@@ -103,3 +103,40 @@ def alert_for(server: LiveServer, contact_id: str, timeout: float = 10) -> dict[
         return next((a for a in server.alerts() if a["contactId"] == contact_id), None)
 
     return poll(find, timeout)
+
+
+def inbox_latencies(
+    base: str, auth: dict[str, str], staff: httpx.Client, samples: int, team: str
+) -> list[float]:
+    """Seconds from an answer accepted (the questionnaire's 200) until its alert is listed in
+    the signed-in `staff` member's /inbox page, for `samples` fresh citizens one after another."""
+    from schemas.types import CONTACT
+    from tests.events import contact_data, envelope
+
+    seconds = []
+    for _ in range(samples):
+        data = contact_data(team=team, klant=PSEUDONYMS.klant(uuid.uuid4().hex))
+        event = envelope(CONTACT.name, data)
+        headers = {**auth, "Content-Type": "application/cloudevents+json"}
+        assert httpx.post(base + "/v1/events", json=event, headers=headers).status_code == 202
+        invitations = poll(
+            lambda d=data: httpx.get(
+                base + "/v1/invitations", params={"contact_id": d["contactId"]}, headers=auth
+            ).json()["invitations"],
+            30,
+        )
+        before = set(CSRF_FREE_LINKS.findall(staff.get("/inbox").text))
+        form = {"ces": "1", "nps": "0", "rapportcijfer": "1", "nps_opmerking": "Waardeloos!"}
+        assert httpx.post(invitations[0]["url"], data=form, timeout=10).status_code == 200
+        accepted = time.monotonic()
+        poll(lambda b=before: set(CSRF_FREE_LINKS.findall(staff.get("/inbox").text)) - b, 30)
+        seconds.append(time.monotonic() - accepted)
+    return seconds
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered) + 0.5) - 1))]
+
+
+CSRF_FREE_LINKS = re.compile(r'href="/inbox/([^"?]+)"')

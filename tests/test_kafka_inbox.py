@@ -5,6 +5,8 @@ topic into the PostgreSQL warehouse."""
 from __future__ import annotations
 
 import json
+import os
+import statistics
 import time
 from pathlib import Path
 
@@ -14,7 +16,7 @@ from sqlalchemy import create_engine, text
 
 from schemas.types import CONTACT
 from tests.events import PSEUDONYMS, contact_data, envelope
-from tests.inbox_helpers import add_user, csrf_of, sign_in
+from tests.inbox_helpers import add_user, csrf_of, inbox_latencies, percentile, sign_in
 from tests.kafka_harness import kafka_harness  # noqa: F401 - the worker fixture
 from tests.live_server import poll
 from tests.test_kafka_stack import stack  # noqa: F401 - web + sink processes
@@ -102,6 +104,13 @@ def test_status_events_flow_through_kafka_to_the_warehouse(
         ("afhandelen", "afgehandeld", "femke", None, "opgelost"),
     ]
     engine.dispose()
+    samples = int(os.environ.get("KLANTSIGNAAL_LATENCY_SAMPLES", "0"))
+    if samples:  # the figure for the issue note, not a timing assertion
+        seconds = inbox_latencies(base, auth, femke, samples, "Belastingen")
+        print(
+            f"kafka inbox latency over {samples}: p50 {statistics.median(seconds):.3f} s, "
+            f"p95 {percentile(seconds, 95):.3f} s, max {max(seconds):.3f} s"
+        )
     taak = httpx.get(f"{base}/v1/alerts/{alert_id}/internetaak", headers=auth).json()
     assert taak["status"] == "verwerkt"
     assert taak["toegewezenAanActoren"][-1] == {**taak["toegewezenAanActoren"][-1], "naam": "femke"}
