@@ -41,7 +41,7 @@ from schemas.types import ALERT_STATUS
 
 log = logging.getLogger(__name__)
 LOCAL = ZoneInfo("Europe/Amsterdam")
-SEVERITIES = ("urgent", "hoog", "middel", "laag")
+SEVERITIES = ("urgent", "hoog", "middel")
 DUE = {"te-laat": "te laat", "vandaag": "vandaag of eerder", "week": "binnen 7 dagen"}
 LABELS_NL = {"neg": "negatief", "neu": "neutraal", "pos": "positief"}
 

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from consumers.warehouse import (
     Warehouse,
+    alert_details,
     alert_status_changes,
     alerts,
     contacts,
@@ -45,14 +46,24 @@ def latest_status_column() -> Any:
     return func.coalesce(latest, "open")
 
 
+def _alerts_query(status: Any) -> Any:
+    """Alerts with their details (due date, soort, contact history) and current status."""
+    joined = alerts.outerjoin(alert_details, alert_details.c.alert_id == alerts.c.alert_id)
+    return select(
+        alerts,
+        alert_details.c.soort,
+        alert_details.c.uiterlijk_op,
+        alert_details.c.contacthistorie,
+        status.label("actuele_status"),
+    ).select_from(joined)
+
+
 class InboxReads:
     def __init__(self, warehouse: Warehouse):
         self.engine = warehouse.engine
 
     def alert(self, alert_id: str) -> dict[str, Any] | None:
-        query = select(alerts, latest_status_column().label("actuele_status")).where(
-            alerts.c.alert_id == alert_id
-        )
+        query = _alerts_query(latest_status_column()).where(alerts.c.alert_id == alert_id)
         with self.engine.connect() as conn:
             row = conn.execute(query).first()
         return _row(row) if row else None
@@ -72,7 +83,7 @@ class InboxReads:
         if teams is not None and not teams:
             return []
         current = latest_status_column()
-        query = select(alerts, current.label("actuele_status"))
+        query = _alerts_query(current)
         if teams is not None:
             query = query.where(alerts.c.team.in_(sorted(teams)))
         if team:

@@ -14,12 +14,12 @@ from starlette.routing import Route
 
 from consumers.alerts_api import AlertsApi
 from consumers.dispatch import SqlAddressBook
-from consumers.notifications import build_notifications
-from consumers.notifications_api import NotificationsApi
-from consumers.notify_outbox import Outbox
 from consumers.inbox import Inbox
 from consumers.inbox_reads import InboxReads
 from consumers.inbox_store import InboxStore
+from consumers.notifications import build_notifications
+from consumers.notifications_api import NotificationsApi
+from consumers.notify_outbox import Outbox
 from consumers.warehouse import Warehouse, WarehouseSink
 from pipeline.ports import Publisher
 from pipeline.privacy import Pseudonymiser

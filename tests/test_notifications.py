@@ -312,22 +312,26 @@ def test_overdue_alerts_are_announced_once_unless_resolved_also_across_a_restart
     _store_alert(warehouse, "resolved", start - timedelta(hours=2), start - timedelta(days=4))
     _store_alert(warehouse, "not-yet-due", start + timedelta(days=1), start - timedelta(hours=1))
     # The inbox's status table (latest row per alert counts); "resolved" was reopened, then closed.
+    changes = (
+        ("resolved", "afgehandeld", 10),
+        ("resolved", "open", 8),
+        ("resolved", "afgehandeld", 6),
+        ("open-overdue", "in-behandeling", 3),
+    )
     with warehouse.engine.begin() as conn:
-        conn.execute(
-            text(
-                "CREATE TABLE IF NOT EXISTS alert_status_changes "
-                "(alert_id VARCHAR(100), status VARCHAR(20), op TIMESTAMP)"
-            )
-        )
-        for status, hours in (("afgehandeld", 10), ("open", 8), ("afgehandeld", 6)):
+        for n, (alert_id, status, hours) in enumerate(changes):
             conn.execute(
-                text("INSERT INTO alert_status_changes VALUES ('resolved', :s, :op)"),
-                {"s": status, "op": (start - timedelta(hours=hours)).replace(tzinfo=None)},
+                text(
+                    "INSERT INTO alert_status_changes (event_id, stored_at, alert_id, status, "
+                    "handeling, op) VALUES (:id, :op, :a, :s, 'claim', :op)"
+                ),
+                {
+                    "id": f"change-{n}",
+                    "a": alert_id,
+                    "s": status,
+                    "op": (start - timedelta(hours=hours)).replace(tzinfo=None),
+                },
             )
-        conn.execute(
-            text("INSERT INTO alert_status_changes VALUES ('open-overdue', 'in-behandeling', :op)"),
-            {"op": (start - timedelta(hours=3)).replace(tzinfo=None)},
-        )
     config = write_config(tmp_path / "notify.toml", webhook.url)
     clock = [start]
     sender = _sender(Outbox(url), config, lambda: clock[0])
