@@ -31,6 +31,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
+from consumers.warehouse_revisions import details_metadata, keep_latest, store_details
 from pipeline.ports import SinkRecord
 from pipeline.privacy import scrub
 from pipeline.stages.base import parse_time
@@ -423,6 +424,13 @@ EXTRA_ROWS: dict[str, tuple[tuple[Table, Callable[[dict[str, Any]], dict[str, An
 }
 
 
+# Revised answers replace earlier ones: (key, time) of the tables where the latest row wins.
+LATEST_WINS: dict[str, tuple[str, str]] = {
+    "responses": ("response_id", "answered_at"),
+    "signals": ("signal_id", "ontvangen_op"),
+}
+
+
 def make_engine(url: str) -> Engine:
     # hide_parameters: a failed statement must not log the rows (comments, addresses).
     engine = create_engine(url, future=True, pool_pre_ping=True, hide_parameters=True)
@@ -459,6 +467,7 @@ class Warehouse:
     def __init__(self, url: str):
         self.engine = make_engine(url)
         create_tables(self.engine, metadata)
+        create_tables(self.engine, details_metadata)
 
     def store(self, records: Sequence[SinkRecord]) -> int:
         """Store a batch in one transaction; returns how many rows it offered."""
@@ -480,7 +489,11 @@ class Warehouse:
                 grouped.setdefault(extra_table.name, []).append(extra)
         with self.engine.begin() as conn:
             for name, rows in grouped.items():
-                conn.execute(_insert_ignore(self.engine, metadata.tables[name]), rows)
+                if name in LATEST_WINS:
+                    rows = keep_latest(conn, metadata.tables[name], rows, *LATEST_WINS[name])
+                if rows:
+                    conn.execute(_insert_ignore(self.engine, metadata.tables[name]), rows)
+            store_details(conn, records, _ts)
         return sum(len(rows) for rows in grouped.values())
 
     @staticmethod

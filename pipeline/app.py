@@ -13,6 +13,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from consumers.alerts_api import AlertsApi
+from consumers.callback_book import SqlCallbackBook
 from consumers.dispatch import SqlAddressBook
 from consumers.inbox import Inbox
 from consumers.inbox_reads import InboxReads
@@ -20,6 +21,7 @@ from consumers.inbox_store import InboxStore
 from consumers.notifications import build_notifications
 from consumers.notifications_api import NotificationsApi
 from consumers.notify_outbox import Outbox
+from consumers.questionnaire_reads import WarehouseQuestionnaireReads
 from consumers.warehouse import Warehouse, WarehouseSink
 from pipeline.ports import Publisher
 from pipeline.privacy import Pseudonymiser
@@ -75,7 +77,15 @@ def build_web(settings: Settings, publisher: Publisher, warehouse: Warehouse) ->
         max_batch_events=settings.max_batch_events,
         auth=auth,
     )
-    questionnaire = Questionnaire(publisher, warehouse, ces_scale=settings.ces_scale)
+    questionnaire = Questionnaire(
+        publisher,
+        WarehouseQuestionnaireReads(warehouse),
+        SqlCallbackBook(settings.dispatch),
+        ces_scale=settings.ces_scale,
+        revision_minutes=settings.revision_minutes,
+        rate_per_link=settings.rate_per_link,
+        rate_per_address=settings.rate_per_address,
+    )
     alerts = AlertsApi(warehouse, settings.api_token)
     notifications = NotificationsApi(Outbox(settings.warehouse), settings.api_token)
     alerts = AlertsApi(reads, auth, settings.base_url)

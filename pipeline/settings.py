@@ -49,6 +49,12 @@ class Settings:
     inbox_url: str = ""  # caseworker inbox: status, notes, audit trail; empty: SQLite in data_dir
     session_hours: int = 10  # a staff session ends after this many hours
     frame_ancestors: str = ""  # space-separated origins that may frame our pages (widget)
+    # Citizen pages (docs/questionnaire.md, docs/widget.md).
+    revision_minutes: int = 60  # how long a citizen may change the answers
+    rate_per_link: int = 30  # questionnaire requests per link per 10 minutes (burst)
+    rate_per_address: int = 60  # citizen-page requests per client address per minute
+    widget_rate_per_address: int = 20  # page-feedback posts per client address per minute
+    widget_origins: str = ""  # comma-separated origins allowed to embed the widget (CORS)
 
     def __post_init__(self) -> None:
         if self.ces_scale not in (5, 7, 10):

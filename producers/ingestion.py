@@ -22,7 +22,12 @@ from schemas.validation import Problem, ValidationFailed, validate_event
 # Free-text fields scrubbed at the edge, per type: (path to the field) tuples.
 _FREE_TEXT: dict[str, tuple[tuple[str, ...], ...]] = {
     CONTACT.name: (("inhoud",), ("onderwerp",)),
-    RESPONSE.name: (("ces", "opmerking"), ("nps", "opmerking"), ("rapportcijfer", "opmerking")),
+    RESPONSE.name: (
+        ("ces", "opmerking"),
+        ("nps", "opmerking"),
+        ("rapportcijfer", "opmerking"),
+        ("vervolg", "toelichting"),
+    ),
     PAGE_FEEDBACK.name: (("opmerking",),),
 }
 

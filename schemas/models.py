@@ -117,8 +117,17 @@ class Answer(Model):
 
 
 @dataclass(frozen=True)
+class Vervolg(Model):
+    """The adaptive follow-up: what went wrong ("mis") or well ("goed"), and why."""
+
+    soort: str
+    oorzaken: tuple[str, ...] = ()
+    toelichting: str | None = None
+
+
+@dataclass(frozen=True)
 class Response(Model):
-    NESTED = {"ces": Answer, "nps": Answer, "rapportcijfer": Answer}
+    NESTED = {"ces": Answer, "nps": Answer, "rapportcijfer": Answer, "vervolg": Vervolg}
 
     response_id: str
     invitation_id: str
@@ -129,13 +138,15 @@ class Response(Model):
     ces: Answer | None = None
     nps: Answer | None = None
     rapportcijfer: Answer | None = None
+    revisie: int | None = None
+    vervolg: Vervolg | None = None
+    contact_via: str | None = None
 
     def comments(self) -> list[str]:
-        return [
-            a.opmerking.strip()
-            for a in (self.ces, self.nps, self.rapportcijfer)
-            if a is not None and a.opmerking and a.opmerking.strip()
-        ]
+        texts = [a.opmerking for a in (self.ces, self.nps, self.rapportcijfer) if a is not None]
+        if self.vervolg is not None:
+            texts.append(self.vervolg.toelichting)
+        return [t.strip() for t in texts if t and t.strip()]
 
 
 @dataclass(frozen=True)
@@ -299,4 +310,5 @@ __all__ = [
     "Sentiment",
     "ServiceAlert",
     "Signal",
+    "Vervolg",
 ]

@@ -252,16 +252,19 @@ def test_questionnaire_to_alert_in_the_warehouse(client: TestClient, system: Sys
     assert page.status_code == 200
     assert "Hoe makkelijk was het om dit te regelen?" in page.text
     assert 'lang="nl"' in page.text
-    answered = client.post(
-        path,
-        data={
-            "ces": "1",
-            "nps": "0",
-            "rapportcijfer": "2",
-            "terugbellen": "ja",
-            "nps_opmerking": "Drie keer doorverwezen en niemand wist het. Schandalig!",
-        },
-    )
+    step1 = {
+        "ces": "1",
+        "nps": "0",
+        "rapportcijfer": "2",
+        "contact": "telefoon",
+        "telefoon": "06 12345678",
+        "nps_opmerking": "Drie keer doorverwezen en niemand wist het. Schandalig!",
+    }
+    followup = client.post(path, data=step1)  # very negative: "Wat ging er mis?" first
+    assert followup.status_code == 200
+    assert "Wat ging er mis?" in followup.text
+    assert system.warehouse.count("responses") == 0
+    answered = client.post(path, data={**step1, "stap": "2", "oorzaak": "doorverwezen"})
     assert answered.status_code == 200
     assert "Bedankt" in answered.text
     started = time.monotonic()
@@ -278,8 +281,8 @@ def test_questionnaire_to_alert_in_the_warehouse(client: TestClient, system: Sys
     _wait(lambda: system.warehouse.count("alerts") == 1)
     for table in ("contacts", "invitations", "responses", "signals", "alerts"):
         assert system.warehouse.count(table) == 1, table
-    # Answering twice is refused kindly.
-    assert "al ingevuld" in client.get(path).text
+    # Within the hour the answers can be changed: the form shows them again.
+    assert "nog wijzigen" in client.get(path).text
 
 
 def test_questionnaire_validates_answers_in_dutch(client: TestClient, system: System) -> None:

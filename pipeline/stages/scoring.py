@@ -120,7 +120,18 @@ class SignalStage:
         # Up to the answer, and at least up to its own contact (clocks of channels differ).
         until = max(response.answered_at, joined.context.plaatsgevonden_op, key=parse_time)
         history = contact_history(state["contacts"], response.klant, until)
-        return self._emit(signal_from_response(joined, self.scorer, history))
+        signal = signal_from_response(joined, self.scorer, history)
+        # A revised response keeps its signalId (one signal, one alert per response) but is
+        # a new event; the warehouse keeps the latest (consumers/warehouse_revisions.py).
+        if (response.revisie or 1) > 1:
+            return self._emit(signal, derived_id("signal", signal.signal_id, response.answered_at))
+        return self._emit(signal)
 
-    def _emit(self, signal: Signal) -> Emit:
-        return emit(SIGNAL, signal, source=self.source, key=signal.klant, event_id=signal.signal_id)
+    def _emit(self, signal: Signal, event_id: str | None = None) -> Emit:
+        return emit(
+            SIGNAL,
+            signal,
+            source=self.source,
+            key=signal.klant,
+            event_id=event_id or signal.signal_id,
+        )

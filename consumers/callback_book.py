@@ -1,0 +1,65 @@
+"""Callback numbers and addresses a citizen gives in the questionnaire ("Mogen we contact met
+u opnemen?"), kept in dispatch's database next to the address book, never in the warehouse.
+
+Keyed by the response: caseworkers need the number as long as the alert of that response
+is open, which may be after the invitation's own addresses were deleted.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import Column, DateTime, MetaData, String, Table, delete, select
+
+from consumers.warehouse import create_tables, make_engine
+
+_metadata = MetaData()
+callbacks = Table(
+    "callback_addresses",
+    _metadata,
+    Column("response_id", String(100), primary_key=True),
+    Column("klant", String(80), nullable=False, index=True),
+    Column("contact_id", String(100), nullable=False),
+    Column("via", String(10), nullable=False),  # "telefoon" or "email"
+    Column("address", String(320), nullable=False),
+    Column("stored_at", DateTime(timezone=True), nullable=False),
+)
+
+
+class SqlCallbackBook:
+    def __init__(self, url: str):
+        self.engine = make_engine(url)
+        create_tables(self.engine, _metadata)
+
+    def remember_callback(
+        self, response_id: str, klant: str, contact_id: str, via: str, address: str
+    ) -> None:
+        row = {
+            "response_id": response_id,
+            "klant": klant,
+            "contact_id": contact_id,
+            "via": via,
+            "address": address,
+            "stored_at": datetime.now(UTC),
+        }
+        with self.engine.begin() as conn:  # a revision replaces the earlier choice
+            conn.execute(delete(callbacks).where(callbacks.c.response_id == response_id))
+            conn.execute(callbacks.insert().values(**row))
+
+    def forget_callback(self, response_id: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(delete(callbacks).where(callbacks.c.response_id == response_id))
+
+    def callback(self, response_id: str) -> tuple[str, str] | None:
+        """(via, address) for the caseworker of this response's alert."""
+        query = select(callbacks.c.via, callbacks.c.address).where(
+            callbacks.c.response_id == response_id
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        return (row[0], row[1]) if row else None
+
+    def forget_klant(self, klant: str) -> int:
+        """Erase every callback of one citizen (privacy forget); how many rows went."""
+        with self.engine.begin() as conn:
+            return int(conn.execute(delete(callbacks).where(callbacks.c.klant == klant)).rowcount)

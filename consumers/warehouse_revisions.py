@@ -1,0 +1,141 @@
+"""Revised answers in the warehouse: the latest revision of a response wins, idempotently.
+
+A citizen may change the answers for an hour (producers/questionnaire.py). Each change is
+a new response event with the same `responseId`, a higher `revisie` and a later
+`answeredAt`; its signal has the same `signalId`. Here, inside the warehouse's write
+transaction, older rows of the same response (and signal) are replaced by the newer one,
+and a replayed older revision is ignored. The follow-up answers and the revision facts
+live in their own table, `response_details` (no new columns on existing tables).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    Connection,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    delete,
+    select,
+)
+
+from pipeline.ports import SinkRecord
+from pipeline.privacy import scrub
+from schemas.types import RESPONSE
+
+details_metadata = MetaData()
+response_details = Table(
+    "response_details",
+    details_metadata,
+    Column("response_id", String(100), primary_key=True),
+    Column("invitation_id", String(100), nullable=False, index=True),
+    Column("klant", String(80), nullable=False, index=True),
+    Column("event_id", String(200), nullable=False),  # the revision now in `responses`
+    Column("revisie", Integer, nullable=False),
+    Column("first_answered_at", DateTime(timezone=True), nullable=False),
+    Column("answered_at", DateTime(timezone=True), nullable=False),
+    Column("vervolg_soort", String(10)),  # "mis" or "goed"
+    Column("vervolg_oorzaken", JSON),
+    Column("vervolg_toelichting", Text),
+    Column("contact_via", String(10)),  # "telefoon" or "email"; the number is never here
+)
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _latest_per_key(rows: list[dict[str, Any]], key: str, at: str) -> list[dict[str, Any]]:
+    """Within one batch, only the latest row per key."""
+    best: dict[Any, dict[str, Any]] = {}
+    for row in rows:
+        seen = best.get(row[key])
+        if seen is None or _utc(row[at]) > _utc(seen[at]):  # type: ignore[operator]
+            best[row[key]] = row
+    return list(best.values())
+
+
+def keep_latest(conn: Connection, table: Table, rows: list[dict[str, Any]], key: str, at: str):
+    """The rows to insert: older stored rows of the same key are deleted, older new ones dropped."""
+    out = []
+    for row in _latest_per_key(rows, key, at):
+        stored = conn.execute(select(table.c.event_id, table.c[at]).where(table.c[key] == row[key]))
+        older = []
+        newer_exists = False
+        for event_id, stored_at in stored:
+            if _utc(stored_at) >= _utc(row[at]):  # type: ignore[operator]
+                newer_exists = True
+            else:
+                older.append(event_id)
+        if newer_exists:
+            continue  # a replay of an older revision (or the same one again)
+        if older:
+            conn.execute(delete(table).where(table.c.event_id.in_(older)))
+        out.append(row)
+    return out
+
+
+def _details_row(event_id: str, d: dict[str, Any], at: datetime) -> dict[str, Any]:
+    vervolg = d.get("vervolg") or {}
+    toelichting = vervolg.get("toelichting")
+    return {
+        "response_id": d["responseId"],
+        "invitation_id": d["invitationId"],
+        "klant": d["klant"],
+        "event_id": event_id,
+        "revisie": int(d.get("revisie") or 1),
+        "first_answered_at": at,
+        "answered_at": at,
+        "vervolg_soort": vervolg.get("soort"),
+        "vervolg_oorzaken": list(vervolg.get("oorzaken") or []) or None,
+        "vervolg_toelichting": scrub(toelichting) if toelichting else None,
+        "contact_via": d.get("contactVia"),
+    }
+
+
+def store_details(conn: Connection, records: Sequence[SinkRecord], parse: Any) -> None:
+    """Upsert response_details for the response events in a batch (latest revision wins)."""
+    rows = [
+        _details_row(r.event.id, r.event.data, parse(r.event.data["answeredAt"]))
+        for r in records
+        if r.event is not None and r.event.type == RESPONSE.name
+    ]
+    t = response_details
+    for row in _latest_per_key(rows, "response_id", "answered_at"):
+        stored = conn.execute(
+            select(t.c.answered_at, t.c.first_answered_at).where(
+                t.c.response_id == row["response_id"]
+            )
+        ).first()
+        if stored is None:
+            conn.execute(t.insert().values(**row))
+            continue
+        first = min(_utc(stored[1]), _utc(row["answered_at"]))  # type: ignore[type-var]
+        if _utc(stored[0]) >= _utc(row["answered_at"]):  # type: ignore[operator]
+            values = {"first_answered_at": first}  # an older revision replayed
+        else:
+            values = {**row, "first_answered_at": first}
+        conn.execute(t.update().where(t.c.response_id == row["response_id"]).values(**values))
+
+
+def latest_details(conn: Connection, invitation_id: str) -> dict[str, Any] | None:
+    row = conn.execute(
+        select(response_details).where(response_details.c.invitation_id == invitation_id)
+    ).first()
+    if row is None:
+        return None
+    out = dict(row._mapping)
+    out["first_answered_at"] = _utc(out["first_answered_at"])
+    out["answered_at"] = _utc(out["answered_at"])
+    return out
