@@ -32,6 +32,7 @@ from pipeline.topology import TOPICS, build_topology
 from pipeline.web.staff_app import secure_app, web_auth
 from producers.ingestion import IngestionEdge
 from producers.ingestion_api import IngestionApi
+from producers.page_feedback import PageFeedbackWidget
 from producers.questionnaire import Questionnaire
 
 log = logging.getLogger(__name__)
@@ -90,6 +91,11 @@ def build_web(settings: Settings, publisher: Publisher, warehouse: Warehouse) ->
     notifications = NotificationsApi(Outbox(settings.warehouse), settings.api_token)
     alerts = AlertsApi(reads, auth, settings.base_url)
     inbox = Inbox(auth, reads, InboxStore(settings.inbox), publisher, address_book)
+    widget = PageFeedbackWidget(
+        publisher,
+        allowed_origins=settings.widget_origin_list,
+        rate_per_address=settings.widget_rate_per_address,
+    )
 
     async def health(_: Request) -> Response:
         return JSONResponse({"status": "ok", "runtime": settings.runtime})
@@ -106,6 +112,7 @@ def build_web(settings: Settings, publisher: Publisher, warehouse: Warehouse) ->
         Route("/healthz", health),
         *ingestion.routes(),
         *questionnaire.routes(),
+        *widget.routes(),
         *alerts.routes(),
         *notifications.routes(),
         *auth.routes(),

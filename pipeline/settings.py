@@ -123,5 +123,9 @@ class Settings:
     def inbox(self) -> str:
         return self.inbox_url or f"sqlite:///{(self.data_dir / 'inbox.db').resolve()}"
 
+    @property
+    def widget_origin_list(self) -> tuple[str, ...]:
+        return tuple(o.strip().rstrip("/") for o in self.widget_origins.split(",") if o.strip())
+
     def topic(self, name: str) -> str:
         return self.kafka_topic_prefix + name
