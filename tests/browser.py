@@ -110,6 +110,14 @@ def browser(tmp_path: Path) -> Iterator[WebDriver]:
             "Emulation.setDeviceMetricsOverride",
             {**PHONE, "deviceScaleFactor": 2, "mobile": True},
         )
+        # A Dutch phone: headless Chromium ignores --lang for Accept-Language.
+        driver.execute_cdp_cmd(
+            "Emulation.setUserAgentOverride",
+            {
+                "userAgent": driver.execute_script("return navigator.userAgent"),
+                "acceptLanguage": "nl-NL,nl;q=0.9",
+            },
+        )
         yield driver
     finally:
         driver.quit()

@@ -80,9 +80,15 @@ def poll(fn: Callable[[], T], timeout: float) -> T:
     raise AssertionError(f"nothing within {timeout}s")
 
 
-def spawn_run(data_dir: Path, port: int, log_file: IO[bytes], token: str) -> subprocess.Popen:
+def spawn_run(
+    data_dir: Path,
+    port: int,
+    log_file: IO[bytes],
+    token: str,
+    extra_env: dict[str, str] | None = None,
+) -> subprocess.Popen:
     """`python -m pipeline.cli run` as a new user would start it, logging to log_file."""
-    env = {**os.environ, "KLANTSIGNAAL_API_TOKEN": token}
+    env = {**os.environ, "KLANTSIGNAAL_API_TOKEN": token, **(extra_env or {})}
     command = [sys.executable, "-m", "pipeline.cli", "run", "--port", str(port)]
     return subprocess.Popen(
         [*command, "--data-dir", str(data_dir)],
@@ -109,7 +115,9 @@ def wait_healthy(proc: subprocess.Popen, base: str, log_path: Path, timeout: flo
 
 
 @contextmanager
-def live_server(workdir: Path, token: str = TOKEN) -> Iterator[LiveServer]:
+def live_server(
+    workdir: Path, token: str = TOKEN, extra_env: dict[str, str] | None = None
+) -> Iterator[LiveServer]:
     """`python -m pipeline.cli run` on a free port with its data in workdir/data.
 
     Fails the test with the server log when it does not answer /healthz within 30 s;
@@ -118,7 +126,7 @@ def live_server(workdir: Path, token: str = TOKEN) -> Iterator[LiveServer]:
     port = free_port()
     log_path = workdir / "server.log"
     with log_path.open("wb") as log_file:
-        proc = spawn_run(workdir / "data", port, log_file, token)
+        proc = spawn_run(workdir / "data", port, log_file, token, extra_env)
         base = f"http://127.0.0.1:{port}"
         wait_healthy(proc, base, log_path)
         try:

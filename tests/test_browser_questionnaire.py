@@ -86,22 +86,24 @@ def test_questionnaire_in_a_phone_browser(
     )
 
     # Every control has an accessible name; the answer buttons are big enough to tap.
-    controls = browser.find_elements(By.CSS_SELECTOR, "input, textarea, select, button")
+    controls = browser.find_elements(
+        By.CSS_SELECTOR, "input:not([type=hidden]), textarea, select, button"
+    )
     radios = [c for c in controls if c.get_attribute("type") == "radio"]
-    assert len(radios) == 5 + 11 + 10
+    assert len(radios) == 5 + 11 + 10 + 3  # three scales, then "Mogen we contact opnemen?"
     unnamed = [
         f"{c.tag_name} name={c.get_attribute('name')} value={c.get_attribute('value')}"
         for c in controls
         if not c.accessible_name.strip()
     ]
     assert not unnamed, f"controls without an accessible name: {unnamed}"
-    for radio in radios:
+    for radio in radios[:26]:
         assert radio.accessible_name.startswith(radio.get_attribute("value"))
         target = radio.find_element(By.XPATH, "..").rect
         assert target["width"] >= 44 and target["height"] >= 44, target
     for textarea in browser.find_elements(By.TAG_NAME, "textarea"):
         assert textarea.accessible_name.endswith("(niet verplicht)")
-    assert "bellen" in by_css(browser, "#terugbellen").accessible_name
+    assert "bel mij" in by_css(browser, "#contact-telefoon").accessible_name
 
     # --- keyboard only: Tab into question 1, Space picks, an arrow moves the choice ---
     keys = ActionChains(browser)
@@ -145,21 +147,24 @@ def test_questionnaire_in_a_phone_browser(
     radio_label(browser, "nps", 0).click()
     radio_label(browser, "rapportcijfer", 1).click()
     by_css(browser, "#rapportcijfer_opmerking").send_keys(NEGATIVE_COMMENT)
-    browser.find_element(By.CSS_SELECTOR, "label[for=terugbellen]").click()
-    assert by_css(browser, "#terugbellen").is_selected()
+    browser.find_element(By.CSS_SELECTOR, "label[for=contact-telefoon]").click()
+    assert by_css(browser, "#contact-telefoon").is_selected()
+    by_css(browser, "#telefoon").send_keys("06 12345678")
+    assert submit(browser) == 200
+    assert by_css(browser, "legend").text == "Wat ging er mis? (niet verplicht)"
     assert submit(browser) == 200
     submitted = time.monotonic()
     assert by_css(browser, "html").get_attribute("lang") == "nl"
     assert by_css(browser, "h1").text == "Bedankt voor uw antwoorden!"
-    assert "We nemen zo nodig contact met u op." in text(browser)
+    assert "We bellen u zo snel mogelijk" in text(browser)
 
     alerts = poll(server.alerts, 2.0)
     assert time.monotonic() - submitted < 2.0
     assert [a["contactId"] for a in alerts] == [contact_id]
     assert alerts[0]["terugbelToestemming"] is True
 
-    # --- the link a second time ---
+    # --- the link a second time, within the hour: the answers to change ---
     browser.get(link)
     assert by_css(browser, "html").get_attribute("lang") == "nl"
-    assert "al ingevuld" in by_css(browser, "h1").text
-    assert browser.find_elements(By.TAG_NAME, "form") == []
+    assert "nog wijzigen" in by_css(browser, ".note").text
+    assert by_css(browser, "#nps-0").is_selected()
