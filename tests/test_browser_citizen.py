@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from tests.axe import assert_accessible
-from tests.browser import active, by_css, navigation_status, radio_label, submit, text
+from tests.browser import active, by_css, navigation_status, radio_label, text
 from tests.events import klant
 from tests.live_server import LiveServer, free_port, live_server, poll
 
@@ -99,6 +99,29 @@ def _click_label(driver: WebDriver, for_id: str) -> None:
     by_css(driver, f"label[for='{for_id}']").click()
 
 
+def _navigate(driver: WebDriver, selector: str = "button[type=submit]") -> int:
+    """Click what leads to a new page and wait for it to be loaded; its HTTP status.
+
+    A marker on the old window object is gone once the new document is there (robust where
+    waiting for a stale element can hit a node of a document being torn down).
+    """
+    from selenium.common.exceptions import WebDriverException
+
+    driver.execute_script("window.__oldPage = true;")
+    by_css(driver, selector).click()
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            if driver.execute_script(
+                "return !window.__oldPage && document.readyState === 'complete'"
+            ):
+                return navigation_status(driver)
+        except WebDriverException:
+            pass  # between documents
+        time.sleep(0.05)
+    raise AssertionError("no new page within 15 s")
+
+
 # --- the questionnaire -----------------------------------------------------------------
 
 
@@ -124,7 +147,7 @@ def test_very_negative_answers_follow_up_callback_and_thanks(
     assert_accessible(browser, "the questionnaire")
 
     # --- the error state: a summary at the top that links to each field ---
-    assert submit(browser) == 422
+    assert _navigate(browser) == 422
     summary = by_css(browser, "#fouten")
     assert summary.get_attribute("role") == "alert"
     first_link = by_css(browser, "#fouten a")
@@ -140,7 +163,7 @@ def test_very_negative_answers_follow_up_callback_and_thanks(
     by_css(browser, "#rapportcijfer_opmerking").send_keys(COMMENT)
     _click_label(browser, "contact-telefoon")
     by_css(browser, "#telefoon").send_keys(PHONE)
-    assert submit(browser) == 200
+    assert _navigate(browser) == 200
 
     # --- the follow-up: "Wat ging er mis?" ---
     assert by_css(browser, "h1").text == "Nog één vraag"
@@ -150,7 +173,7 @@ def test_very_negative_answers_follow_up_callback_and_thanks(
     _click_label(browser, "oorzaak-doorverwezen")
     _click_label(browser, "oorzaak-niet-opgelost")
     by_css(browser, "#toelichting").send_keys("Drie keer doorverbonden.")
-    assert submit(browser) == 200
+    assert _navigate(browser) == 200
 
     # --- the thank-you page thanks ---
     assert by_css(browser, "h1").text == "Bedankt voor uw antwoorden!"
@@ -191,10 +214,10 @@ def test_very_negative_answers_follow_up_callback_and_thanks(
 
     # --- opt-out from the footer link ---
     browser.get(link)
-    by_css(browser, "footer a").click()
+    assert _navigate(browser, "footer a") == 200
     assert by_css(browser, "h1").text == "Geen vragenlijsten meer ontvangen"
     assert_accessible(browser, "the opt-out page")
-    assert submit(browser) == 200
+    assert _navigate(browser) == 200
     assert by_css(browser, "h1").text == "U krijgt geen vragenlijsten meer"
     assert_accessible(browser, "the opt-out confirmation")
     opt_outs = _log_events(server, "opt-outs")
@@ -280,7 +303,7 @@ def test_widget_on_a_municipal_page(
         browser.get(server.base + "/feedback?pagina=" + page)
         assert_accessible(browser, "the widget without JavaScript")
         _click_label(browser, "beoordeling-goed")
-        assert submit(browser) == 200
+        assert _navigate(browser) == 200
         assert by_css(browser, "h1").text == "Bedankt voor uw reactie!"
         assert len(poll(lambda: _log_events(server, "page-feedback")[1:], 5)) == 1
     finally:
