@@ -96,15 +96,15 @@ def test_web_worker_and_sink_carry_the_chain_to_postgres(stack: tuple[str, dict]
     path = link.split("/", 3)[3]
     form = httpx.get(f"{base}/{path}")
     assert form.status_code == 200
-    answered = httpx.post(
-        f"{base}/{path}",
-        data={
-            "ces": "1",
-            "nps": "0",
-            "rapportcijfer": "1",
-            "nps_opmerking": "Schandalig. Drie keer gebeld, niemand belt terug!",
-        },
-    )
+    answers = {
+        "ces": "1",
+        "nps": "0",
+        "rapportcijfer": "1",
+        "nps_opmerking": "Schandalig. Drie keer gebeld, niemand belt terug!",
+    }
+    followup = httpx.post(f"{base}/{path}", data=answers)  # "Wat ging er mis?"
+    assert followup.status_code == 200
+    answered = httpx.post(f"{base}/{path}", data={**answers, "stap": "2"})
     assert answered.status_code == 200
     started = time.monotonic()
     alerts = poll(lambda: httpx.get(base + "/v1/alerts", headers=auth).json()["alerts"], 30)
