@@ -24,6 +24,7 @@ from starlette.routing import Route
 
 from pipeline.ports import Publisher
 from pipeline.privacy import scrub
+from pipeline.web.security import content_security_policy
 from producers.citizen_pages import CitizenPages
 from producers.http_common import BodyTooLarge, read_body
 from producers.questionnaire_form import MAX_COMMENT, Form, FormUnreadable, first, parse_form
@@ -128,10 +129,9 @@ class PageFeedbackWidget:
         return response
 
     def _frameable(self, response: Response) -> Response:
+        # The strict policy of the web kit, but framable by the widget's origins.
         ancestors = " ".join(("'self'", *self.allowed_origins))
-        response.headers["Content-Security-Policy"] = (
-            f"default-src 'self'; frame-ancestors {ancestors}; form-action 'self'"
-        )
+        response.headers["Content-Security-Policy"] = content_security_policy(ancestors)
         response.headers["Referrer-Policy"] = "same-origin"
         return response
 
