@@ -92,8 +92,10 @@ def answer(
     link = server.invitation_link(contact_id)
     form = {"ces": "1", "nps": "0", "rapportcijfer": "1", "rapportcijfer_opmerking": comment}
     if consent:
-        form["terugbellen"] = "ja"
-    posted = httpx.post(link, data=form, timeout=10)
+        form.update(contact="telefoon", telefoon=telefoon)
+    followup = httpx.post(link, data=form, timeout=10)  # very negative: "Wat ging er mis?"
+    assert followup.status_code == 200, followup.text
+    posted = httpx.post(link, data={**form, "stap": "2"}, timeout=10)
     assert posted.status_code == 200, posted.text
     return contact_id, time.monotonic()
 
@@ -127,6 +129,9 @@ def inbox_latencies(
         )
         before = set(CSRF_FREE_LINKS.findall(staff.get("/inbox").text))
         form = {"ces": "1", "nps": "0", "rapportcijfer": "1", "nps_opmerking": "Waardeloos!"}
+        assert httpx.post(invitations[0]["url"], data=form, timeout=10).status_code == 200
+        # Very negative answers get the follow-up step; the second post publishes.
+        form["stap"] = "2"
         assert httpx.post(invitations[0]["url"], data=form, timeout=10).status_code == 200
         accepted = time.monotonic()
         poll(lambda b=before: set(CSRF_FREE_LINKS.findall(staff.get("/inbox").text)) - b, 30)

@@ -24,15 +24,14 @@ def test_run_serves_the_whole_chain(server: LiveServer) -> None:
     assert link.startswith(server.base + "/q/")
     form = httpx.get(link)
     assert form.status_code == 200 and "Welk rapportcijfer geeft u?" in form.text
-    answered = httpx.post(
-        link,
-        data={
-            "ces": "1",
-            "nps": "1",
-            "rapportcijfer": "1",
-            "rapportcijfer_opmerking": "Waardeloos. Niemand belt ooit terug, ik ben het zat!",
-        },
-    )
+    answers = {
+        "ces": "1",
+        "nps": "1",
+        "rapportcijfer": "1",
+        "rapportcijfer_opmerking": "Waardeloos. Niemand belt ooit terug, ik ben het zat!",
+    }
+    assert "Wat ging er mis?" in httpx.post(link, data=answers).text  # the follow-up step
+    answered = httpx.post(link, data={**answers, "stap": "2"})
     assert answered.status_code == 200
     started = time.monotonic()
     alerts = poll(server.alerts, 2.0)
