@@ -49,16 +49,17 @@ def test_status_events_flow_through_kafka_to_the_warehouse(
         30,
     )
     femke = sign_in(base, "femke")
-    answered = httpx.post(
-        invitations[0]["url"],
-        data={
-            "ces": "1",
-            "nps": "0",
-            "rapportcijfer": "1",
-            "nps_opmerking": "Schandalig. Drie keer gebeld, niemand belt terug!",
-            "terugbellen": "ja",
-        },
-    )
+    answers = {
+        "ces": "1",
+        "nps": "0",
+        "rapportcijfer": "1",
+        "nps_opmerking": "Schandalig. Drie keer gebeld, niemand belt terug!",
+        "contact": "telefoon",
+        "telefoon": "06 12345678",
+    }
+    followup = httpx.post(invitations[0]["url"], data=answers)  # "Wat ging er mis?"
+    assert followup.status_code == 200
+    answered = httpx.post(invitations[0]["url"], data={**answers, "stap": "2"})
     assert answered.status_code == 200
     accepted = time.monotonic()
 
