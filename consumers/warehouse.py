@@ -39,6 +39,7 @@ from schemas.types import (
     ALERT,
     ALERT_STATUS,
     CONTACT,
+    DISPATCH,
     INVITATION,
     OPT_OUT,
     PAGE_FEEDBACK,
@@ -224,6 +225,30 @@ sentiment_corrections = Table(
     Column("door", String(100)),
     Column("op", DateTime(timezone=True), nullable=False),
 )
+dispatch_outcomes = Table(
+    "dispatch_outcomes",
+    metadata,
+    *_id_columns(),
+    Column("outcome_id", String(100), nullable=False),
+    Column("invitation_id", String(100), nullable=False, index=True),
+    Column("klant", String(80)),
+    Column("route", String(10)),
+    Column("uitkomst", String(20), nullable=False, index=True),
+    Column("reden", String(200)),
+    Column("pogingen", Integer),
+    Column("kanaal", String(30)),
+    *_dienst_columns(),
+    Column("op", DateTime(timezone=True), index=True),
+)
+# Filled by the questionnaire through the VisitRecorder port (consumers.funnel): one row per
+# invitation and stage, "opened" (the page was shown) or "started" (a first answer sent).
+questionnaire_visits = Table(
+    "questionnaire_visits",
+    metadata,
+    Column("invitation_id", String(100), primary_key=True),
+    Column("stage", String(10), primary_key=True),
+    Column("op", DateTime(timezone=True), nullable=False),
+)
 dead_letters = Table(
     "dead_letters",
     metadata,
@@ -405,6 +430,21 @@ def _alert_status_row(d: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _dispatch_row(d: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "outcome_id": d["outcomeId"],
+        "invitation_id": d["invitationId"],
+        "klant": d["klant"],
+        "route": d["route"],
+        "uitkomst": d["uitkomst"],
+        "reden": d.get("reden"),
+        "pogingen": d.get("pogingen"),
+        "kanaal": d.get("kanaal"),
+        **_dienst(d),
+        "op": _ts(d.get("op")),
+    }
+
+
 ROWS: dict[str, tuple[Table, Callable[[dict[str, Any]], dict[str, Any]]]] = {
     CONTACT.name: (contacts, _contact_row),
     INVITATION.name: (invitations, _invitation_row),
@@ -415,6 +455,7 @@ ROWS: dict[str, tuple[Table, Callable[[dict[str, Any]], dict[str, Any]]]] = {
     SERVICE_ALERT.name: (service_alerts, _service_alert_row),
     OPT_OUT.name: (opt_outs, _opt_out_row),
     ALERT_STATUS.name: (alert_status_changes, _alert_status_row),
+    DISPATCH.name: (dispatch_outcomes, _dispatch_row),
 }
 
 

@@ -15,6 +15,8 @@ from starlette.routing import Route
 from consumers.alerts_api import AlertsApi
 from consumers.callback_book import SqlCallbackBook
 from consumers.dispatch import SqlAddressBook
+from consumers.dispatcher import Dispatcher, build_dispatch
+from consumers.funnel_api import FunnelApi
 from consumers.inbox import Inbox
 from consumers.inbox_reads import InboxReads
 from consumers.inbox_store import InboxStore
@@ -47,6 +49,7 @@ class System:
     runtime: EmbeddedRuntime | None = None
     on_close: list[Callable[[], None]] = field(default_factory=list)
     background: list[Any] = field(default_factory=list)  # threads with start() and stop()
+    dispatcher: Dispatcher | None = None  # e-mail/SMS; also in background
 
     def start(self) -> None:
         """Start the runtime and the background workers (notification sender)."""
@@ -117,6 +120,7 @@ def build_web(settings: Settings, publisher: Publisher, warehouse: Warehouse) ->
         *notifications.routes(),
         *auth.routes(),
         *inbox.routes(),
+        *FunnelApi(warehouse, settings.api_token).routes(),
     ]
     return secure_app(Starlette(routes=routes), settings)
 
@@ -133,7 +137,10 @@ def build_embedded(settings: Settings, scorer: Scorer | None = None) -> System:
         topology,
         sinks=[WarehouseSink(warehouse, TOPICS), notification_sink],
     )
+    dispatch_sink, dispatcher = build_dispatch(settings, runtime)
+    runtime.sinks += (dispatch_sink,)
     web = build_web(settings, runtime, warehouse)
-    system = System(settings, warehouse, runtime, web, runtime=runtime)
+    system = System(settings, warehouse, runtime, web, runtime=runtime, dispatcher=dispatcher)
     system.background.append(notification_sender)
+    system.background.append(dispatcher)
     return system

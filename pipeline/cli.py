@@ -129,6 +129,34 @@ def cmd_notifications_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_dispatch(args: argparse.Namespace) -> int:
+    """Kafka mode: e-mail/SMS dispatch (its sink on the topics plus the sending loop)."""
+    from consumers.dispatcher import build_dispatch
+    from pipeline.runtimes.kafka.publisher import KafkaPublisher
+    from pipeline.runtimes.kafka.sinks import run_sink
+
+    settings = _settings(args, runtime="kafka").with_secrets()
+    _logging(settings)
+    stop = threading.Event()
+    publisher = KafkaPublisher(settings)
+    sink, dispatcher = build_dispatch(settings, publisher)
+    feeding = threading.Thread(target=run_sink, args=(settings, sink, stop), daemon=True)
+    feeding.start()
+    dispatcher.start()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    try:
+        while not stop.wait(1.0):
+            if not feeding.is_alive():
+                log.error("dispatch sink stopped; exiting")
+                return 1
+    finally:
+        dispatcher.stop()
+        feeding.join(timeout=10)
+        publisher.close()
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """Simulated contacts, invitations and answers through the embedded pipeline."""
     from tqdm import tqdm
@@ -191,6 +219,10 @@ def build_parser() -> argparse.ArgumentParser:
     notify_run = notify_sub.add_parser("run", help="Kafka mode: the notification sink and sender")
     notify_run.add_argument("--data-dir")
     notify_run.set_defaults(func=cmd_notifications_run)
+
+    dispatch = sub.add_parser("dispatch", help="Kafka mode: e-mail and SMS dispatch")
+    dispatch.add_argument("--data-dir")
+    dispatch.set_defaults(func=cmd_dispatch)
 
     from pipeline.bench import add_arguments
 

@@ -34,3 +34,12 @@ class Sink(Protocol):
     def handle(self, records: Sequence[SinkRecord]) -> None:
         """Store a batch; must be idempotent, because a crash replays the last batch."""
         ...
+
+
+class VisitRecorder(Protocol):
+    """Where the questionnaire reports how far a citizen got, for the response funnel."""
+
+    def record_visit(self, invitation_id: str, stage: str) -> None:
+        """stage: "opened" (the questionnaire was shown) or "started" (a first answer was
+        submitted). Idempotent: only the first of each (invitation, stage) counts."""
+        ...

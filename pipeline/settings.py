@@ -30,8 +30,21 @@ class Settings:
     pseudonym_key: str = ""  # HMAC key for klant pseudonyms; same rule as api_token
     link_key: str = ""  # HMAC key for questionnaire link tokens; same rule
     public_url: str = ""  # base of questionnaire links; empty: http://host:port
-    quarantine_days: int = 90  # one invitation per klant per this many days
-    invitation_valid_days: int = 14
+    # Who is invited, how and when (quarantine, sampling, routes, delays, expiry, reminder):
+    # a TOML file, see docs/invitation-policy.md; empty: the shipped defaults.
+    invitation_policy_file: str = ""
+    # Dispatch (docs/dispatch.md). SMTP_HOST empty: no e-mail is sent (invitations expire).
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_security: str = "none"  # none | starttls | tls
+    smtp_user: str = ""
+    smtp_password: str = ""
+    mail_from: str = "klantsignaal <noreply@localhost>"
+    sms_gateway_url: str = ""  # empty: no SMS is sent
+    sms_gateway_token: str = ""  # sent as "Authorization: Bearer <token>" when set
+    email_delay_seconds: int = -1  # >= 0 overrides the policy's e-mail delay; 0: at once
+    dispatch_texts_file: str = ""  # sender name and texts of e-mail/SMS; empty: shipped
+    dispatch_retry_seconds: int = 30  # first pause after a temporary failure; doubles
     ces_scale: int = 5
     max_body_bytes: int = 1_000_000
     max_batch_events: int = 1000
@@ -61,6 +74,8 @@ class Settings:
             raise ValueError("KLANTSIGNAAL_CES_SCALE must be 5, 7 or 10")
         if self.runtime not in ("embedded", "kafka"):
             raise ValueError("KLANTSIGNAAL_RUNTIME must be 'embedded' or 'kafka'")
+        if self.smtp_security not in ("none", "starttls", "tls"):
+            raise ValueError("KLANTSIGNAAL_SMTP_SECURITY must be none, starttls or tls")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -126,6 +141,14 @@ class Settings:
     @property
     def widget_origin_list(self) -> tuple[str, ...]:
         return tuple(o.strip().rstrip("/") for o in self.widget_origins.split(",") if o.strip())
+
+    def invitation_policy(self) -> Any:
+        """The invitation policy file (or the shipped one), with the e-mail delay override."""
+        from pipeline.invitation_policy import load_policy
+
+        policy = load_policy(self.invitation_policy_file or None)
+        delay = self.email_delay_seconds if self.email_delay_seconds >= 0 else None
+        return policy.with_delay("email", delay)
 
     def topic(self, name: str) -> str:
         return self.kafka_topic_prefix + name

@@ -10,7 +10,7 @@ from pipeline.settings import Settings
 from pipeline.stages.alerting import AlertingStage
 from pipeline.stages.base import Stage
 from pipeline.stages.scoring import SignalStage
-from pipeline.stages.trigger import TriggerRules, TriggerStage
+from pipeline.stages.trigger import TriggerStage
 from schemas.types import EVENT_TYPES
 
 DEAD_LETTER = "dead-letter"
@@ -27,12 +27,9 @@ class Topology:
 
 
 def build_topology(settings: Settings, scorer: Scorer) -> Topology:
-    rules = TriggerRules(
-        quarantine_days=settings.quarantine_days, valid_days=settings.invitation_valid_days
-    )
     return Topology(
         stages=(
-            TriggerStage(link_key=settings.link_key, rules=rules),
+            TriggerStage(link_key=settings.link_key, policy=settings.invitation_policy()),
             SignalStage(scorer=scorer),
             AlertingStage(policy=load_policy(settings.alert_policy)),
         )

@@ -107,6 +107,9 @@ class Invitation(Model):
     dispatch: tuple[str, ...]
     created_at: str
     expires_at: str
+    taal: str | None = None
+    send_at: str | None = None
+    reminder_at: str | None = None
 
 
 @dataclass(frozen=True)
@@ -282,6 +285,24 @@ class AlertStatus(Model):
     toegewezen_aan: str | None = None
 
 
+@dataclass(frozen=True)
+class DispatchOutcome(Model):
+    """What dispatch did with an e-mail or SMS invitation (never the address itself)."""
+
+    NESTED = {"dienst": Dienst}
+
+    outcome_id: str
+    invitation_id: str
+    klant: str
+    route: str
+    uitkomst: str  # delivered | failed | reminded | expired
+    op: str
+    reden: str | None = None
+    pogingen: int | None = None
+    kanaal: str | None = None
+    dienst: Dienst | None = None
+
+
 MODELS: dict[str, type[Model]] = {
     "contact.v1.json": Contact,
     "invitation.v1.json": Invitation,
@@ -292,6 +313,7 @@ MODELS: dict[str, type[Model]] = {
     "service-alert.v1.json": ServiceAlert,
     "opt-out.v1.json": OptOut,
     "alert-status.v1.json": AlertStatus,
+    "dispatch.v1.json": DispatchOutcome,
 }
 
 __all__ = [
@@ -301,6 +323,7 @@ __all__ = [
     "Bereikbaarheid",
     "Contact",
     "Dienst",
+    "DispatchOutcome",
     "Invitation",
     "MODELS",
     "Model",

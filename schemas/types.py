@@ -27,6 +27,7 @@ OPT_OUT = EventType("nl.klantsignaal.opt-out.v1", "opt-out.v1.json", "opt-outs")
 ALERT_STATUS = EventType(
     "nl.klantsignaal.alert-status.v1", "alert-status.v1.json", "alert-status"
 )
+DISPATCH = EventType("nl.klantsignaal.dispatch.v1", "dispatch.v1.json", "dispatch-outcomes")
 
 EVENT_TYPES: dict[str, EventType] = {
     t.name: t
@@ -40,6 +41,7 @@ EVENT_TYPES: dict[str, EventType] = {
         SERVICE_ALERT,
         OPT_OUT,
         ALERT_STATUS,
+        DISPATCH,
     )
 }
 

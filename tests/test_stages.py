@@ -7,11 +7,12 @@ from typing import Any
 import pytest
 
 from pipeline.alertpolicy import default_policy
+from pipeline.invitation_policy import load_policy
 from pipeline.processing import process_record
 from pipeline.sentiment import lexicon_scorer
 from pipeline.stages.alerting import AlertingStage, alert_reasons
 from pipeline.stages.scoring import SignalStage
-from pipeline.stages.trigger import TriggerRules, TriggerStage, link_token, skip_reason
+from pipeline.stages.trigger import TriggerStage, link_token, skip_reason
 from schemas.models import Contact, Dienst, Sentiment, Signal
 from schemas.types import CONTACT, RESPONSE
 from tests.events import VERY_NEGATIVE, contact_data, contact_event, klant, response_event
@@ -28,7 +29,8 @@ class DictState:
         self.data[key] = value
 
 
-RULES = TriggerRules(quarantine_days=90)
+def _states() -> dict[str, DictState]:
+    return {"last_invited": DictState(), "opted_out": DictState()}
 
 
 @pytest.mark.parametrize(
@@ -36,27 +38,34 @@ RULES = TriggerRules(quarantine_days=90)
     [
         ({"indicatieContactGelukt": False}, "contact niet gelukt"),
         ({"vertrouwelijk": True}, "vertrouwelijk contact"),
-        ({"kanaal": "brief"}, "kanaal brief uitgesloten"),
         ({"bereikbaarheid": {"enqueteToestemming": False}}, "geen toestemming voor enquête"),
+        ({"bereikbaarheid": None}, "geen toestemming bekend (geen bereikbaarheid)"),
     ],
 )
 def test_ineligible_contacts_are_skipped_with_reason(overrides: dict, reason: str) -> None:
-    assert skip_reason(Contact.from_dict(contact_data(**overrides)), None, RULES) == reason
+    data = {k: v for k, v in contact_data(**overrides).items() if v is not None}
+    assert skip_reason(Contact.from_dict(data), [], None, 90) == reason
+
+
+def test_letters_are_not_invited_by_the_shipped_policy() -> None:
+    stage = TriggerStage(link_key="k", policy=load_policy())
+    letter = contact_event(kanaal="brief")
+    assert stage.process(CONTACT.topic, letter, _states()) == []
 
 
 def test_quarantine_counts_from_the_last_invitation() -> None:
     contact = Contact.from_dict(contact_data(plaatsgevondenOp="2026-03-01T10:00:00Z"))
-    recent = {"at": "2026-01-15T10:00:00Z"}
-    long_ago = {"at": "2025-10-01T10:00:00Z"}
-    assert skip_reason(contact, recent, RULES).startswith("quarantaine")
-    assert skip_reason(contact, long_ago, RULES) is None
+    recent = [{"at": "2026-01-15T10:00:00Z", "contactId": "x"}]
+    long_ago = [{"at": "2025-10-01T10:00:00Z", "contactId": "y"}]
+    assert skip_reason(contact, recent, None, 90).startswith("quarantaine")
+    assert skip_reason(contact, long_ago, None, 90) is None
 
 
 def test_trigger_emits_deterministic_invitation() -> None:
     stage = TriggerStage(link_key="k")
     event = contact_event()
-    first = stage.process(CONTACT.topic, event, {"last_invited": DictState()})
-    second = stage.process(CONTACT.topic, event, {"last_invited": DictState()})
+    first = stage.process(CONTACT.topic, event, _states())
+    second = stage.process(CONTACT.topic, event, _states())
     assert first[0].event.id == second[0].event.id
     assert first[0].event.data["token"] == link_token(
         "k", event.data["klant"], event.data["contactId"]
@@ -66,21 +75,22 @@ def test_trigger_emits_deterministic_invitation() -> None:
 
 
 def test_replayed_contact_is_invited_again_with_the_same_ids() -> None:
-    stage, state = TriggerStage(link_key="k"), DictState()
+    stage, states = TriggerStage(link_key="k"), _states()
     event = contact_event()
-    first = stage.process(CONTACT.topic, event, {"last_invited": state})
-    replay = stage.process(CONTACT.topic, event, {"last_invited": state})
+    first = stage.process(CONTACT.topic, event, states)
+    replay = stage.process(CONTACT.topic, event, states)
     assert [e.event.id for e in replay] == [e.event.id for e in first]
 
 
 def test_earlier_contact_arriving_late_is_still_quarantined() -> None:
-    stage, state = TriggerStage(link_key="k"), DictState()
+    stage, states = TriggerStage(link_key="k"), _states()
     who = klant(1)
     later = contact_event(klant=who, plaatsgevondenOp="2026-01-10T10:00:00Z")
     earlier = contact_event(klant=who, plaatsgevondenOp="2026-01-05T10:00:00Z")
-    assert stage.process(CONTACT.topic, later, {"last_invited": state})
-    assert stage.process(CONTACT.topic, earlier, {"last_invited": state}) == []
-    assert state.data[who]["at"] == "2026-01-10T10:00:00Z"
+    assert stage.process(CONTACT.topic, later, states)
+    assert stage.process(CONTACT.topic, earlier, states) == []
+    [entry] = states["last_invited"].data[who]["invitations"]
+    assert entry["at"] == "2026-01-10T10:00:00Z"
 
 
 def _signal(**overrides: Any) -> Signal:
@@ -166,7 +176,7 @@ def test_undecodable_record_is_dead_lettered_with_reason() -> None:
         TriggerStage(link_key="k"),
         CONTACT.topic,
         "not JSON",
-        {"last_invited": DictState()},
+        _states(),
         "3",
         raw={"value": "%%%"},
     )
@@ -179,7 +189,7 @@ def test_wrong_type_on_a_topic_is_dead_lettered() -> None:
         TriggerStage(link_key="k"),
         RESPONSE.topic,
         contact_event(),
-        {"last_invited": DictState()},
+        _states(),
         "4",
     )
     assert "hoort niet op" in outcome.dead_letter.reason

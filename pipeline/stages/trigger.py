@@ -1,4 +1,12 @@
-"""Trigger: decide which contacts get a questionnaire invitation."""
+"""Trigger: decide which contacts get a questionnaire invitation, by which route and when.
+
+The rules, in order (the first that applies says no):
+1. the contact did not succeed, is confidential, or the citizen gave no consent — a
+   contact *without* `bereikbaarheid` counts as no consent (see docs/invitation-policy.md);
+2. the citizen opted out (an opt-out event for the klant, on any channel, ever before);
+3. quarantine: another invitation for this klant within `quarantine_days`, on any channel;
+4. the invitation policy: channel/service eligible, in the sample, an allowed route.
+"""
 
 from __future__ import annotations
 
@@ -8,19 +16,16 @@ import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
-from pipeline.stages.base import Clock, Emit, State, emit, iso, parse_time, system_clock
+from pipeline.invitation_policy import Decision, InvitationPolicy
+from pipeline.stages.base import Clock, Emit, Rejected, State, emit, iso, parse_time, system_clock
 from schemas.cloudevents import CloudEvent, derived_id
-from schemas.models import Contact, Invitation
-from schemas.types import CONTACT, INVITATION
+from schemas.models import Contact, Invitation, OptOut
+from schemas.types import CONTACT, INVITATION, OPT_OUT
 
-
-@dataclass(frozen=True)
-class TriggerRules:
-    quarantine_days: int = 90
-    valid_days: int = 14
-    # Channels where no questionnaire makes sense (a letter cannot show a link).
-    excluded_channels: frozenset[str] = frozenset({"brief"})
+# Invitation moments kept per klant for the quarantine check (the newest ones).
+MAX_REMEMBERED_INVITATIONS = 50
 
 
 def link_token(link_key: str, klant: str, contact_id: str) -> str:
@@ -33,61 +38,95 @@ def link_token(link_key: str, klant: str, contact_id: str) -> str:
     return base64.urlsafe_b64encode(digest.digest()[:24]).decode().rstrip("=")
 
 
-def skip_reason(contact: Contact, last_invited: dict | None, rules: TriggerRules) -> str | None:
-    """Why this contact gets no invitation, or None when it is eligible."""
+def consent_problem(contact: Contact) -> str | None:
     if not contact.indicatie_contact_gelukt:
         return "contact niet gelukt"
     if contact.vertrouwelijk:
         return "vertrouwelijk contact"
-    if contact.kanaal in rules.excluded_channels:
-        return f"kanaal {contact.kanaal} uitgesloten"
-    if contact.bereikbaarheid is not None and not contact.bereikbaarheid.enquete_toestemming:
+    if contact.bereikbaarheid is None:
+        return "geen toestemming bekend (geen bereikbaarheid)"
+    if not contact.bereikbaarheid.enquete_toestemming:
         return "geen toestemming voor enquête"
-    if last_invited is not None and last_invited.get("contactId") != contact.contact_id:
-        # abs(): contacts may arrive out of order; an older one is just as close to the last.
-        since = parse_time(contact.plaatsgevonden_op) - parse_time(last_invited["at"])
-        if abs(since) < timedelta(days=rules.quarantine_days):
-            return f"quarantaine: al uitgenodigd op {last_invited['at']}"
-    # The same contact again (a replay after a crash) is invited again: same ids, deduped.
     return None
+
+
+def quarantine_problem(
+    contact: Contact, invited: list[dict[str, Any]], quarantine_days: int
+) -> str | None:
+    """Another invitation for this klant closer than the quarantine, in either direction
+    (contacts may arrive out of order). The same contact again (a replay) is no problem:
+    it yields the same invitation id, which consumers deduplicate."""
+    when = parse_time(contact.plaatsgevonden_op)
+    window = timedelta(days=quarantine_days)
+    for entry in invited:
+        if entry["contactId"] == contact.contact_id:
+            return None
+    for entry in invited:
+        if abs(when - parse_time(entry["at"])) < window:
+            return f"quarantaine: al uitgenodigd op {entry['at']}"
+    return None
+
+
+def skip_reason(
+    contact: Contact,
+    invited: list[dict[str, Any]],
+    opted_out: dict[str, Any] | None,
+    quarantine_days: int,
+) -> str | None:
+    """Why this contact gets no invitation before the policy is asked, or None."""
+    problem = consent_problem(contact)
+    if problem:
+        return problem
+    if opted_out is not None:
+        return f"afgemeld op {opted_out['at']}"
+    return quarantine_problem(contact, invited, quarantine_days)
+
+
+def remember_invitation(
+    state: State, klant: str, invited: list[dict[str, Any]], contact: Contact
+) -> None:
+    if any(e["contactId"] == contact.contact_id for e in invited):
+        return
+    entries = [*invited, {"at": contact.plaatsgevonden_op, "contactId": contact.contact_id}]
+    entries.sort(key=lambda e: parse_time(e["at"]))
+    state.put(klant, {"invitations": entries[-MAX_REMEMBERED_INVITATIONS:]})
+
+
+def _invited(raw: dict[str, Any] | None) -> list[dict[str, Any]]:
+    if raw is None:
+        return []
+    if "invitations" in raw:
+        return list(raw["invitations"])
+    return [raw]  # state written before the policy: {"at", "contactId"}
 
 
 @dataclass
 class TriggerStage:
     link_key: str
-    rules: TriggerRules = field(default_factory=TriggerRules)
+    policy: InvitationPolicy = field(default_factory=InvitationPolicy)
     source: str = "/klantsignaal/trigger"
     clock: Clock = system_clock
     name: str = "trigger"
-    inputs: tuple[str, ...] = (CONTACT.topic,)
+    inputs: tuple[str, ...] = (CONTACT.topic, OPT_OUT.topic)
     outputs: tuple[str, ...] = (INVITATION.topic,)
-    state_names: tuple[str, ...] = ("last_invited",)
+    state_names: tuple[str, ...] = ("last_invited", "opted_out")
 
     def process(self, topic: str, event: CloudEvent, state: Mapping[str, State]) -> list[Emit]:
-        contact = Contact.from_dict(event.data)
-        invited = state["last_invited"]
-        if skip_reason(contact, invited.get(contact.klant), self.rules) is not None:
+        if event.type == OPT_OUT.name:
+            self._opt_out(OptOut.from_dict(event.data), state["opted_out"])
             return []
-        created = self.clock()
-        dispatch = contact.bereikbaarheid.kanalen if contact.bereikbaarheid else ()
-        invitation = Invitation(
-            invitation_id=derived_id("invitation", contact.klant, contact.contact_id),
-            contact_id=contact.contact_id,
-            klant=contact.klant,
-            token=link_token(self.link_key, contact.klant, contact.contact_id),
-            kanaal=contact.kanaal,
-            dienst=contact.dienst,
-            team=contact.team,
-            dispatch=tuple(dispatch) or ("inline",),
-            created_at=iso(created),
-            expires_at=iso(created + timedelta(days=self.rules.valid_days)),
-        )
-        last = invited.get(contact.klant)
-        if last is None or parse_time(last["at"]) <= parse_time(contact.plaatsgevonden_op):
-            # Keep the latest invitation: quarantine counts from there.
-            invited.put(
-                contact.klant, {"at": contact.plaatsgevonden_op, "contactId": contact.contact_id}
-            )
+        if event.type != CONTACT.name:
+            raise Rejected(f"onverwacht type {event.type} op {topic}")
+        contact = Contact.from_dict(event.data)
+        invited = _invited(state["last_invited"].get(contact.klant))
+        opted_out = state["opted_out"].get(contact.klant)
+        if skip_reason(contact, invited, opted_out, self.policy.quarantine_days):
+            return []
+        decision = self._decide(contact)
+        if not decision.invite:
+            return []
+        remember_invitation(state["last_invited"], contact.klant, invited, contact)
+        invitation = self._invitation(contact, decision)
         return [
             emit(
                 INVITATION,
@@ -97,3 +136,39 @@ class TriggerStage:
                 event_id=invitation.invitation_id,
             )
         ]
+
+    @staticmethod
+    def _opt_out(opt_out: OptOut, opted_out: State) -> None:
+        known = opted_out.get(opt_out.klant)
+        # Keep the first: "from then on" starts at the earliest opt-out.
+        if known is None or parse_time(opt_out.gegeven_op) < parse_time(known["at"]):
+            opted_out.put(opt_out.klant, {"at": opt_out.gegeven_op, "optOutId": opt_out.opt_out_id})
+
+    def _decide(self, contact: Contact) -> Decision:
+        offered = contact.bereikbaarheid.kanalen if contact.bereikbaarheid else ()
+        return self.policy.decide(
+            klant=contact.klant,
+            kanaal=contact.kanaal,
+            dienst=contact.dienst.code,
+            # A channel system that names no route can still show the link itself.
+            offered=tuple(offered) or ("inline",),
+            now=self.clock(),
+        )
+
+    def _invitation(self, contact: Contact, decision: Decision) -> Invitation:
+        assert decision.route and decision.send_at and decision.expires_at
+        return Invitation(
+            invitation_id=derived_id("invitation", contact.klant, contact.contact_id),
+            contact_id=contact.contact_id,
+            klant=contact.klant,
+            token=link_token(self.link_key, contact.klant, contact.contact_id),
+            kanaal=contact.kanaal,
+            dienst=contact.dienst,
+            team=contact.team,
+            dispatch=(decision.route,),
+            created_at=iso(self.clock()),
+            expires_at=iso(decision.expires_at),
+            taal=contact.taal,
+            send_at=iso(decision.send_at),
+            reminder_at=iso(decision.reminder_at) if decision.reminder_at else None,
+        )
