@@ -53,5 +53,25 @@ class EmbeddedHarness:
                 )
             time.sleep(0.05)
 
+    def wait_idle(self, timeout: float = 30.0) -> None:
+        """Until every stage has read every record on its input topics."""
+        deadline = time.monotonic() + timeout
+        conn = self.log._connection()
+        while True:
+            behind = []
+            for stage in self.runtime.topology.stages:
+                marks = ",".join("?" * len(stage.inputs))
+                (last,) = conn.execute(
+                    f"SELECT COALESCE(MAX(offset), 0) FROM log WHERE topic IN ({marks})",
+                    tuple(stage.inputs),
+                ).fetchone()
+                if last > EventLog.offset(conn, stage.name):
+                    behind.append(stage.name)
+            if not behind:
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"stages {behind} not idle after {timeout}s")
+            time.sleep(0.05)
+
     def close(self) -> None:
         self.runtime.stop()
