@@ -28,6 +28,7 @@ class Recorder:
     temporary: Counter[str] = field(default_factory=Counter)  # address -> 451s to give first
     rcpt_attempts: Counter[str] = field(default_factory=Counter)
     messages: list[EmailMessage] = field(default_factory=list)
+    in_data: int = 0  # messages being received right now
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, _o: Any):
@@ -42,8 +43,12 @@ class Recorder:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        with self.lock:
+            self.in_data += 1
         if self.delay:
             await asyncio.sleep(self.delay)
+        with self.lock:
+            self.in_data -= 1
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         with self.lock:
             self.messages.append(message)  # type: ignore[arg-type]
