@@ -161,6 +161,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     """Simulated contacts, invitations and answers through the embedded pipeline."""
     from tqdm import tqdm
 
+    from consumers.funnel import SqlVisitRecorder, funnel
     from pipeline.app import build_embedded
     from producers.simulator import ContactSimulator, run_demo
 
@@ -168,9 +169,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
     system = build_embedded(settings)
     simulator = ContactSimulator(seed=args.seed, pseudonym_key=system.settings.pseudonym_key)
     with tqdm(total=args.contacts, desc="contacten", unit="contact") as bar:
-        counts = run_demo(system.runtime, args.contacts, simulator=simulator, progress=bar.update)
+        counts = run_demo(
+            system.runtime,
+            args.contacts,
+            simulator=simulator,
+            progress=bar.update,
+            visits=SqlVisitRecorder(system.warehouse),
+        )
     system.runtime.run_until_idle()  # type: ignore[union-attr]
-    print(json.dumps({**counts, "alerts": system.warehouse.count("alerts")}))
+    totals = funnel(system.warehouse, "kanaal")["totals"]
+    print(json.dumps({**counts, "alerts": system.warehouse.count("alerts"), "funnel": totals}))
     system.close()
     return 0
 

@@ -29,11 +29,21 @@ from datetime import UTC, date, datetime, timedelta, tzinfo
 from types import MappingProxyType
 from typing import Any
 
+from pipeline.ports import VisitRecorder
 from pipeline.privacy import Pseudonymiser
 from producers import simulator_data as vocab
-from schemas.cloudevents import CloudEvent
-from schemas.models import Answer, Bereikbaarheid, Contact, Dienst, PageFeedback, Response
-from schemas.types import CONTACT, INVITATION, PAGE_FEEDBACK, RESPONSE
+from schemas.cloudevents import CloudEvent, derived_id
+from schemas.models import (
+    Answer,
+    Bereikbaarheid,
+    Contact,
+    Dienst,
+    DispatchOutcome,
+    OptOut,
+    PageFeedback,
+    Response,
+)
+from schemas.types import CONTACT, DISPATCH, INVITATION, OPT_OUT, PAGE_FEEDBACK, RESPONSE
 
 try:
     from zoneinfo import ZoneInfo
@@ -104,6 +114,15 @@ class _Recent:
     citizen: _Citizen
     service: vocab.Service
     hidden: _Hidden
+
+
+@dataclass(frozen=True)
+class FunnelSteps:
+    route: str
+    delivered: bool
+    opened: bool
+    started: bool
+    opted_out: bool
 
 
 class ContactSimulator:
@@ -443,6 +462,17 @@ class ContactSimulator:
             partitionkey=response.klant,
         )
 
+    def funnel_steps(self, invitation: Mapping[str, Any], answered: bool) -> FunnelSteps:
+        """How far a citizen got with an invitation, beyond answering: was it delivered,
+        opened, started, did they opt out. Seeded per invitation, like the response."""
+        rng = random.Random(f"{self.seed}:funnel:{invitation['invitationId']}")
+        route = (invitation.get("dispatch") or ["inline"])[0]
+        delivered = answered or rng.random() < vocab.DELIVERY_RATE.get(route, 1.0)
+        opened = answered or (delivered and rng.random() < vocab.OPEN_WITHOUT_ANSWER)
+        started = answered or (opened and rng.random() < vocab.START_WITHOUT_ANSWER)
+        opted_out = delivered and not answered and rng.random() < vocab.OPT_OUT_RATE
+        return FunnelSteps(route, delivered, opened, started, opted_out)
+
     def _guess_hidden(self, contact: Mapping[str, Any], rng: random.Random) -> _Hidden:
         service = vocab.SERVICE_BY_CODE.get(contact.get("dienst", {}).get("code", ""))
         quality = service.quality if service else 0.62
@@ -663,6 +693,67 @@ def _embedded_invitations(runtime: Any) -> Callable[[], list[dict[str, Any]]]:
     return read
 
 
+def _simulate_funnel(
+    sim: ContactSimulator,
+    invitation: Mapping[str, Any],
+    answered: bool,
+    visits: VisitRecorder,
+    out: dict[str, list[CloudEvent]],
+    counts: dict[str, int],
+) -> None:
+    steps = sim.funnel_steps(invitation, answered)
+    invitation_id, klant = invitation["invitationId"], invitation["klant"]
+    when = invitation.get("sendAt") or invitation["createdAt"]
+    if steps.route != "inline":
+        outcome = DispatchOutcome(
+            outcome_id=derived_id("dispatch", invitation_id, "simulated"),
+            invitation_id=invitation_id,
+            klant=klant,
+            route=steps.route,
+            uitkomst="delivered" if steps.delivered else "failed",
+            op=when,
+            reden=None if steps.delivered else "SMTP 550 op RCPT TO (gesimuleerd)",
+            pogingen=1,
+            kanaal=invitation.get("kanaal"),
+            dienst=Dienst.from_dict(invitation["dienst"]) if invitation.get("dienst") else None,
+        )
+        out[DISPATCH.topic].append(
+            CloudEvent(
+                id=outcome.outcome_id,
+                source=f"{sim.source}/dispatch",
+                type=DISPATCH.name,
+                data=outcome.to_dict(),
+                time=when,
+                partitionkey=klant,
+            )
+        )
+    for stage, done in (("opened", steps.opened), ("started", steps.started)):
+        if done:
+            visits.record_visit(invitation_id, stage)
+            counts[stage] = counts.get(stage, 0) + 1
+    if steps.opted_out:
+        opt_out = OptOut(
+            opt_out_id=derived_id("opt-out", invitation_id),
+            klant=klant,
+            gegeven_op=when,
+            bron="vragenlijst"
+            if steps.route == "inline"
+            else steps.route.replace("email", "e-mail"),
+            invitation_id=invitation_id,
+        )
+        out[OPT_OUT.topic].append(
+            CloudEvent(
+                id=opt_out.opt_out_id,
+                source=f"{sim.source}/vragenlijst",
+                type=OPT_OUT.name,
+                data=opt_out.to_dict(),
+                time=when,
+                partitionkey=klant,
+            )
+        )
+        counts["opt_outs"] = counts.get("opt_outs", 0) + 1
+
+
 def run_demo(
     publisher: Any,
     n: int,
@@ -672,6 +763,7 @@ def run_demo(
     feedback_ratio: float = 0.05,
     invitations: Callable[[], Iterable[Mapping[str, Any]]] | None = None,
     progress: Callable[[int], None] | None = None,
+    visits: VisitRecorder | None = None,
 ) -> dict[str, int]:
     """Publish n simulated contacts (plus page feedback) and the responses to their invitations.
 
@@ -680,7 +772,9 @@ def run_demo(
     publishers need `invitations`, a callable returning invitations (data) not yet seen,
     or get no responses. On an embedded log that already holds invitations the old ones
     are answered too; response ids follow from the invitation, so a repeat is idempotent.
-    Returns counts per kind of event published.
+    With `visits` (the questionnaire's VisitRecorder port) the rest of the response funnel
+    is simulated too: delivery outcomes of e-mail/SMS, opened and started questionnaires,
+    opt-outs. Returns counts per kind of event published.
     """
     sim = simulator or ContactSimulator()
     embedded = hasattr(publisher, "run_until_idle") and hasattr(publisher, "log")
@@ -695,9 +789,16 @@ def run_demo(
         if invitations is None:
             return
         responses: list[CloudEvent] = []
+        extra: dict[str, list[CloudEvent]] = {OPT_OUT.topic: [], DISPATCH.topic: []}
         for invitation in invitations():
             counts["invitations"] += 1
-            responses.extend(sim.responses_for(invitation))
+            answer = sim.responses_for(invitation)
+            responses.extend(answer)
+            if visits is not None:
+                _simulate_funnel(sim, invitation, bool(answer), visits, extra, counts)
+        for topic, events in extra.items():
+            if events:
+                publisher.publish(topic, events)
         if responses:
             publisher.publish(RESPONSE.topic, responses)
             counts["responses"] += len(responses)

@@ -105,6 +105,16 @@ RESPONSE_RATE: MappingProxyType[str, float] = MappingProxyType(
     {"inline": 0.2, "email": 0.14, "sms": 0.1}
 )
 
+# The rest of the response funnel (see docs/dispatch.md#funnel): e-mail and SMS that reach the
+# citizen, invited citizens who open or start the questionnaire without finishing it, and
+# those who say "no more questionnaires".
+DELIVERY_RATE: MappingProxyType[str, float] = MappingProxyType(
+    {"inline": 1.0, "email": 0.96, "sms": 0.97}
+)
+OPEN_WITHOUT_ANSWER = 0.25
+START_WITHOUT_ANSWER = 0.35
+OPT_OUT_RATE = 0.015
+
 LANGUAGES: tuple[tuple[str, float], ...] = (
     ("nld", 0.94),
     ("eng", 0.03),
