@@ -33,13 +33,11 @@ class Settings:
     # Who is invited, how and when (quarantine, sampling, routes, delays, expiry, reminder):
     # a TOML file, see docs/invitation-policy.md; empty: the shipped defaults.
     invitation_policy_file: str = ""
-    # Dispatch (docs/dispatch.md). SMTP_HOST empty: no e-mail is sent (invitations expire).
-    smtp_host: str = ""
-    smtp_port: int = 25
+    # Dispatch (docs/dispatch.md); SMTP_HOST, SMTP_PORT and MAIL_FROM are shared with the
+    # notifications below. SMTP_HOST empty: no e-mail is sent (invitations expire).
     smtp_security: str = "none"  # none | starttls | tls
     smtp_user: str = ""
     smtp_password: str = ""
-    mail_from: str = "klantsignaal <noreply@localhost>"
     sms_gateway_url: str = ""  # empty: no SMS is sent
     sms_gateway_token: str = ""  # sent as "Authorization: Bearer <token>" when set
     email_delay_seconds: int = -1  # >= 0 overrides the policy's e-mail delay; 0: at once
