@@ -20,10 +20,12 @@ from consumers.funnel_api import FunnelApi
 from consumers.inbox import Inbox
 from consumers.inbox_reads import InboxReads
 from consumers.inbox_store import InboxStore
+from consumers.measures_api import MeasuresApi
 from consumers.notifications import build_notifications
 from consumers.notifications_api import NotificationsApi
 from consumers.notify_outbox import Outbox
 from consumers.questionnaire_reads import WarehouseQuestionnaireReads
+from consumers.service_alerts_api import ServiceAlertsApi
 from consumers.warehouse import Warehouse, WarehouseSink
 from pipeline.ports import Publisher
 from pipeline.privacy import Pseudonymiser
@@ -99,6 +101,8 @@ def build_web(settings: Settings, publisher: Publisher, warehouse: Warehouse) ->
         allowed_origins=settings.widget_origin_list,
         rate_per_address=settings.widget_rate_per_address,
     )
+    service_alerts = ServiceAlertsApi(warehouse, auth)
+    measures = MeasuresApi(warehouse, auth)
 
     async def health(_: Request) -> Response:
         return JSONResponse({"status": "ok", "runtime": settings.runtime})
@@ -121,6 +125,8 @@ def build_web(settings: Settings, publisher: Publisher, warehouse: Warehouse) ->
         *auth.routes(),
         *inbox.routes(),
         *FunnelApi(warehouse, settings.api_token).routes(),
+        *service_alerts.routes(),
+        *measures.routes(),
     ]
     return secure_app(Starlette(routes=routes), settings)
 

@@ -263,6 +263,9 @@ def build_parser() -> argparse.ArgumentParser:
     from pipeline.web.admin_cli import register as register_admin
 
     register_admin(sub)
+    from pipeline.monitoring.cli import register as register_monitor
+
+    register_monitor(sub)
     return parser
 
 

@@ -66,6 +66,14 @@ class Settings:
     rate_per_address: int = 60  # citizen-page requests per client address per minute
     widget_rate_per_address: int = 20  # page-feedback posts per client address per minute
     widget_origins: str = ""  # comma-separated origins allowed to embed the widget (CORS)
+    # Monitor (control charts per service and channel, see docs/monitoring.md).
+    monitor_warmup_min: int = 300  # outcomes per chart before its baseline is trusted
+    monitor_warmup_days: float = 14.0  # and at least this many days of them
+    monitor_odds_ratio: float = 1.6  # the shift the charts are tuned to detect
+    monitor_false_alarms_per_30d: float = 1.0  # design budget per service (target: <= 1)
+    monitor_charts_per_service: int = 24  # charts sharing that budget
+    monitor_arl0: float = 0.0  # fixed in-control run length per chart; 0: from volume
+    monitor_baselines: str = ""  # configured baselines, e.g. "aandeel-detractors=0.2"
 
     def __post_init__(self) -> None:
         if self.ces_scale not in (5, 7, 10):
@@ -85,6 +93,8 @@ class Settings:
                 continue
             if f.type in ("int", int):
                 values[f.name] = int(raw)
+            elif f.type in ("float", float):
+                values[f.name] = float(raw)
             elif f.type in ("Path", Path):
                 values[f.name] = Path(raw)
             else:

@@ -9,6 +9,7 @@ from pipeline.sentiment import Scorer
 from pipeline.settings import Settings
 from pipeline.stages.alerting import AlertingStage
 from pipeline.stages.base import Stage
+from pipeline.stages.monitoring import MonitorFeedStage, MonitoringStage, monitor_config
 from pipeline.stages.scoring import SignalStage
 from pipeline.stages.trigger import TriggerStage
 from schemas.types import EVENT_TYPES
@@ -32,5 +33,7 @@ def build_topology(settings: Settings, scorer: Scorer) -> Topology:
             TriggerStage(link_key=settings.link_key, policy=settings.invitation_policy()),
             SignalStage(scorer=scorer),
             AlertingStage(policy=load_policy(settings.alert_policy)),
+            MonitorFeedStage(),
+            MonitoringStage(config=monitor_config(settings)),
         )
     )

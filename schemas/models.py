@@ -247,8 +247,25 @@ class Alert(Model):
 
 
 @dataclass(frozen=True)
+class Bewijs(Model):
+    """The evidence of a service alert: what the control chart saw (docs/monitoring.md)."""
+
+    basislijn: float
+    huidige_waarde: float
+    limiet: float
+    statistiek: float
+    venster_start: str
+    venster_einde: str
+    aantal: int
+    aantal_slecht: int
+    ontwerpverschuiving: float | None = None
+    arl0: float | None = None
+    voorbeeld_opmerkingen: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class ServiceAlert(Model):
-    NESTED = {"dienst": Dienst}
+    NESTED = {"dienst": Dienst, "bewijs": Bewijs}
 
     service_alert_id: str
     dienst: Dienst
@@ -259,6 +276,26 @@ class ServiceAlert(Model):
     aangemaakt_op: str
     team: str | None = None
     aantal: int | None = None
+    kanaal: str | None = None
+    status: str | None = None
+    herstel_van: str | None = None
+    bewijs: Bewijs | None = None
+
+
+@dataclass(frozen=True)
+class MonitorObservation(Model):
+    """Outcomes of one contact, answer or page feedback for the monitor (no klant)."""
+
+    NESTED = {"dienst": Dienst}
+
+    observation_id: str
+    bron: str
+    oorzaak_id: str
+    dienst: Dienst
+    kanaal: str
+    waargenomen_op: str
+    uitkomsten: dict[str, bool]
+    opmerking: str | None = None
 
 
 @dataclass(frozen=True)
@@ -314,6 +351,7 @@ MODELS: dict[str, type[Model]] = {
     "opt-out.v1.json": OptOut,
     "alert-status.v1.json": AlertStatus,
     "dispatch.v1.json": DispatchOutcome,
+    "monitor-observation.v1.json": MonitorObservation,
 }
 
 __all__ = [
@@ -321,12 +359,14 @@ __all__ = [
     "AlertStatus",
     "Answer",
     "Bereikbaarheid",
+    "Bewijs",
     "Contact",
     "Dienst",
     "DispatchOutcome",
     "Invitation",
     "MODELS",
     "Model",
+    "MonitorObservation",
     "OptOut",
     "PageFeedback",
     "Response",

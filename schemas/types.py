@@ -28,6 +28,10 @@ ALERT_STATUS = EventType(
     "nl.klantsignaal.alert-status.v1", "alert-status.v1.json", "alert-status"
 )
 DISPATCH = EventType("nl.klantsignaal.dispatch.v1", "dispatch.v1.json", "dispatch-outcomes")
+# Internal: contacts and signals re-keyed by dienst|kanaal for the monitoring stage.
+MONITOR_OBSERVATION = EventType(
+    "nl.klantsignaal.monitor-observation.v1", "monitor-observation.v1.json", "monitor-observations"
+)
 
 EVENT_TYPES: dict[str, EventType] = {
     t.name: t
@@ -42,6 +46,7 @@ EVENT_TYPES: dict[str, EventType] = {
         OPT_OUT,
         ALERT_STATUS,
         DISPATCH,
+        MONITOR_OBSERVATION,
     )
 }
 

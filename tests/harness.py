@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from pipeline.runtimes.embedded import EmbeddedRuntime, EventLog
 from pipeline.sentiment import load_scorer
@@ -31,8 +31,8 @@ class EmbeddedHarness:
 
     name = "embedded"
 
-    def __init__(self, data_dir: Path):
-        settings = Settings(data_dir=data_dir, link_key=TEST_LINK_KEY)
+    def __init__(self, data_dir: Path, **overrides: Any):
+        settings = Settings(data_dir=data_dir, link_key=TEST_LINK_KEY, **overrides)
         self.log = EventLog(data_dir / "log.db")
         self.runtime = EmbeddedRuntime(self.log, build_topology(settings, load_scorer()))
         self.runtime.start()

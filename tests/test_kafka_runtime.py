@@ -304,19 +304,20 @@ def test_bad_records_are_dead_lettered_and_the_stream_goes_on(
 
     shared_harness.records("dead-letter", min_count=1)
     deadline = time.monotonic() + 30
-    while len([d for d in shared_harness.records("dead-letter") if mine(d)]) < 4:
+    while len([d for d in shared_harness.records("dead-letter") if mine(d)]) < 6:
         assert time.monotonic() < deadline, shared_harness.records("dead-letter")
         time.sleep(0.1)
     letters = [d for d in shared_harness.records("dead-letter") if mine(d)]
-    # Both stages reading contact-events (trigger, signals) reject each bad record.
+    # Every stage reading contact-events (trigger, signals, monitor-feed) rejects each bad
+    # record.
     undecodable = [d for d in letters if "key" in d["record"]]
     invalid = [d for d in letters if "partitionkey" in d["record"]]
-    assert {d["stage"] for d in undecodable} == {"trigger", "signals"}
+    assert {d["stage"] for d in undecodable} == {"trigger", "signals", "monitor-feed"}
     assert all("ce_specversion" in d["reason"] for d in undecodable)
     assert undecodable[0]["record"]["value"] == '{"hello": "world"}'
     assert undecodable[0]["topic"] == "contact-events"
     assert "/" in undecodable[0]["position"]
-    assert {d["stage"] for d in invalid} == {"trigger", "signals"}
+    assert {d["stage"] for d in invalid} == {"trigger", "signals", "monitor-feed"}
     assert all("/data/kanaal" in d["reason"] for d in invalid)
 
 

@@ -1,0 +1,86 @@
+"""The measures' read model over the warehouse tables (SQLAlchemy; SQLite or PostgreSQL).
+
+Implements pipeline.measures.ports.MeasuresReadModel. Answers are the scored response
+signals (they carry kanaal, dienst and team from the joined contact).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine, exists, select
+
+from consumers.warehouse import contacts, invitations, page_feedback, responses, signals
+from pipeline.measures.ports import (
+    AnswerRow,
+    ContactRow,
+    Dimension,
+    InvitationRow,
+    PageFeedbackRow,
+)
+
+WEBSITE = "website"  # page feedback is given on the website
+NO_SERVICE = "zonder-dienst"
+
+
+def _utc(moment: datetime) -> datetime:
+    # SQLite hands back naive datetimes; the warehouse stores UTC.
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _group(table: Any, by: Dimension) -> Any:
+    return {"kanaal": table.c.kanaal, "dienst": table.c.dienst_code, "team": table.c.team}[by]
+
+
+@dataclass
+class SqlMeasuresReadModel:
+    engine: Engine
+
+    def _rows(self, query: Any) -> Iterator[Any]:
+        with self.engine.connect() as conn:
+            yield from conn.execute(query)
+
+    def answers(self, by: Dimension) -> Iterator[AnswerRow]:
+        group = _group(signals, by)
+        query = select(
+            group,
+            signals.c.ontvangen_op,
+            signals.c.nps,
+            signals.c.ces,
+            signals.c.ces_schaal,
+            signals.c.rapportcijfer,
+        ).where(
+            signals.c.bron == "response", group.is_not(None), signals.c.ontvangen_op.is_not(None)
+        )
+        for g, at, nps, ces, schaal, cijfer in self._rows(query):
+            yield AnswerRow(g, _utc(at), nps, ces, schaal, cijfer)
+
+    def invitations(self, by: Dimension) -> Iterator[InvitationRow]:
+        group = _group(invitations, by)
+        answered = exists().where(responses.c.invitation_id == invitations.c.invitation_id)
+        query = select(group, invitations.c.created_at, answered).where(
+            group.is_not(None), invitations.c.created_at.is_not(None)
+        )
+        for g, at, was_answered in self._rows(query):
+            yield InvitationRow(g, _utc(at), bool(was_answered))
+
+    def contacts(self, by: Dimension) -> Iterator[ContactRow]:
+        group = _group(contacts, by)
+        query = select(
+            group, contacts.c.plaatsgevonden_op, contacts.c.klant, contacts.c.dienst_code
+        ).where(group.is_not(None), contacts.c.plaatsgevonden_op.is_not(None))
+        for g, at, klant, dienst in self._rows(query):
+            yield ContactRow(g, _utc(at), klant, dienst or "")
+
+    def page_feedback(self, by: Dimension) -> Iterator[PageFeedbackRow]:
+        if by == "team":
+            return  # page feedback belongs to no team
+        query = select(
+            page_feedback.c.dienst_code, page_feedback.c.gegeven_op, page_feedback.c.beoordeling
+        ).where(page_feedback.c.gegeven_op.is_not(None))
+        for dienst, at, beoordeling in self._rows(query):
+            group = WEBSITE if by == "kanaal" else (dienst or NO_SERVICE)
+            yield PageFeedbackRow(group, _utc(at), beoordeling)

@@ -1,0 +1,45 @@
+"""The monitor's state for one (dienst, kanaal) cell: a chart per metric plus evidence."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pipeline.monitoring.charts import Finding, MonitorConfig, new_chart, observe
+
+SEEN_IDS = 100  # observation ids kept to ignore a replayed observation (at-least-once)
+SEEN_CHARS = 16  # of each id: 64 bits of a UUIDv5 are plenty, and keep the state small
+
+
+def new_cell() -> dict[str, Any]:
+    return {"charts": {}, "examples": {}, "seen": []}
+
+
+def already_seen(cell: dict[str, Any], observation_id: str) -> bool:
+    return observation_id[:SEEN_CHARS] in cell["seen"]
+
+
+def observe_cell(
+    cell: dict[str, Any],
+    observation_id: str,
+    outcomes: Mapping[str, bool],
+    at: str,
+    comment: str | None,
+    config: MonitorConfig,
+) -> list[Finding]:
+    """Feed one observation's outcomes into the cell's charts (cell mutated in place)."""
+    cell["seen"] = [*cell["seen"], observation_id[:SEEN_CHARS]][-SEEN_IDS:]
+    found: list[Finding] = []
+    for metric, bad in sorted(outcomes.items()):
+        if bad and comment:
+            kept = cell["examples"].get(metric, [])
+            cell["examples"][metric] = [*kept, comment][-config.examples :]
+        chart = cell["charts"].setdefault(metric, new_chart())
+        finding = observe(chart, metric, bad, at, config)
+        if finding is not None:
+            found.append(finding)
+    return found
+
+
+def examples(cell: dict[str, Any], metric: str) -> tuple[str, ...]:
+    return tuple(cell["examples"].get(metric, ()))

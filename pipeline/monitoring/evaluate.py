@@ -1,0 +1,283 @@
+"""Measure the monitor on simulated data: detection delay of a drop, false alarms when stable.
+
+A small generator in the shape of producers/simulator.py (same channel mix, failure rates,
+weekday pattern and ~17% response), but drawing outcomes directly so many seeds run in
+seconds. Each (service, channel) cell gets its own stable rates. One cell (the busiest
+service on the telephone by default) gets an injected drop from `change_day`: NPS -15
+points, half from more detractors (+7.5 pts) and half from fewer promoters (-7.5 pts);
+negative comments follow because detractors comment negatively more often.
+
+Detection delay = answers in that cell from the change until the first service alert of
+that cell (detractors or negative comments). False alarms = service alerts (status open)
+on the other services, which stay stable throughout, per service per 30 monitored days.
+"""
+
+from __future__ import annotations
+
+import random
+import statistics
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pipeline.monitoring.cell import new_cell, observe_cell
+from pipeline.monitoring.charts import Finding, MonitorConfig
+from pipeline.monitoring.outcomes import (
+    CONTACT_FAILED,
+    DETRACTORS,
+    NEGATIVE_COMMENTS,
+    PAGE_BAD,
+    WEBSITE,
+)
+from pipeline.stages.base import iso
+
+CHANNEL_MIX = {
+    "telefoon": 0.40,
+    "e-formulier": 0.25,
+    "balie": 0.15,
+    "e-mail": 0.10,
+    "chat": 0.05,
+    "whatsapp": 0.05,
+}
+FAILURE_RATE = {
+    "telefoon": 0.11,
+    "e-formulier": 0.05,
+    "balie": 0.03,
+    "e-mail": 0.06,
+    "chat": 0.10,
+    "whatsapp": 0.08,
+}
+WEEKDAY_FACTOR = (1.25, 1.1, 1.0, 1.0, 0.75, 0.25, 0.2)
+START = datetime(2026, 1, 5, tzinfo=UTC)  # a Monday
+
+
+@dataclass(frozen=True)
+class Scenario:
+    services: int = 16
+    contacts_per_day: float = 600.0  # an average working day, all channels
+    response_rate: float = 0.17
+    comment_rate: float = 0.5
+    page_feedback_per_day: float = 150.0
+    days: int = 180
+    change_day: int = 35
+    drop_service: int = 0  # index: 0 is the busiest
+    drop_channel: str = "telefoon"
+    detractor_shift: float = 0.075
+    promoter_shift: float = 0.075
+    daily_noise: float = 0.15  # relative day-to-day wobble of every rate (overdispersion)
+
+
+@dataclass
+class Cell:
+    detractor: float
+    promoter: float
+    state: dict[str, Any] = field(default_factory=new_cell)
+
+
+@dataclass
+class RunResult:
+    delay_answers: int | None  # None: not detected within the horizon
+    delay_days: float | None
+    false_alarms: int  # on the stable services
+    stable_service_days: float  # monitored days summed over the stable services
+    per_service: dict[int, tuple[int, float]]  # service -> (false alarms, monitored days)
+
+
+def _service_weights(n: int) -> list[float]:
+    raw = [1 / (i + 1) ** 0.8 for i in range(n)]
+    return [w / sum(raw) for w in raw]
+
+
+def _poisson(rng: random.Random, lam: float) -> int:
+    # Normal approximation above 30 keeps this fast; exact (Knuth) below.
+    if lam > 30:
+        return max(0, round(rng.gauss(lam, lam**0.5)))
+    limit, k, p = pow(2.718281828459045, -lam), 0, 1.0
+    while True:
+        p *= rng.random()
+        if p <= limit:
+            return k
+        k += 1
+
+
+def _answer(
+    rng: random.Random, cell: Cell, shifted: bool, sc: Scenario, wobble: float
+) -> dict[str, bool]:
+    detractor = cell.detractor * wobble + (sc.detractor_shift if shifted else 0.0)
+    promoter = cell.promoter - (sc.promoter_shift if shifted else 0.0)
+    u = rng.random()
+    kind = "d" if u < detractor else ("p" if u < detractor + promoter else "n")
+    out = {DETRACTORS: kind == "d"}
+    if rng.random() < sc.comment_rate:
+        out[NEGATIVE_COMMENTS] = rng.random() < {"d": 0.6, "n": 0.2, "p": 0.05}[kind]
+    return out
+
+
+def _day_events(
+    rng: random.Random, day: int, cells: dict[tuple[int, str], Cell], sc: Scenario
+) -> list[tuple[float, tuple[int, str], dict[str, bool], bool]]:
+    """(time in day, cell, outcomes, is an answer) for one simulated day, in time order."""
+    factor = WEEKDAY_FACTOR[(START + timedelta(days=day)).weekday()]
+    weights = _service_weights(sc.services)
+    events = []
+    for (service, kanaal), cell in cells.items():
+        # Real data is overdispersed: rates wobble from day to day around the baseline.
+        wobble = max(0.0, rng.gauss(1.0, sc.daily_noise))
+        if kanaal == WEBSITE:
+            lam = sc.page_feedback_per_day * factor * weights[service]
+            for _ in range(_poisson(rng, lam)):
+                events.append(
+                    (
+                        rng.random(),
+                        (service, kanaal),
+                        {PAGE_BAD: rng.random() < cell.detractor * wobble},
+                        False,
+                    )
+                )
+            continue
+        shifted = day >= sc.change_day and (service, kanaal) == (sc.drop_service, sc.drop_channel)
+        lam = sc.contacts_per_day * factor * weights[service] * CHANNEL_MIX[kanaal]
+        for _ in range(_poisson(rng, lam)):
+            failed = rng.random() < FAILURE_RATE[kanaal] * wobble
+            events.append((rng.random(), (service, kanaal), {CONTACT_FAILED: failed}, False))
+            if not failed and rng.random() < sc.response_rate:
+                events.append(
+                    (rng.random(), (service, kanaal), _answer(rng, cell, shifted, sc, wobble), True)
+                )
+    events.sort(key=lambda e: e[0])
+    return events
+
+
+@dataclass
+class Tracker:
+    """Counts what the evaluation reports while a run goes on."""
+
+    sc: Scenario
+    answers_since_change: int = 0
+    delay_answers: int | None = None
+    delay_days: float | None = None
+    false_alarms: int = 0
+    first_watch: dict[int, float] = field(default_factory=dict)
+    alarms_by_service: dict[int, int] = field(default_factory=dict)
+
+    def seen(self, key: tuple[int, str], cell: Cell, moment: float, is_answer: bool) -> None:
+        service = key[0]
+        watched = service != self.sc.drop_service and service not in self.first_watch
+        if watched and any(c["phase"] != "warmup" for c in cell.state["charts"].values()):
+            self.first_watch[service] = moment  # monitored from here on
+        if self._after_change(key, moment) and is_answer:
+            self.answers_since_change += 1
+
+    def found(self, key: tuple[int, str], finding: Finding, moment: float) -> None:
+        if finding.kind != "open":
+            return
+        if key[0] != self.sc.drop_service:
+            self.false_alarms += 1
+            self.alarms_by_service[key[0]] = self.alarms_by_service.get(key[0], 0) + 1
+        elif self._after_change(key, moment) and finding.metric in (DETRACTORS, NEGATIVE_COMMENTS):
+            self.delay_answers = self.answers_since_change
+            self.delay_days = round(moment - self.sc.change_day, 2)
+
+    def _after_change(self, key: tuple[int, str], moment: float) -> bool:
+        target = (self.sc.drop_service, self.sc.drop_channel)
+        return key == target and moment >= self.sc.change_day and self.delay_answers is None
+
+    def result(self) -> RunResult:
+        days = {s: self.sc.days - start for s, start in self.first_watch.items()}
+        per_service = {s: (self.alarms_by_service.get(s, 0), d) for s, d in days.items()}
+        return RunResult(
+            self.delay_answers, self.delay_days, self.false_alarms, sum(days.values()), per_service
+        )
+
+
+def _cells(rng: random.Random, sc: Scenario) -> dict[tuple[int, str], Cell]:
+    return {
+        (s, k): Cell(detractor=rng.uniform(0.12, 0.3), promoter=rng.uniform(0.3, 0.45))
+        for s in range(sc.services)
+        for k in (*CHANNEL_MIX, WEBSITE)
+    }
+
+
+def simulate(seed: int, sc: Scenario, config: MonitorConfig) -> RunResult:
+    """One run: every cell through the monitor's own cell code, day by day."""
+    rng = random.Random(seed)
+    cells = _cells(rng, sc)
+    tracker = Tracker(sc)
+    seq = 0
+    for day in range(sc.days):
+        for when, key, outcomes, is_answer in _day_events(rng, day, cells, sc):
+            seq += 1
+            moment = day + when
+            cell = cells[key]
+            found = observe_cell(
+                cell.state, str(seq), outcomes, iso(START + timedelta(days=moment)), None, config
+            )
+            tracker.seen(key, cell, moment, is_answer)
+            for finding in found:
+                tracker.found(key, finding, moment)
+    return tracker.result()
+
+
+def _quantile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def _false_alarms(runs: list[RunResult]) -> dict[str, Any]:
+    alarms = sum(r.false_alarms for r in runs)
+    months = sum(r.stable_service_days for r in runs) / 30.0
+    per_run = [
+        r.false_alarms / (r.stable_service_days / 30.0) for r in runs if r.stable_service_days
+    ]
+    pooled: dict[int, list[float]] = {}
+    for r in runs:
+        for service, (count, monitored) in r.per_service.items():
+            acc = pooled.setdefault(service, [0.0, 0.0])
+            acc[0], acc[1] = acc[0] + count, acc[1] + monitored
+    per_service = [a / (d / 30.0) for a, d in pooled.values() if d]
+    return {
+        "mean": round(alarms / months, 4) if months else None,
+        "worst_seed": round(max(per_run), 4) if per_run else None,
+        "worst_service": round(max(per_service), 4) if per_service else None,
+        "total_false_alarms": alarms,
+        "stable_service_months": round(months, 1),
+    }
+
+
+def evaluate(seeds: int, sc: Scenario, config: MonitorConfig) -> dict[str, Any]:
+    runs = [simulate(seed, sc, config) for seed in range(seeds)]
+    delays = [r.delay_answers for r in runs if r.delay_answers is not None]
+    days = [r.delay_days for r in runs if r.delay_days is not None]
+    return {
+        "seeds": seeds,
+        "days": sc.days,
+        "scenario": {
+            "services": sc.services,
+            "contacts_per_working_day": sc.contacts_per_day,
+            "drop": f"NPS -15 points on service #{sc.drop_service} via {sc.drop_channel} "
+            f"from day {sc.change_day} (detractors +{sc.detractor_shift:.3f}, "
+            f"promoters -{sc.promoter_shift:.3f})",
+            "daily_noise": sc.daily_noise,
+        },
+        "detection_delay_answers": {
+            "detected_share": round(len(delays) / seeds, 3),
+            "note": "median, p90 and max over the detected runs",
+            "median": statistics.median(delays) if delays else None,
+            "p90": _quantile(delays, 0.9) if delays else None,
+            "max": max(delays) if delays else None,
+        },
+        "detection_delay_days": {
+            "median": statistics.median(days) if days else None,
+            "p90": _quantile(days, 0.9) if days else None,
+        },
+        "false_alarms_per_service_per_30_days": _false_alarms(runs),
+        "target": "at most 1 false alarm per service per 30 days",
+        "config": {
+            "warmup_min": config.warmup_min,
+            "warmup_days": config.warmup_days,
+            "odds_ratio": config.odds_ratio,
+            "false_alarms_per_30d_budget": config.false_alarms_per_30d,
+            "charts_per_service": config.charts_per_service,
+            "arl0": config.arl0 or "from each chart's volume",
+        },
+    }

@@ -1,0 +1,84 @@
+"""Which outcomes the monitor watches, and how a contact or a signal turns into them.
+
+Every metric is the share of a bad outcome in a Bernoulli stream per (dienst, kanaal):
+
+- aandeel-detractors: answers with an NPS score, bad = NPS 0..6;
+- aandeel-negatief: answers with a comment, bad = sentiment label "neg";
+- aandeel-contact-niet-gelukt: contacts, bad = indicatieContactGelukt false;
+- aandeel-slecht: page feedback, bad = "slecht" (kanaal "website").
+
+Response rate is not monitored here: whether an invitation is answered is only known
+days later, which a per-observation chart cannot use (see docs/monitoring.md); it is a
+measure (pipeline/measures) instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from schemas.models import Contact, Dienst, Signal
+
+DETRACTORS = "aandeel-detractors"
+NEGATIVE_COMMENTS = "aandeel-negatief"
+CONTACT_FAILED = "aandeel-contact-niet-gelukt"
+PAGE_BAD = "aandeel-slecht"
+METRICS: tuple[str, ...] = (DETRACTORS, NEGATIVE_COMMENTS, CONTACT_FAILED, PAGE_BAD)
+
+METRIC_NAMES_NL = {
+    DETRACTORS: "aandeel criticasters (NPS 0-6)",
+    NEGATIVE_COMMENTS: "aandeel negatieve opmerkingen",
+    CONTACT_FAILED: "aandeel contacten niet gelukt",
+    PAGE_BAD: "aandeel 'slecht' op de website",
+}
+
+WEBSITE = "website"  # the kanaal of page feedback
+NO_SERVICE = Dienst(code="zonder-dienst", naam="Website zonder dienst")
+MAX_COMMENT = 300
+
+
+@dataclass(frozen=True)
+class Outcomes:
+    dienst: Dienst
+    kanaal: str
+    at: str
+    bad: dict[str, bool]
+    comment: str | None = None
+
+    @property
+    def cell(self) -> str:
+        return cell_key(self.dienst.code, self.kanaal)
+
+
+def cell_key(dienst_code: str, kanaal: str) -> str:
+    return f"{dienst_code}|{kanaal}"
+
+
+def from_contact(contact: Contact) -> Outcomes:
+    return Outcomes(
+        contact.dienst,
+        contact.kanaal,
+        contact.plaatsgevonden_op,
+        {CONTACT_FAILED: not contact.indicatie_contact_gelukt},
+    )
+
+
+def from_signal(signal: Signal) -> Outcomes | None:
+    """None when the signal says nothing the monitor watches (no score, no comment)."""
+    bad: dict[str, bool] = {}
+    if signal.bron == "page-feedback":
+        if signal.beoordeling is None:
+            return None
+        bad[PAGE_BAD] = signal.beoordeling == "slecht"
+        dienst, kanaal = signal.dienst or NO_SERVICE, WEBSITE
+    else:
+        if signal.dienst is None or not signal.kanaal:
+            return None
+        if signal.nps is not None:
+            bad[DETRACTORS] = signal.nps <= 6
+        if signal.opmerking:
+            bad[NEGATIVE_COMMENTS] = signal.sentiment.label == "neg"
+        dienst, kanaal = signal.dienst, signal.kanaal
+    if not bad:
+        return None
+    comment = signal.opmerking[:MAX_COMMENT] if signal.opmerking and any(bad.values()) else None
+    return Outcomes(dienst, kanaal, signal.ontvangen_op, bad, comment)

@@ -1,0 +1,160 @@
+"""Monitoring: control charts per (dienst, kanaal) that warn when a service goes wrong.
+
+Two stages, because the inputs are partitioned by klant and a chart needs every outcome
+of its service and channel in one place:
+
+- `monitor-feed` (stateless, reads contacts and scored signals keyed by klant) turns each
+  into a `monitor-observation` keyed by ``dienst|kanaal`` — a re-keying step. On Kafka
+  that record lands on the partition of its cell, on the embedded log it is just the next
+  record.
+- `monitoring` reads those observations; its state `monitor_cells` is keyed by the same
+  ``dienst|kanaal``, so it is co-partitioned with its input on Kafka exactly as the klant
+  state is with the klant topics, and one worker owns each cell's charts.
+
+A chart crossing its limit emits `nl.klantsignaal.service-alert.v1` (status open), and a
+recovery emits one with status hersteld. Times are the events' own, so a replay gives the
+same alerts with the same ids.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from pipeline.monitoring.cell import already_seen, examples, new_cell, observe_cell
+from pipeline.monitoring.charts import Finding, MonitorConfig
+from pipeline.monitoring.outcomes import METRICS, Outcomes, cell_key, from_contact, from_signal
+from pipeline.settings import Settings
+from pipeline.stages.base import Emit, Rejected, State, emit
+from schemas.cloudevents import CloudEvent, derived_id
+from schemas.models import Bewijs, Contact, Dienst, MonitorObservation, ServiceAlert, Signal
+from schemas.types import CONTACT, MONITOR_OBSERVATION, SERVICE_ALERT, SIGNAL
+
+
+def monitor_config(settings: Settings) -> MonitorConfig:
+    baselines: dict[str, float] = {}
+    for part in filter(None, (p.strip() for p in settings.monitor_baselines.split(","))):
+        metric, _, value = part.partition("=")
+        if metric.strip() not in METRICS:
+            raise ValueError(f"KLANTSIGNAAL_MONITOR_BASELINES: unknown metric {metric!r}")
+        baselines[metric.strip()] = float(value)
+    return MonitorConfig(
+        warmup_min=settings.monitor_warmup_min,
+        warmup_days=settings.monitor_warmup_days,
+        odds_ratio=settings.monitor_odds_ratio,
+        false_alarms_per_30d=settings.monitor_false_alarms_per_30d,
+        charts_per_service=settings.monitor_charts_per_service,
+        arl0=settings.monitor_arl0,
+        baselines=baselines,
+    )
+
+
+@dataclass
+class MonitorFeedStage:
+    source: str = "/klantsignaal/monitor-feed"
+    name: str = "monitor-feed"
+    inputs: tuple[str, ...] = (CONTACT.topic, SIGNAL.topic)
+    outputs: tuple[str, ...] = (MONITOR_OBSERVATION.topic,)
+    state_names: tuple[str, ...] = ()
+
+    def process(self, topic: str, event: CloudEvent, state: Mapping[str, State]) -> list[Emit]:
+        if event.type == CONTACT.name:
+            outcomes: Outcomes | None = from_contact(Contact.from_dict(event.data))
+            bron = "contact"
+        elif event.type == SIGNAL.name:
+            signal = Signal.from_dict(event.data)
+            outcomes, bron = from_signal(signal), signal.bron
+        else:
+            raise Rejected(f"onverwacht type {event.type} op {topic}")
+        if outcomes is None:
+            return []
+        observation = MonitorObservation(
+            observation_id=derived_id("monitor-observation", event.id),
+            bron=bron,
+            oorzaak_id=event.id,
+            dienst=outcomes.dienst,
+            kanaal=outcomes.kanaal,
+            waargenomen_op=outcomes.at,
+            uitkomsten=dict(outcomes.bad),
+            opmerking=outcomes.comment,
+        )
+        return [
+            emit(
+                MONITOR_OBSERVATION,
+                observation,
+                source=self.source,
+                key=outcomes.cell,
+                event_id=observation.observation_id,
+            )
+        ]
+
+
+def service_alert(
+    dienst: Dienst, kanaal: str, found: Finding, evidence: tuple[str, ...]
+) -> ServiceAlert:
+    cell = cell_key(dienst.code, kanaal)
+    opened = derived_id("service-alert", cell, found.metric, str(found.episode), "open")
+    d = found.design
+    return ServiceAlert(
+        service_alert_id=opened
+        if found.kind == "open"
+        else derived_id("service-alert", cell, found.metric, str(found.episode), "hersteld"),
+        dienst=dienst,
+        kanaal=kanaal,
+        metriek=found.metric,
+        status=found.kind,
+        herstel_van=opened if found.kind == "hersteld" else None,
+        waarde=round(found.share, 4),
+        drempel=found.threshold_share,
+        venster=f"{found.window_start}/{found.window_end}",
+        aantal=found.n,
+        aangemaakt_op=found.window_end,
+        bewijs=Bewijs(
+            basislijn=round(d.p0, 4),
+            ontwerpverschuiving=round(d.p1, 4),
+            huidige_waarde=round(found.share, 4),
+            limiet=round(d.limit / d.scale, 4),
+            statistiek=found.statistic,
+            arl0=round(d.arl0, 1),
+            venster_start=found.window_start,
+            venster_einde=found.window_end,
+            aantal=found.n,
+            aantal_slecht=found.bad,
+            voorbeeld_opmerkingen=evidence if found.kind == "open" else (),
+        ),
+    )
+
+
+@dataclass
+class MonitoringStage:
+    config: MonitorConfig = field(default_factory=MonitorConfig)
+    source: str = "/klantsignaal/monitoring"
+    name: str = "monitoring"
+    inputs: tuple[str, ...] = (MONITOR_OBSERVATION.topic,)
+    outputs: tuple[str, ...] = (SERVICE_ALERT.topic,)
+    state_names: tuple[str, ...] = ("monitor_cells",)
+
+    def process(self, topic: str, event: CloudEvent, state: Mapping[str, State]) -> list[Emit]:
+        obs = MonitorObservation.from_dict(event.data)
+        key = cell_key(obs.dienst.code, obs.kanaal)
+        cells = state["monitor_cells"]
+        cell = cells.get(key) or new_cell()
+        if already_seen(cell, obs.observation_id):
+            return []  # a replayed observation must not count twice
+        found = observe_cell(
+            cell, obs.observation_id, obs.uitkomsten, obs.waargenomen_op, obs.opmerking, self.config
+        )
+        cells.put(key, cell)
+        out = []
+        for finding in found:
+            alert = service_alert(obs.dienst, obs.kanaal, finding, examples(cell, finding.metric))
+            out.append(
+                emit(
+                    SERVICE_ALERT,
+                    alert,
+                    source=self.source,
+                    key=key,
+                    event_id=alert.service_alert_id,
+                )
+            )
+        return out
