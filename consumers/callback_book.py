@@ -8,6 +8,7 @@ is open, which may be after the invitation's own addresses were deleted.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import Column, DateTime, MetaData, String, Table, delete, select
 
@@ -59,7 +60,41 @@ class SqlCallbackBook:
             row = conn.execute(query).first()
         return (row[0], row[1]) if row else None
 
+    def lookup_contact(self, contact_id: str) -> tuple[str, str] | None:
+        """(via, address) the citizen gave for a callback about this contact, the latest."""
+        query = (
+            select(callbacks.c.via, callbacks.c.address)
+            .where(callbacks.c.contact_id == contact_id)
+            .order_by(callbacks.c.stored_at.desc())
+            .limit(1)
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        return (row[0], row[1]) if row else None
+
     def forget_klant(self, klant: str) -> int:
         """Erase every callback of one citizen (privacy forget); how many rows went."""
         with self.engine.begin() as conn:
             return int(conn.execute(delete(callbacks).where(callbacks.c.klant == klant)).rowcount)
+
+
+class CallbackFirst:
+    """Contact details for the caseworker: what the citizen gave in the questionnaire
+    ("Ja, bel mij" with a number) wins over the addresses of the invitation.
+
+    Same `lookup(contact_id) -> (email, telefoon) | None` as dispatch's SqlAddressBook.
+    """
+
+    def __init__(self, callbacks: SqlCallbackBook, address_book: Any):
+        self.callbacks = callbacks
+        self.address_book = address_book
+
+    def lookup(self, contact_id: str) -> tuple[str | None, str | None] | None:
+        given = self.callbacks.lookup_contact(contact_id)
+        if given is None:
+            return self.address_book.lookup(contact_id)
+        via, address = given
+        return (address, None) if via == "email" else (None, address)
+
+    def __getattr__(self, name: str) -> Any:  # everything else: the address book itself
+        return getattr(self.address_book, name)

@@ -68,21 +68,24 @@ def _latest_per_key(rows: list[dict[str, Any]], key: str, at: str) -> list[dict[
 
 def keep_latest(conn: Connection, table: Table, rows: list[dict[str, Any]], key: str, at: str):
     """The rows to insert: older stored rows of the same key are deleted, older new ones dropped."""
-    out = []
-    for row in _latest_per_key(rows, key, at):
-        stored = conn.execute(select(table.c.event_id, table.c[at]).where(table.c[key] == row[key]))
-        older = []
-        newer_exists = False
-        for event_id, stored_at in stored:
-            if _utc(stored_at) >= _utc(row[at]):  # type: ignore[operator]
-                newer_exists = True
-            else:
-                older.append(event_id)
-        if newer_exists:
+    latest = _latest_per_key(rows, key, at)
+    stored: dict[Any, list[tuple[str, datetime]]] = {}
+    keys = [row[key] for row in latest]
+    for start in range(0, len(keys), 500):  # one query per 500 keys, not one per row
+        query = select(table.c[key], table.c.event_id, table.c[at]).where(
+            table.c[key].in_(keys[start : start + 500])
+        )
+        for found_key, event_id, stored_at in conn.execute(query):
+            stored.setdefault(found_key, []).append((event_id, stored_at))
+    out, older = [], []
+    for row in latest:
+        known = stored.get(row[key], [])
+        if any(_utc(when) >= _utc(row[at]) for _, when in known):  # type: ignore[operator]
             continue  # a replay of an older revision (or the same one again)
-        if older:
-            conn.execute(delete(table).where(table.c.event_id.in_(older)))
+        older += [event_id for event_id, _ in known]
         out.append(row)
+    for start in range(0, len(older), 500):
+        conn.execute(delete(table).where(table.c.event_id.in_(older[start : start + 500])))
     return out
 
 

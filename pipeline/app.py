@@ -13,7 +13,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from consumers.alerts_api import AlertsApi
-from consumers.callback_book import SqlCallbackBook
+from consumers.callback_book import CallbackFirst, SqlCallbackBook
 from consumers.dispatch import SqlAddressBook
 from consumers.dispatcher import Dispatcher, build_dispatch
 from consumers.funnel_api import FunnelApi
@@ -95,7 +95,9 @@ def build_web(settings: Settings, publisher: Publisher, warehouse: Warehouse) ->
     alerts = AlertsApi(warehouse, settings.api_token)
     notifications = NotificationsApi(Outbox(settings.warehouse), settings.api_token)
     alerts = AlertsApi(reads, auth, settings.base_url)
-    inbox = Inbox(auth, reads, InboxStore(settings.inbox), publisher, address_book)
+    # The caseworker sees the callback number the citizen gave in the questionnaire first.
+    contact_details = CallbackFirst(SqlCallbackBook(settings.dispatch), address_book)
+    inbox = Inbox(auth, reads, InboxStore(settings.inbox), publisher, contact_details)
     widget = PageFeedbackWidget(
         publisher,
         allowed_origins=settings.widget_origin_list,

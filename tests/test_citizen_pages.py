@@ -14,7 +14,8 @@ import pytest
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
-from consumers.callback_book import SqlCallbackBook
+from consumers.callback_book import CallbackFirst, SqlCallbackBook
+from consumers.dispatch import SqlAddressBook
 from consumers.warehouse_revisions import response_details
 from pipeline.app import System, build_embedded
 from pipeline.ports import SinkRecord
@@ -264,6 +265,9 @@ def test_callback_number_only_in_dispatch_database(
     assert response["contactVia"] == "telefoon" and response["terugbelToestemming"] is True
     book = SqlCallbackBook(system.settings.dispatch)
     assert book.callback(response["responseId"]) == ("telefoon", "06 11223344")
+    # What the caseworker's inbox is given as the contact details of this contact:
+    details = CallbackFirst(book, SqlAddressBook(system.settings.dispatch))
+    assert details.lookup(response["contactId"]) == (None, "06 11223344")
     _wait(lambda: system.warehouse.count("responses") == 1)
     for name in ("warehouse.db", "warehouse.db-wal", "log.db", "log.db-wal"):
         if (tmp_path / name).exists():
