@@ -18,6 +18,7 @@ from sqlalchemy import (
     DateTime,
     Engine,
     Float,
+    Index,
     Integer,
     MetaData,
     String,
@@ -32,6 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 
 from consumers.warehouse_revisions import details_metadata, keep_latest, store_details
+from pipeline.identity import event_key
 from pipeline.ports import SinkRecord
 from pipeline.privacy import scrub
 from pipeline.stages.base import parse_time
@@ -248,6 +250,17 @@ questionnaire_visits = Table(
     Column("invitation_id", String(100), primary_key=True),
     Column("stage", String(10), primary_key=True),
     Column("op", DateTime(timezone=True), nullable=False),
+)
+# Which channel system (CloudEvents source) reported which contactId for which klant: a
+# contactId is only unique per source, so lookups by contactId need the source too.
+contact_sources = Table(
+    "contact_sources",
+    metadata,
+    *_id_columns(),
+    Column("source", String(500), nullable=False),
+    Column("contact_id", String(100), nullable=False),
+    Column("klant", String(80), nullable=False),
+    Index("contact_sources_lookup", "contact_id", "source"),
 )
 dead_letters = Table(
     "dead_letters",
@@ -523,11 +536,23 @@ class Warehouse:
             if mapping is None:
                 continue
             table, to_row = mapping
-            row = {"event_id": rec.event.id, "stored_at": now, **to_row(rec.event.data)}
+            # Identity of an event is (source, id): two channel systems may use the same id.
+            key = event_key(rec.event.source, rec.event.id)
+            row = {"event_id": key, "stored_at": now, **to_row(rec.event.data)}
             grouped.setdefault(table.name, []).append(row)
             for extra_table, extra_row in EXTRA_ROWS.get(rec.event.type, ()):
                 extra = {"stored_at": now, **extra_row(rec.event.data)}
                 grouped.setdefault(extra_table.name, []).append(extra)
+            if rec.event.type == CONTACT.name:
+                grouped.setdefault(contact_sources.name, []).append(
+                    {
+                        "event_id": key,
+                        "stored_at": now,
+                        "source": rec.event.source,
+                        "contact_id": row["contact_id"],
+                        "klant": row["klant"],
+                    }
+                )
         with self.engine.begin() as conn:
             for name, rows in grouped.items():
                 if name in LATEST_WINS:
@@ -575,10 +600,19 @@ class Warehouse:
             row = conn.execute(select(invitations).where(invitations.c.token == token)).first()
         return dict(row._mapping) if row else None
 
-    def invitations_for_contact(self, contact_id: str) -> list[dict[str, Any]]:
+    def invitations_for_contact(
+        self, contact_id: str, source: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Invitations for a contactId; with `source`, only for the citizen(s) whose contact
+        that channel system reported under this contactId."""
+        query = select(invitations).where(invitations.c.contact_id == contact_id)
+        if source is not None:
+            klanten = select(contact_sources.c.klant).where(
+                contact_sources.c.contact_id == contact_id, contact_sources.c.source == source
+            )
+            query = query.where(invitations.c.klant.in_(klanten))
         with self.engine.connect() as conn:
-            rows = conn.execute(select(invitations).where(invitations.c.contact_id == contact_id))
-            return [dict(r._mapping) for r in rows]
+            return [dict(r._mapping) for r in conn.execute(query)]
 
     def has_response(self, invitation_id: str) -> bool:
         query = select(responses.c.event_id).where(responses.c.invitation_id == invitation_id)

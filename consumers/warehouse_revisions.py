@@ -28,6 +28,7 @@ from sqlalchemy import (
     select,
 )
 
+from pipeline.identity import event_key
 from pipeline.ports import SinkRecord
 from pipeline.privacy import scrub
 from schemas.types import RESPONSE
@@ -110,7 +111,9 @@ def _details_row(event_id: str, d: dict[str, Any], at: datetime) -> dict[str, An
 def store_details(conn: Connection, records: Sequence[SinkRecord], parse: Any) -> None:
     """Upsert response_details for the response events in a batch (latest revision wins)."""
     rows = [
-        _details_row(r.event.id, r.event.data, parse(r.event.data["answeredAt"]))
+        _details_row(
+            event_key(r.event.source, r.event.id), r.event.data, parse(r.event.data["answeredAt"])
+        )
         for r in records
         if r.event is not None and r.event.type == RESPONSE.name
     ]

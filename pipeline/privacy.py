@@ -1,4 +1,11 @@
-"""Privacy by design: keyed pseudonyms instead of BSNs, and scrubbing of free text."""
+"""Privacy by design: keyed pseudonyms instead of BSNs, and scrubbing of free text.
+
+The scrubber is built to take time linear in the length of the text, whatever the text:
+every pattern starts behind a guard (a look-behind that fails inside a run of the
+characters the pattern starts with), so a run is tried once and not from each of its
+characters, and no pattern nests one unbounded repetition in another. Adversarial inputs
+("a." * 500_000, long digit runs, "1 " * 500_000) are part of the tests.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +13,8 @@ import hashlib
 import hmac
 import re
 from collections.abc import Callable
+from datetime import UTC, datetime
+from functools import partial
 
 _BSN_WEIGHTS = (9, 8, 7, 6, 5, 4, 3, 2, -1)
 
@@ -38,38 +47,366 @@ class Pseudonymiser:
         digest = hmac.new(self._key, f"{kind}:{identifier.strip()}".encode(), hashlib.sha256)
         return "k-" + digest.hexdigest()[:32]
 
+    def actor(self, name: str) -> str:
+        """An employee or system name as a stable pseudonym (names are personal data too)."""
+        digest = hmac.new(self._key, f"actor:{name.strip()}".encode(), hashlib.sha256)
+        return "m-" + digest.hexdigest()[:16]
 
-def _bsn_or_keep(match: re.Match[str]) -> str:
-    return "[nummer]" if is_valid_bsn(re.sub(r"[ .-]", "", match.group(0))) else match.group(0)
+
+Replacement = str | Callable[[re.Match[str]], str]
+
+# Kinds of personal data the scrubber recognises, with their placeholders.
+PLACEHOLDERS: dict[str, str] = {
+    "email": "[e-mail]",
+    "iban": "[iban]",
+    "naam": "[naam]",
+    "geboortedatum": "[geboortedatum]",
+    "telefoon": "[telefoon]",
+    "bsn": "[nummer]",
+    "postcode": "[postcode]",
+    "adres": "[adres]",
+    "kenteken": "[kenteken]",
+}
+
+_EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+
+_IBAN = re.compile(
+    r"(?<![A-Za-z0-9])[A-Za-z]{2}[0-9]{2}(?: ?[A-Za-z0-9]{4}){2,7}(?: ?[A-Za-z0-9]{1,3})?"
+    r"(?![A-Za-z0-9])"
+)
+
+_TUSSENVOEGSEL = r"(?i:van|de|der|den|ter|ten|te|het|la|le|el|op|in|'t)"
+# Words that end a name written in lowercase ("mijn naam is jan en ik ...").
+_NOT_NAME = r"(?!(?i:en|ik|is|maar|wil|heb|ben|was|woon|uit|bel|graag|wij|we|u|de|het|een)\b)"
+_NAME_WORD = r"[A-ZÀ-Ý][\w'’-]{0,40}"
+_NAME = re.compile(
+    r"(?i:\b(?:mijn naam is|ik heet|naam\s?:|met vriendelijke groet,?|groet,|mvg,?))\s{1,3}"
+    rf"(?:(?:[A-Za-z]\.){{1,4}}\s?)?(?:[\w'’-]{{1,40}})"
+    rf"(?:\s{{1,2}}(?:{_TUSSENVOEGSEL}\s){{0,3}}{_NOT_NAME}[\w'’-]{{1,40}}){{0,3}}"
+)
+_NAME_AFTER_IK_BEN = re.compile(
+    rf"\b(?:[Ii]k ben|[Dd]it is)\s(?:mevrouw\s|meneer\s|mevr\.\s|dhr\.\s)?{_NAME_WORD}"
+    rf"(?:\s(?:{_TUSSENVOEGSEL}\s){{0,3}}{_NAME_WORD}){{0,2}}"
+)
+_TITLE_NAME = re.compile(
+    rf"\b(?:[Mm]evrouw|[Mm]eneer|[Mm]evr\.|[Dd]hr\.|[Hh]eer)\s(?:(?:{_TUSSENVOEGSEL}\s){{0,3}})"
+    rf"{_NAME_WORD}"
+)
+
+_MONTHS = (
+    r"(?:januari|februari|maart|april|mei|juni|juli|augustus|september|oktober|november"
+    r"|december|jan|feb|mrt|apr|jun|jul|aug|sep|sept|okt|nov|dec)\.?"
+)
+_BIRTH_WORD = r"(?:geboren|geboortedatum|geb\.|geb|geboortedag|verjaardag)"
+_DATE = (
+    rf"(?:[0-3]?[0-9][-/.][01]?[0-9][-/.](?:19|20)[0-9]{{2}}|[0-3]?[0-9]\s{_MONTHS}\s(?:19|20)[0-9]{{2}}"
+    rf"|(?:19|20)[0-9]{{2}}-[01][0-9]-[0-3][0-9])"
+)
+_BIRTH_DATE = re.compile(
+    rf"(?i:\b{_BIRTH_WORD}\b[^\S\n]{{0,3}}(?:op|is|:)?[^\S\n]{{0,3}}(?:de\s)?)"
+    rf"(?i:(?<![0-9]){_DATE}|[0-3]?[0-9][-/.][01]?[0-9][-/.][0-9]{{2}})(?![0-9])"
+)
+_ANY_DATE = re.compile(rf"(?i:(?<![\w/.-]){_DATE})(?![0-9])")
+
+_PHONE_SEP = r"[\s.()/-]{0,3}"
+_PHONE = re.compile(
+    # +31 6 12345678, 0031 (0)20-7654321, +31(0)612345678
+    rf"(?<![\w+])(?:\+|00)31{_PHONE_SEP}(?:\(0\){_PHONE_SEP})?[1-9](?:{_PHONE_SEP}[0-9]){{8}}"
+    rf"(?![0-9])"
+    # 0612345678, 06-12345678, (020) 7654321, 020 765 43 21, 06 12 34 56 78
+    rf"|(?<![\w+(])\(?0(?:{_PHONE_SEP}[0-9]){{9}}(?![0-9])"
+)
+
+_BSN_KEYWORD = re.compile(
+    r"(?i:\b(?:bsn|burgerservicenummer|sofinummer|sofi-nummer)\b[^\S\n]{0,3}(?:is|:|nr\.?|nummer)?"
+    r"[^\S\n]{0,3})[0-9][0-9 .-]{6,12}[0-9](?![0-9])"
+)
+_NINE_DIGITS = re.compile(r"(?<![0-9])[0-9]{9}(?![0-9])")
+_GROUPED_DIGITS = re.compile(
+    r"(?<![0-9])(?:[0-9]{3}[ .-][0-9]{3}[ .-][0-9]{3}|[0-9]{4}[ .-][0-9]{2}[ .-][0-9]{3}"
+    r"|[0-9]{2}[ .-][0-9]{3}[ .-][0-9]{3})(?![0-9])"
+)
+_EIGHT_DIGITS = re.compile(r"(?<![0-9,.])[0-9]{8}(?![0-9]|[,.][0-9])")
+
+# Two-letter Dutch words that follow a number often: "in 2026 en", "1234 is".
+_NOT_POSTCODE_LETTERS = frozenset(
+    [
+        "en",
+        "in",
+        "op",
+        "of",
+        "te",
+        "is",
+        "al",
+        "nu",
+        "om",
+        "ze",
+        "we",
+        "je",
+        "ik",
+        "de",
+        "na",
+        "zo",
+        "er",
+        "ja",
+        "af",
+        "uw",
+        "km",
+        "cm",
+        "mm",
+        "kg",
+        "ml",
+        "gr",
+        "st",
+        "pm",
+        "am",
+        "eu",
+        "ct",
+        "nr",
+        "no",
+        "on",
+        "at",
+        "it",
+        "an",
+        "as",
+        "be",
+        "by",
+        "do",
+        "go",
+        "he",
+        "if",
+        "me",
+        "my",
+        "so",
+        "to",
+        "up",
+        "us",
+    ]
+)
+_POSTCODE = re.compile(
+    r"(?<![\w])[1-9][0-9]{3}(?:\s?[A-Z]{2}|\s?[a-z]{2}|[A-Z][a-z]|[a-z][A-Z])(?!\w)"
+)
+
+_STREET_SUFFIXES = [
+    "straat",
+    "laan",
+    "weg",
+    "plein",
+    "gracht",
+    "kade",
+    "singel",
+    "dijk",
+    "hof",
+    "pad",
+    "steeg",
+    "dreef",
+    "park",
+    "markt",
+    "baan",
+    "dam",
+    "veld",
+    "erf",
+    "wal",
+    "burcht",
+    "haven",
+    "weide",
+    "akker",
+    "hoek",
+    "poort",
+    "gang",
+    "plantsoen",
+    "boulevard",
+    "zijde",
+    "eiland",
+    "tuin",
+    "hoeve",
+    "oord",
+    "rade",
+    "stede",
+    "wijk",
+    "str.",
+]
+# One look-behind per suffix (each fixed width): the street word is read once, then its end
+# is compared with the suffixes, instead of trying every suffix at every letter.
+_ENDS_IN_SUFFIX = "(?:" + "|".join(f"(?<={re.escape(x)})" for x in _STREET_SUFFIXES) + ")"
+_HOUSE_NUMBER = (
+    r"[1-9][0-9]{0,4}(?:[^\S\n]?-?[^\S\n]?[A-Za-z](?![A-Za-z])|[^\S\n]?-[^\S\n]?[0-9]{1,4}"
+    r"|[^\S\n](?:bis|hs|huis))?(?![0-9])"
+)
+_STREET = re.compile(
+    rf"(?<![\w-])[A-Za-zÀ-ÿ'.-]{{1,40}}+{_ENDS_IN_SUFFIX}[^\S\n]{{1,3}}{_HOUSE_NUMBER}"
+)
+# Words before the street word that belong to the name: "Burgemeester de Withstraat 4".
+_STREET_PREFIX = re.compile(r"(?:[A-ZÀ-Ý][\w'.-]{0,30} (?:(?:van|de|der|den|het|'t) ){0,3})+$")
+_NAMED_STREET = re.compile(
+    r"(?<![\w-])(?:Laan|Plein|Burgemeester|Burg\.|Oude|Nieuwe|Lange|Korte|Hoge|Lage"
+    r"|Sint|St\.|Prins|Prinses|Koning|Koningin|Graaf|Dokter|Dr\.|Professor|Prof\.)"
+    rf"(?: [A-Za-zÀ-ÿ'.-]{{1,30}}){{0,4}} {_HOUSE_NUMBER}"
+)
+_LIVES_AT = re.compile(
+    r"(?i:\b(?:ik woon|wij wonen|we wonen|woonachtig|woonadres|adres\s?:|adres is))"
+    rf"(?: (?:op|aan|in|de|het|:)){{0,2}}(?: [A-Za-zÀ-ÿ'.-]{{1,30}}){{1,4}} {_HOUSE_NUMBER}"
+)
 
 
-# Order matters: IBAN and e-mail before the bare number patterns that would eat their digits.
-_SCRUBBERS: tuple[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]], ...] = (
-    (re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b"), "[e-mail]"),
-    (re.compile(r"\b[A-Z]{2}\d{2}\s?(?:[A-Z0-9]{4}\s?){3,7}[A-Z0-9]{1,4}\b", re.I), "[iban]"),
-    (
-        re.compile(
-            r"(?<![\w+])(?:\+31\s?(?:\(0\))?|0031|0)\s?-?\s?"
-            r"(?:6\s?-?\s?\d(?:[\s-]?\d){7}|[1-9](?:[\s-]?\d){8})(?!\d)"
-        ),
-        "[telefoon]",
+def _sidecodes() -> str:
+    # RDW sidecodes 1-14 (X letter, 9 digit); letters on plates are consonants only.
+    shapes = [
+        "XX-99-99",
+        "99-99-XX",
+        "99-XX-99",
+        "XX-99-XX",
+        "XX-XX-99",
+        "99-XX-XX",
+        "99-XXX-9",
+        "9-XXX-99",
+        "XX-999-X",
+        "X-999-XX",
+        "XXX-99-X",
+        "X-99-XXX",
+        "9-XX-999",
+        "999-XX-9",
+    ]
+    alternatives = []
+    for shape in shapes:
+        parts = []
+        for group in shape.split("-"):
+            cls = "[A-Za-z]" if group[0] == "X" else "[0-9]"
+            parts.append(f"{cls}{{{len(group)}}}")
+        alternatives.append("[- ]?".join(parts))
+    return "|".join(alternatives)
+
+
+# The look-ahead admits only a run of 6 to 8 plate characters and separators, so the 14
+# alternatives are tried at few places.
+_PLATE = re.compile(
+    r"(?<![\w-])(?=[0-9A-Za-z][0-9A-Za-z -]{5,7}(?![\w-]))"
+    rf"(?:{_sidecodes()})(?![\w-])"
+)
+
+
+def _plate(match: re.Match[str]) -> str:
+    text = match.group(0)
+    letters = "".join(c for c in text if c.isalpha())
+    if "-" not in text and not (letters.isupper() and not set(letters) & set("AEIOUY")):
+        return text  # "2 uur 30", "12 km 34": undashed plates only in capital consonants
+    return PLACEHOLDERS["kenteken"]
+
+
+def _sub_street(text: str) -> str:
+    """Street + house number, with the capitalised words before the street word."""
+    out: list[str] = []
+    done = 0
+    for m in _STREET.finditer(text):
+        start = m.start()
+        window = text[max(done, start - 80) : start]
+        prefix = _STREET_PREFIX.search(window)
+        if prefix is not None:
+            start -= len(window) - prefix.start()
+        out.append(text[done:start])
+        out.append(PLACEHOLDERS["adres"])
+        done = m.end()
+    out.append(text[done:])
+    return "".join(out)
+
+
+def _keep_unless_bsn(placeholder: str) -> Callable[[re.Match[str]], str]:
+    def replace(match: re.Match[str]) -> str:
+        digits = re.sub(r"[^0-9]", "", match.group(0))
+        return placeholder if is_valid_bsn(digits) else match.group(0)
+
+    return replace
+
+
+def _postcode(match: re.Match[str]) -> str:
+    text = match.group(0)
+    letters = text[-2:]
+    if letters.islower() and letters in _NOT_POSTCODE_LETTERS:
+        return text
+    return PLACEHOLDERS["postcode"]
+
+
+def _bsn_after_keyword(match: re.Match[str]) -> str:
+    text = match.group(0)
+    digits_at = next(i for i, c in enumerate(text) if c.isdigit())
+    return text[:digits_at] + PLACEHOLDERS["bsn"]
+
+
+def _old_date(match: re.Match[str]) -> str:
+    """A full date more than 12 years ago is a date of birth far more often than not."""
+    years = re.findall(r"(?:19|20)[0-9]{2}", match.group(0))
+    year = int(years[-1]) if years else 9999
+    if year <= datetime.now(UTC).year - 12:
+        return PLACEHOLDERS["geboortedatum"]
+    return match.group(0)
+
+
+def _keep_prefix(kind: str) -> Callable[[re.Match[str]], str]:
+    """Keep the trigger words ("mijn naam is"), replace what follows."""
+
+    def replace(match: re.Match[str]) -> str:
+        text = match.group(0)
+        head = _TRIGGER_HEADS[kind].match(text)
+        cut = head.end() if head else 0
+        return text[:cut] + PLACEHOLDERS[kind]
+
+    return replace
+
+
+_TRIGGER_HEADS: dict[str, re.Pattern[str]] = {
+    "naam": re.compile(
+        r"(?i:mijn naam is|ik heet|naam\s?:|met vriendelijke groet,?|groet,|mvg,?|ik ben|dit is"
+        r"|mevrouw|meneer|mevr\.|dhr\.|heer)\s{0,3}"
     ),
-    (re.compile(r"(?<!\d)\d{4}[.\s-]?\d{2}[.\s-]?\d{3}(?!\d)|(?<!\d)\d{9}(?!\d)"), "[nummer]"),
-    (re.compile(r"(?<!\d)\d{3}[ .-]\d{3}[ .-]\d{3}(?!\d)"), _bsn_or_keep),
-    (re.compile(r"\b\d{4}\s?[A-Z]{2}\b|\b\d{4}[a-z]{2}\b"), "[postcode]"),
-    (
-        re.compile(
-            r"\b(?:[A-Za-z]+\s(?:van|de|der|den)\s)?[A-Za-z]+(?:straat|laan|weg|plein|gracht|kade"
-            r"|singel|dijk|hof|pad|steeg|dreef|park|markt|baan|dam|veld|erf)\s+\d+\s?[a-zA-Z]?\b"
-            r"|\b(?:Laan|Plein|Burgemeester|Van)\s(?:[A-Za-z]+\s){0,3}\d+\s?[a-zA-Z]?\b"
-        ),
-        "[adres]",
+    "geboortedatum": re.compile(
+        rf"(?i:{_BIRTH_WORD}\b[^\S\n]{{0,3}}(?:op|is|:)?[^\S\n]{{0,3}}(?:de\s)?)"
     ),
+}
+
+
+def _regex_step(pattern: re.Pattern[str], replacement: Replacement) -> Callable[[str], str]:
+    return partial(pattern.sub, replacement)
+
+
+# (kind, step), in order: e-mail and IBAN before the number patterns that would eat their
+# digits, names and dates before phone numbers and BSNs, streets before postcodes.
+STEPS: tuple[tuple[str, Callable[[str], str]], ...] = (
+    ("email", _regex_step(_EMAIL, PLACEHOLDERS["email"])),
+    ("iban", _regex_step(_IBAN, PLACEHOLDERS["iban"])),
+    ("naam", _regex_step(_NAME, _keep_prefix("naam"))),
+    ("naam", _regex_step(_NAME_AFTER_IK_BEN, _keep_prefix("naam"))),
+    ("naam", _regex_step(_TITLE_NAME, _keep_prefix("naam"))),
+    ("geboortedatum", _regex_step(_BIRTH_DATE, _keep_prefix("geboortedatum"))),
+    ("geboortedatum", _regex_step(_ANY_DATE, _old_date)),
+    ("bsn", _regex_step(_BSN_KEYWORD, _bsn_after_keyword)),
+    ("telefoon", _regex_step(_PHONE, PLACEHOLDERS["telefoon"])),
+    ("bsn", _regex_step(_NINE_DIGITS, PLACEHOLDERS["bsn"])),
+    ("bsn", _regex_step(_GROUPED_DIGITS, _keep_unless_bsn(PLACEHOLDERS["bsn"]))),
+    ("bsn", _regex_step(_EIGHT_DIGITS, _keep_unless_bsn(PLACEHOLDERS["bsn"]))),
+    ("adres", _regex_step(_LIVES_AT, PLACEHOLDERS["adres"])),
+    ("adres", _regex_step(_NAMED_STREET, PLACEHOLDERS["adres"])),
+    ("adres", _sub_street),
+    ("postcode", _regex_step(_POSTCODE, _postcode)),
+    ("kenteken", _regex_step(_PLATE, _plate)),
 )
 
 
 def scrub(text: str) -> str:
-    """Replace e-mail addresses, IBANs, phone numbers, BSN-like numbers and addresses."""
-    for pattern, placeholder in _SCRUBBERS:
-        text = pattern.sub(placeholder, text)
+    """Replace e-mail addresses, IBANs, names after "mijn naam is", dates of birth, phone
+    numbers, BSNs, street addresses, postcodes and licence plates by placeholders."""
+    for _kind, step in STEPS:
+        text = step(text)
     return text
+
+
+def scrub_bounded(text: str, max_length: int) -> str:
+    """Scrubbed and cut to `max_length` (placeholders may be longer than what they hide);
+    a placeholder is never cut in half."""
+    cleaned = scrub(text)
+    if len(cleaned) <= max_length:
+        return cleaned
+    cut = cleaned[:max_length]
+    opening = cut.rfind("[")
+    if opening != -1 and "]" not in cut[opening:]:
+        cut = cut[:opening]
+    return cut.rstrip()

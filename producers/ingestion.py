@@ -13,29 +13,44 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
+from pipeline.identity import contact_key
 from pipeline.ports import Publisher
-from pipeline.privacy import Pseudonymiser, is_valid_bsn, normalise_bsn, scrub
+from pipeline.privacy import Pseudonymiser, is_valid_bsn, normalise_bsn, scrub_bounded
+from producers.safe_input import find_unsafe_text, without_values
 from schemas.cloudevents import CloudEvent
 from schemas.types import CONTACT, EVENT_TYPES, PAGE_FEEDBACK, PUBLIC_INPUT_TYPES, RESPONSE
 from schemas.validation import Problem, ValidationFailed, validate_event
 
-# Free-text fields scrubbed at the edge, per type: (path to the field) tuples.
-_FREE_TEXT: dict[str, tuple[tuple[str, ...], ...]] = {
-    CONTACT.name: (("inhoud",), ("onderwerp",)),
-    RESPONSE.name: (
-        ("ces", "opmerking"),
-        ("nps", "opmerking"),
-        ("rapportcijfer", "opmerking"),
-        ("vervolg", "toelichting"),
+# Free-text fields scrubbed at the edge, after validation, per type: (path, max length).
+_FREE_TEXT: dict[str, tuple[tuple[tuple[str, ...], int], ...]] = {
+    CONTACT.name: (
+        (("inhoud",), 2000),
+        (("onderwerp",), 200),
+        (("hoofdOnderwerpType",), 100),
+        (("referentienummer",), 100),
+        (("team",), 100),
+        (("dienst", "naam"), 200),
     ),
-    PAGE_FEEDBACK.name: (("opmerking",),),
+    RESPONSE.name: (
+        (("ces", "opmerking"), 2000),
+        (("nps", "opmerking"), 2000),
+        (("rapportcijfer", "opmerking"), 2000),
+        (("vervolg", "toelichting"), 2000),
+    ),
+    PAGE_FEEDBACK.name: ((("opmerking",), 2000), (("dienst", "naam"), 200)),
 }
 
 
 class AddressBook(Protocol):
-    """Where dispatch keeps how to reach a citizen for one contact's questionnaire."""
+    """Where dispatch keeps how to reach a citizen for one contact's questionnaire.
+
+    The key is `pipeline.identity.contact_key(klant, contactId)`: a contactId alone is only
+    unique per channel system.
+    """
 
     def remember(self, contact_id: str, email: str | None, telefoon: str | None) -> None: ...
+
+    def forget(self, contact_id: str) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -45,18 +60,31 @@ class Accepted:
     email: str | None = None
     telefoon: str | None = None
 
+    @property
+    def address_key(self) -> str:
+        return contact_key(self.event.data["klant"], self.event.data["contactId"])
+
 
 def publish_accepted(
     publisher: Publisher, address_book: AddressBook | None, accepted: Sequence[Accepted]
 ) -> None:
-    """Addresses to dispatch's address book, then one atomic publish of everything."""
-    for a in accepted:
-        if address_book is not None and (a.email or a.telefoon):
-            address_book.remember(a.event.data["contactId"], a.email, a.telefoon)
+    """Addresses to dispatch's address book and one atomic publish of everything, as one
+    step: when the publish fails, the addresses written for it are removed again."""
+    remembered: list[str] = []
     by_topic: dict[str, list[CloudEvent]] = {}
     for a in accepted:
         by_topic.setdefault(a.topic, []).append(a.event)
-    publisher.publish_many(by_topic)
+    try:
+        for a in accepted:
+            if address_book is not None and (a.email or a.telefoon):
+                remembered.append(a.address_key)
+                address_book.remember(a.address_key, a.email, a.telefoon)
+        publisher.publish_many(by_topic)
+    except BaseException:
+        for key in remembered:
+            if address_book is not None:
+                address_book.forget(key)
+        raise
 
 
 class IngestionEdge:
@@ -67,10 +95,18 @@ class IngestionEdge:
         """All items made safe and validated, or ValidationFailed listing every problem."""
         accepted: list[Accepted] = []
         problems: list[Problem] = []
+        seen: set[tuple[str, str]] = set()
         for index, item in enumerate(items):
             prefix = f"/{index}" if batch else ""
             try:
-                accepted.append(self._prepare_one(item))
+                one = self._prepare_one(item)
+                identity = (one.event.source, one.event.id)
+                if identity in seen:
+                    raise ValidationFailed(
+                        [Problem("/id", "unique", "an event with this source and id came earlier")]
+                    )
+                seen.add(identity)
+                accepted.append(one)
             except ValidationFailed as exc:
                 problems.extend(
                     Problem(prefix + p.pointer, p.rule, p.message) for p in exc.problems
@@ -82,11 +118,9 @@ class IngestionEdge:
     def _prepare_one(self, raw: Any) -> Accepted:
         if not isinstance(raw, dict):
             raise ValidationFailed([Problem("", "type", "a CloudEvent must be a JSON object")])
-        nul = _find_nul(raw)
-        if nul is not None:
-            raise ValidationFailed(
-                [Problem(nul, "pattern", "text must not contain NUL characters")]
-            )
+        unsafe = find_unsafe_text(raw)
+        if unsafe is not None:
+            raise ValidationFailed([unsafe])
         raw = copy.deepcopy(raw)
         type_name = raw.get("type")
         data = raw.get("data")
@@ -94,10 +128,19 @@ class IngestionEdge:
         if type_name == CONTACT.name and isinstance(data, dict):
             self._pseudonymise(data)
             email, telefoon = _take_addresses(data)
-        if isinstance(type_name, str) and type_name in _FREE_TEXT and isinstance(data, dict):
-            for path in _FREE_TEXT[type_name]:
-                _scrub_at(data, path)
-        event = validate_event(raw, allowed_types=PUBLIC_INPUT_TYPES)
+        # Validate first (lengths included), scrub after: bounded work, and a valid text
+        # full of postcodes is not refused because its placeholders are longer.
+        try:
+            event = validate_event(raw, allowed_types=PUBLIC_INPUT_TYPES)
+        except ValidationFailed as exc:
+            raise ValidationFailed([without_values(p) for p in exc.problems]) from None
+        data = event.data
+        for path, max_length in _FREE_TEXT.get(event.type, ()):
+            _scrub_at(data, path, max_length)
+        if event.type == CONTACT.name and isinstance(data.get("actor"), str):
+            data["actor"] = self._pseudonymiser.actor(data["actor"])
+        if event.type == PAGE_FEEDBACK.name:
+            data["pagina"] = _page_without_query(data["pagina"])
         # Only what we know travels on: extensions and subject could carry anything (a BSN,
         # an e-mail address), and the partition key must be the klant, joins depend on it.
         event = replace(event, subject=None, extensions={}, partitionkey=event.data.get("klant"))
@@ -159,27 +202,16 @@ def _may_be_invited(data: dict[str, Any]) -> bool:
     )
 
 
-def _find_nul(node: Any, pointer: str = "") -> str | None:
-    """Pointer to the first string with a NUL character (PostgreSQL text cannot hold one)."""
-    if isinstance(node, str):
-        return pointer if "\x00" in node else None
-    items = (
-        node.items()
-        if isinstance(node, dict)
-        else enumerate(node)
-        if isinstance(node, list)
-        else ()
-    )
-    for key, value in items:
-        found = _find_nul(value, f"{pointer}/{key}")
-        if found is not None:
-            return found
-    return None
-
-
-def _scrub_at(data: dict[str, Any], path: tuple[str, ...]) -> None:
+def _scrub_at(data: dict[str, Any], path: tuple[str, ...], max_length: int) -> None:
     node: Any = data
     for key in path[:-1]:
         node = node.get(key) if isinstance(node, dict) else None
     if isinstance(node, dict) and isinstance(node.get(path[-1]), str):
-        node[path[-1]] = scrub(node[path[-1]])
+        node[path[-1]] = scrub_bounded(node[path[-1]], max_length)
+
+
+def _page_without_query(page: str) -> str:
+    """The page address without query and fragment (search terms, tokens, e-mail
+    addresses travel there), its path scrubbed."""
+    cut = min((i for i in (page.find("?"), page.find("#")) if i != -1), default=len(page))
+    return scrub_bounded(page[:cut], 500) or "/"

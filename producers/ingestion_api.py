@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +17,7 @@ from pipeline.web.auth import WebAuth
 from pipeline.web.authz import may_ingest
 from producers.http_common import BodyTooLarge, authorised, problem, read_body, unauthorised
 from producers.ingestion import Accepted, AddressBook, IngestionEdge, publish_accepted
+from producers.safe_input import MalformedJson, loads_strict
 from schemas.validation import ValidationFailed
 
 log = logging.getLogger(__name__)
@@ -60,11 +60,9 @@ class IngestionApi:
         except BodyTooLarge:
             return problem(413, f"request body larger than {self.max_body_bytes} bytes")
         try:
-            parsed = json.loads(body)
-        except (ValueError, UnicodeDecodeError) as exc:
+            parsed = loads_strict(body)
+        except MalformedJson as exc:
             return problem(400, f"malformed JSON: {exc}")
-        except RecursionError:
-            return problem(400, "malformed JSON: nested too deeply")
         if _depth(parsed) > MAX_DEPTH:
             return problem(400, f"JSON nested deeper than {MAX_DEPTH} levels")
         batch = content_type == BATCH or (
@@ -118,12 +116,20 @@ class IngestionApi:
         if (refused := await self._refused(request)) is not None:
             return refused
         contact_id = request.query_params.get("contact_id")
-        if not contact_id:
-            return problem(400, "query parameter contact_id is required")
-        rows = await run_in_threadpool(self.warehouse.invitations_for_contact, contact_id)
+        source = request.query_params.get("source")
+        if not contact_id or not source:
+            # contactId is only unique within its channel system: without the source two
+            # citizens' links could be mixed up.
+            return problem(
+                400, "query parameters contact_id and source (the CloudEvents source) are required"
+            )
+        rows = await run_in_threadpool(
+            self.warehouse.invitations_for_contact, contact_id, source=source
+        )
         return JSONResponse(
             {
                 "contactId": contact_id,
+                "source": source,
                 "invitations": [
                     {
                         "invitationId": r["invitation_id"],

@@ -14,6 +14,7 @@ from jsonschema.exceptions import ValidationError
 from referencing import Registry, Resource
 
 from schemas.cloudevents import CloudEvent
+from schemas.formats import is_rfc3339, is_uri, is_uri_reference
 from schemas.types import EVENT_TYPES
 
 
@@ -40,7 +41,7 @@ def _load(name: str) -> dict[str, Any]:
 def _is_datetime(value: object) -> bool:
     if not isinstance(value, str):
         return True  # wrong types are reported by the "type" keyword
-    if "T" not in value.upper():
+    if not is_rfc3339(value):
         return False
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
@@ -60,6 +61,8 @@ def _validators() -> dict[str, Draft202012Validator]:
     )
     checker = FormatChecker(formats=())
     checker.checks("date-time")(_is_datetime)
+    checker.checks("uri")(lambda v: not isinstance(v, str) or is_uri(v))
+    checker.checks("uri-reference")(lambda v: not isinstance(v, str) or is_uri_reference(v))
     return {
         n: Draft202012Validator(s, registry=registry, format_checker=checker)
         for n, s in schemas.items()

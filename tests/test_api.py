@@ -12,6 +12,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from pipeline.app import System, build_embedded
+from pipeline.identity import contact_key
 from pipeline.settings import Settings
 from schemas.types import CONTACT
 from tests.events import BSNS, contact_data, envelope
@@ -164,7 +165,8 @@ def test_bsn_and_addresses_never_reach_topics_or_warehouse(
     from consumers.dispatch import SqlAddressBook
 
     book = SqlAddressBook(system.settings.dispatch)
-    assert book.lookup(contact["contactId"]) == ("piet@example.org", None)
+    key = contact_key(contact["klant"], contact["contactId"])
+    assert book.lookup(key) == ("piet@example.org", None)
 
 
 def test_envelope_extensions_and_subject_do_not_travel(client: TestClient, system: System) -> None:
@@ -183,7 +185,8 @@ def test_no_address_is_kept_without_consent(client: TestClient, system: System) 
     assert _post(client, event).status_code == 202
     from consumers.dispatch import SqlAddressBook
 
-    assert SqlAddressBook(system.settings.dispatch).lookup(event["data"]["contactId"]) is None
+    key = contact_key(event["data"]["klant"], event["data"]["contactId"])
+    assert SqlAddressBook(system.settings.dispatch).lookup(key) is None
 
 
 @pytest.mark.parametrize(
@@ -244,7 +247,7 @@ def test_questionnaire_to_alert_in_the_warehouse(client: TestClient, system: Sys
     assert _post(client, event).status_code == 202
 
     def invitation_url() -> str | None:
-        found = client.get(f"/v1/invitations?contact_id={contact_id}", headers=AUTH).json()
+        found = client.get(f"/v1/invitations?contact_id={contact_id}&source={event['source']}", headers=AUTH).json()
         return found["invitations"][0]["url"] if found["invitations"] else None
 
     path = "/" + _wait(invitation_url).split("/", 3)[3]
@@ -290,7 +293,7 @@ def test_questionnaire_validates_answers_in_dutch(client: TestClient, system: Sy
     _post(client, event)
     contact_id = event["data"]["contactId"]
     url = _wait(
-        lambda: client.get(f"/v1/invitations?contact_id={contact_id}", headers=AUTH).json()[
+        lambda: client.get(f"/v1/invitations?contact_id={contact_id}&source={event['source']}", headers=AUTH).json()[
             "invitations"
         ]
     )[0]["url"]

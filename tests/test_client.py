@@ -9,6 +9,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from pipeline.app import System, build_embedded
+from pipeline.identity import contact_key
 from pipeline.privacy import Pseudonymiser
 from pipeline.settings import Settings
 from producers.client import HttpTransport, PublisherTransport, PublishingClient
@@ -73,4 +74,5 @@ def test_publisher_transport_pseudonymises_with_the_deployment_key(system: Syste
     client.contact(data)
     [stored] = system.runtime.log.records("contact-events")  # type: ignore[union-attr]
     assert stored["data"]["klant"] == Pseudonymiser("server-key").klant(BSNS[1])
-    assert remembered == [(data["contactId"], "a@example.nl", None)]
+    key = contact_key(stored["data"]["klant"], data["contactId"])
+    assert remembered == [(key, "a@example.nl", None)]
