@@ -27,6 +27,7 @@ from consumers.notify_outbox import Outbox
 from consumers.questionnaire_reads import WarehouseQuestionnaireReads
 from consumers.service_alerts_api import ServiceAlertsApi
 from consumers.warehouse import Warehouse, WarehouseSink
+from pipeline.datafiles import secure_data_files
 from pipeline.ports import Publisher
 from pipeline.privacy import Pseudonymiser
 from pipeline.runtimes.embedded import EmbeddedRuntime, EventLog
@@ -113,7 +114,7 @@ def build_web(settings: Settings, publisher: Publisher, warehouse: Warehouse) ->
         return HTMLResponse(
             "<!doctype html><html lang='nl'><meta charset='utf-8'><title>klantsignaal</title>"
             "<h1>klantsignaal draait</h1><p>API: <code>POST /v1/events</code>, "
-            "<code>GET /v1/alerts</code>, <code>GET /v1/invitations?contact_id=…</code>.</p>"
+            "<code>GET /v1/alerts</code>, <code>GET /v1/invitations?contact_id=…&amp;source=…</code>.</p>"
         )
 
     routes: list[Any] = [
@@ -136,7 +137,7 @@ def build_web(settings: Settings, publisher: Publisher, warehouse: Warehouse) ->
 def build_embedded(settings: Settings, scorer: Scorer | None = None) -> System:
     """The whole system in one process: SQLite log and state, SQLite (or PostgreSQL) warehouse."""
     settings = settings.with_secrets()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    secure_data_files(settings.data_dir, (settings.warehouse, settings.dispatch))
     warehouse = Warehouse(settings.warehouse)
     topology = build_topology(settings, scorer or load_scorer(settings.data_dir / "models"))
     notification_sink, notification_sender = build_notifications(settings)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -40,6 +41,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     _logging(settings)
+    os.umask(0o077)  # whatever the process writes (models, exports) is for its account only
     system = build_embedded(settings)
     system.start()
     s = system.settings

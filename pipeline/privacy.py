@@ -224,7 +224,6 @@ _STREET_SUFFIXES = [
     "rade",
     "stede",
     "wijk",
-    "str.",
 ]
 # One look-behind per suffix (each fixed width): the street word is read once, then its end
 # is compared with the suffixes, instead of trying every suffix at every letter.
@@ -234,7 +233,8 @@ _HOUSE_NUMBER = (
     r"|[^\S\n](?:bis|hs|huis))?(?![0-9])"
 )
 _STREET = re.compile(
-    rf"(?<![\w-])[A-Za-zÀ-ÿ'.-]{{1,40}}+{_ENDS_IN_SUFFIX}[^\S\n]{{1,3}}{_HOUSE_NUMBER}"
+    rf"(?<![\w'-])(?=[A-Za-zÀ-ÿ'-]{{3,40}}+[^\S\n]{{1,3}}[1-9])"
+    rf"[A-Za-zÀ-ÿ'-]{{3,40}}+{_ENDS_IN_SUFFIX}[^\S\n]{{1,3}}{_HOUSE_NUMBER}"
 )
 # Words before the street word that belong to the name: "Burgemeester de Withstraat 4".
 _STREET_PREFIX = re.compile(r"(?:[A-ZÀ-Ý][\w'.-]{0,30} (?:(?:van|de|der|den|het|'t) ){0,3})+$")
@@ -364,8 +364,24 @@ _TRIGGER_HEADS: dict[str, re.Pattern[str]] = {
 }
 
 
-def _regex_step(pattern: re.Pattern[str], replacement: Replacement) -> Callable[[str], str]:
-    return partial(pattern.sub, replacement)
+def _regex_step(
+    pattern: re.Pattern[str], replacement: Replacement, needles: tuple[str, ...] = ()
+) -> Callable[[str], str]:
+    """A pattern as a step; with `needles`, only run when one of them is in the text (the
+    patterns that start with trigger words are slow to try at every word)."""
+    sub = partial(pattern.sub, replacement)
+    if not needles:
+        return sub
+
+    def step(text: str) -> str:
+        lowered = text.lower()
+        return sub(text) if any(n in lowered for n in needles) else text
+
+    return step
+
+
+_NAME_NEEDLES = ("naam", "heet", "groet", "mvg")
+_TITLE_NEEDLES = ("mevr", "meneer", "dhr", "heer")
 
 
 # (kind, step), in order: e-mail and IBAN before the number patterns that would eat their
@@ -373,17 +389,20 @@ def _regex_step(pattern: re.Pattern[str], replacement: Replacement) -> Callable[
 STEPS: tuple[tuple[str, Callable[[str], str]], ...] = (
     ("email", _regex_step(_EMAIL, PLACEHOLDERS["email"])),
     ("iban", _regex_step(_IBAN, PLACEHOLDERS["iban"])),
-    ("naam", _regex_step(_NAME, _keep_prefix("naam"))),
-    ("naam", _regex_step(_NAME_AFTER_IK_BEN, _keep_prefix("naam"))),
-    ("naam", _regex_step(_TITLE_NAME, _keep_prefix("naam"))),
-    ("geboortedatum", _regex_step(_BIRTH_DATE, _keep_prefix("geboortedatum"))),
+    ("naam", _regex_step(_NAME, _keep_prefix("naam"), _NAME_NEEDLES)),
+    ("naam", _regex_step(_NAME_AFTER_IK_BEN, _keep_prefix("naam"), ("ik ben", "dit is"))),
+    ("naam", _regex_step(_TITLE_NAME, _keep_prefix("naam"), _TITLE_NEEDLES)),
+    (
+        "geboortedatum",
+        _regex_step(_BIRTH_DATE, _keep_prefix("geboortedatum"), ("geb", "verjaardag")),
+    ),
     ("geboortedatum", _regex_step(_ANY_DATE, _old_date)),
-    ("bsn", _regex_step(_BSN_KEYWORD, _bsn_after_keyword)),
+    ("bsn", _regex_step(_BSN_KEYWORD, _bsn_after_keyword, ("bsn", "burgerservice", "sofi"))),
     ("telefoon", _regex_step(_PHONE, PLACEHOLDERS["telefoon"])),
     ("bsn", _regex_step(_NINE_DIGITS, PLACEHOLDERS["bsn"])),
     ("bsn", _regex_step(_GROUPED_DIGITS, _keep_unless_bsn(PLACEHOLDERS["bsn"]))),
     ("bsn", _regex_step(_EIGHT_DIGITS, _keep_unless_bsn(PLACEHOLDERS["bsn"]))),
-    ("adres", _regex_step(_LIVES_AT, PLACEHOLDERS["adres"])),
+    ("adres", _regex_step(_LIVES_AT, PLACEHOLDERS["adres"], ("woon", "adres"))),
     ("adres", _regex_step(_NAMED_STREET, PLACEHOLDERS["adres"])),
     ("adres", _sub_street),
     ("postcode", _regex_step(_POSTCODE, _postcode)),

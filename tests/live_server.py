@@ -26,6 +26,7 @@ from tests.events import contact_data, envelope
 
 T = TypeVar("T")
 TOKEN = "run-command-token"
+DEFAULT_SOURCE = "/test/kanaal"  # tests.events.envelope's source
 
 
 def free_port() -> int:
@@ -55,11 +56,14 @@ class LiveServer:
         assert posted.status_code == 202, posted.text
         return str(event["data"]["contactId"])
 
-    def invitation_link(self, contact_id: str, timeout: float = 10) -> str:
+    def invitation_link(
+        self, contact_id: str, timeout: float = 10, source: str = DEFAULT_SOURCE
+    ) -> str:
         """The questionnaire link a thank-you page would show for this contact."""
+        params = {"contact_id": contact_id, "source": source}
         invitations = poll(
             lambda: httpx.get(
-                f"{self.base}/v1/invitations", params={"contact_id": contact_id}, headers=self.auth
+                f"{self.base}/v1/invitations", params=params, headers=self.auth
             ).json()["invitations"],
             timeout,
         )
