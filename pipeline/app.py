@@ -114,7 +114,8 @@ def build_web(settings: Settings, publisher: Publisher, warehouse: Warehouse) ->
         return HTMLResponse(
             "<!doctype html><html lang='nl'><meta charset='utf-8'><title>klantsignaal</title>"
             "<h1>klantsignaal draait</h1><p>API: <code>POST /v1/events</code>, "
-            "<code>GET /v1/alerts</code>, <code>GET /v1/invitations?contact_id=…&amp;source=…</code>.</p>"
+            "<code>GET /v1/alerts</code>, "
+            "<code>GET /v1/invitations?contact_id=…&amp;source=…</code>.</p>"
         )
 
     routes: list[Any] = [

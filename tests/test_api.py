@@ -247,7 +247,8 @@ def test_questionnaire_to_alert_in_the_warehouse(client: TestClient, system: Sys
     assert _post(client, event).status_code == 202
 
     def invitation_url() -> str | None:
-        found = client.get(f"/v1/invitations?contact_id={contact_id}&source={event['source']}", headers=AUTH).json()
+        params = {"contact_id": contact_id, "source": event["source"]}
+        found = client.get("/v1/invitations", params=params, headers=AUTH).json()
         return found["invitations"][0]["url"] if found["invitations"] else None
 
     path = "/" + _wait(invitation_url).split("/", 3)[3]
@@ -293,9 +294,11 @@ def test_questionnaire_validates_answers_in_dutch(client: TestClient, system: Sy
     _post(client, event)
     contact_id = event["data"]["contactId"]
     url = _wait(
-        lambda: client.get(f"/v1/invitations?contact_id={contact_id}&source={event['source']}", headers=AUTH).json()[
-            "invitations"
-        ]
+        lambda: client.get(
+            "/v1/invitations",
+            params={"contact_id": contact_id, "source": event["source"]},
+            headers=AUTH,
+        ).json()["invitations"]
     )[0]["url"]
     path = "/" + url.split("/", 3)[3]
     page = client.post(path, data={"nps": "11"})

@@ -88,7 +88,9 @@ def test_web_worker_and_sink_carry_the_chain_to_postgres(stack: tuple[str, dict]
     contact_id = event["data"]["contactId"]
     invitations = poll(
         lambda: httpx.get(
-            base + "/v1/invitations", params={"contact_id": contact_id}, headers=auth
+            base + "/v1/invitations",
+            params={"contact_id": contact_id, "source": event["source"]},
+            headers=auth,
         ).json()["invitations"],
         30,
     )
