@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Column, DateTime, MetaData, String, Table, delete, select
 
 from consumers.warehouse import create_tables, make_engine
+from pipeline.identity import contact_key
 
 _metadata = MetaData()
 callbacks = Table(
@@ -60,14 +61,17 @@ class SqlCallbackBook:
             row = conn.execute(query).first()
         return (row[0], row[1]) if row else None
 
-    def lookup_contact(self, contact_id: str) -> tuple[str, str] | None:
-        """(via, address) the citizen gave for a callback about this contact, the latest."""
+    def lookup_contact(self, contact_id: str, klant: str | None = None) -> tuple[str, str] | None:
+        """(via, address) the citizen gave for a callback about this contact, the latest.
+        Give `klant`: a contactId is only unique per channel system."""
         query = (
             select(callbacks.c.via, callbacks.c.address)
             .where(callbacks.c.contact_id == contact_id)
             .order_by(callbacks.c.stored_at.desc())
             .limit(1)
         )
+        if klant is not None:
+            query = query.where(callbacks.c.klant == klant)
         with self.engine.connect() as conn:
             row = conn.execute(query).first()
         return (row[0], row[1]) if row else None
@@ -93,6 +97,14 @@ class CallbackFirst:
         given = self.callbacks.lookup_contact(contact_id)
         if given is None:
             return self.address_book.lookup(contact_id)
+        via, address = given
+        return (address, None) if via == "email" else (None, address)
+
+    def lookup_for(self, klant: str, contact_id: str) -> tuple[str | None, str | None] | None:
+        """As lookup, for one citizen's contact (the address book is keyed by both)."""
+        given = self.callbacks.lookup_contact(contact_id, klant)
+        if given is None:
+            return self.address_book.lookup(contact_key(klant, contact_id))
         via, address = given
         return (address, None) if via == "email" else (None, address)
 

@@ -1,5 +1,7 @@
 """Dispatch's address book: the only place a citizen's e-mail address or phone number is kept.
 
+Keyed by `pipeline.identity.contact_key(klant, contactId)` (the column keeps its name
+`contact_id`): a contactId alone is only unique per channel system.
 It lives in its own database, apart from the warehouse, and an address is deleted once
 its invitation has been sent or has expired.
 """
@@ -11,6 +13,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Column, DateTime, MetaData, String, Table, delete, select
 
 from consumers.warehouse import create_tables, make_engine
+from pipeline.identity import contact_key
 
 _metadata = MetaData()
 addresses = Table(
@@ -49,6 +52,9 @@ class SqlAddressBook:
                 )
             ).first()
         return (row[0], row[1]) if row else None
+
+    def lookup_for(self, klant: str, contact_id: str) -> tuple[str | None, str | None] | None:
+        return self.lookup(contact_key(klant, contact_id))
 
     def forget(self, contact_id: str) -> None:
         with self.engine.begin() as conn:

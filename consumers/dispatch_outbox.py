@@ -39,6 +39,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from consumers.dispatch import addresses
 from consumers.warehouse import create_tables, make_engine
+from pipeline.identity import contact_key
 from pipeline.stages.base import iso, parse_time
 from schemas.cloudevents import derived_id
 from schemas.models import Dienst, DispatchOutcome
@@ -424,7 +425,8 @@ def _outbox_row(d: dict[str, Any], route: str, now: datetime) -> dict[str, Any]:
     dienst = d.get("dienst") or {}
     return {
         "invitation_id": d["invitationId"],
-        "contact_id": d["contactId"],
+        # The address book's key (klant + contactId), not the bare contactId.
+        "contact_id": contact_key(d["klant"], d["contactId"]),
         "klant": d["klant"],
         "route": route,
         "taal": d.get("taal"),

@@ -114,7 +114,7 @@ class Inbox:
     reads: InboxReads
     store: InboxStore
     publisher: Publisher
-    address_book: Any  # consumers.dispatch.SqlAddressBook: lookup(contact_id)
+    address_book: Any  # consumers.callback_book.CallbackFirst: lookup_for(klant, contact_id)
     templates: Any = field(init=False)
 
     def __post_init__(self) -> None:
@@ -237,7 +237,11 @@ class Inbox:
         may_contact = authz.may_see_contact_details(staff.principal, alert["team"])
         contact_details = None
         if show_contact and may_contact and alert["terugbel_toestemming"]:
-            found = self.address_book.lookup(alert["contact_id"]) if alert["contact_id"] else None
+            found = (
+                self.address_book.lookup_for(alert["klant"], alert["contact_id"])
+                if alert["contact_id"]
+                else None
+            )
             contact_details = {"email": found[0], "telefoon": found[1]} if found else {}
             self.store.log(alert_id, staff.principal.name, "bekeek de contactgegevens")
         else:

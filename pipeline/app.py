@@ -27,7 +27,7 @@ from consumers.notify_outbox import Outbox
 from consumers.questionnaire_reads import WarehouseQuestionnaireReads
 from consumers.service_alerts_api import ServiceAlertsApi
 from consumers.warehouse import Warehouse, WarehouseSink
-from pipeline.datafiles import secure_data_files
+from pipeline.datafiles import database_urls, secure_data_files
 from pipeline.ports import Publisher
 from pipeline.privacy import Pseudonymiser
 from pipeline.runtimes.embedded import EmbeddedRuntime, EventLog
@@ -138,7 +138,7 @@ def build_web(settings: Settings, publisher: Publisher, warehouse: Warehouse) ->
 def build_embedded(settings: Settings, scorer: Scorer | None = None) -> System:
     """The whole system in one process: SQLite log and state, SQLite (or PostgreSQL) warehouse."""
     settings = settings.with_secrets()
-    secure_data_files(settings.data_dir, (settings.warehouse, settings.dispatch))
+    secure_data_files(settings.data_dir, database_urls(settings))
     warehouse = Warehouse(settings.warehouse)
     topology = build_topology(settings, scorer or load_scorer(settings.data_dir / "models"))
     notification_sink, notification_sender = build_notifications(settings)

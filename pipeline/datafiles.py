@@ -38,12 +38,26 @@ def sqlite_path(url: str) -> Path | None:
     return Path(url[len(prefix) :].split("?", 1)[0])
 
 
+def database_urls(settings: object) -> tuple[str, ...]:
+    """Every database URL the settings name (properties warehouse, dispatch, ... that are
+    URLs), so a database added later is covered without a change here."""
+    urls = []
+    for name in dir(type(settings)):
+        if isinstance(getattr(type(settings), name, None), property):
+            value = getattr(settings, name)
+            if isinstance(value, str) and "://" in value and not value.startswith("http"):
+                urls.append(value)
+    return tuple(urls)
+
+
 def secure_data_files(data_dir: Path, urls: tuple[str, ...]) -> None:
     """The data directory and every SQLite database in it (log, warehouse, dispatch)."""
     secure_dir(data_dir)
     for file in data_dir.glob("*.json"):
         os.chmod(file, FILE_MODE)
     secure_sqlite_file(data_dir / "log.db")
+    for existing in data_dir.glob("*.db"):
+        secure_sqlite_file(existing)
     for url in urls:
         path = sqlite_path(url)
         if path is not None:

@@ -123,7 +123,9 @@ def inbox_latencies(
         assert httpx.post(base + "/v1/events", json=event, headers=headers).status_code == 202
         invitations = poll(
             lambda d=data: httpx.get(
-                base + "/v1/invitations", params={"contact_id": d["contactId"]}, headers=auth
+                base + "/v1/invitations",
+                params={"contact_id": d["contactId"], "source": "/test/kanaal"},
+                headers=auth,
             ).json()["invitations"],
             30,
         )

@@ -24,7 +24,7 @@ import pytest
 from tests.axe import assert_accessible
 from tests.browser import active, by_css, navigation_status, radio_label, text
 from tests.events import klant
-from tests.live_server import LiveServer, free_port, live_server, poll
+from tests.live_server import DEFAULT_SOURCE, LiveServer, free_port, live_server, poll
 
 if TYPE_CHECKING:
     from selenium.webdriver.chrome.webdriver import WebDriver
@@ -182,7 +182,9 @@ def test_very_negative_answers_follow_up_callback_and_thanks(
 
     # --- the response event carries the right contact context ---
     invitation = httpx.get(
-        server.base + "/v1/invitations", params={"contact_id": contact_id}, headers=server.auth
+        server.base + "/v1/invitations",
+        params={"contact_id": contact_id, "source": DEFAULT_SOURCE},
+        headers=server.auth,
     ).json()["invitations"][0]
     responses = poll(lambda: _log_events(server, "survey-responses"), 5)
     assert len(responses) == 1

@@ -84,9 +84,11 @@ def _link(client: TestClient, **overrides) -> str:
     assert posted.status_code == 202, posted.text
     contact_id = event["data"]["contactId"]
     found = _wait(
-        lambda: client.get(f"/v1/invitations?contact_id={contact_id}", headers=AUTH).json()[
-            "invitations"
-        ]
+        lambda: client.get(
+            "/v1/invitations",
+            params={"contact_id": contact_id, "source": event["source"]},
+            headers=AUTH,
+        ).json()["invitations"]
     )
     return "/" + found[0]["url"].split("/", 3)[3]
 
@@ -267,7 +269,7 @@ def test_callback_number_only_in_dispatch_database(
     assert book.callback(response["responseId"]) == ("telefoon", "06 11223344")
     # What the caseworker's inbox is given as the contact details of this contact:
     details = CallbackFirst(book, SqlAddressBook(system.settings.dispatch))
-    assert details.lookup(response["contactId"]) == (None, "06 11223344")
+    assert details.lookup_for(response["klant"], response["contactId"]) == (None, "06 11223344")
     _wait(lambda: system.warehouse.count("responses") == 1)
     for name in ("warehouse.db", "warehouse.db-wal", "log.db", "log.db-wal"):
         if (tmp_path / name).exists():

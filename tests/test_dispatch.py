@@ -21,6 +21,7 @@ from consumers.dispatch import SqlAddressBook
 from consumers.dispatch_outbox import Outbox
 from consumers.dispatch_senders import SmsGateway, SmtpConfig, SmtpMailer
 from consumers.dispatcher import DispatchConfig, Dispatcher, DispatchSink
+from pipeline.identity import contact_key
 from pipeline.invitation_policy import load_policy
 from pipeline.ports import SinkRecord
 from pipeline.stages.base import iso
@@ -112,7 +113,8 @@ class Rig:
             bereikbaarheid={"enqueteToestemming": True, "kanalen": kanalen},
             **contact,
         )
-        self.addresses.remember(event.data["contactId"], email, phone)
+        key = contact_key(event.data["klant"], event.data["contactId"])
+        self.addresses.remember(key, email, phone)
         [emit] = self.trigger.process(
             CONTACT.topic, event, {"last_invited": _D(), "opted_out": _D()}
         )
@@ -128,6 +130,10 @@ class _D(dict):
 @pytest.fixture
 def rig(tmp_path: Path, smtp_server: SmtpServer) -> Rig:  # noqa: F811
     return Rig(tmp_path, smtp_server)
+
+
+def _address(rig: Rig, invitation: dict) -> tuple[str | None, str | None] | None:
+    return rig.addresses.lookup_for(invitation["klant"], invitation["contactId"])
 
 
 def _links(text: str) -> list[str]:
@@ -191,7 +197,7 @@ def test_smtp_550_marks_the_invitation_undeliverable_without_retries(
     assert rig.events.outcomes(invitation["invitationId"]) == ["failed"]
     [outcome] = [e.data for e in rig.events.published]
     assert outcome["reden"] == "SMTP 550 op RCPT TO" and outcome["pogingen"] == 1
-    assert rig.addresses.lookup(invitation["contactId"]) is None, "address deleted"
+    assert _address(rig, invitation) is None, "address deleted"
 
 
 def test_temporary_failure_is_retried_with_back_off(
@@ -225,9 +231,9 @@ def test_one_reminder_when_unanswered_none_when_answered(
     answers = rig.invite("antwoord@example.nl", klant=klant(65))
     assert quiet["reminderAt"] and answers["reminderAt"]
     rig.dispatcher.step()
-    assert rig.addresses.lookup(quiet["contactId"]) is not None, "kept for the reminder"
+    assert _address(rig, quiet) is not None, "kept for the reminder"
     rig.feed(response_event(answers, rapportcijfer={"score": 8}))
-    assert rig.addresses.lookup(answers["contactId"]) is None, "answered: address deleted"
+    assert _address(rig, answers) is None, "answered: address deleted"
     rig.clock.now = datetime.fromisoformat(quiet["reminderAt"].replace("Z", "+00:00"))
     for _ in range(3):
         rig.dispatcher.step()
@@ -236,7 +242,7 @@ def test_one_reminder_when_unanswered_none_when_answered(
     assert [m["To"] for m in reminders] == ["stil@example.nl"]
     assert rig.events.outcomes(quiet["invitationId"]) == ["delivered", "reminded"]
     assert rig.events.outcomes(answers["invitationId"]) == ["delivered"]
-    assert rig.addresses.lookup(quiet["contactId"]) is None, "nothing more to send: deleted"
+    assert _address(rig, quiet) is None, "nothing more to send: deleted"
 
 
 def test_opt_out_before_sending_stops_it_and_expiry_deletes_the_address(
@@ -257,8 +263,8 @@ def test_opt_out_before_sending_stops_it_and_expiry_deletes_the_address(
     assert smtp_server.recorder.messages == []
     assert rig.events.outcomes(stopped["invitationId"]) == []
     assert rig.events.outcomes(unanswered["invitationId"]) == ["expired"]
-    assert rig.addresses.lookup(stopped["contactId"]) is None
-    assert rig.addresses.lookup(unanswered["contactId"]) is None
+    assert _address(rig, stopped) is None
+    assert _address(rig, unanswered) is None
 
 
 def test_a_claim_left_by_a_crash_is_never_resent(

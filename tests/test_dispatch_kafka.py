@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from consumers.dispatch import SqlAddressBook
+from pipeline.identity import contact_key
 from schemas.types import CONTACT, DISPATCH, INVITATION, OPT_OUT
 from tests.events import contact_event, klant
 from tests.infra._proc import terminate
@@ -73,7 +74,9 @@ def test_dispatch_process_sends_and_reports_on_kafka(
         for i in range(2)
     ]
     for i, c in enumerate(contacts):
-        book.remember(c.data["contactId"], f"kafka-{i}@example.nl", None)
+        book.remember(
+            contact_key(c.data["klant"], c.data["contactId"]), f"kafka-{i}@example.nl", None
+        )
     log = (tmp_path / "dispatch.log").open("wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "pipeline.cli", "dispatch"],

@@ -68,7 +68,7 @@ def test_email_arrives_with_a_working_link_and_the_address_goes_when_answered(
         # Answered: the address is no longer needed and leaves the address book.
         invitation = httpx.get(
             server.base + "/v1/invitations",
-            params={"contact_id": contact["data"]["contactId"]},
+            params={"contact_id": contact["data"]["contactId"], "source": contact["source"]},
             headers=AUTH,
         ).json()["invitations"][0]
         response = envelope(

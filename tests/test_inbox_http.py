@@ -114,7 +114,7 @@ def test_tokens_are_scoped(world: World) -> None:
     assert httpx.get(base + "/v1/alerts", headers=bearer(ingest)).status_code == 403
     one = f"/v1/alerts/{world.alert_a['alertId']}"
     assert httpx.get(base + one, headers=bearer(ingest)).status_code == 403
-    invitations = httpx.get(base + "/v1/invitations?contact_id=x", headers=bearer(ingest))
+    invitations = httpx.get(base + "/v1/invitations?contact_id=x&source=/x", headers=bearer(ingest))
     assert invitations.status_code == 200
     seen = httpx.get(base + "/v1/alerts", headers=bearer(reader_b)).json()["alerts"]
     assert [a["alertId"] for a in seen] == [world.alert_b["alertId"]]

@@ -44,7 +44,9 @@ def test_status_events_flow_through_kafka_to_the_warehouse(
     assert posted.status_code == 202
     invitations = poll(
         lambda: httpx.get(
-            base + "/v1/invitations", params={"contact_id": data["contactId"]}, headers=auth
+            base + "/v1/invitations",
+            params={"contact_id": data["contactId"], "source": event["source"]},
+            headers=auth,
         ).json()["invitations"],
         30,
     )

@@ -47,12 +47,18 @@ def test_cli_score_with_the_lexicon_baseline() -> None:
 def test_cli_evaluate_prints_the_metrics(tmp_path: Path, capsys) -> None:
     f = tmp_path / "gold.jsonl"
     f.write_text(
-        "\n".join(json.dumps({"text": t, "label": lab}) for t, lab in [
-            ("Top geholpen door de medewerker!", "pos"),
-            ("Drie keer doorverwezen en niemand wist het", "neg"),
-            ("Ik heb mijn verhuizing online doorgegeven.", "neu"),
-            ("slecht", "negative"),
-        ]) + "\n", "utf-8")
+        "\n".join(
+            json.dumps({"text": t, "label": lab})
+            for t, lab in [
+                ("Top geholpen door de medewerker!", "pos"),
+                ("Drie keer doorverwezen en niemand wist het", "neg"),
+                ("Ik heb mijn verhuizing online doorgegeven.", "neu"),
+                ("slecht", "negative"),
+            ]
+        )
+        + "\n",
+        "utf-8",
+    )
     parser = argparse.ArgumentParser()
     cli.register(parser.add_subparsers())
     args = parser.parse_args(["sentiment", "evaluate", str(f)])

@@ -34,8 +34,7 @@ def test_lexicon_result_fields(scorer: Scorer) -> None:
     assert "doorverwezen" in r.explanation
     assert r.language == "nld"
     d = r.to_dict()
-    assert set(d) == {"label", "score", "very_negative", "explanation", "model_version",
-                      "language"}
+    assert set(d) == {"label", "score", "very_negative", "explanation", "model_version", "language"}
     assert isinstance(d["explanation"], list)
 
 

@@ -127,8 +127,14 @@ def test_model_loads_fast_small_and_offline(tmp_path: Path) -> None:
         "heavy = [m for m in ('nltk', 'sklearn', 'scipy') if m in sys.modules]\n"
         "print(load, mb, r.label, s.version, ','.join(heavy) or '-')\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
-                         text=True, timeout=60, check=True).stdout.split()
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout.split()
     load_s, mb, label, version, heavy = float(out[0]), float(out[1]), out[2], out[3], out[4]
     assert heavy == "-"  # scoring needs neither nltk (stems ship with the model) nor sklearn
     assert version.startswith("nl-linear-")

@@ -26,9 +26,14 @@ def small_corpus(tmp_path_factory) -> Path:
 
 def _bad_model(models: Path) -> None:
     """A promoted model that says "neu" to everything: any real candidate beats it."""
-    model = {"format": "klantsignaal-sentiment-linear", "format_version": 1,
-             "version": "nl-linear-bad", "intercepts": [0.0, 5.0, 0.0, -5.0],
-             "thresholds": {"very_negative": 0.5}, "weights": {}}
+    model = {
+        "format": "klantsignaal-sentiment-linear",
+        "format_version": 1,
+        "version": "nl-linear-bad",
+        "intercepts": [0.0, 5.0, 0.0, -5.0],
+        "thresholds": {"very_negative": 0.5},
+        "weights": {},
+    }
     save(model, models / "nl-linear-bad.json")
     entry = {"version": "nl-linear-bad", "file": "nl-linear-bad.json"}
     (models / "promoted.json").write_text(json.dumps({"current": entry, "history": [entry]}))
@@ -55,16 +60,20 @@ def test_weak_labels_skip_gold_duplicates_short_and_foreign_text() -> None:
         ("Gold zin die al in het corpus staat", 0, 1),
     ]
     weak = collect_weak_labels(_source(rows), exclude=["Gold zin die al in het corpus staat"])
-    assert weak == [("Drie keer doorverwezen en niemand wist het", "neg"),
-                    ("Heel vriendelijk en snel geholpen door de balie", "pos")]
+    assert weak == [
+        ("Drie keer doorverwezen en niemand wist het", "neg"),
+        ("Heel vriendelijk en snel geholpen door de balie", "pos"),
+    ]
 
 
 def test_retrain_promotes_a_better_candidate(tmp_path: Path, small_corpus: Path) -> None:
     models = tmp_path / "models"
     models.mkdir()
     _bad_model(models)
-    rows = [("Echt heel fijn en snel geholpen door de medewerker", 10, 9),
-            ("Al weken geen reactie, niemand belt terug, slecht", 0, 1)]
+    rows = [
+        ("Echt heel fijn en snel geholpen door de medewerker", 10, 9),
+        ("Al weken geen reactie, niemand belt terug, slecht", 0, 1),
+    ]
     report = retrain(tmp_path, _source(rows), corpus_dir=small_corpus)
     assert report["promoted"] is True
     assert report["weak_labels"]["used"] == 2

@@ -102,9 +102,7 @@ class KafkaBroker:
 
     def start(self) -> KafkaBroker:
         if not any(self.libs_dir.glob("kafka_2.13-*.jar")):
-            raise KafkaStartError(
-                f"no Kafka jars in {self.libs_dir}; run scripts/fetch-kafka.sh"
-            )
+            raise KafkaStartError(f"no Kafka jars in {self.libs_dir}; run scripts/fetch-kafka.sh")
         java = find_java()
         began = time.monotonic()
         self.workdir = Path(tempfile.mkdtemp(prefix="klantsignaal-kafka-"))
@@ -113,9 +111,20 @@ class KafkaBroker:
             props = self._write_config()
             cmd = [java, *self._jvm_opts(), "-cp", f"{self.libs_dir}/*"]
             fmt = subprocess.run(
-                [*cmd, "kafka.tools.StorageTool", "format", "--standalone",
-                 "-t", random_cluster_id(), "-c", str(props)],
-                capture_output=True, text=True, timeout=120, check=False,
+                [
+                    *cmd,
+                    "kafka.tools.StorageTool",
+                    "format",
+                    "--standalone",
+                    "-t",
+                    random_cluster_id(),
+                    "-c",
+                    str(props),
+                ],
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=False,
             )
             if fmt.returncode != 0:
                 raise KafkaStartError(
@@ -124,8 +133,11 @@ class KafkaBroker:
             self._log_file = open(self.log_path, "wb")  # noqa: SIM115 - lives as long as the broker
             self._proc = subprocess.Popen(
                 [*cmd, "kafka.Kafka", str(props)],
-                stdin=subprocess.DEVNULL, stdout=self._log_file, stderr=subprocess.STDOUT,
-                cwd=self.workdir, preexec_fn=die_with_parent(),  # noqa: PLW1509
+                stdin=subprocess.DEVNULL,
+                stdout=self._log_file,
+                stderr=subprocess.STDOUT,
+                cwd=self.workdir,
+                preexec_fn=die_with_parent(),  # noqa: PLW1509
             )
             self._wait_ready(began)
         except BaseException:

@@ -99,9 +99,24 @@ class PostgresServer:
                 os.chown(self.workdir, self._user.pw_uid, self._user.pw_gid)
             data = self.workdir / "data"
             init = subprocess.run(
-                [str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust",
-                 "-E", "UTF8", "--locale=C", "--no-sync", "--no-instructions"],
-                capture_output=True, text=True, timeout=120, check=False,
+                [
+                    str(bin_dir / "initdb"),
+                    "-D",
+                    str(data),
+                    "-U",
+                    "postgres",
+                    "-A",
+                    "trust",
+                    "-E",
+                    "UTF8",
+                    "--locale=C",
+                    "--no-sync",
+                    "--no-instructions",
+                ],
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=False,
                 **self._as_user(),
             )
             if init.returncode != 0:
@@ -113,12 +128,30 @@ class PostgresServer:
             # Durability settings off: the data is thrown away, and CREATE DATABASE per test
             # would otherwise fsync a whole template on a shared disk.
             self._proc = subprocess.Popen(
-                [str(bin_dir / "postgres"), "-D", str(data), "-p", str(self.port),
-                 "-h", "127.0.0.1", "-k", str(self.workdir),
-                 "-c", "fsync=off", "-c", "synchronous_commit=off",
-                 "-c", "full_page_writes=off", "-c", "shared_buffers=32MB",
-                 "-c", "max_connections=200"],
-                stdin=subprocess.DEVNULL, stdout=self._log_file, stderr=subprocess.STDOUT,
+                [
+                    str(bin_dir / "postgres"),
+                    "-D",
+                    str(data),
+                    "-p",
+                    str(self.port),
+                    "-h",
+                    "127.0.0.1",
+                    "-k",
+                    str(self.workdir),
+                    "-c",
+                    "fsync=off",
+                    "-c",
+                    "synchronous_commit=off",
+                    "-c",
+                    "full_page_writes=off",
+                    "-c",
+                    "shared_buffers=32MB",
+                    "-c",
+                    "max_connections=200",
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=self._log_file,
+                stderr=subprocess.STDOUT,
                 **self._as_user(),
             )
             self._wait_ready(began)
@@ -196,9 +229,15 @@ class PostgresServer:
         kwargs: dict[str, Any] = {"cwd": self.workdir, "preexec_fn": die_with_parent()}
         if self._user is not None:
             kwargs.update(
-                user=self._user.pw_uid, group=self._user.pw_gid, extra_groups=[],
-                env={**os.environ, "HOME": self._user.pw_dir, "USER": "postgres",
-                     "LOGNAME": "postgres"},
+                user=self._user.pw_uid,
+                group=self._user.pw_gid,
+                extra_groups=[],
+                env={
+                    **os.environ,
+                    "HOME": self._user.pw_dir,
+                    "USER": "postgres",
+                    "LOGNAME": "postgres",
+                },
             )
         return kwargs
 
