@@ -260,7 +260,12 @@ def build_parser() -> argparse.ArgumentParser:
 
         return weak_label_source(url)
 
-    register(sub, warehouse_weak_labels)
+    def warehouse_corrections(url: str) -> Any:
+        from consumers.sentiment_corrections import correction_source
+
+        return correction_source(url)
+
+    register(sub, warehouse_weak_labels, warehouse_corrections)
 
     from pipeline.web.admin_cli import register as register_admin
 

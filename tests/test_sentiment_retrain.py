@@ -9,10 +9,23 @@ import pytest
 
 from pipeline.sentiment import load_scorer
 from pipeline.sentiment.corpus import CORPUS_DIR, gold_paths, load_gold
-from pipeline.sentiment.retrain import collect_weak_labels, retrain, weak_label
+from pipeline.sentiment.retrain import (
+    collect_corrections,
+    collect_weak_labels,
+    retrain,
+    weak_label,
+)
 from pipeline.sentiment.train import save
 
 PER_FILE = 30  # a small gold corpus keeps these tests to seconds
+
+
+@pytest.fixture(autouse=True)
+def no_realtext(tmp_path_factory, monkeypatch) -> Path:
+    """Retrain as on a fresh install: no real-text data (tests that want it write their own)."""
+    d = tmp_path_factory.mktemp("realtext")
+    monkeypatch.setenv("KLANTSIGNAAL_SENTIMENT_DATA", str(d))
+    return d
 
 
 @pytest.fixture(scope="module")
@@ -101,3 +114,70 @@ def test_retrain_refuses_a_worse_candidate(tmp_path: Path, small_corpus: Path) -
     assert report["weak_labels"]["used"] > 50
     assert (models / f"{report['candidate']['version']}.json").is_file()  # kept, not used
     assert load_scorer(models).version == current
+
+
+def test_corrections_latest_wins_and_held_out_texts_are_never_trained_on() -> None:
+    rows = [
+        ("De medewerker was heel behulpzaam", "neg"),
+        ("De medewerker was heel behulpzaam", "pos"),  # a later correction overrules
+        ("Een gold zin uit de testset", "neg"),
+        ("Onzin label", "boos"),
+    ]
+    fixed = collect_corrections(lambda: iter(rows), exclude=["Een gold zin uit de testset"])
+    assert fixed == [("De medewerker was heel behulpzaam", "pos")]
+
+
+def test_read_corrections_from_the_warehouse_table(tmp_path: Path) -> None:
+    sqlalchemy = pytest.importorskip("sqlalchemy")
+    from consumers.sentiment_corrections import read_corrections
+
+    url = f"sqlite:///{tmp_path / 'wh.db'}"
+    assert read_corrections(url) == []  # no table yet: no corrections, no error
+    engine = sqlalchemy.create_engine(url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "CREATE TABLE sentiment_corrections (id INTEGER PRIMARY KEY, signal_id TEXT, "
+            "text TEXT, label_from TEXT, label_to TEXT, created_at TEXT)"
+        )
+        conn.exec_driver_sql(
+            "INSERT INTO sentiment_corrections (signal_id, text, label_from, label_to, created_at)"
+            " VALUES ('s1', 'Komen zeker nog eens langs', 'neg', 'pos', '2026-11-29T10:00:00Z'),"
+            " ('s2', 'x', 'neg', 'weird', '2026-11-29T10:01:00Z'),"
+            " ('s3', NULL, 'neg', 'pos', '2026-11-29T10:02:00Z')"
+        )
+    engine.dispose()
+    assert read_corrections(url) == [("Komen zeker nog eens langs", "pos")]
+
+
+def test_retrain_uses_corrections_and_says_when_real_text_is_absent(
+    tmp_path: Path, small_corpus: Path, caplog
+) -> None:
+    models = tmp_path / "models"
+    models.mkdir()
+    _bad_model(models)
+    fixes = [("Kom zeker nog eens terug, fijne mensen aan de balie", "pos")] * 2
+    with caplog.at_level("WARNING"):
+        report = retrain(tmp_path, None, corrections=lambda: iter(fixes), corpus_dir=small_corpus)
+    assert report["corrections"]["used"] == 1
+    assert report["real_text"]["available"] is False
+    assert "gold only" in report["real_text"]["note"]
+    assert "real-text evaluation data absent" in caplog.text
+    assert report["promoted"] is True and "real-text data absent" in report["reason"]
+
+
+def test_retrain_judges_on_real_text_when_present(
+    tmp_path: Path, small_corpus: Path, no_realtext: Path
+) -> None:
+    # A tiny stand-in for the real-text file (same format): the gate must use it.
+    lines = [f"Wat een heerlijke dag {i}, ik ben zo blij\t5" for i in range(30)]
+    lines += [f"Ik haat dit, het is verschrikkelijk {i}\t1, 3" for i in range(30)]
+    (no_realtext / "xed-nl-projections.tsv").write_text("\n".join(lines) + "\n", "utf-8")
+    models = tmp_path / "models"
+    models.mkdir()
+    _bad_model(models)
+    report = retrain(tmp_path, None, corpus_dir=small_corpus)
+    assert report["real_text"]["available"] is True
+    assert report["real_text"]["eval"] + report["real_text"]["train"] == 60
+    cand, cur = report["candidate"]["real_text_eval"], report["current"]["real_text_eval"]
+    assert cand["n"] == report["real_text"]["eval"] and cur is not None
+    assert report["promoted"] is True  # the all-"neu" model scores 0 by sign

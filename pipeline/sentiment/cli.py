@@ -14,17 +14,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
-    from .retrain import WeakLabelSource
+    from .retrain import CorrectionSource, WeakLabelSource
 
 _LABEL_ALIASES = {"negative": "neg", "neutral": "neu", "positive": "pos",
                   "-1": "neg", "0": "neu", "1": "pos", "neg": "neg", "neu": "neu", "pos": "pos"}
 
 
 def register(
-    subparsers: Any, weak_labels: Callable[[str], WeakLabelSource] | None = None
+    subparsers: Any,
+    weak_labels: Callable[[str], WeakLabelSource] | None = None,
+    corrections: Callable[[str], CorrectionSource] | None = None,
 ) -> argparse.ArgumentParser:
-    """Add `sentiment`; `weak_labels(url)` is the warehouse adapter that retrain reads from
-    (passed in by the composition root, so this package never imports the warehouse)."""
+    """Add `sentiment`; `weak_labels(url)` and `corrections(url)` are the warehouse adapters
+    that retrain reads from (passed in by the composition root, so this package never
+    imports the warehouse)."""
     p = subparsers.add_parser(
         "sentiment",
         help="Dutch sentiment: score, evaluate, train, retrain",
@@ -49,8 +52,11 @@ def register(
                        "split of the gold corpus, with the lexicon baseline beside the model.")
     e.add_argument("file", nargs="?", type=Path, help="JSON lines with text and label")
     _scorer_args(e)
-    e.add_argument("--split", choices=("test", "train", "all", "dev"), default="test",
-                   help="gold split when no FILE is given (test = the held-out 20%%)")
+    e.add_argument("--split", choices=("test", "train", "all", "dev", "realtext"),
+                   default="test",
+                   help="gold split when no FILE is given (test = the held-out 20%%); "
+                   "realtext = the evaluation part of the real Dutch texts in "
+                   ".cache/sentiment-data (scripts/fetch-sentiment-data.sh)")
     e.set_defaults(func=cmd_evaluate)
 
     t = sub.add_parser("train", help="(dev) train on the gold corpus, write the shipped model")
@@ -61,7 +67,7 @@ def register(
     r = sub.add_parser("retrain", help="gold corpus + warehouse weak labels; promote if not worse")
     r.add_argument("--data-dir", type=Path, required=True, help="models go to DIR/models")
     r.add_argument("--warehouse-url", help="SQLAlchemy URL of the warehouse (weak labels)")
-    r.set_defaults(func=cmd_retrain, weak_labels=weak_labels)
+    r.set_defaults(func=cmd_retrain, weak_labels=weak_labels, corrections=corrections)
 
     b = sub.add_parser("bench", help="speed of the model against the lexicon baseline")
     b.add_argument("-n", type=int, default=20000, help="comments (20000)")
@@ -150,6 +156,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.file is not None:
         _dump(evaluate(_scorer(args), _read_labelled(args.file)), sys.stdout)
         return 0
+    if args.split == "realtext":
+        return _evaluate_realtext(args)
     train, test = load_gold()
     examples = {"test": test, "train": train, "all": train + test, "dev": load_dev()}[args.split]
     if not examples:
@@ -166,17 +174,21 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .evaluate import evaluate
     from .lexicon import LexiconScorer
     from .model import SHIPPED_MODEL, LinearScorer
-    from .train import DEFAULT_C, fit, save
+    from .realtext import load_realtext, report
+    from .train import DEFAULT_C, fit, realtext_extra, save
 
     train, test = load_gold()
     if not train:
         raise SystemExit("no gold corpus found (pipeline/sentiment/corpus)")
-    model = fit(train, c=args.c or DEFAULT_C, note="shipped model: gold train split")
+    rt_train, rt_eval = load_realtext()
+    model = fit(train, c=args.c or DEFAULT_C, extra=realtext_extra(rt_train),
+                note=f"shipped model: gold train split + {len(rt_train)} real-text train lines")
     scorer = LinearScorer(model)
     model["evaluation"] = {
         "held_out_gold": evaluate(scorer, test),
         "held_out_gold_lexicon_baseline": evaluate(LexiconScorer(), test),
         "dev_general": evaluate(scorer, load_dev()),
+        "real_text_eval": report(scorer, rt_eval) if rt_eval else None,
     }
     path = save(model, args.out or SHIPPED_MODEL)
     ev = model["evaluation"]["held_out_gold"]
@@ -186,15 +198,30 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _evaluate_realtext(args: argparse.Namespace) -> int:
+    from . import lexicon_scorer
+    from .realtext import data_dir, load_realtext, report
+
+    _, examples = load_realtext()
+    if not examples:
+        raise SystemExit(f"no real-text data in {data_dir()}: run scripts/fetch-sentiment-data.sh")
+    _dump({"split": "realtext-eval", "data_dir": str(data_dir()),
+           "model": report(_scorer(args), examples),
+           "lexicon_baseline": report(lexicon_scorer(), examples)}, sys.stdout)
+    return 0
+
+
 def cmd_retrain(args: argparse.Namespace) -> int:
     from .retrain import retrain
 
-    source = None
+    source = fixes = None
     if args.warehouse_url:
         if args.weak_labels is None:
             raise SystemExit("this build has no warehouse adapter for --warehouse-url")
         source = args.weak_labels(args.warehouse_url)
-    _dump(retrain(args.data_dir, source), sys.stdout)
+        if args.corrections is not None:
+            fixes = args.corrections(args.warehouse_url)
+    _dump(retrain(args.data_dir, source, corrections=fixes), sys.stdout)
     return 0
 
 

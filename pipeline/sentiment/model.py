@@ -13,8 +13,8 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 
+from .function_words import is_reason
 from .lexicon import NOT_SCORED
-from .lexicon_nl import NEGATORS, STOP_EN, STOP_NL
 from .result import Scorer, SentimentResult, explain
 from .text import Analyser
 
@@ -33,8 +33,6 @@ class LinearScorer:
         # Logits relative to "neu" (softmax is unchanged): three sums per feature, not four.
         self._b = (b[0] - b[1], b[2] - b[1], b[3])
         self._display: dict[str, str] = dict(model.get("display", {}))
-        self._quiet = frozenset(STOP_NL | STOP_EN | {"<num>"})
-        self._negators = NEGATORS
         # Row per feature: [neg - neu, pos - neu, very_negative, pos - neg margin for
         # explanations (0 for features a caseworker would not read: function words,
         # numbers, cues)], and
@@ -72,7 +70,7 @@ class LinearScorer:
         terms = a.model_terms  # (margin, feature key): rendered lazily by explain()
         for v, t in a.terms:
             d = v * (self._lex_pos_gain if v > 0 else self._lex_neg_gain)
-            if d > _MIN_EXPLAIN or d < -_MIN_EXPLAIN:
+            if (d > _MIN_EXPLAIN or d < -_MIN_EXPLAIN) and is_reason(t):
                 terms.append((d, t))
         return a.language, z, terms
 
@@ -85,11 +83,9 @@ class LinearScorer:
         if key[0] == "b":
             s1, _, s2 = body.partition("_")
             w1, w2 = disp.get(s1, s1), disp.get(s2, s2)
-            if w2 in self._quiet or (w1 in self._quiet and w1 not in self._negators):
-                return ""
-            return w1 + " " + w2
+            return w1 + " " + w2 if is_reason(w2) and is_reason(w1 + " " + w2) else ""
         word = disp.get(body, body)
-        if word in self._quiet and word not in self._negators:
+        if not is_reason(word):
             return ""
         return word + " (negatie)" if key[0] == "n" else word
 

@@ -2,8 +2,13 @@
 
 Weak labels come from the warehouse: comments whose scores are extreme (NPS 0-3 and/or
 rapportcijfer 1-3 -> neg; NPS 9-10 and/or rapportcijfer 9-10 -> pos; every score given
-must agree). They are added to the gold training split with half weight; the candidate and
-the current model are both judged on the held-out gold split, never on weak labels.
+must agree). They are added to the gold training split with half weight. Caseworkers'
+corrections ("sentiment klopt niet", table sentiment_corrections) are added with full
+weight, and override a weak label for the same text. The real-text train part is added as
+for the shipped model (see train.realtext_extra). The candidate and the current model are
+judged on the held-out gold split AND on the real-text evaluation part (when its data is
+present; otherwise that is logged and reported, and gold alone decides), never on the
+labels they were trained on.
 Model files are versioned in <data-dir>/models/<version>.json; promoted.json points at the
 current one and keeps the history.
 """
@@ -11,6 +16,7 @@ current one and keeps the history.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -18,12 +24,18 @@ from pathlib import Path
 from .corpus import CORPUS_DIR, load_gold, text_key
 from .evaluate import evaluate
 from .model import PROMOTED_FILE, SHIPPED_MODEL, LinearScorer, promoted_model_path
+from .realtext import load_realtext
 from .text import Analyser
+
+log = logging.getLogger(__name__)
 
 # (comment, nps 0-10 or None, rapportcijfer 1-10 or None)
 WeakLabelSource = Callable[[], Iterable[tuple[str, int | None, int | None]]]
+# (scrubbed comment, label_to neg|neu|pos), oldest first
+CorrectionSource = Callable[[], Iterable[tuple[str, str]]]
 MIN_WORDS = 3
 WEAK_WEIGHT = 0.5
+CORRECTION_WEIGHT = 1.0
 
 
 def weak_label(nps: int | None, cijfer: int | None) -> str | None:
@@ -59,6 +71,30 @@ def collect_weak_labels(
     return out
 
 
+def collect_corrections(
+    source: CorrectionSource, exclude: Iterable[str] = ()
+) -> list[tuple[str, str]]:
+    """The latest correction per text (by text key), minus gold and real-text eval texts."""
+    banned = {text_key(t) for t in exclude}
+    latest: dict[str, tuple[str, str]] = {}
+    for text, label in source():
+        if not isinstance(text, str) or label not in ("neg", "neu", "pos"):
+            continue
+        key = text_key(text)
+        if key and key not in banned:
+            latest[key] = (text, label)
+    return list(latest.values())
+
+
+def _realtext_summary(m: dict) -> dict:
+    return {
+        "n": m["pos_vs_neg"]["n"],
+        "pos_vs_neg_accuracy_by_score_sign": m["pos_vs_neg"]["accuracy_by_score_sign"],
+        "neg_recall": m["pos_vs_neg"]["neg_recall"],
+        "pos_recall": m["pos_vs_neg"]["pos_recall"],
+    }
+
+
 def _summary(m: dict) -> dict:
     return {
         "accuracy": m["accuracy"],
@@ -73,61 +109,120 @@ def retrain(
     data_dir: Path,
     source: WeakLabelSource | None,
     *,
+    corrections: CorrectionSource | None = None,
     corpus_dir: Path = CORPUS_DIR,
+    realtext_dir: Path | None = None,
 ) -> dict:
     """Build a candidate, compare it with the current model, promote when not worse."""
-    from .train import fit, save  # sklearn is needed here only
+    from .train import fit, realtext_extra, save  # sklearn is needed here only
 
     models_dir = Path(data_dir) / "models"
     models_dir.mkdir(parents=True, exist_ok=True)
     train, test = load_gold(corpus_dir)
     if not train or not test:
         raise ValueError(f"no gold corpus found in {corpus_dir}")
-    gold_texts = [e.text for e in train + test]
-    weak = collect_weak_labels(source, gold_texts) if source is not None else []
-    candidate = fit(train, extra=weak, extra_weight=WEAK_WEIGHT,
-                    note=f"retrain: gold train split + {len(weak)} weak labels")
+    rt_train, rt_eval = load_realtext(realtext_dir)
+    held_out = [e.text for e in train + test + rt_eval]
+    fixed = collect_corrections(corrections, held_out) if corrections is not None else []
+    weak = collect_weak_labels(source, held_out + [t for t, _ in fixed]) if source else []
+    extra = [(t, lab, WEAK_WEIGHT) for t, lab in weak]
+    extra += [(t, lab, CORRECTION_WEIGHT) for t, lab in fixed]
+    extra += realtext_extra(rt_train)
+    candidate = fit(
+        train,
+        extra=extra,
+        note=(
+            f"retrain: gold train split + {len(weak)} weak labels + {len(fixed)} corrections"
+            f" + {len(rt_train)} real-text train"
+        ),
+    )
     current_path = promoted_model_path(models_dir) or SHIPPED_MODEL
     current = LinearScorer.from_file(current_path)
+    cand_scorer = LinearScorer(candidate)
     m_cur = _summary(evaluate(current, test))
-    m_cand = _summary(evaluate(LinearScorer(candidate), test))
+    m_cand = _summary(evaluate(cand_scorer, test))
     # "Not worse" on the held-out gold split: macro-F1 and the recall on negatives (a
     # missed negative is a citizen nobody calls) must both be at least the current ones.
-    promote = (m_cand["macro_f1"] or 0) >= (m_cur["macro_f1"] or 0) and (
+    gold_ok = (m_cand["macro_f1"] or 0) >= (m_cur["macro_f1"] or 0) and (
         m_cand["neg_recall"] or 0
     ) >= (m_cur["neg_recall"] or 0)
-    candidate["evaluation"] = {"held_out_gold": m_cand, "n_test": len(test)}
+    if rt_eval:
+        r_cur = _realtext_summary(evaluate(current, rt_eval))
+        r_cand = _realtext_summary(evaluate(cand_scorer, rt_eval))
+        key = "pos_vs_neg_accuracy_by_score_sign"
+        real_ok = (r_cand[key] or 0) >= (r_cur[key] or 0)
+    else:
+        log.warning("real-text evaluation data absent: judging the candidate on gold only")
+        r_cur = r_cand = None
+        real_ok = True
+    promote = gold_ok and real_ok
+    candidate["evaluation"] = {
+        "held_out_gold": m_cand,
+        "n_test": len(test),
+        "real_text_eval": r_cand,
+    }
     path = save(candidate, models_dir / f"{candidate['version']}.json")
     report = {
-        "candidate": {"version": candidate["version"], "file": str(path), **m_cand},
-        "current": {"version": current.version, "file": str(current_path), **m_cur},
+        "candidate": {
+            "version": candidate["version"],
+            "file": str(path),
+            **m_cand,
+            "real_text_eval": r_cand,
+        },
+        "current": {
+            "version": current.version,
+            "file": str(current_path),
+            **m_cur,
+            "real_text_eval": r_cur,
+        },
         "weak_labels": {
             "used": len(weak),
             "neg": sum(1 for _, lab in weak if lab == "neg"),
             "pos": sum(1 for _, lab in weak if lab == "pos"),
         },
+        "corrections": {"used": len(fixed)},
         "gold": {"train": len(train), "test": len(test)},
+        "real_text": {"available": bool(rt_eval), "train": len(rt_train), "eval": len(rt_eval)},
         "promoted": promote,
     }
+    if not rt_eval:
+        report["real_text"]["note"] = (
+            "real-text data absent (scripts/fetch-sentiment-data.sh): judged on gold only"
+        )
     if promote:
-        pointer = models_dir / PROMOTED_FILE
-        try:
-            history = json.loads(pointer.read_text("utf-8")).get("history", [])
-        except (OSError, ValueError, AttributeError):
-            history = []
-        entry = {
-            "version": candidate["version"],
-            "file": path.name,
-            "promoted_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "replaced": current.version,
-            "held_out_gold": m_cand,
-        }
-        tmp = pointer.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"current": entry, "history": [*history, entry]}, indent=1),
-                       "utf-8")
-        tmp.replace(pointer)
-        report["reason"] = "candidate is not worse than the current model on held-out gold"
+        _promote(models_dir, candidate, path, current.version, m_cand, r_cand)
+        report["reason"] = "candidate is not worse than the current model on held-out gold" + (
+            " and on the real-text evaluation" if rt_eval else " (real-text data absent)"
+        )
+    elif not gold_ok:
+        report["reason"] = (
+            "candidate is worse than the current model on held-out gold "
+            "(macro-F1 or neg recall); current model kept"
+        )
     else:
-        report["reason"] = ("candidate is worse than the current model on held-out gold "
-                            "(macro-F1 or neg recall); current model kept")
+        report["reason"] = (
+            "candidate is worse than the current model on the real-text "
+            "evaluation (pos-vs-neg by score sign); current model kept"
+        )
     return report
+
+
+def _promote(
+    models_dir: Path, candidate: dict, path: Path, replaced: str, m_gold: dict, m_real: dict | None
+) -> None:
+    pointer = models_dir / PROMOTED_FILE
+    try:
+        history = json.loads(pointer.read_text("utf-8")).get("history", [])
+    except (OSError, ValueError, AttributeError):
+        history = []
+    entry = {
+        "version": candidate["version"],
+        "file": path.name,
+        "promoted_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "replaced": replaced,
+        "held_out_gold": m_gold,
+        "real_text_eval": m_real,
+    }
+    tmp = pointer.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"current": entry, "history": [*history, entry]}, indent=1), "utf-8")
+    tmp.replace(pointer)

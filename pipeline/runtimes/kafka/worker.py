@@ -263,7 +263,7 @@ def run_worker(settings: Settings, *, loglevel: str | None = None) -> None:
         # Invitation tokens are HMACs with this key: every worker and the web edge must
         # share it, so a generated one would make links nobody can open.
         raise SystemExit("KLANTSIGNAAL_LINK_KEY must be set for the Kafka worker")
-    scorer = load_scorer()
+    scorer = load_scorer(settings.data_dir / "models")  # the model `sentiment retrain` promoted
     log.info(
         "starting klantsignaal kafka worker: bootstrap=%s prefix=%r partitions=%d scorer=%s",
         settings.kafka_bootstrap,
