@@ -24,7 +24,7 @@ def read_corrections(url: str) -> list[tuple[str, str]]:
         table = Table(TABLE, MetaData(), autoload_with=engine)
         cols = table.c
         query = select(cols.text, cols.label_to)
-        order = [c for c in ("created_at", "corrected_at", "id") if c in cols]
+        order = [c for c in ("op", "created_at", "id") if c in cols]  # op: when it was made
         if order:
             query = query.order_by(cols[order[0]])
         with engine.connect() as conn:

@@ -134,19 +134,22 @@ def test_read_corrections_from_the_warehouse_table(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'wh.db'}"
     assert read_corrections(url) == []  # no table yet: no corrections, no error
     engine = sqlalchemy.create_engine(url)
-    with engine.begin() as conn:
+    with engine.begin() as conn:  # the inbox's table (consumers/warehouse.py)
         conn.exec_driver_sql(
-            "CREATE TABLE sentiment_corrections (id INTEGER PRIMARY KEY, signal_id TEXT, "
-            "text TEXT, label_from TEXT, label_to TEXT, created_at TEXT)"
+            "CREATE TABLE sentiment_corrections (id TEXT PRIMARY KEY, signal_id TEXT NOT NULL,"
+            " text TEXT NOT NULL, label_from TEXT, label_to TEXT NOT NULL, door TEXT,"
+            " op TIMESTAMP NOT NULL)"
         )
         conn.exec_driver_sql(
-            "INSERT INTO sentiment_corrections (signal_id, text, label_from, label_to, created_at)"
-            " VALUES ('s1', 'Komen zeker nog eens langs', 'neg', 'pos', '2026-11-29T10:00:00Z'),"
-            " ('s2', 'x', 'neg', 'weird', '2026-11-29T10:01:00Z'),"
-            " ('s3', NULL, 'neg', 'pos', '2026-11-29T10:02:00Z')"
+            "INSERT INTO sentiment_corrections VALUES"
+            " ('c2', 's1', 'Komen zeker nog eens langs', 'pos', 'neg', 'kw', '2026-11-29 10:05'),"
+            " ('c1', 's1', 'Komen zeker nog eens langs', 'neg', 'pos', 'kw', '2026-11-29 10:00'),"
+            " ('c3', 's2', 'x', 'neg', 'weird', 'kw', '2026-11-29 10:01')"
         )
     engine.dispose()
-    assert read_corrections(url) == [("Komen zeker nog eens langs", "pos")]
+    rows = read_corrections(url)
+    assert rows == [("Komen zeker nog eens langs", "pos"), ("Komen zeker nog eens langs", "neg")]
+    assert collect_corrections(lambda: iter(rows)) == [("Komen zeker nog eens langs", "neg")]
 
 
 def test_retrain_uses_corrections_and_says_when_real_text_is_absent(

@@ -16,8 +16,17 @@ from typing import TYPE_CHECKING, Any, TextIO
 if TYPE_CHECKING:
     from .retrain import CorrectionSource, WeakLabelSource
 
-_LABEL_ALIASES = {"negative": "neg", "neutral": "neu", "positive": "pos",
-                  "-1": "neg", "0": "neu", "1": "pos", "neg": "neg", "neu": "neu", "pos": "pos"}
+_LABEL_ALIASES = {
+    "negative": "neg",
+    "neutral": "neu",
+    "positive": "pos",
+    "-1": "neg",
+    "0": "neu",
+    "1": "pos",
+    "neg": "neg",
+    "neu": "neu",
+    "pos": "pos",
+}
 
 
 def register(
@@ -37,26 +46,35 @@ def register(
     sub = p.add_subparsers(dest="sentiment_command", metavar="COMMAND")
     sub.required = True
 
-    s = sub.add_parser("score", help="JSON lines in (stdin), JSON lines out (stdout)",
-                       description="Reads JSON objects with a 'text' field, one per line; "
-                       "writes each back with label, score, very_negative, explanation, "
-                       "model_version and language added (other fields pass through). A bad "
-                       "line is reported on stderr and skipped.")
+    s = sub.add_parser(
+        "score",
+        help="JSON lines in (stdin), JSON lines out (stdout)",
+        description="Reads JSON objects with a 'text' field, one per line; "
+        "writes each back with label, score, very_negative, explanation, "
+        "model_version and language added (other fields pass through). A bad "
+        "line is reported on stderr and skipped.",
+    )
     _scorer_args(s)
     s.add_argument("--field", default="text", help="the field holding the comment (text)")
     s.set_defaults(func=cmd_score)
 
-    e = sub.add_parser("evaluate", help="accuracy, macro-F1, per-class P/R, confusion matrix",
-                       description="Evaluate on FILE.jsonl (lines with 'text' and 'label' "
-                       "neg|neu|pos, optional 'very_negative'); without FILE, on the held-out "
-                       "split of the gold corpus, with the lexicon baseline beside the model.")
+    e = sub.add_parser(
+        "evaluate",
+        help="accuracy, macro-F1, per-class P/R, confusion matrix",
+        description="Evaluate on FILE.jsonl (lines with 'text' and 'label' "
+        "neg|neu|pos, optional 'very_negative'); without FILE, on the held-out "
+        "split of the gold corpus, with the lexicon baseline beside the model.",
+    )
     e.add_argument("file", nargs="?", type=Path, help="JSON lines with text and label")
     _scorer_args(e)
-    e.add_argument("--split", choices=("test", "train", "all", "dev", "realtext"),
-                   default="test",
-                   help="gold split when no FILE is given (test = the held-out 20%%); "
-                   "realtext = the evaluation part of the real Dutch texts in "
-                   ".cache/sentiment-data (scripts/fetch-sentiment-data.sh)")
+    e.add_argument(
+        "--split",
+        choices=("test", "train", "all", "dev", "realtext"),
+        default="test",
+        help="gold split when no FILE is given (test = the held-out 20%%); "
+        "realtext = the evaluation part of the real Dutch texts in "
+        ".cache/sentiment-data (scripts/fetch-sentiment-data.sh)",
+    )
     e.set_defaults(func=cmd_evaluate)
 
     t = sub.add_parser("train", help="(dev) train on the gold corpus, write the shipped model")
@@ -76,10 +94,15 @@ def register(
 
 
 def _scorer_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--scorer", choices=("model", "lexicon"), default="model",
-                   help="model (default: newest promoted, else shipped) or the lexicon baseline")
-    p.add_argument("--model-dir", type=Path,
-                   help="directory of retrained models (e.g. <data-dir>/models)")
+    p.add_argument(
+        "--scorer",
+        choices=("model", "lexicon"),
+        default="model",
+        help="model (default: newest promoted, else shipped) or the lexicon baseline",
+    )
+    p.add_argument(
+        "--model-dir", type=Path, help="directory of retrained models (e.g. <data-dir>/models)"
+    )
 
 
 def _scorer(args: argparse.Namespace):
@@ -94,8 +117,12 @@ def _dump(obj: Any, out: TextIO) -> None:
     out.write(json.dumps(obj, ensure_ascii=False, indent=2) + "\n")
 
 
-def cmd_score(args: argparse.Namespace, stdin: TextIO | None = None,
-              stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
+def cmd_score(
+    args: argparse.Namespace,
+    stdin: TextIO | None = None,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
+) -> int:
     stdin = stdin or sys.stdin
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
@@ -144,8 +171,9 @@ def _read_labelled(path: Path):
                 raise SystemExit(
                     f"{path}:{n}: needs 'text' and 'label' (neg|neu|pos): {exc}"
                 ) from None
-            out.append(Example(text=text, label=label,
-                               very_negative=bool(row.get("very_negative", False))))
+            out.append(
+                Example(text=text, label=label, very_negative=bool(row.get("very_negative", False)))
+            )
     return out
 
 
@@ -164,8 +192,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         raise SystemExit("no gold corpus found (pipeline/sentiment/corpus)")
     from . import lexicon_scorer
 
-    _dump({"split": args.split, "model": evaluate(_scorer(args), examples),
-           "lexicon_baseline": evaluate(lexicon_scorer(), examples)}, sys.stdout)
+    _dump(
+        {
+            "split": args.split,
+            "model": evaluate(_scorer(args), examples),
+            "lexicon_baseline": evaluate(lexicon_scorer(), examples),
+        },
+        sys.stdout,
+    )
     return 0
 
 
@@ -181,8 +215,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     if not train:
         raise SystemExit("no gold corpus found (pipeline/sentiment/corpus)")
     rt_train, rt_eval = load_realtext()
-    model = fit(train, c=args.c or DEFAULT_C, extra=realtext_extra(rt_train),
-                note=f"shipped model: gold train split + {len(rt_train)} real-text train lines")
+    model = fit(
+        train,
+        c=args.c or DEFAULT_C,
+        extra=realtext_extra(rt_train),
+        note=f"shipped model: gold train split + {len(rt_train)} real-text train lines",
+    )
     scorer = LinearScorer(model)
     model["evaluation"] = {
         "held_out_gold": evaluate(scorer, test),
@@ -192,9 +230,19 @@ def cmd_train(args: argparse.Namespace) -> int:
     }
     path = save(model, args.out or SHIPPED_MODEL)
     ev = model["evaluation"]["held_out_gold"]
-    _dump({"written": str(path), "version": model["version"], "features": len(model["weights"]),
-           "train": len(train), "test": len(test), "accuracy": ev["accuracy"],
-           "macro_f1": ev["macro_f1"], "pos_vs_neg": ev["pos_vs_neg"]}, sys.stdout)
+    _dump(
+        {
+            "written": str(path),
+            "version": model["version"],
+            "features": len(model["weights"]),
+            "train": len(train),
+            "test": len(test),
+            "accuracy": ev["accuracy"],
+            "macro_f1": ev["macro_f1"],
+            "pos_vs_neg": ev["pos_vs_neg"],
+        },
+        sys.stdout,
+    )
     return 0
 
 
@@ -205,9 +253,15 @@ def _evaluate_realtext(args: argparse.Namespace) -> int:
     _, examples = load_realtext()
     if not examples:
         raise SystemExit(f"no real-text data in {data_dir()}: run scripts/fetch-sentiment-data.sh")
-    _dump({"split": "realtext-eval", "data_dir": str(data_dir()),
-           "model": report(_scorer(args), examples),
-           "lexicon_baseline": report(lexicon_scorer(), examples)}, sys.stdout)
+    _dump(
+        {
+            "split": "realtext-eval",
+            "data_dir": str(data_dir()),
+            "model": report(_scorer(args), examples),
+            "lexicon_baseline": report(lexicon_scorer(), examples),
+        },
+        sys.stdout,
+    )
     return 0
 
 
