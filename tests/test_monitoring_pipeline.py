@@ -143,3 +143,42 @@ def test_service_alerts_api_needs_token_and_checks_parameters(system: System) ->
     assert bad.status_code == 400 and "status" in bad.json()["error"]
     ok = client.get("/v1/service-alerts", headers=AUTH)
     assert ok.status_code == 200 and ok.json()["open"] == []
+
+
+def test_who_may_read_service_alerts_and_measures(system: System) -> None:
+    from pipeline.web.accounts import AccountStore
+
+    store = AccountStore(system.settings.accounts)
+    reader = store.add_token("bi-tool", "alerts:read", [])
+    team_only = store.add_token("team-kcc", "alerts:read", ["KCC"])
+    ingest = store.add_token("kanaal", "ingest", [])
+    client = TestClient(system.web)
+
+    def status(path: str, token: str) -> int:
+        return client.get(path, headers={"Authorization": f"Bearer {token}"}).status_code
+
+    assert status("/v1/service-alerts", reader) == 200
+    assert status("/v1/measures", reader) == 200
+    # Service alerts are about services; a token limited to a team does not get them.
+    assert status("/v1/service-alerts", team_only) == 403
+    assert status("/v1/service-alerts", ingest) == 403
+    assert status("/v1/measures", ingest) == 403
+    assert status("/v1/measures", "wrong") == 401
+
+
+def test_roles_for_service_alerts_and_measures() -> None:
+    from consumers.measures_api import may_read_measures
+    from consumers.service_alerts_api import may_read_service_alerts
+    from pipeline.web.authz import Principal
+
+    def user(role: str) -> Principal:
+        return Principal(name=role, kind="user", role=role)
+
+    assert [
+        r
+        for r in ("caseworker", "coordinator", "analyst", "admin")
+        if may_read_service_alerts(user(r))
+    ] == ["coordinator", "admin"]
+    assert [
+        r for r in ("caseworker", "coordinator", "analyst", "admin") if may_read_measures(user(r))
+    ] == ["coordinator", "analyst", "admin"]
