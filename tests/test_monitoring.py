@@ -7,6 +7,8 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pipeline.monitoring.cell import already_seen, new_cell, observe_cell
 from pipeline.monitoring.charts import MonitorConfig, new_chart, observe
@@ -181,3 +183,24 @@ def test_evaluation_detects_a_large_drop_and_counts_false_alarms() -> None:
     false_alarms = result["false_alarms_per_service_per_30_days"]
     assert false_alarms["stable_service_months"] > 0
     assert false_alarms["mean"] is not None
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.booleans(), min_size=1, max_size=400), st.floats(0.05, 0.6))
+def test_statistic_is_the_sum_of_its_window(outcomes: list[bool], p0: float) -> None:
+    """Whatever the outcomes, the statistic never goes negative and equals the sum of the
+    steps in its window (the evidence a service alert reports)."""
+    config = _config(warmup_min=1, baselines={DETRACTORS: p0})
+    chart = new_chart()
+    observe(chart, DETRACTORS, False, _at(0), config)  # warm-up done
+    for i, bad in enumerate(outcomes, start=1):
+        observe(chart, DETRACTORS, bad, _at(i), config)
+        d = chart["design"]
+        key = "s" if chart["phase"] == "watch" else "r"
+        n, hits, _ = chart["run"]
+        assert chart[key] >= 0
+        sign = 1 if key == "s" else -1
+        if chart[key] > 0:
+            assert chart[key] == sign * (hits * d["up"] + (n - hits) * d["down"])
+        else:
+            assert chart["run"] == [0, 0, None]
