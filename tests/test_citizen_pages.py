@@ -22,7 +22,14 @@ from pipeline.ports import SinkRecord
 from pipeline.settings import Settings
 from schemas.cloudevents import new_event
 from schemas.models import Dienst, Invitation
-from schemas.types import CONTACT, INVITATION, OPT_OUT, PAGE_FEEDBACK, RESPONSE
+from schemas.types import (
+    CONTACT,
+    INVITATION,
+    MONITOR_OBSERVATION,
+    OPT_OUT,
+    PAGE_FEEDBACK,
+    RESPONSE,
+)
 from tests.events import contact_data, envelope, klant
 
 TOKEN = "test-token"
@@ -128,6 +135,12 @@ def test_a_revision_replaces_the_answers_and_keeps_one_alert(
     system.runtime.run_until_idle()  # type: ignore[union-attr]
     for table in ("responses", "signals", "alerts"):
         assert system.warehouse.count(table) == 1, table
+    observed = {
+        o["id"]
+        for o in _events(system, MONITOR_OBSERVATION.topic)
+        if o["data"]["bron"] == "response"
+    }
+    assert len(observed) == 1  # the service monitor counts the response once
     with system.warehouse.engine.connect() as conn:
         nps = conn.exec_driver_sql("SELECT nps, nps_opmerking FROM responses").one()
     assert tuple(nps) == (2, "Toch nog teleurgesteld.")

@@ -68,8 +68,10 @@ class MonitorFeedStage:
             raise Rejected(f"onverwacht type {event.type} op {topic}")
         if outcomes is None:
             return []
+        # A revised response is a new signal event with the same signalId: one observation.
+        cause = event.data.get("signalId", event.id) if event.type == SIGNAL.name else event.id
         observation = MonitorObservation(
-            observation_id=derived_id("monitor-observation", event.id),
+            observation_id=derived_id("monitor-observation", cause),
             bron=bron,
             oorzaak_id=event.id,
             dienst=outcomes.dienst,
