@@ -16,6 +16,7 @@ from consumers.alerts_api import AlertsApi
 from consumers.callback_book import CallbackFirst, SqlCallbackBook
 from consumers.dispatch import SqlAddressBook
 from consumers.dispatcher import Dispatcher, build_dispatch
+from consumers.funnel import SqlVisitRecorder
 from consumers.funnel_api import FunnelApi
 from consumers.inbox import Inbox
 from consumers.inbox_reads import InboxReads
@@ -92,8 +93,8 @@ def build_web(settings: Settings, publisher: Publisher, warehouse: Warehouse) ->
         revision_minutes=settings.revision_minutes,
         rate_per_link=settings.rate_per_link,
         rate_per_address=settings.rate_per_address,
+        visits=SqlVisitRecorder(warehouse),
     )
-    alerts = AlertsApi(warehouse, settings.api_token)
     notifications = NotificationsApi(Outbox(settings.warehouse), settings.api_token)
     alerts = AlertsApi(reads, auth, settings.base_url)
     # The caseworker sees the callback number the citizen gave in the questionnaire first.

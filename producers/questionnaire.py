@@ -24,7 +24,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from pipeline.citizen_ports import CallbackBook, InvitationView, PreviousAnswers, QuestionnaireReads
-from pipeline.ports import Publisher
+from pipeline.ports import Publisher, VisitRecorder
 from producers.citizen_pages import CitizenPages
 from producers.http_common import BodyTooLarge, read_body
 from producers.questionnaire_form import (
@@ -79,6 +79,7 @@ class Questionnaire:
     revision_minutes: int = 60
     rate_per_link: int = 30
     rate_per_address: int = 60
+    visits: VisitRecorder | None = None  # for the response funnel: opened, started
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
     def __post_init__(self) -> None:
@@ -141,6 +142,7 @@ class Questionnaire:
         until = _clock_time(self._until(previous)) if previous else None
         context = self._context(request, g, change_until=until)
         if request.method == "GET":
+            await self._visit(g.invitation, "opened")
             values = previous.values if previous else {}
             return self.pages.render("questionnaire.html", context | {"values": values})
         try:
@@ -164,6 +166,8 @@ class Questionnaire:
         parse_scores(form, self.ces_scale, answers)
         parse_contact(form, answers)
         values = {name: first(form, name) for name in STEP1_FIELDS}
+        if answers.scores:
+            await self._visit(g.invitation, "started")
         if answers.errors:
             return self._with_errors("questionnaire.html", g, context, values, answers)
         kind = followup_kind(answers.scores, self.ces_scale)
@@ -184,6 +188,15 @@ class Questionnaire:
         return self.pages.render(
             "thanks.html", context | {"via": answers.contact_via, "change_until": until}
         )
+
+    async def _visit(self, invitation: InvitationView, stage: str) -> None:
+        """Funnel bookkeeping; never worth failing the citizen's page for."""
+        if self.visits is None:
+            return
+        try:
+            await run_in_threadpool(self.visits.record_visit, invitation.invitation_id, stage)
+        except Exception:
+            log.exception("could not record a questionnaire visit (%s)", stage)
 
     def _with_errors(
         self,

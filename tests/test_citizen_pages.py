@@ -317,3 +317,18 @@ def test_page_feedback_endpoint_checks_origin_and_fields(
     assert script.status_code == 200 and "text/javascript" in script.headers["content-type"]
     fallback = client.get("/feedback?pagina=https://www.voorbeeldstad.nl/x")
     assert "frame-ancestors 'self' " + ORIGIN in fallback.headers["Content-Security-Policy"]
+
+
+def test_opening_and_answering_feed_the_funnel(client: TestClient, system: System) -> None:
+    answered, only_opened = _link(client, klant=klant(1)), _link(client, klant=klant(2))
+    client.get(answered)
+    client.get(answered)  # twice: one invitation opened
+    client.post(answered, data={"nps": "8"})
+    client.get(only_opened)
+
+    def totals() -> dict | None:
+        found = client.get("/v1/funnel?by=kanaal", headers=AUTH).json()["totals"]
+        return found if found["answered"] == 1 else None
+
+    figures = _wait(totals)
+    assert (figures["invited"], figures["opened"], figures["started"]) == (2, 2, 1)
