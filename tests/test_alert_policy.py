@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pipeline.alertpolicy import PolicyError, default_policy, load_policy
 from pipeline.processing import process_record
@@ -342,3 +344,79 @@ def test_wrong_policy_files_are_refused_with_the_key(tmp_path: Path, text: str, 
     path.write_text(text)
     with pytest.raises(PolicyError, match=named.replace("[", r"\[").replace("]", r"\]")):
         load_policy(path)
+
+
+# -- properties ---------------------------------------------------------------------------
+
+_FILLER = st.lists(
+    st.sampled_from(["het", "gewoon", "echt", "de", "brief", "gemeente", "vandaag", "dus"]),
+    max_size=6,
+).map(" ".join)
+_DANGER = [
+    "ik zie het niet meer zitten",
+    "ik doe mezelf iets aan",
+    "ik denk aan zelfmoord",
+    "ik weet waar u woont",
+]
+
+
+def _variant(text: str, flips: list[bool]) -> str:
+    accents = {"e": "é", "i": "ï", "o": "ó"}
+    out = []
+    for ch, flip in zip(text, flips + [False] * len(text), strict=False):
+        out.append(accents.get(ch, ch.upper()) if flip else ch)
+    return "".join(out)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    phrase=st.sampled_from(_DANGER),
+    before=_FILLER,
+    after=_FILLER,
+    flips=st.lists(st.booleans(), max_size=40),
+    punctuation=st.sampled_from([".", "!", "...", ",", " -"]),
+)
+def test_danger_is_found_whatever_the_case_accents_and_surrounding_words(
+    phrase: str, before: str, after: str, flips: list[bool], punctuation: str
+) -> None:
+    comment = f"{before}{punctuation} {_variant(phrase, flips)}{punctuation} {after}"
+    alert = alert_for(signal(opmerking=comment), POLICY)
+    assert alert is not None and alert.ernst == "urgent", comment
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    words=st.lists(
+        st.sampled_from(
+            [
+                "ik",
+                "zie",
+                "het",
+                "wel",
+                "zitten",
+                "helemaal",
+                "doe",
+                "mezelf",
+                "een",
+                "plezier",
+                "maak",
+                "formulier",
+                "af",
+                "aanslag",
+                "bomvol",
+                "geen",
+                "klacht",
+                "bezwaar",
+                "tegen",
+            ]
+        ),
+        max_size=12,
+    )
+)
+def test_benign_look_alike_words_in_any_order_never_give_urgent(words: list[str]) -> None:
+    """Words of the benign look-alikes ("ik zie het wel zitten", "ik maak het formulier af",
+    "aanslag", "bomvol"), in any order: a guard against too broad danger patterns."""
+    comment = " ".join(words)
+    alert = alert_for(signal(opmerking=comment), POLICY)
+    urgent = alert is not None and alert.ernst == "urgent"
+    assert not urgent, comment
