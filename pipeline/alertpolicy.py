@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.contacthistory import HISTORY_DAYS, ContactMoment, RepeatContactRule
-from pipeline.terms import TermList
+from pipeline.terms import TermList, Token, tokenise
 from pipeline.workdays import WorkingCalendar
 from schemas.models import Signal
 
@@ -73,8 +73,8 @@ class TermRule:
     reason: str
     severity: str
 
-    def reasons_for(self, text: str) -> list[str]:
-        return [self.reason.format(term=term) for term in self.terms.find(text)]
+    def reasons_for(self, tokens: list[Token]) -> list[str]:
+        return [self.reason.format(term=term) for term in self.terms.find_in(tokens)]
 
 
 @dataclass(frozen=True)
@@ -108,14 +108,16 @@ class AlertPolicy:
                 reasons.append(reason)
                 severities.append(rule.severity)
                 kinds.add(rule.name)
+        tokens = tokenise(signal.opmerking or "")
         for term_rule in self.term_rules:
-            found = term_rule.reasons_for(signal.opmerking or "")
+            found = term_rule.reasons_for(tokens)
             if found:
                 reasons.extend(found)
                 severities.append(term_rule.severity)
                 kinds.add(term_rule.name)
-        repeat = self.repeat_contact.reasons(history, at)
-        if repeat and (reasons or self.repeat_contact.standalone):
+        wanted = bool(reasons) or self.repeat_contact.standalone
+        repeat = self.repeat_contact.reasons(history, at) if wanted else []
+        if repeat:
             reasons.extend(repeat)
             severities.append("middel")
             kinds.add("herhaald-contact")

@@ -10,6 +10,7 @@ Sections:
   process: the raw SQLite append + read loop over the same records without stages.
 - validation: CloudEvent + JSON Schema validation of simulated events.
 - sentiment: `pipeline.sentiment.bench.run(n)` when that module exists.
+- alert_policy: decisions/s of the alert policy vs only its score rules (the old rules).
 """
 
 from __future__ import annotations
@@ -295,6 +296,12 @@ def bench_sentiment(sizes: BenchSizes) -> dict[str, Any]:
     return dict(result) if isinstance(result, Mapping) else {"result": result}
 
 
+def bench_alert_policy(sizes: BenchSizes) -> dict[str, Any]:
+    from pipeline.alertpolicy_bench import run
+
+    return run(min(sizes.contacts, 5000), sizes.seed)
+
+
 def run_bench(args: argparse.Namespace | Mapping[str, Any] | None = None) -> dict[str, Any]:
     """All sections; returns one JSON-serialisable dict."""
     sizes = sizes_from(args)
@@ -309,6 +316,7 @@ def run_bench(args: argparse.Namespace | Mapping[str, Any] | None = None) -> dic
         out["pipeline_embedded"] = bench_pipeline(sizes, Path(tmp))
     out["validation"] = bench_validation(sizes)
     out["sentiment"] = bench_sentiment(sizes)
+    out["alert_policy"] = bench_alert_policy(sizes)
     out["total_seconds"] = round(time.perf_counter() - began, 3)
     return out
 

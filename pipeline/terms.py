@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 GAP = "..."
 MAX_GAP = 3
@@ -117,15 +117,26 @@ def negated(tokens: list[Token], start: int) -> bool:
 class TermList:
     terms: tuple[Term, ...]
     negation_aware: bool = True
+    # First word -> the terms starting with it; terms starting with a prefix (klacht*) apart.
+    _by_first: dict[str, tuple[Term, ...]] = field(default_factory=dict, compare=False)
+    _prefixed: tuple[Term, ...] = field(default=(), compare=False)
 
     @classmethod
     def of(cls, texts: list[str] | tuple[str, ...], negation_aware: bool = True) -> TermList:
         terms = sorted((Term.parse(t) for t in texts), key=lambda t: -len(t.pattern))
-        return cls(tuple(terms), negation_aware)
+        by_first: dict[str, list[Term]] = {}
+        for term in terms:
+            if not term.pattern[0].endswith("*"):
+                by_first.setdefault(term.pattern[0], []).append(term)
+        prefixed = tuple(t for t in terms if t.pattern[0].endswith("*"))
+        index = {word: tuple(ts) for word, ts in by_first.items()}
+        return cls(tuple(terms), negation_aware, index, prefixed)
 
     def find(self, text: str) -> list[str]:
         """The terms (as written in the list) found in `text`, in order, each once."""
-        tokens = tokenise(text)
+        return self.find_in(tokenise(text))
+
+    def find_in(self, tokens: list[Token]) -> list[str]:
         found: list[str] = []
         i = 0
         while i < len(tokens):
@@ -141,11 +152,16 @@ class TermList:
 
     def _longest_at(self, tokens: list[Token], i: int) -> tuple[Term, int] | None:
         best: tuple[Term, int] | None = None
-        for term in self.terms:
+        word = tokens[i].word
+        candidates = self._by_first.get(word, ())
+        prefixed = [t for t in self._prefixed if word.startswith(t.pattern[0][:-1])]
+        if prefixed:
+            candidates = (*candidates, *prefixed)
+        for term in candidates:
             end = term.match_at(tokens, i)
             if end is not None and (best is None or end > best[1]):
                 best = (term, end)
         return best
 
 
-__all__ = ["Term", "TermList", "negated", "normalise", "tokenise"]
+__all__ = ["Term", "TermList", "Token", "negated", "normalise", "tokenise"]
