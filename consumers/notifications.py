@@ -217,6 +217,9 @@ class SmtpTransport:
     port: int
     mail_from: str
     timeout: float = 10.0
+    security: str = "none"  # none | starttls | tls (the dispatch settings, when present)
+    user: str = ""
+    password: str = ""
 
     def send(self, target: str, subject: str, body: str) -> None:
         message = EmailMessage()
@@ -224,7 +227,15 @@ class SmtpTransport:
         message["To"] = target
         message["Subject"] = subject
         message.set_content(body)
-        with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
+        if self.security == "tls":
+            smtp: smtplib.SMTP = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout)
+        else:
+            smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+        with smtp:
+            if self.security == "starttls":
+                smtp.starttls()
+            if self.user:
+                smtp.login(self.user, self.password)
             smtp.send_message(message)
 
 
@@ -445,7 +456,13 @@ def build_notifications(settings: Settings) -> tuple[NotificationSink, Notificat
     transports: dict[str, Transport] = {"webhook": WebhookTransport()}
     if settings.smtp_host:
         transports["email"] = SmtpTransport(
-            settings.smtp_host, settings.smtp_port, settings.mail_from
+            settings.smtp_host,
+            settings.smtp_port,
+            settings.mail_from,
+            # Shared with invitation dispatch when that defines them.
+            security=getattr(settings, "smtp_security", "none"),
+            user=getattr(settings, "smtp_user", ""),
+            password=getattr(settings, "smtp_password", ""),
         )
     policy = SenderPolicy(
         retry_base=timedelta(seconds=settings.notification_retry_seconds),
