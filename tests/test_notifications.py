@@ -397,6 +397,7 @@ def test_a_notification_that_keeps_failing_is_given_up_and_shown_to_admins(
 # -- Kafka: `klantsignaal notifications run` beside the faust worker ------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.kafka
 @pytest.mark.postgres
 def test_kafka_notification_runner_sends_team_email_and_webhook(
