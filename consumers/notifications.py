@@ -459,10 +459,10 @@ def build_notifications(settings: Settings) -> tuple[NotificationSink, Notificat
             settings.smtp_host,
             settings.smtp_port,
             settings.mail_from,
-            # Shared with invitation dispatch when that defines them.
-            security=getattr(settings, "smtp_security", "none"),
-            user=getattr(settings, "smtp_user", ""),
-            password=getattr(settings, "smtp_password", ""),
+            # The SMTP server and its settings are shared with invitation dispatch.
+            security=settings.smtp_security,
+            user=settings.smtp_user,
+            password=settings.smtp_password,
         )
     policy = SenderPolicy(
         retry_base=timedelta(seconds=settings.notification_retry_seconds),
