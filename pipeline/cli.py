@@ -44,6 +44,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     os.umask(0o077)  # whatever the process writes (models, exports) is for its account only
     system = build_embedded(settings)
     system.start()
+    from pipeline.privacy_cli import RetentionJob
+
+    retention = RetentionJob(system.settings, log)
+    retention.start()
     s = system.settings
     print(
         f"klantsignaal draait op {s.base_url}  (data: {s.data_dir.resolve()})\n"
@@ -55,6 +59,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         uvicorn.run(system.web, host=s.host, port=s.port, log_level="warning")
     finally:
+        retention.stop()
         system.close()
     return 0
 
@@ -266,6 +271,10 @@ def build_parser() -> argparse.ArgumentParser:
         return correction_source(url)
 
     register(sub, warehouse_weak_labels, warehouse_corrections)
+
+    from pipeline.privacy_cli import register as register_privacy
+
+    register_privacy(sub, _settings)
 
     from pipeline.web.admin_cli import register as register_admin
 

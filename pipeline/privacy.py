@@ -229,8 +229,8 @@ _STREET_SUFFIXES = [
 # is compared with the suffixes, instead of trying every suffix at every letter.
 _ENDS_IN_SUFFIX = "(?:" + "|".join(f"(?<={re.escape(x)})" for x in _STREET_SUFFIXES) + ")"
 _HOUSE_NUMBER = (
-    r"[1-9][0-9]{0,4}(?:[^\S\n]?-?[^\S\n]?[A-Za-z](?![A-Za-z])|[^\S\n]?-[^\S\n]?[0-9]{1,4}"
-    r"|[^\S\n](?:bis|hs|huis))?(?![0-9])"
+    r"[1-9][0-9]{0,3}(?:[^\S\n]?-?[^\S\n]?[A-Za-z](?![A-Za-z])|[^\S\n]?-[^\S\n]?[0-9]{1,4}"
+    r"|[^\S\n](?:bis|hs|huis))?(?!\w)"
 )
 _STREET = re.compile(
     rf"(?<![\w'-])(?=[A-Za-zÀ-ÿ'-]{{3,40}}+[^\S\n]{{1,3}}[1-9])"
@@ -245,7 +245,8 @@ _NAMED_STREET = re.compile(
 )
 _LIVES_AT = re.compile(
     r"(?i:\b(?:ik woon|wij wonen|we wonen|woonachtig|woonadres|adres\s?:|adres is))"
-    rf"(?: (?:op|aan|in|de|het|:)){{0,2}}(?: [A-Za-zÀ-ÿ'.-]{{1,30}}){{1,4}} {_HOUSE_NUMBER}"
+    rf"(?: (?:op|aan|in|de|het|:)){{0,2}} [A-ZÀ-Ý][\w'.-]{{0,30}}(?: [\w'.-]{{1,30}}){{0,3}}"
+    rf" {_HOUSE_NUMBER}"
 )
 
 

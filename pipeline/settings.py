@@ -47,6 +47,12 @@ class Settings:
     max_body_bytes: int = 1_000_000
     max_batch_events: int = 1000
     log_level: str = "INFO"
+    # Retention (docs/privacy.md): raw comments, closed alerts, addresses, the embedded log.
+    retention_comments_days: int = 365
+    retention_alerts_days: int = 730  # after closing
+    retention_addresses_days: int = 30
+    retention_log_days: int = 90
+    retention_interval_hours: int = 24  # how often `klantsignaal run` applies it
     alert_policy: str = ""  # path of an alert policy TOML; empty: the shipped default
     smtp_host: str = ""  # empty: no e-mail is sent
     smtp_port: int = 25
