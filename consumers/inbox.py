@@ -259,7 +259,7 @@ class Inbox:
             due=due_date(alert),
             signal=signal,
             response=self.reads.response(alert["response_id"]),
-            contact=self.reads.contact(alert["contact_id"]),
+            contact=self.reads.contact(alert["contact_id"], alert["klant"]),
             journey=journey_items(alert, journey),
             may_contact=may_contact and bool(alert["terugbel_toestemming"]),
             contact_details=contact_details,

@@ -116,10 +116,14 @@ class InboxReads:
             return None
         return self._one(select(responses).where(responses.c.response_id == response_id))
 
-    def contact(self, contact_id: str | None) -> dict[str, Any] | None:
+    def contact(self, contact_id: str | None, klant: str | None = None) -> dict[str, Any] | None:
+        """The contact; give `klant`: a contactId is only unique per channel system."""
         if not contact_id:
             return None
-        return self._one(select(contacts).where(contacts.c.contact_id == contact_id))
+        query = select(contacts).where(contacts.c.contact_id == contact_id)
+        if klant is not None:
+            query = query.where(contacts.c.klant == klant)
+        return self._one(query)
 
     def journey(self, klant: str, until: datetime, days: int = 30) -> list[dict[str, Any]]:
         """The klant's contacts in the `days` before `until`, oldest first."""
