@@ -7,6 +7,7 @@ teams. Another team's alert answers 404, as if it did not exist.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
@@ -16,13 +17,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from consumers.alert_actions import AlertActions
+from consumers.alert_workflow import ACTIONS_NL, Action, ActionRefused
 from consumers.inbox_reads import InboxReads
+from consumers.inbox_store import ChangedMeanwhile
 from consumers.internetaak import internetaak
 from consumers.warehouse import to_json
 from pipeline.stages.base import parse_time
 from pipeline.web import authz
 from pipeline.web.auth import WebAuth
-from producers.http_common import problem
+from pipeline.web.http import BodyTooLarge, problem, read_body
 from schemas.models import wire_name
 
 STATUSES = ("open", "in-behandeling", "afgehandeld")
@@ -33,12 +37,14 @@ class AlertsApi:
     reads: InboxReads
     auth: WebAuth
     base_url: str = ""
+    actions: AlertActions | None = None  # POST .../status; None: read-only API
 
     def routes(self) -> list[Route]:
         return [
             Route("/v1/alerts", self.list_alerts, methods=["GET"]),
             Route("/v1/alerts/{alert_id}", self.one_alert, methods=["GET"]),
             Route("/v1/alerts/{alert_id}/internetaak", self.as_internetaak, methods=["GET"]),
+            Route("/v1/alerts/{alert_id}/status", self.change_status, methods=["POST"]),
         ]
 
     async def list_alerts(self, request: Request) -> Response:
@@ -97,6 +103,68 @@ class AlertsApi:
             return alert
         history = await run_in_threadpool(self.reads.status_history, alert["alert_id"])
         return JSONResponse(internetaak(alert, history, self.base_url))
+
+    async def change_status(self, request: Request) -> Response:
+        """An action through the API: {"handeling", "uitkomst"?, "categorie"?,
+        "toegewezenAan"?, "notitie"?}; needs a token with scope alerts:write."""
+        alert = await self._visible(request)
+        if isinstance(alert, Response):
+            return alert
+        principal = await self.auth.api_principal(request)
+        try:
+            body = json.loads(await read_body(request, MAX_ACTION_BYTES))
+        except (BodyTooLarge, ValueError, UnicodeDecodeError, RecursionError):
+            return problem(400, f"body must be a JSON object of at most {MAX_ACTION_BYTES} bytes")
+        problems = _action_problems(body)
+        if problems:
+            return problem(422, "invalid action", problems=problems)
+        handeling = body["handeling"]
+        check = authz.may_assign if handeling == "toewijzen" else authz.may_act
+        if self.actions is None or principal is None or not check(principal, alert["team"]):
+            return problem(403, "this token or user may not change this alert (needs alerts:write)")
+        act = Action(
+            handeling=handeling,
+            door=principal.name,
+            toegewezen_aan=body.get("toegewezenAan"),
+            uitkomst=body.get("uitkomst"),
+            categorie=body.get("categorie"),
+        )
+        try:
+            after = await run_in_threadpool(
+                self.actions.perform, alert, act, body.get("notitie"), "/klantsignaal/api"
+            )
+        except ActionRefused as exc:
+            return problem(409, str(exc))
+        except ChangedMeanwhile:
+            return problem(409, "the alert changed meanwhile; read it again")
+        return JSONResponse(
+            {
+                "alertId": alert["alert_id"],
+                "status": after.status,
+                "toegewezenAan": after.toegewezen_aan,
+            }
+        )
+
+
+MAX_ACTION_BYTES = 10_000
+_ACTION_FIELDS = {"handeling", "uitkomst", "categorie", "toegewezenAan", "notitie"}
+
+
+def _action_problems(body: Any) -> list[dict[str, str]]:
+    if not isinstance(body, dict):
+        return [{"pointer": "", "reason": "must be a JSON object"}]
+    found = [
+        {"pointer": f"/{k}", "reason": "unknown field"} for k in body if k not in _ACTION_FIELDS
+    ]
+    found += [
+        {"pointer": f"/{k}", "reason": "must be a string of at most 2000 characters"}
+        for k in _ACTION_FIELDS & body.keys()
+        if not isinstance(body[k], str) or len(body[k]) > 2000
+    ]
+    if body.get("handeling") not in ACTIONS_NL or body.get("handeling") == "sentiment-correctie":
+        choices = ", ".join(h for h in ACTIONS_NL if h != "sentiment-correctie")
+        found.append({"pointer": "/handeling", "reason": f"must be one of {choices}"})
+    return found
 
 
 def _public(row: dict[str, Any]) -> dict[str, Any]:

@@ -8,7 +8,6 @@ simply not found (404), so its existence is not given away.
 from __future__ import annotations
 
 import logging
-import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -20,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from consumers.alert_actions import AlertActions
 from consumers.alert_workflow import (
     ACTIONS_NL,
     CATEGORIES,
@@ -27,17 +27,11 @@ from consumers.alert_workflow import (
     Action,
     ActionRefused,
     AlertState,
-    apply,
 )
 from consumers.inbox_reads import InboxReads
 from consumers.inbox_store import ChangedMeanwhile, InboxStore
-from pipeline.ports import Publisher
-from pipeline.stages.base import iso
 from pipeline.web import authz
 from pipeline.web.auth import MAX_FORM_BYTES, Staff, WebAuth, staff_templates
-from schemas.cloudevents import new_event
-from schemas.models import AlertStatus
-from schemas.types import ALERT_STATUS
 
 log = logging.getLogger(__name__)
 LOCAL = ZoneInfo("Europe/Amsterdam")
@@ -113,7 +107,7 @@ class Inbox:
     auth: WebAuth
     reads: InboxReads
     store: InboxStore
-    publisher: Publisher
+    actions: AlertActions
     address_book: Any  # consumers.callback_book.CallbackFirst: lookup_for(klant, contact_id)
     templates: Any = field(init=False)
 
@@ -324,47 +318,15 @@ class Inbox:
             categorie=form.get("categorie") or None,
         )
         try:
-            await run_in_threadpool(self._perform, alert, act, form.get("notitie"))
+            await run_in_threadpool(
+                self.actions.perform, alert, act, form.get("notitie"), "/klantsignaal/inbox"
+            )
         except ActionRefused as exc:
             return await run_in_threadpool(self._detail, request, staff, alert, str(exc), 409)
         except ChangedMeanwhile:
             msg = "Iemand anders heeft dit signaal net gewijzigd. Bekijk de nieuwe stand."
             return await run_in_threadpool(self._detail, request, staff, alert, msg, 409)
         return RedirectResponse(f"/inbox/{alert['alert_id']}?gedaan={handeling}", status_code=303)
-
-    def _perform(self, alert: dict[str, Any], act: Action, note: str | None) -> None:
-        before = self.store.state(alert["alert_id"])
-        after = apply(before.state, act)
-        at = datetime.now(UTC)
-        change = AlertStatus(
-            alert_id=alert["alert_id"],
-            team=alert["team"],
-            status=after.status,
-            handeling=act.handeling,
-            door=act.door,
-            op=iso_ms(at),
-            uitkomst=act.uitkomst if act.handeling == "terugbelpoging" else None,
-            categorie=act.categorie if act.handeling == "afhandelen" else None,
-            toegewezen_aan=after.toegewezen_aan,
-        )
-        event = new_event(
-            ALERT_STATUS.name,
-            change.to_dict(),
-            source="/klantsignaal/inbox",
-            key=alert["alert_id"],
-            event_id=str(uuid.uuid4()),
-        )
-        what = _audit_text(act, after)
-        self.store.record(
-            alert["alert_id"],
-            before,
-            after,
-            act,
-            what,
-            note,
-            at,
-            lambda: self.publisher.publish(ALERT_STATUS.topic, [event]),
-        )
 
     async def sentiment(self, request: Request) -> Response:
         checked = await self._form_checked(request)
@@ -396,22 +358,6 @@ class Inbox:
         )
 
 
-def iso_ms(moment: datetime) -> str:
-    """ISO 8601 UTC with milliseconds: two actions in one second keep their order."""
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _audit_text(act: Action, after: AlertState) -> str:
-    what = ACTIONS_NL[act.handeling]
-    if act.handeling == "toewijzen":
-        return f"{what} aan {after.toegewezen_aan}"
-    if act.handeling == "terugbelpoging":
-        return f"{what}: {OUTCOMES[act.uitkomst or '']}"
-    if act.handeling == "afhandelen":
-        return f"{what}: {act.categorie}"
-    return what
-
-
 def _due_matches(choice: str, due: date | None, today: date) -> bool:
     if due is None:
         return False
@@ -424,4 +370,4 @@ def _due_matches(choice: str, due: date | None, today: date) -> bool:
     return True
 
 
-__all__ = ["Inbox", "iso"]
+__all__ = ["Inbox"]

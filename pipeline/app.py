@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from consumers.alert_actions import AlertActions
 from consumers.alerts_api import AlertsApi
 from consumers.callback_book import CallbackFirst, SqlCallbackBook
 from consumers.dispatch import SqlAddressBook
@@ -96,10 +97,12 @@ def build_web(settings: Settings, publisher: Publisher, warehouse: Warehouse) ->
         visits=SqlVisitRecorder(warehouse),
     )
     notifications = NotificationsApi(Outbox(settings.warehouse), settings.api_token)
-    alerts = AlertsApi(reads, auth, settings.base_url)
+    store = InboxStore(settings.inbox)
+    actions = AlertActions(store, publisher)
+    alerts = AlertsApi(reads, auth, settings.base_url, actions)
     # The caseworker sees the callback number the citizen gave in the questionnaire first.
     contact_details = CallbackFirst(SqlCallbackBook(settings.dispatch), address_book)
-    inbox = Inbox(auth, reads, InboxStore(settings.inbox), publisher, contact_details)
+    inbox = Inbox(auth, reads, store, actions, contact_details)
     widget = PageFeedbackWidget(
         publisher,
         allowed_origins=settings.widget_origin_list,

@@ -3,18 +3,11 @@
 from __future__ import annotations
 
 import hmac
-from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-
-class BodyTooLarge(Exception):
-    pass
-
-
-def problem(status: int, title: str, **extra: Any) -> JSONResponse:
-    return JSONResponse({"status": status, "error": title, **extra}, status_code=status)
+from pipeline.web.http import BodyTooLarge, problem, read_body
 
 
 def authorised(request: Request, token: str) -> bool:
@@ -34,16 +27,4 @@ def unauthorised() -> JSONResponse:
     return response
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The body, refusing more than `limit` bytes without reading it all into memory."""
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise BodyTooLarge
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge
-        chunks.append(chunk)
-    return b"".join(chunks)
+__all__ = ["BodyTooLarge", "authorised", "problem", "read_body", "unauthorised"]

@@ -246,3 +246,31 @@ def test_comments_are_inert_in_pages_and_exports(world: World) -> None:
         response = anna.get(path)
         assert response.headers["content-type"] == "application/json"
         assert response.headers["x-content-type-options"] == "nosniff"
+
+
+def test_actions_through_the_api_need_alerts_write(world: World) -> None:
+    base = world.server.base
+    a_id = world.alert_a["alertId"]
+    reader = add_token(world.data, "lezer", "alerts:read")
+    writer_b = add_token(world.data, "crm-b", "alerts:write", "Burgerzaken")
+    writer_a = add_token(world.data, "crm-a", "alerts:write", "KCC")
+
+    def post(token: str, body: object) -> httpx.Response:
+        return httpx.post(
+            f"{base}/v1/alerts/{a_id}/status",
+            json=body,
+            headers={"Authorization": f"Bearer {token}"},
+        )
+
+    assert post(reader, {"handeling": "claim"}).status_code == 403
+    assert post(writer_b, {"handeling": "claim"}).status_code == 404  # another team
+    bad = post(writer_a, {"handeling": "wegpoetsen", "bsn": "123456782"})
+    assert bad.status_code == 422
+    assert {p["pointer"] for p in bad.json()["problems"]} == {"/handeling", "/bsn"}
+    assert post(writer_a, ["claim"]).status_code == 422
+    done = post(writer_a, {"handeling": "terugbelpoging", "uitkomst": "voicemail"})
+    assert done.status_code == 200, done.text
+    assert done.json() == {"alertId": a_id, "status": "in-behandeling", "toegewezenAan": "crm-a"}
+    # A signed-in caseworker cannot use the API for actions (no CSRF there): 401.
+    anna = sign_in(base, "anna")
+    assert anna.post(f"/v1/alerts/{a_id}/status", json={"handeling": "claim"}).status_code == 401

@@ -17,12 +17,13 @@ from urllib.parse import quote
 from jinja2 import BaseLoader, ChoiceLoader, Environment, FileSystemLoader, select_autoescape
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from pipeline.web.accounts import AccountStore, Session
 from pipeline.web.authz import ROLE_NAMES_NL, Principal, admin_token
+from pipeline.web.http import problem
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
@@ -66,10 +67,6 @@ def staff_templates(*extra: BaseLoader) -> Environment:
     )
     env.globals["role_names"] = ROLE_NAMES_NL
     return env
-
-
-def problem(status: int, title: str) -> JSONResponse:
-    return JSONResponse({"status": status, "error": title}, status_code=status)
 
 
 class WebAuth:
