@@ -158,6 +158,15 @@ class InboxStore:
         with self.engine.connect() as conn:
             return [{**r._mapping, "op": _aware(r.op)} for r in conn.execute(query)]
 
+    def forget(self, alert_ids: Iterable[str]) -> int:
+        """Erase the callback notes of these alerts (a citizen's right to erasure); the audit
+        trail holds no citizen data and stays. Returns how many notes were removed."""
+        ids = list(alert_ids)
+        if not ids:
+            return 0
+        with self.engine.begin() as conn:
+            return int(conn.execute(notes.delete().where(notes.c.alert_id.in_(ids))).rowcount)
+
     def notes(self, alert_id: str) -> list[dict[str, Any]]:
         query = select(notes).where(notes.c.alert_id == alert_id).order_by(notes.c.id)
         with self.engine.connect() as conn:
