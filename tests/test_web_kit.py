@@ -139,3 +139,36 @@ def test_csp_allows_only_our_own_style_blocks(tmp_path: Path) -> None:
     csp = content_security_policy("https://www.gemeente.nl", hashes)
     assert "frame-ancestors https://www.gemeente.nl" in csp and "'unsafe-inline'" not in csp
     assert "frame-ancestors 'none'" in content_security_policy()
+
+
+def test_inbox_store_notes_are_scrubbed_and_forgettable(tmp_path: Path) -> None:
+    from consumers.inbox_store import ChangedMeanwhile, InboxStore
+
+    store = InboxStore(f"sqlite:///{tmp_path / 'inbox.db'}")
+    act = Action("terugbelpoging", "anna", uitkomst="bereikt")
+    at = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+    before = store.state("a1")
+    after = apply(before.state, act)
+    published: list[str] = []
+    store.record(
+        "a1",
+        before,
+        after,
+        act,
+        "belde terug",
+        "Mail jan@example.nl",
+        at,
+        lambda: published.append("a1"),
+    )
+    assert published == ["a1"] and store.state("a1").state == after
+    assert store.notes("a1")[0]["tekst"] == "Mail [e-mail]"
+    with pytest.raises(ChangedMeanwhile):  # a stale read cannot overwrite a newer state
+        store.record("a1", before, after, act, "x", None, at, lambda: None)
+
+    def failing() -> None:
+        raise RuntimeError("broker down")
+
+    with pytest.raises(RuntimeError):  # publish failed: nothing of this action is kept
+        store.record("a1", store.state("a1"), after, act, "y", "note", at, failing)
+    assert [a["wat"] for a in store.audit_trail("a1")] == ["belde terug"]
+    assert store.forget(["a1"]) == 1 and store.notes("a1") == []
