@@ -178,9 +178,15 @@ def submit(driver: WebDriver) -> int:
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.wait import WebDriverWait
 
+    from selenium.common.exceptions import WebDriverException
+
     old_page = by_css(driver, "html")
     by_css(driver, "button[type=submit]").click()
-    WebDriverWait(driver, 10).until(ec.staleness_of(old_page))
+    # Mid-navigation chromedriver may answer "Node ... does not belong to the document"
+    # instead of "stale element": ask again rather than fail.
+    WebDriverWait(driver, 10, ignored_exceptions=(WebDriverException,)).until(
+        ec.staleness_of(old_page)
+    )
     WebDriverWait(driver, 10).until(
         lambda d: d.execute_script("return document.readyState") == "complete"
     )

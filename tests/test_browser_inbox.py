@@ -46,15 +46,24 @@ def _iso(moment: datetime) -> str:
 
 
 def _click_and_wait(browser: WebDriver, selector: str) -> int:
-    from selenium.webdriver.support import expected_conditions as ec
+    """Click, then wait for the next document (a new time origin) to finish loading."""
+    from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.support.wait import WebDriverWait
 
-    old = by_css(browser, "html")
+    origin = browser.execute_script("return performance.timeOrigin")
     by_css(browser, selector).click()
-    WebDriverWait(browser, 10).until(ec.staleness_of(old))
-    WebDriverWait(browser, 10).until(
-        lambda d: d.execute_script("return document.readyState") == "complete"
-    )
+
+    def loaded(d: WebDriver) -> bool:
+        return bool(
+            d.execute_script(
+                "return performance.timeOrigin !== arguments[0] "
+                "&& document.readyState === 'complete'",
+                origin,
+            )
+        )
+
+    # Mid-navigation the driver may briefly answer with an inspector error: ask again.
+    WebDriverWait(browser, 10, ignored_exceptions=(WebDriverException,)).until(loaded)
     return navigation_status(browser)
 
 
