@@ -175,10 +175,9 @@ def navigation_status(driver: WebDriver) -> int:
 
 def submit(driver: WebDriver) -> int:
     """Press Versturen, wait for the next page; its HTTP status."""
+    from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.wait import WebDriverWait
-
-    from selenium.common.exceptions import WebDriverException
 
     old_page = by_css(driver, "html")
     by_css(driver, "button[type=submit]").click()
