@@ -74,7 +74,8 @@ def test_status_events_flow_through_kafka_to_the_warehouse(
     print(f"kafka: answer accepted -> visible in the inbox: {time.monotonic() - accepted:.2f} s")
 
     detail = femke.get(f"/inbox/{alert_id}?contactgegevens=toon")
-    assert "0201234567" in detail.text
+    # The number the citizen gave in the questionnaire comes first (consumers/callback_book.py).
+    assert "06 12345678" in detail.text and "0201234567" not in detail.text
     csrf = csrf_of(detail.text)
     for step in (
         {"handeling": "claim"},
