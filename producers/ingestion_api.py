@@ -17,6 +17,7 @@ from pipeline.web.auth import WebAuth
 from pipeline.web.authz import may_ingest
 from producers.http_common import BodyTooLarge, authorised, problem, read_body, unauthorised
 from producers.ingestion import Accepted, AddressBook, IngestionEdge, publish_accepted
+from producers.openapi import openapi_document
 from producers.safe_input import MalformedJson, loads_strict
 from schemas.validation import ValidationFailed
 
@@ -43,7 +44,11 @@ class IngestionApi:
         return [
             Route("/v1/events", self.post_events, methods=["POST"]),
             Route("/v1/invitations", self.get_invitations, methods=["GET"]),
+            Route("/openapi.json", self.get_openapi, methods=["GET"]),
         ]
+
+    async def get_openapi(self, request: Request) -> Response:
+        return JSONResponse(openapi_document())
 
     async def post_events(self, request: Request) -> Response:
         if (refused := await self._refused(request)) is not None:
