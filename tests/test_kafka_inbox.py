@@ -57,7 +57,7 @@ def test_status_events_flow_through_kafka_to_the_warehouse(
         "rapportcijfer": "1",
         "nps_opmerking": "Schandalig. Drie keer gebeld, niemand belt terug!",
         "contact": "telefoon",
-        "telefoon": "0201234567",  # the number the citizen gives for the callback
+        "telefoon": "06 12345678",
     }
     followup = httpx.post(invitations[0]["url"], data=answers)  # "Wat ging er mis?"
     assert followup.status_code == 200
