@@ -69,8 +69,14 @@ class Events:
 
 
 class Rig:
-    def __init__(self, tmp: Path, smtp: SmtpServer | None, sms_url: str | None = None):
-        url = f"sqlite:///{tmp / 'dispatch.db'}"
+    def __init__(
+        self,
+        tmp: Path,
+        smtp: SmtpServer | None,
+        sms_url: str | None = None,
+        url: str | None = None,
+    ):
+        url = url or f"sqlite:///{tmp / 'dispatch.db'}"
         self.clock = Clock()
         self.addresses = SqlAddressBook(url)
         self.outbox = Outbox(url)
@@ -127,9 +133,11 @@ class _D(dict):
         self[key] = value
 
 
-@pytest.fixture
-def rig(tmp_path: Path, smtp_server: SmtpServer) -> Rig:  # noqa: F811
-    return Rig(tmp_path, smtp_server)
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def rig(request: pytest.FixtureRequest, tmp_path: Path, smtp_server: SmtpServer) -> Rig:  # noqa: F811
+    """The outbox and address book on SQLite (embedded) and on PostgreSQL (compose)."""
+    url = request.getfixturevalue("postgres_url") if request.param == "postgres" else None
+    return Rig(tmp_path, smtp_server, url=url)
 
 
 def _address(rig: Rig, invitation: dict) -> tuple[str | None, str | None] | None:

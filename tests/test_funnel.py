@@ -12,12 +12,14 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from consumers.funnel import FIGURES, SqlVisitRecorder
+from consumers.funnel import FIGURES, SqlVisitRecorder, funnel
+from consumers.warehouse import Warehouse
 from pipeline.app import System, build_embedded
+from pipeline.ports import SinkRecord
 from pipeline.settings import Settings
 from schemas.cloudevents import new_event
 from schemas.models import OptOut
-from schemas.types import CONTACT, OPT_OUT, RESPONSE
+from schemas.types import CONTACT, DISPATCH, INVITATION, OPT_OUT, RESPONSE
 from tests.events import contact_data, envelope, klant
 from tests.smtp_server import SmtpServer, smtp_server  # noqa: F401
 
@@ -209,3 +211,101 @@ def test_funnel_needs_a_token_and_a_known_grouping(system: System) -> None:
     assert client.get("/v1/funnel").status_code == 401
     wrong = client.get("/v1/funnel", params={"by": "team"}, headers=AUTH)
     assert wrong.status_code == 400 and "by" in wrong.json()["error"]
+
+
+@pytest.mark.parametrize("db", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_funnel_query_on_sqlite_and_postgresql(
+    db: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """The same events give the same figures on both warehouse databases; an invitation
+    answered twice (a revision) or opened twice counts once."""
+    url = (
+        request.getfixturevalue("postgres_url")
+        if db == "postgres"
+        else f"sqlite:///{tmp_path / 'w.db'}"
+    )
+    warehouse = Warehouse(url)
+    records, position = [], 0
+
+    def add(type_name: str, data: dict[str, Any]) -> None:
+        nonlocal position
+        position += 1
+        event = new_event(type_name, data, source="/t", key=data["klant"])
+        records.append(SinkRecord("t", str(position), event))
+
+    routes = ["email", "sms", "inline", "email"]
+    for i, route in enumerate(routes):
+        add(
+            INVITATION.name,
+            {
+                "invitationId": f"i{i}",
+                "contactId": f"c{i}",
+                "klant": klant(800 + i),
+                "token": f"token-{i:02d}-abcdefghijklmnop",
+                "kanaal": "telefoon" if i < 2 else "balie",
+                "dienst": {"code": "afval", "naam": "Afval"},
+                "team": "KCC",
+                "dispatch": [route],
+                "createdAt": "2026-11-23T10:00:00Z",
+                "expiresAt": "2026-11-30T10:00:00Z",
+            },
+        )
+    for i, outcome in ((0, "delivered"), (1, "failed"), (3, "delivered"), (3, "reminded")):
+        add(
+            DISPATCH.name,
+            {
+                "outcomeId": f"o{i}{outcome}",
+                "invitationId": f"i{i}",
+                "klant": klant(800 + i),
+                "route": routes[i],
+                "uitkomst": outcome,
+                "op": "2026-11-23T10:05:00Z",
+            },
+        )
+    for n in (1, 2):  # i0 answered, then revised
+        add(
+            RESPONSE.name,
+            {
+                "responseId": f"r0-{n}",
+                "invitationId": "i0",
+                "contactId": "c0",
+                "klant": klant(800),
+                "answeredAt": f"2026-11-23T11:0{n}:00Z",
+                "terugbelToestemming": False,
+            },
+        )
+    add(
+        OPT_OUT.name,
+        {
+            "optOutId": "oo3",
+            "klant": klant(803),
+            "gegevenOp": "2026-11-24T09:00:00Z",
+            "bron": "e-mail",
+            "invitationId": "i3",
+        },
+    )
+    warehouse.store(records)
+    visits = SqlVisitRecorder(warehouse)
+    for stage in ("opened", "opened", "started"):
+        visits.record_visit("i2", stage)
+    result = funnel(warehouse, "kanaal")
+    rows = {r["kanaal"]: {k: r[k] for k in FIGURES} for r in result["rows"]}
+    assert rows == {
+        "balie": {
+            "invited": 2,
+            "delivered": 2,
+            "opened": 1,
+            "started": 1,
+            "answered": 0,
+            "optedOut": 1,
+        },
+        "telefoon": {
+            "invited": 2,
+            "delivered": 1,
+            "opened": 1,
+            "started": 1,
+            "answered": 1,
+            "optedOut": 0,
+        },
+    }
+    assert result["totals"]["responseRate"] == 0.25
