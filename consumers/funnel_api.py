@@ -1,4 +1,8 @@
-"""GET /v1/funnel?by=kanaal|dienst: the response funnel as JSON (bearer token, as /v1/alerts)."""
+"""GET /v1/funnel?by=kanaal|dienst: the response funnel as JSON.
+
+Counts only, no personal data: a bearer token that may read alerts (or the admin token), or
+a signed-in coordinator, analyst or admin — the same guard as /v1/alerts.
+"""
 
 from __future__ import annotations
 
@@ -11,20 +15,23 @@ from starlette.routing import Route
 
 from consumers.funnel import GROUPS, funnel
 from consumers.warehouse import Warehouse
-from producers.http_common import authorised, problem, unauthorised
+from pipeline.web import authz
+from pipeline.web.auth import WebAuth
+from producers.http_common import problem
 
 
 @dataclass
 class FunnelApi:
     warehouse: Warehouse
-    api_token: str
+    auth: WebAuth
 
     def routes(self) -> list[Route]:
         return [Route("/v1/funnel", self.get_funnel, methods=["GET"])]
 
     async def get_funnel(self, request: Request) -> Response:
-        if not authorised(request, self.api_token):
-            return unauthorised()
+        principal = await self.auth.api_guard(request, authz.may_read_aggregates)
+        if isinstance(principal, Response):
+            return principal
         by = request.query_params.get("by", "kanaal")
         if by not in GROUPS:
             return problem(400, f"by must be one of {sorted(GROUPS)}", field="by")

@@ -132,7 +132,7 @@ def build_web(settings: Settings, publisher: Publisher, warehouse: Warehouse) ->
         *notifications.routes(),
         *auth.routes(),
         *inbox.routes(),
-        *FunnelApi(warehouse, settings.api_token).routes(),
+        *FunnelApi(warehouse, auth).routes(),
         *service_alerts.routes(),
         *measures.routes(),
     ]

@@ -21,6 +21,7 @@ from schemas.cloudevents import new_event
 from schemas.models import OptOut
 from schemas.types import CONTACT, DISPATCH, INVITATION, OPT_OUT, RESPONSE
 from tests.events import contact_data, envelope, klant
+from tests.inbox_helpers import add_token
 from tests.smtp_server import SmtpServer, smtp_server  # noqa: F401
 
 TOKEN = "funnel-token"
@@ -206,11 +207,19 @@ def test_funnel_equals_an_independent_count(
     assert totals["optedOutCitizens"] == len(opted)
 
 
-def test_funnel_needs_a_token_and_a_known_grouping(system: System) -> None:
+def test_funnel_needs_a_token_that_may_read_and_a_known_grouping(
+    system: System, tmp_path: Path
+) -> None:
     client = TestClient(system.web)
     assert client.get("/v1/funnel").status_code == 401
     wrong = client.get("/v1/funnel", params={"by": "team"}, headers=AUTH)
     assert wrong.status_code == 400 and "by" in wrong.json()["error"]
+    ingest = add_token(tmp_path, "kanaal-systeem", "ingest")
+    reader = add_token(tmp_path, "bi-tool", "alerts:read")
+    denied = client.get("/v1/funnel", headers={"Authorization": f"Bearer {ingest}"})
+    assert denied.status_code == 403
+    allowed = client.get("/v1/funnel", headers={"Authorization": f"Bearer {reader}"})
+    assert allowed.status_code == 200 and allowed.json()["by"] == "kanaal"
 
 
 @pytest.mark.parametrize("db", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -93,3 +93,11 @@ def may_see_contact_details(p: Principal, team: str) -> bool:
     if p.role == "coordinator":
         return not p.teams or team in p.teams
     return p.role == "caseworker" and team in p.teams
+
+
+def may_read_aggregates(p: Principal) -> bool:
+    """Counts across teams without personal data (GET /v1/funnel): analysts, coordinators,
+    admins, and tokens that may read alerts."""
+    if p.is_user:
+        return p.role in ("coordinator", "analyst", "admin")
+    return bool({"alerts:read", "alerts:write"} & p.scopes)
