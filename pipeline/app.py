@@ -41,6 +41,7 @@ from producers.ingestion import IngestionEdge
 from producers.ingestion_api import IngestionApi
 from producers.page_feedback import PageFeedbackWidget
 from producers.questionnaire import Questionnaire
+from producers.questionnaire_visits import VisitTracking
 
 log = logging.getLogger(__name__)
 
@@ -86,9 +87,10 @@ def build_web(settings: Settings, publisher: Publisher, warehouse: Warehouse) ->
         max_batch_events=settings.max_batch_events,
         auth=auth,
     )
+    questionnaire_reads = WarehouseQuestionnaireReads(warehouse)
     questionnaire = Questionnaire(
         publisher,
-        WarehouseQuestionnaireReads(warehouse),
+        questionnaire_reads,
         SqlCallbackBook(settings.dispatch),
         ces_scale=settings.ces_scale,
         revision_minutes=settings.revision_minutes,
@@ -136,7 +138,12 @@ def build_web(settings: Settings, publisher: Publisher, warehouse: Warehouse) ->
         *service_alerts.routes(),
         *measures.routes(),
     ]
-    return secure_app(Starlette(routes=routes), settings)
+    app = secure_app(Starlette(routes=routes), settings)
+    # Opened/started questionnaires for the response funnel (GET /v1/funnel).
+    app.add_middleware(
+        VisitTracking, reads=questionnaire_reads, recorder=SqlVisitRecorder(warehouse)
+    )
+    return app
 
 
 def build_embedded(settings: Settings, scorer: Scorer | None = None) -> System:

@@ -318,3 +318,26 @@ def test_funnel_query_on_sqlite_and_postgresql(
         },
     }
     assert result["totals"]["responseRate"] == 0.25
+
+
+def test_opening_and_starting_the_questionnaire_are_counted(system: System) -> None:
+    client = TestClient(system.web)
+    contact = envelope(CONTACT.name, contact_data(klant=klant(900), kanaal="chat"))
+    _post(client, [contact])
+    rows = _wait(lambda: system.warehouse.invitations_for_contact(contact["data"]["contactId"]))
+    token = rows[0]["token"]
+
+    def figures() -> dict[str, int]:
+        body = client.get("/v1/funnel", params={"by": "kanaal"}, headers=AUTH).json()
+        [row] = body["rows"]
+        return {k: row[k] for k in ("invited", "opened", "started", "answered")}
+
+    assert client.get(f"/q/{token}/afmelden").status_code == 200  # not the questionnaire
+    assert client.get("/q/" + "x" * 32).status_code == 404  # no such link: nothing counted
+    assert figures() == {"invited": 1, "opened": 0, "started": 0, "answered": 0}
+    assert client.get(f"/q/{token}").status_code == 200
+    assert client.get(f"/q/{token}").status_code == 200  # a reload counts once
+    assert figures() == {"invited": 1, "opened": 1, "started": 0, "answered": 0}
+    wrong = client.post(f"/q/{token}", data={"nps": "12"})
+    assert wrong.status_code == 422, wrong.text[:300]
+    assert figures() == {"invited": 1, "opened": 1, "started": 1, "answered": 0}
