@@ -152,7 +152,9 @@ class Dispatcher:
 
     def _deliver(self, job: Job, to: str) -> None:
         base = self.config.base_url.rstrip("/")
-        links = Links(f"{base}/q/{job.token}", f"{base}/q/{job.token}/afmelden")
+        # The opt-out page records where the citizen came from (bron e-mail or sms).
+        bron = "e-mail" if job.route == "email" else "sms"
+        links = Links(f"{base}/q/{job.token}", f"{base}/q/{job.token}/afmelden?bron={bron}")
         dienst = job.dienst_naam or "uw vraag"
         kind = "herinnering" if job.reminder else "uitnodiging"
         key = f"{job.invitation_id}.{kind}"

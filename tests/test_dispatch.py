@@ -145,7 +145,8 @@ def _address(rig: Rig, invitation: dict) -> tuple[str | None, str | None] | None
 
 
 def _links(text: str) -> list[str]:
-    return re.findall(r"https://klantsignaal\.example\.nl/q/[A-Za-z0-9_-]+(?:/afmelden)?", text)
+    pattern = r"https://klantsignaal\.example\.nl/q/[A-Za-z0-9_-]+(?:/afmelden\?bron=[a-z-]+)?"
+    return re.findall(pattern, text)
 
 
 def test_email_in_dutch_with_html_plain_text_link_and_opt_out(
@@ -159,9 +160,9 @@ def test_email_in_dutch_with_html_plain_text_link_and_opt_out(
     link = f"{BASE}/q/{invitation['token']}"
     assert message["Subject"] == "Hoe hebben wij u geholpen?"
     assert message["From"] == "Gemeente Test <enquete@gemeente.example.nl>"
-    assert message["List-Unsubscribe"].strip() == f"<{link}/afmelden>"
-    assert _links(plain) == [link, f"{link}/afmelden"]
-    assert f'href="{link}"' in html and f'href="{link}/afmelden"' in html
+    assert message["List-Unsubscribe"].strip() == f"<{link}/afmelden?bron=e-mail>"
+    assert _links(plain) == [link, f"{link}/afmelden?bron=e-mail"]
+    assert f'href="{link}"' in html and f'href="{link}/afmelden?bron=e-mail"' in html
     assert "Paspoort aanvragen" in plain and 'lang="nl"' in html
     assert "Meld u af" in html
     assert rig.events.outcomes(invitation["invitationId"]) == ["delivered"]
@@ -338,7 +339,7 @@ def test_sms_goes_to_the_http_gateway_as_json(tmp_path: Path, sms_gateway: type[
     headers, body = sms_gateway.received[-1]
     assert body["to"] == "+31612345678"
     link = f"{BASE}/q/{invitation['token']}"
-    assert _links(body["text"]) == [link, f"{link}/afmelden"]
+    assert _links(body["text"]) == [link, f"{link}/afmelden?bron=sms"]
     assert headers["Idempotency-Key"] == f"{invitation['invitationId']}.uitnodiging"
     assert rig.events.outcomes(invitation["invitationId"]) == ["delivered"]
     # A gateway that refuses the number for good: undeliverable, not retried.

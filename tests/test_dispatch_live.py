@@ -10,6 +10,7 @@ import sqlite3
 import subprocess
 import time
 from collections import Counter
+from email.message import EmailMessage
 from pathlib import Path
 
 import httpx
@@ -51,24 +52,39 @@ def _contacts(base: str, count: int, first: int) -> list[dict]:
     return events
 
 
+def _links(message: EmailMessage) -> tuple[str, str]:
+    plain, _ = plain_and_html(message)
+    found = re.findall(
+        r"http://127\.0\.0\.1:\d+/q/[A-Za-z0-9_-]+(?:/afmelden\?bron=e-mail)?", plain
+    )
+    assert len(found) == 2 and found[1] == found[0] + "/afmelden?bron=e-mail", found
+    return found[0], found[1]
+
+
+def _addresses(data_dir: Path) -> int:
+    with sqlite3.connect(data_dir / "dispatch.db") as db:
+        return int(db.execute("SELECT count(*) FROM dispatch_addresses").fetchone()[0])
+
+
 @pytest.mark.slow
-def test_email_arrives_with_a_working_link_and_the_address_goes_when_answered(
+def test_email_links_work_answer_and_opt_out_end_to_end(
     tmp_path: Path,
     smtp_server: SmtpServer,  # noqa: F811
 ) -> None:
+    recorder = smtp_server.recorder
     with live_server(tmp_path, extra_env=_env(smtp_server)) as server:
-        [contact] = _contacts(server.base, 1, first=300)
-        [message] = smtp_server.recorder.wait_for(1)
-        assert message["To"] == "burger300@example.nl"
-        plain, _ = plain_and_html(message)
-        link = re.search(r"http://127\.0\.0\.1:\d+/q/[A-Za-z0-9_-]+", plain).group(0)  # type: ignore[union-attr]
+        answers, leaves = _contacts(server.base, 2, first=300)
+        recorder.wait_for(2)
+        [to_answer] = recorder.to("burger300@example.nl")
+        [to_leave] = recorder.to("burger301@example.nl")
+        link, _ = _links(to_answer)
         page = httpx.get(link)
         assert page.status_code == 200, page.text
         assert "Paspoort aanvragen" in page.text
         # Answered: the address is no longer needed and leaves the address book.
         invitation = httpx.get(
             server.base + "/v1/invitations",
-            params={"contact_id": contact["data"]["contactId"], "source": contact["source"]},
+            params={"contact_id": answers["data"]["contactId"], "source": answers["source"]},
             headers=AUTH,
         ).json()["invitations"][0]
         response = envelope(
@@ -76,8 +92,8 @@ def test_email_arrives_with_a_working_link_and_the_address_goes_when_answered(
             {
                 "responseId": "r-live-1",
                 "invitationId": invitation["invitationId"],
-                "contactId": contact["data"]["contactId"],
-                "klant": contact["data"]["klant"],
+                "contactId": answers["data"]["contactId"],
+                "klant": answers["data"]["klant"],
                 "answeredAt": "2026-11-23T11:00:00Z",
                 "terugbelToestemming": False,
                 "rapportcijfer": {"score": 8},
@@ -89,13 +105,38 @@ def test_email_arrives_with_a_working_link_and_the_address_goes_when_answered(
             headers={**AUTH, "Content-Type": "application/cloudevents+json"},
         )
         assert posted.status_code == 202
-        book = tmp_path / "data" / "dispatch.db"
+        poll(lambda: _addresses(tmp_path / "data") == 1, 15)
 
-        def address_gone() -> bool:
-            with sqlite3.connect(book) as db:
-                return db.execute("SELECT count(*) FROM dispatch_addresses").fetchone()[0] == 0
-
-        poll(address_gone, 15)
+        # The other citizen follows "Meld u af" in the e-mail and confirms.
+        _, opt_out = _links(to_leave)
+        assert httpx.get(opt_out).status_code == 200
+        done = httpx.post(opt_out.split("?")[0], data={"bron": "e-mail"})
+        assert done.status_code == 200, done.text
+        poll(lambda: _addresses(tmp_path / "data") == 0, 15)
+        # Two months later, on another channel, with consent: no invitation, no e-mail.
+        again = contact_data(
+            klant=leaves["data"]["klant"],
+            kanaal="balie",
+            plaatsgevondenOp="2027-01-25T10:00:00Z",
+            bereikbaarheid={"enqueteToestemming": True, "email": "burger301@example.nl"},
+        )
+        marker = contact_data(klant=klant(399))  # the embedded log keeps order: a sync point
+        for data in (again, marker):
+            event = envelope(CONTACT.name, data)
+            posted = httpx.post(
+                server.base + "/v1/events",
+                content=json.dumps(event),
+                headers={**AUTH, "Content-Type": "application/cloudevents+json"},
+            )
+            assert posted.status_code == 202
+        server.invitation_link(marker["contactId"], source=event["source"])
+        none = httpx.get(
+            server.base + "/v1/invitations",
+            params={"contact_id": again["contactId"], "source": event["source"]},
+            headers=AUTH,
+        ).json()["invitations"]
+        assert none == [], "opted out: no invitation on any channel"
+        assert len(recorder.to("burger301@example.nl")) == 1
 
 
 @pytest.mark.slow
