@@ -335,11 +335,11 @@ class Outbox:
                 self._queue(conn, job, "expired", now, reason, job.attempts)
         return [r.contact_id for r in rows]
 
-    def forget_settled_addresses(self, stale_before: datetime) -> int:
+    def forget_settled_addresses(self, now: datetime, stale_before: datetime) -> int:
         """Delete addresses nothing more will be sent to (answered, expired, opted out,
         undeliverable, or the last message sent), and any stored before `stale_before`
         (contacts that got no e-mail/SMS invitation at all). Returns how many went."""
-        active = or_(
+        active = (outbox.c.expires_at > now) & or_(
             outbox.c.state.in_(("pending", "sending")),
             outbox.c.reminder_state.in_(("pending", "sending")) & (outbox.c.state == "sent"),
         )

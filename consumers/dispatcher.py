@@ -84,6 +84,7 @@ class DispatchConfig:
     max_attempts: int = 8
     claim_timeout: timedelta = timedelta(minutes=10)  # a claim older than this is dead
     address_retention: timedelta = timedelta(days=8)  # addresses never needed go after this
+    sweep_interval: timedelta = timedelta(seconds=60)  # how often settled addresses are deleted
     idle_seconds: float = 1.0
 
 
@@ -105,6 +106,7 @@ class Dispatcher:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._started = False
+        self._swept: datetime | None = None  # last address sweep
 
     def routes(self) -> list[str]:
         return [r for r, on in (("email", self.config.mailer), ("sms", self.config.sms)) if on]
@@ -124,7 +126,9 @@ class Dispatcher:
                 break
             done += self._send(job)
         self.publish_outcomes()
-        self.outbox.forget_settled_addresses(now - self.config.address_retention)
+        if self._swept is None or now - self._swept >= self.config.sweep_interval:
+            self.outbox.forget_settled_addresses(now, now - self.config.address_retention)
+            self._swept = now
         return done
 
     def _send(self, job: Job) -> int:
