@@ -151,7 +151,7 @@ class Outbox:
         for d in invitations:
             route = (d.get("dispatch") or ["inline"])[0]
             if route not in SENDABLE_ROUTES:
-                inline.append(d["contactId"])
+                inline.append(contact_key(d["klant"], d["contactId"]))
                 continue
             rows.append(_outbox_row(d, route, now))
         if rows:

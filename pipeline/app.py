@@ -41,7 +41,6 @@ from producers.ingestion import IngestionEdge
 from producers.ingestion_api import IngestionApi
 from producers.page_feedback import PageFeedbackWidget
 from producers.questionnaire import Questionnaire
-from producers.questionnaire_visits import VisitTracking
 
 log = logging.getLogger(__name__)
 
@@ -138,12 +137,7 @@ def build_web(settings: Settings, publisher: Publisher, warehouse: Warehouse) ->
         *service_alerts.routes(),
         *measures.routes(),
     ]
-    app = secure_app(Starlette(routes=routes), settings)
-    # Opened/started questionnaires for the response funnel (GET /v1/funnel).
-    app.add_middleware(
-        VisitTracking, reads=questionnaire_reads, recorder=SqlVisitRecorder(warehouse)
-    )
-    return app
+    return secure_app(Starlette(routes=routes), settings)
 
 
 def build_embedded(settings: Settings, scorer: Scorer | None = None) -> System:

@@ -350,3 +350,16 @@ def test_sms_goes_to_the_http_gateway_as_json(tmp_path: Path, sms_gateway: type[
         rig.clock.advance(hours=1)
     assert len(sms_gateway.received) == 3
     assert rig.events.outcomes(refused["invitationId"]) == ["failed"]
+
+
+def test_an_inline_invitation_needs_no_address(rig: Rig, smtp_server: SmtpServer) -> None:  # noqa: F811
+    event = contact_event(
+        klant=klant(71), bereikbaarheid={"enqueteToestemming": True, "kanalen": ["inline", "email"]}
+    )
+    rig.addresses.remember(contact_key(klant(71), event.data["contactId"]), "al@example.nl", None)
+    [emit] = rig.trigger.process(CONTACT.topic, event, {"last_invited": _D(), "opted_out": _D()})
+    assert emit.event.data["dispatch"] == ["inline"], "the policy prefers the thank-you page"
+    rig.feed(emit.event)
+    rig.dispatcher.step()
+    assert _address(rig, emit.event.data) is None
+    assert smtp_server.recorder.messages == []

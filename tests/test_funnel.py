@@ -338,6 +338,7 @@ def test_opening_and_starting_the_questionnaire_are_counted(system: System) -> N
     assert client.get(f"/q/{token}").status_code == 200
     assert client.get(f"/q/{token}").status_code == 200  # a reload counts once
     assert figures() == {"invited": 1, "opened": 1, "started": 0, "answered": 0}
-    wrong = client.post(f"/q/{token}", data={"nps": "12"})
+    # A first answer with a mistake to correct: started, not answered.
+    wrong = client.post(f"/q/{token}", data={"nps": "8", "ces": "12"})
     assert wrong.status_code == 422, wrong.text[:300]
     assert figures() == {"invited": 1, "opened": 1, "started": 1, "answered": 0}
