@@ -133,7 +133,7 @@ class WebAuth:
     @staticmethod
     def csrf_ok(staff: Staff, form: Any) -> bool:
         given = form.get("csrf") if form is not None else None
-        return isinstance(given, str) and hmac.compare_digest(given.encode(), staff.csrf.encode())
+        return isinstance(given, str) and _same(given, staff.csrf)
 
     # -- pages --------------------------------------------------------------------------
     def routes(self) -> list[Any]:
@@ -177,7 +177,7 @@ class WebAuth:
             return self._login_page(next_url, 413, "Het formulier is te groot.")
         form = await request.form()
         given, expected = form.get("csrf"), request.cookies.get(LOGIN_CSRF_COOKIE, "")
-        if not (isinstance(given, str) and expected and hmac.compare_digest(given, expected)):
+        if not (isinstance(given, str) and expected and _same(given, expected)):
             return self._login_page(next_url, 403, "De pagina was verlopen. Probeer het opnieuw.")
         username = str(form.get("gebruikersnaam") or "").strip()[:100]
         password = str(form.get("wachtwoord") or "")[:1000]
@@ -226,6 +226,13 @@ class WebAuth:
         response = RedirectResponse("/login", status_code=303)
         response.delete_cookie(SESSION_COOKIE, path="/")
         return response
+
+
+def _same(given: str, expected: str) -> bool:
+    """Constant-time comparison that also takes non-ASCII input (a 403, never a 500)."""
+    return hmac.compare_digest(
+        given.encode("utf-8", "replace"), expected.encode("utf-8", "replace")
+    )
 
 
 def _safe_next(value: str) -> str:

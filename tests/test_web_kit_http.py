@@ -1,0 +1,54 @@
+"""The web kit's sign-in over HTTP (in process): hostile input gets a 4xx, never a 5xx."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.testclient import TestClient
+
+from pipeline.web.accounts import AccountStore
+from pipeline.web.auth import LOGIN_CSRF_COOKIE, SESSION_COOKIE, WebAuth
+
+PASSWORD = "correct horse battery staple"
+FORM = {"content-type": "application/x-www-form-urlencoded"}
+
+
+def _client(tmp_path: Path) -> TestClient:
+    store = AccountStore(f"sqlite:///{tmp_path / 'accounts.db'}")
+    store.add_user("anna", PASSWORD, "caseworker", ["KCC"])
+    app = Starlette(routes=WebAuth(store, "admin-token").routes())
+    return TestClient(app, raise_server_exceptions=False, follow_redirects=False)
+
+
+def _csrf(client: TestClient) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', client.get("/login").text)
+    assert found
+    return found.group(1)
+
+
+def test_login_with_non_ascii_csrf_is_refused_not_500(tmp_path: Path) -> None:
+    client = _client(tmp_path)
+    _csrf(client)  # the login cookie is set
+    typed = client.post("/login", data={"csrf": "é", "gebruikersnaam": "anna"})
+    assert typed.status_code == 403
+    raw = client.post("/login", content=b"csrf=%ff%fe&gebruikersnaam=%ff", headers=FORM)
+    assert raw.status_code == 403
+    client.cookies.set(LOGIN_CSRF_COOKIE, "%C3%A9")
+    assert client.post("/login", data={"csrf": "é"}).status_code == 403
+    assert SESSION_COOKIE not in client.cookies
+    # The real form still signs in.
+    client.cookies.clear()
+    form = {"csrf": _csrf(client), "gebruikersnaam": "anna", "wachtwoord": PASSWORD}
+    assert client.post("/login", data=form).status_code == 303
+    assert client.cookies.get(SESSION_COOKIE)
+
+
+def test_logout_with_non_ascii_csrf_is_refused_not_500(tmp_path: Path) -> None:
+    client = _client(tmp_path)
+    form = {"csrf": _csrf(client), "gebruikersnaam": "anna", "wachtwoord": PASSWORD}
+    assert client.post("/login", data=form).status_code == 303
+    assert client.post("/logout", data={"csrf": "é"}).status_code == 403
+    raw = client.post("/logout", content=b"csrf=%ff", headers=FORM)
+    assert raw.status_code == 403
