@@ -161,10 +161,23 @@ def _action_problems(body: Any) -> list[dict[str, str]]:
         for k in _ACTION_FIELDS & body.keys()
         if not isinstance(body[k], str) or len(body[k]) > 2000
     ]
+    found += [
+        {"pointer": f"/{k}", "reason": "must be valid Unicode (no lone surrogates)"}
+        for k in _ACTION_FIELDS & body.keys()
+        if isinstance(body[k], str) and not _encodable(body[k])
+    ]
     if body.get("handeling") not in ACTIONS_NL or body.get("handeling") == "sentiment-correctie":
         choices = ", ".join(h for h in ACTIONS_NL if h != "sentiment-correctie")
         found.append({"pointer": "/handeling", "reason": f"must be one of {choices}"})
     return found
+
+
+def _encodable(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _public(row: dict[str, Any]) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -52,3 +53,42 @@ def test_logout_with_non_ascii_csrf_is_refused_not_500(tmp_path: Path) -> None:
     assert client.post("/logout", data={"csrf": "é"}).status_code == 403
     raw = client.post("/logout", content=b"csrf=%ff", headers=FORM)
     assert raw.status_code == 403
+
+
+def test_api_action_with_a_lone_surrogate_gets_422_naming_the_field(tmp_path: Path) -> None:
+    from consumers.warehouse import alerts
+    from pipeline.app import build_embedded
+    from pipeline.settings import Settings
+
+    settings = Settings(data_dir=tmp_path, api_token="admin", link_key="k", pseudonym_key="p")
+    system = build_embedded(settings)  # not started: the web app alone
+    now = datetime.now(UTC)
+    with system.warehouse.engine.begin() as conn:
+        conn.execute(
+            alerts.insert().values(
+                event_id="e-1",
+                stored_at=now,
+                alert_id="alert-1",
+                signal_id="signal-1",
+                klant="k",
+                team="KCC",
+                ernst="hoog",
+                redenen=["zeer negatief"],
+                terugbel_toestemming=False,
+                status="open",
+                aangemaakt_op=now,
+            )
+        )
+    token = AccountStore(system.settings.accounts).add_token("zaaksysteem", "alerts:write", [])
+    client = TestClient(system.web, raise_server_exceptions=False)
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    for field, body in (
+        ("notitie", b'{"handeling": "claim", "notitie": "\\ud800"}'),
+        ("toegewezenAan", b'{"handeling": "toewijzen", "toegewezenAan": "\\udfff x"}'),
+    ):
+        refused = client.post("/v1/alerts/alert-1/status", content=body, headers=headers)
+        assert refused.status_code == 422, refused.text
+        assert [p["pointer"] for p in refused.json()["problems"]] == [f"/{field}"]
+    ok = client.post("/v1/alerts/alert-1/status", json={"handeling": "claim"}, headers=headers)
+    assert ok.status_code == 200 and ok.json()["status"] == "in-behandeling"
+    system.close()
