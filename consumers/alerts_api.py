@@ -162,9 +162,9 @@ def _action_problems(body: Any) -> list[dict[str, str]]:
         if not isinstance(body[k], str) or len(body[k]) > 2000
     ]
     found += [
-        {"pointer": f"/{k}", "reason": "must be valid Unicode (no lone surrogates)"}
+        {"pointer": f"/{k}", "reason": "must be valid Unicode without NUL or lone surrogates"}
         for k in _ACTION_FIELDS & body.keys()
-        if isinstance(body[k], str) and not _encodable(body[k])
+        if isinstance(body[k], str) and (not _encodable(body[k]) or "\x00" in body[k])
     ]
     if body.get("handeling") not in ACTIONS_NL or body.get("handeling") == "sentiment-correctie":
         choices = ", ".join(h for h in ACTIONS_NL if h != "sentiment-correctie")

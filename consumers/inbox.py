@@ -281,7 +281,11 @@ class Inbox:
         declared = request.headers.get("content-length") or "0"
         if not declared.isdecimal() or int(declared) > MAX_FORM_BYTES:
             return self._message(staff, 413, "Te veel tekst", "Maak de notitie korter.")
-        form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+        form = {
+            k: v.replace("\x00", "")  # PostgreSQL refuses NUL in text
+            for k, v in (await request.form()).items()
+            if isinstance(v, str)
+        }
         if not self.auth.csrf_ok(staff, form):
             return self._message(
                 staff,

@@ -63,6 +63,8 @@ class InboxReads:
         self.engine = warehouse.engine
 
     def alert(self, alert_id: str) -> dict[str, Any] | None:
+        if "\x00" in alert_id:  # no such alert; PostgreSQL refuses NUL in text
+            return None
         query = _alerts_query(latest_status_column()).where(alerts.c.alert_id == alert_id)
         with self.engine.connect() as conn:
             row = conn.execute(query).first()
@@ -82,6 +84,8 @@ class InboxReads:
         """Newest first; `teams` None means every team, an empty set means none."""
         if teams is not None and not teams:
             return []
+        if any("\x00" in value for value in (team, dienst, ernst) if value):
+            return []  # matches nothing; PostgreSQL refuses NUL in text
         current = latest_status_column()
         query = _alerts_query(current)
         if teams is not None:

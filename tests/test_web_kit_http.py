@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
@@ -91,4 +92,65 @@ def test_api_action_with_a_lone_surrogate_gets_422_naming_the_field(tmp_path: Pa
         assert [p["pointer"] for p in refused.json()["problems"]] == [f"/{field}"]
     ok = client.post("/v1/alerts/alert-1/status", json={"handeling": "claim"}, headers=headers)
     assert ok.status_code == 200 and ok.json()["status"] == "in-behandeling"
+    system.close()
+
+
+def _alert(system: Any, alert_id: str, team: str) -> None:
+    from consumers.warehouse import alerts
+
+    now = datetime.now(UTC)
+    with system.warehouse.engine.begin() as conn:
+        conn.execute(
+            alerts.insert().values(
+                event_id=f"e-{alert_id}",
+                stored_at=now,
+                alert_id=alert_id,
+                signal_id="signal-1",
+                klant="k",
+                team=team,
+                ernst="hoog",
+                redenen=["zeer negatief"],
+                terugbel_toestemming=False,
+                status="open",
+                aangemaakt_op=now,
+            )
+        )
+
+
+def test_nul_characters_get_4xx_on_postgresql(tmp_path: Path, postgres_url: str) -> None:
+    """PostgreSQL refuses NUL in text: a NUL from a client must never reach it (was a 500)."""
+    from pipeline.app import build_embedded
+    from pipeline.settings import Settings
+
+    urls = {f"{n}_url": postgres_url for n in ("warehouse", "accounts", "inbox", "dispatch")}
+    settings = Settings(data_dir=tmp_path, api_token="a", link_key="k", pseudonym_key="p", **urls)
+    system = build_embedded(settings)  # not started: the web app alone
+    _alert(system, "alert-1", "KCC")
+    store = AccountStore(system.settings.accounts)
+    store.add_user("anna", PASSWORD, "caseworker", ["KCC"])
+    token = store.add_token("zaaksysteem", "alerts:write", [])
+    staff = TestClient(system.web, raise_server_exceptions=False, follow_redirects=False)
+    form = {"csrf": _csrf(staff), "gebruikersnaam": "an\x00na", "wachtwoord": PASSWORD}
+    assert staff.post("/login", data=form).status_code == 401
+    form = {"csrf": _csrf(staff), "gebruikersnaam": "anna", "wachtwoord": PASSWORD}
+    assert staff.post("/login", data=form).status_code == 303
+    for path in ("/inbox?team=%00", "/inbox?dienst=%00&ernst=%00", "/v1/alerts?team=%00"):
+        assert staff.get(path).status_code == 200, path
+    for path in ("/inbox/%00", "/v1/alerts/%00", "/v1/alerts/%00/internetaak"):
+        assert staff.get(path).status_code == 404, path
+    csrf = re.findall(r'name="csrf" value="([^"]+)"', staff.get("/inbox/alert-1").text)[-1]
+    action = {"csrf": csrf, "handeling": "claim"}
+    assert staff.post("/inbox/%00/actie", data=action).status_code == 404
+    done = staff.post("/inbox/alert-1/actie", data={**action, "notitie": "ge\x00beld"})
+    assert done.status_code == 303
+    assert "gebeld" in staff.get("/inbox/alert-1").text
+    api = TestClient(system.web, raise_server_exceptions=False)
+    headers = {"Authorization": f"Bearer {token}"}
+    for field, body in (
+        ("toegewezenAan", {"handeling": "toewijzen", "toegewezenAan": "x\x00"}),
+        ("notitie", {"handeling": "terugbelpoging", "uitkomst": "bereikt", "notitie": "\x00"}),
+    ):
+        refused = api.post("/v1/alerts/alert-1/status", json=body, headers=headers)
+        assert refused.status_code == 422, refused.text
+        assert [p["pointer"] for p in refused.json()["problems"]] == [f"/{field}"]
     system.close()

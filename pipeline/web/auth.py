@@ -181,6 +181,9 @@ class WebAuth:
             return self._login_page(next_url, 403, "De pagina was verlopen. Probeer het opnieuw.")
         username = str(form.get("gebruikersnaam") or "").strip()[:100]
         password = str(form.get("wachtwoord") or "")[:1000]
+        if "\x00" in username:  # no such name; PostgreSQL refuses NUL in text (a 500)
+            error = "Gebruikersnaam of wachtwoord klopt niet."
+            return self._login_page(next_url, 401, error)
         locked = await run_in_threadpool(self.store.locked_for, username)
         if locked > 0:
             minutes = max(1, round(locked / 60))
