@@ -128,6 +128,9 @@ class IngestionApi:
             return problem(
                 400, "query parameters contact_id and source (the CloudEvents source) are required"
             )
+        for name, value in (("contact_id", contact_id), ("source", source)):
+            if "\x00" in value:  # PostgreSQL refuses NUL in text (was a 500)
+                return problem(400, f"query parameter {name} must not contain NUL characters")
         rows = await run_in_threadpool(
             self.warehouse.invitations_for_contact, contact_id, source=source
         )

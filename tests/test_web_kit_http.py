@@ -154,3 +154,30 @@ def test_nul_characters_get_4xx_on_postgresql(tmp_path: Path, postgres_url: str)
         assert refused.status_code == 422, refused.text
         assert [p["pointer"] for p in refused.json()["problems"]] == [f"/{field}"]
     system.close()
+
+
+def test_invitations_query_with_nul_gets_400_on_postgresql(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    from pipeline.app import build_embedded
+    from pipeline.settings import Settings
+
+    settings = Settings(
+        data_dir=tmp_path,
+        api_token="a",
+        link_key="k",
+        pseudonym_key="p",
+        warehouse_url=postgres_url,
+    )
+    system = build_embedded(settings)
+    api = TestClient(system.web, raise_server_exceptions=False)
+    headers = {"Authorization": "Bearer a"}
+    for name, query in (
+        ("contact_id", "contact_id=%00&source=x"),
+        ("source", "contact_id=x&source=a%00"),
+    ):
+        refused = api.get(f"/v1/invitations?{query}", headers=headers)
+        assert refused.status_code == 400 and name in refused.json()["error"], refused.text
+    found = api.get("/v1/invitations?contact_id=x&source=y", headers=headers)
+    assert found.status_code == 200
+    system.close()
