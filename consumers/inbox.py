@@ -278,7 +278,7 @@ class Inbox:
         staff = await self._staff(request)
         if isinstance(staff, Response):
             return staff
-        declared = request.headers.get("content-length") or "0"
+        declared = request.headers.get("content-length") or ""  # chunked: no bound, refused
         if not declared.isdecimal() or int(declared) > MAX_FORM_BYTES:
             return self._message(staff, 413, "Te veel tekst", "Maak de notitie korter.")
         form = {

@@ -181,3 +181,18 @@ def test_invitations_query_with_nul_gets_400_on_postgresql(
     found = api.get("/v1/invitations?contact_id=x&source=y", headers=headers)
     assert found.status_code == 200
     system.close()
+
+
+def test_login_form_without_content_length_is_bounded(tmp_path: Path) -> None:
+    """A chunked body has no Content-Length: it was read whole, past the form limit."""
+    client = _client(tmp_path)
+    csrf = _csrf(client)
+
+    def chunks() -> Any:
+        yield f"csrf={csrf}&gebruikersnaam=anna&wachtwoord=".encode()
+        for _ in range(100):
+            yield b"x" * 10_000
+
+    sent = client.post("/login", content=chunks(), headers=FORM)
+    assert sent.status_code == 413
+    assert SESSION_COOKIE not in client.cookies

@@ -172,7 +172,7 @@ class WebAuth:
         next_url = _safe_next(request.query_params.get("next", "/inbox"))
         if request.method == "GET":
             return self._login_page(next_url)
-        declared = request.headers.get("content-length") or "0"
+        declared = request.headers.get("content-length") or ""  # chunked: no bound, refused
         if not declared.isdecimal() or int(declared) > MAX_FORM_BYTES:
             return self._login_page(next_url, 413, "Het formulier is te groot.")
         form = await request.form()
