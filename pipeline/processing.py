@@ -6,14 +6,16 @@ the embedded and the Kafka runtime cannot differ in what they accept or reject.
 
 from __future__ import annotations
 
+import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from pipeline.ports import SinkRecord
 from pipeline.stages.base import Emit, Rejected, Stage, State
-from pipeline.topology import TOPIC_TYPES
+from pipeline.topology import DEAD_LETTER, TOPIC_TYPES
 from schemas.cloudevents import CloudEvent, utc_now
-from schemas.validation import validate_data
+from schemas.validation import data_is_valid, schema_id, validate_data
 
 log = logging.getLogger(__name__)
 
@@ -65,10 +67,18 @@ class Outcome:
     dead_letter: DeadLetter | None = None
 
 
+def is_validated(event: CloudEvent) -> bool:
+    """Validate once: the edge and the stages stamp what they validated with its schema id;
+    only they may write the topics the stages read (docs/kafka.md), so the stamp is trusted."""
+    return event.dataschema is not None and event.dataschema == schema_id(event.type)
+
+
 def input_problem(topic: str, event: CloudEvent) -> str | None:
     expected = TOPIC_TYPES.get(topic)
     if expected is not None and event.type != expected:
         return f"type {event.type} hoort niet op {topic} (verwacht {expected})"
+    if is_validated(event):
+        return None
     problems = validate_data(event.type, event.data)
     if problems:
         # Pointer and rule, not the message: messages repeat values (comments, addresses).
@@ -93,7 +103,7 @@ def process_record(
         return Outcome(dead_letter=DeadLetter(problem, stage.name, topic, position, record))
     buffered = {name: BufferedState(states[name]) for name in stage.state_names}
     try:
-        emits = stage.process(topic, decoded, buffered)
+        emits = [_checked(emit) for emit in stage.process(topic, decoded, buffered)]
     except Rejected as exc:
         return Outcome(dead_letter=DeadLetter(str(exc), stage.name, topic, position, record))
     except Exception as exc:  # one bad record must never stop the stream
@@ -108,3 +118,79 @@ def process_record(
         reason = f"state van {stage.name} niet op te slaan: {type(exc).__name__}"
         return Outcome(dead_letter=DeadLetter(reason, stage.name, topic, position, record))
     return Outcome(emits=emits)
+
+
+class DerivedEventInvalid(ValueError):
+    """A stage built an event its own schema refuses (a bug in the stage)."""
+
+
+def _checked(emit: Emit) -> Emit:
+    """Re-check only what a stage derives (fast check), and stamp it as validated."""
+    event = emit.event
+    if not data_is_valid(event.type, event.data):
+        raise DerivedEventInvalid(f"{event.type} voldoet niet aan zijn schema")
+    return Emit(emit.topic, replace(event, dataschema=schema_id(event.type)))
+
+
+def runtime_failure(
+    stage: str, topic: str, position: str, exc: BaseException, record: dict[str, Any]
+) -> DeadLetter:
+    """The dead letter for a record the runtime itself could not get through (after its
+    retries): the exception type only, as for stage errors (never its text: it may quote
+    values)."""
+    return DeadLetter(
+        f"interne fout in {stage}: {type(exc).__name__}", stage, topic, position, record
+    )
+
+
+@dataclass(frozen=True)
+class Output:
+    """One record to write for an outcome: an event, or a dead letter (as its JSON body)."""
+
+    topic: str
+    key: str | None
+    event: CloudEvent | None = None
+    dead_letter: DeadLetter | None = None
+
+
+def outputs(outcome: Outcome, stage: str, key: str | None) -> list[Output]:
+    """What a runtime writes for an outcome, in order; logs a dead letter the same way in
+    every runtime. `key` is the input record's key (dead letters keep it)."""
+    out = [Output(emit.topic, emit.event.partitionkey, event=emit.event) for emit in outcome.emits]
+    dl = outcome.dead_letter
+    if dl is not None:
+        log.warning("dead-letter from %s at %s %s: %s", stage, dl.topic, dl.position, dl.reason)
+        out.append(Output(DEAD_LETTER, key, dead_letter=dl))
+    return out
+
+
+def dead_letter_json(dl: DeadLetter) -> str:
+    return json.dumps(dl.to_dict(), ensure_ascii=False, separators=(",", ":"))
+
+
+def sink_record(
+    topic: str,
+    position: str,
+    decoded: CloudEvent | str | None,
+    body: str | bytes | None = None,
+    raw: dict[str, Any] | None = None,
+) -> SinkRecord | None:
+    """A stored record as a sink sees it, the same in every runtime.
+
+    Dead-letter records: `body` is the JSON; a malformed one is still delivered (a dead
+    letter never disappears). Events: `decoded` is the event or the reason it is none; an
+    undecodable record is logged and skipped (it was dead-lettered by the stage reading it,
+    or is on a topic only stages write).
+    """
+    if topic == DEAD_LETTER:
+        try:
+            parsed = json.loads(body) if body is not None else None
+        except (ValueError, TypeError):
+            parsed = None
+        if not isinstance(parsed, dict):
+            parsed = {"reason": "dead-letter record is not a JSON object", "record": raw or {}}
+        return SinkRecord(topic, position, None, parsed)
+    if isinstance(decoded, CloudEvent):
+        return SinkRecord(topic, position, decoded)
+    log.warning("skipping undecodable record on %s at %s: %s", topic, position, decoded)
+    return None

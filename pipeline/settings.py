@@ -80,6 +80,9 @@ class Settings:
     monitor_charts_per_service: int = 24  # charts sharing that budget
     monitor_arl0: float = 0.0  # fixed in-control run length per chart; 0: from volume
     monitor_baselines: str = ""  # configured baselines, e.g. "aandeel-detractors=0.2"
+    # Kafka static group membership (group.instance.id), unique per worker: a restarted
+    # worker takes its partitions back at once instead of after the session timeout.
+    kafka_instance_id: str = ""
 
     def __post_init__(self) -> None:
         if self.ces_scale not in (5, 7, 10):

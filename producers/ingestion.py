@@ -19,7 +19,7 @@ from pipeline.privacy import Pseudonymiser, is_valid_bsn, normalise_bsn, scrub_b
 from producers.safe_input import find_unsafe_text, without_values
 from schemas.cloudevents import CloudEvent
 from schemas.types import CONTACT, EVENT_TYPES, PAGE_FEEDBACK, PUBLIC_INPUT_TYPES, RESPONSE
-from schemas.validation import Problem, ValidationFailed, validate_event
+from schemas.validation import Problem, ValidationFailed, schema_id, validate_event
 
 # Free-text fields scrubbed at the edge, after validation, per type: (path, max length).
 _FREE_TEXT: dict[str, tuple[tuple[tuple[str, ...], int], ...]] = {
@@ -144,6 +144,8 @@ class IngestionEdge:
         # Only what we know travels on: extensions and subject could carry anything (a BSN,
         # an e-mail address), and the partition key must be the klant, joins depend on it.
         event = replace(event, subject=None, extensions={}, partitionkey=event.data.get("klant"))
+        # Validated here, once: the stages trust this stamp (pipeline.processing.is_validated).
+        event = replace(event, dataschema=schema_id(event.type))
         if event.type != CONTACT.name or not _may_be_invited(event.data):
             email = telefoon = None  # no consent or no questionnaire: keep no address at all
         return Accepted(EVENT_TYPES[event.type].topic, event, email, telefoon)

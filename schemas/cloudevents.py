@@ -28,6 +28,8 @@ class CloudEvent:
     # Kafka binding's partitioning extension: the pseudonymous klant key.
     partitionkey: str | None = None
     extensions: dict[str, Any] = field(default_factory=dict)
+    # The schema `$id` the data was validated against (set by the edge and the stages).
+    dataschema: str | None = None
 
     def to_structured(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -43,6 +45,8 @@ class CloudEvent:
             out["subject"] = self.subject
         if self.partitionkey:
             out["partitionkey"] = self.partitionkey
+        if self.dataschema:
+            out["dataschema"] = self.dataschema
         out.update(self.extensions)
         out["data"] = self.data
         return out
@@ -62,6 +66,7 @@ class CloudEvent:
             subject=raw.get("subject"),
             partitionkey=raw.get("partitionkey"),
             extensions=extensions,
+            dataschema=raw.get("dataschema"),
         )
 
     def to_binary(self) -> tuple[bytes | None, list[tuple[str, bytes]], bytes]:

@@ -47,6 +47,7 @@ class KafkaHarness:
         *,
         partitions: int = 2,
         env: dict[str, str] | None = None,
+        instance_id: str = "",
     ) -> None:
         self.workdir = workdir
         self.settings = Settings(
@@ -59,6 +60,7 @@ class KafkaHarness:
             pseudonym_key="test-pseudonym-key",
             link_key="test-link-key",
             log_level="INFO",
+            kafka_instance_id=instance_id,
         )
         self.extra_env = dict(env or {})
         self.ready_seconds: list[float] = []  # start-to-ready of each worker start
@@ -165,6 +167,7 @@ class KafkaHarness:
                 "KLANTSIGNAAL_PSEUDONYM_KEY": self.settings.pseudonym_key,
                 "KLANTSIGNAAL_LINK_KEY": self.settings.link_key,
                 "KLANTSIGNAAL_LOG_LEVEL": self.settings.log_level,
+                "KLANTSIGNAAL_KAFKA_INSTANCE_ID": self.settings.kafka_instance_id,
                 "PYTHONUNBUFFERED": "1",
                 **self.extra_env,
             }
@@ -246,16 +249,7 @@ class KafkaHarness:
 
     def _unprocessed(self) -> dict[str, int]:
         """Per input partition, how many committed records lie beyond the worker's offset."""
-        if self._checker is None:
-            # The workers' group id, only to read its committed offsets: this consumer never
-            # subscribes (joins) and never commits.
-            self._checker = KafkaConsumer(
-                bootstrap_servers=self.settings.kafka_bootstrap,
-                group_id=app_id(self.settings),
-                enable_auto_commit=False,
-                isolation_level="read_committed",
-            )
-        checker = self._checker
+        checker = self._offset_checker()
         tps = [
             TopicPartition(self.settings.topic(t), p)
             for t in self._inputs
@@ -285,6 +279,50 @@ class KafkaHarness:
                     name = f"{tp.topic}/{tp.partition}"
                     counts[name] = counts.get(name, 0) + len(batch)
         return counts
+
+    def committed_lag(self) -> dict[str, int]:
+        """Per input partition, end offset minus the workers' committed offset (raw offsets:
+        transaction markers count). Zero everywhere means the commits caught up fully."""
+        checker = self._offset_checker()
+        tps = [
+            TopicPartition(self.settings.topic(t), p)
+            for t in self._inputs
+            for p in range(self.settings.kafka_partitions)
+        ]
+        checker.assign(tps)
+        ends = checker.end_offsets(tps)
+        lag = {}
+        for tp in tps:
+            behind = ends[tp] - (checker.committed(tp) or 0)
+            if behind:
+                lag[f"{tp.topic}/{tp.partition}"] = behind
+        return lag
+
+    def wait_committed(self, timeout: float = 10.0) -> float:
+        """Wait until committed offsets equal end offsets; returns the seconds it took."""
+        began = time.monotonic()
+        while True:
+            lag = self.committed_lag()
+            if not lag:
+                return time.monotonic() - began
+            if time.monotonic() - began > timeout:
+                raise AssertionError(
+                    f"committed offsets not at the end offsets after {timeout:.0f} s: {lag}\n"
+                    f"--- worker log (tail) ---\n{self.worker_log_tail()}"
+                )
+            time.sleep(0.1)
+
+    def _offset_checker(self) -> KafkaConsumer:
+        if self._checker is None:
+            # The workers' group id, only to read its committed offsets: this consumer never
+            # subscribes (joins) and never commits.
+            self._checker = KafkaConsumer(
+                bootstrap_servers=self.settings.kafka_bootstrap,
+                group_id=app_id(self.settings),
+                enable_auto_commit=False,
+                isolation_level="read_committed",
+            )
+        return self._checker
 
     def _drain(self, timeout: float) -> None:
         prefix = self.settings.kafka_topic_prefix

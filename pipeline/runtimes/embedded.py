@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipeline.ports import Sink, SinkRecord
-from pipeline.processing import process_record
+from pipeline.ports import Sink
+from pipeline.processing import dead_letter_json, outputs, process_record, sink_record
 from pipeline.topology import DEAD_LETTER, Topology
 from schemas.cloudevents import CloudEvent
 
@@ -196,21 +196,9 @@ class EmbeddedRuntime:
                     str(rec.offset),
                     raw={"value": rec.value},
                 )
-                for emit in outcome.emits:
-                    self.log.append(conn, emit.topic, emit.event.partitionkey, _encode(emit.event))
-                if outcome.dead_letter is not None:
-                    log.warning(
-                        "dead-letter from %s at %s: %s",
-                        stage.name,
-                        rec.offset,
-                        outcome.dead_letter.reason,
-                    )
-                    self.log.append(
-                        conn,
-                        DEAD_LETTER,
-                        rec.key,
-                        json.dumps(outcome.dead_letter.to_dict(), ensure_ascii=False),
-                    )
+                for out in outputs(outcome, stage.name, rec.key):
+                    value = _encode(out.event) if out.event else dead_letter_json(out.dead_letter)
+                    self.log.append(conn, out.topic, out.key, value)
             self.log.commit_offset(conn, stage.name, records[-1].offset)
         return len(records)
 
@@ -223,12 +211,10 @@ class EmbeddedRuntime:
             return 0
         batch = []
         for rec in records:
-            if rec.topic == DEAD_LETTER:
-                batch.append(SinkRecord(rec.topic, str(rec.offset), None, json.loads(rec.value)))
-                continue
-            decoded = _decode(rec.value)
-            if isinstance(decoded, CloudEvent):
-                batch.append(SinkRecord(rec.topic, str(rec.offset), decoded))
+            decoded = None if rec.topic == DEAD_LETTER else _decode(rec.value)
+            item = sink_record(rec.topic, str(rec.offset), decoded, rec.value, {"value": rec.value})
+            if item is not None:
+                batch.append(item)
         # Offset only after the sink stored the batch: a crash in between replays it.
         sink.handle(batch)
         with self.log.transaction() as tx:

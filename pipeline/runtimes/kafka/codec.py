@@ -38,7 +38,8 @@ def decode(key: bytes | None, headers: Headers, value: bytes | None) -> CloudEve
     try:
         return CloudEvent.from_binary(key, headers, value)
     except Exception as exc:  # any decode failure is a dead-letter reason, never a crash
-        return str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}"
+        # Our own ValueErrors name the problem, never a value; anything else only by type.
+        return str(exc) if isinstance(exc, ValueError) else f"geen CloudEvent: {type(exc).__name__}"
 
 
 def dead_letter_record(dl: DeadLetter) -> tuple[bytes, Headers]:

@@ -6,7 +6,6 @@ so a crash (or a rebalance) in between replays the batch; sinks are idempotent o
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from collections.abc import Mapping, Sequence
@@ -17,10 +16,10 @@ from kafka.errors import CommitFailedError, KafkaError
 from kafka.structs import OffsetAndMetadata, TopicPartition
 
 from pipeline.ports import Sink, SinkRecord
+from pipeline.processing import sink_record
 from pipeline.runtimes.kafka.codec import decode, headers_list, raw_parts
 from pipeline.settings import Settings
 from pipeline.topology import DEAD_LETTER
-from schemas.cloudevents import CloudEvent
 
 log = logging.getLogger(__name__)
 
@@ -30,28 +29,16 @@ def sink_group(settings: Settings, sink: Sink) -> str:
 
 
 def to_sink_record(logical_topic: str, record: Any) -> SinkRecord | None:
-    """A consumed Kafka record as the sink sees it; None (logged) when it is unusable."""
-    position = f"{record.partition}/{record.offset}"
+    """A consumed Kafka record as the sink sees it (pipeline.processing.sink_record)."""
     headers = headers_list(record.headers)
-    if logical_topic == DEAD_LETTER:
-        try:
-            body = json.loads(record.value)
-        except (ValueError, TypeError):
-            body = None
-        if not isinstance(body, dict):
-            # Still delivered: a dead letter must never disappear, even a malformed one.
-            body = {
-                "reason": "dead-letter record is not a JSON object",
-                "record": raw_parts(record.key, headers, record.value),
-            }
-        return SinkRecord(logical_topic, position, None, body)
-    decoded = decode(record.key, headers, record.value)
-    if isinstance(decoded, CloudEvent):
-        return SinkRecord(logical_topic, position, decoded)
-    # Input topics are dead-lettered by the stages reading them and output topics are
-    # written only by the stages, so skipping here loses nothing that is not already kept.
-    log.warning("skipping undecodable record on %s at %s: %s", logical_topic, position, decoded)
-    return None
+    decoded = None if logical_topic == DEAD_LETTER else decode(record.key, headers, record.value)
+    return sink_record(
+        logical_topic,
+        f"{record.partition}/{record.offset}",
+        decoded,
+        record.value,
+        raw_parts(record.key, headers, record.value),
+    )
 
 
 def run_sink(

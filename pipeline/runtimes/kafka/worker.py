@@ -22,8 +22,9 @@ from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 from faust.transport.drivers.aiokafka import Consumer as AIOKafkaConsumer
 from faust.transport.drivers.aiokafka import Transport as AIOKafkaTransport
 
-from pipeline.processing import DeadLetter, Outcome, process_record
+from pipeline.processing import Outcome, outputs, process_record, runtime_failure
 from pipeline.runtimes.kafka.codec import dead_letter_record, decode, headers_list, raw_parts
+from pipeline.runtimes.kafka.offsets import PositionReportingThread, SafeOffsetsConsumer
 from pipeline.runtimes.kafka.topics import app_id, ensure_topics
 from pipeline.settings import Settings
 from pipeline.stages.base import Stage, State
@@ -54,7 +55,7 @@ class TableState:
         self._table[key] = copy.deepcopy(value)
 
 
-class _ReadCommittedThread(AIOKafkaConsumerThread):
+class _ReadCommittedThread(PositionReportingThread):
     def _create_worker_consumer(self, transport: Any) -> Any:
         consumer = super()._create_worker_consumer(transport)
         # faust reads read_uncommitted unless in exactly_once mode, which would let a stage
@@ -66,7 +67,13 @@ class _ReadCommittedThread(AIOKafkaConsumerThread):
         return consumer
 
 
-class _Consumer(AIOKafkaConsumer):
+class _Consumer(SafeOffsetsConsumer, AIOKafkaConsumer):
+    """faust's aiokafka consumer with the offset fixes of pipeline.runtimes.kafka.offsets."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._init_offsets()
+
     def _new_consumer_thread(self) -> AIOKafkaConsumerThread:
         return _ReadCommittedThread(self, loop=self.loop, beacon=self.beacon)
 
@@ -138,6 +145,7 @@ def build_app(
         broker_rebalance_timeout=20.0,
         # Offsets commit this often: the most a crashed worker's successor replays.
         broker_commit_interval=1.0,
+        consumer_group_instance_id=settings.kafka_instance_id or None,
         web_enabled=False,
         autodiscover=False,
     )
@@ -156,13 +164,13 @@ def build_app(
     def raw_topic(*names: str) -> Any:
         return app.topic(*names, key_serializer="raw", value_serializer="raw", internal=False)
 
-    outputs = {
+    targets = {
         name: raw_topic(settings.topic(name))
         for stage in topology.stages
         for name in (*stage.outputs, DEAD_LETTER)
     }
     for stage in topology.stages:
-        _add_agent(app, settings, stage, states, outputs, raw_topic)
+        _add_agent(app, settings, stage, states, targets, raw_topic)
 
     async def on_ready(sender: Any = None, **_: Any) -> None:
         assigned = app.consumer.assignment()
@@ -178,7 +186,7 @@ def _add_agent(
     settings: Settings,
     stage: Stage,
     states: Mapping[str, State],
-    outputs: Mapping[str, Any],
+    targets: Mapping[str, Any],
     raw_topic: Callable[..., Any],
 ) -> None:
     logical = {settings.topic(t): t for t in stage.inputs}
@@ -194,19 +202,14 @@ def _add_agent(
             decoded = decode(msg.key, headers, msg.value)
             raw = raw_parts(msg.key, headers, msg.value) if isinstance(decoded, str) else None
             outcome = await _process(stage, topic, decoded, stage_states, position, raw)
-            for emit in outcome.emits:
-                key, out_headers, value = emit.event.to_binary()
-                await outputs[emit.topic].send(key=key, value=value, headers=out_headers)
-            if outcome.dead_letter is not None:
-                log.warning(
-                    "dead-letter from %s at %s %s: %s",
-                    stage.name,
-                    topic,
-                    position,
-                    outcome.dead_letter.reason,
-                )
-                value, dl_headers = dead_letter_record(outcome.dead_letter)
-                await outputs[DEAD_LETTER].send(key=msg.key, value=value, headers=dl_headers)
+            for out in outputs(outcome, stage.name, None):
+                if out.event is not None:
+                    key, out_headers, value = out.event.to_binary()
+                    target = targets.get(out.topic) or raw_topic(settings.topic(out.topic))
+                    await target.send(key=key, value=value, headers=out_headers)
+                elif out.dead_letter is not None:
+                    value, dl_headers = dead_letter_record(out.dead_letter)
+                    await targets[DEAD_LETTER].send(key=msg.key, value=value, headers=dl_headers)
 
     run_stage.__qualname__ = run_stage.__name__ = f"stage_{stage.name}"  # readable logs
     # concurrency=1: with more, faust may commit past a record still being processed
@@ -235,9 +238,10 @@ async def _process(
         except Exception as exc:
             if attempt == len(GLUE_RETRY_PAUSES):
                 log.exception("processing %s at %s failed for good", topic, position)
-                reason = f"interne fout in {stage.name}: {type(exc).__name__}: {exc}"
                 record = raw or (decoded.to_structured() if not isinstance(decoded, str) else {})
-                return Outcome(dead_letter=DeadLetter(reason, stage.name, topic, position, record))
+                return Outcome(
+                    dead_letter=runtime_failure(stage.name, topic, position, exc, record)
+                )
             pause = GLUE_RETRY_PAUSES[attempt]
             attempt += 1
             log.warning(
