@@ -33,9 +33,9 @@ from pipeline.datafiles import database_urls, secure_data_files
 from pipeline.ports import Publisher
 from pipeline.privacy import Pseudonymiser
 from pipeline.runtimes.embedded import EmbeddedRuntime, EventLog
-from pipeline.sentiment import Scorer, load_scorer
+from pipeline.sentiment import Scorer
 from pipeline.settings import Settings
-from pipeline.topology import TOPICS, build_topology
+from pipeline.topology import TOPICS, topology_for
 from pipeline.web.staff_app import secure_app, web_auth
 from producers.ingestion import IngestionEdge
 from producers.ingestion_api import IngestionApi
@@ -145,7 +145,7 @@ def build_embedded(settings: Settings, scorer: Scorer | None = None) -> System:
     settings = settings.with_secrets()
     secure_data_files(settings.data_dir, database_urls(settings))
     warehouse = Warehouse(settings.warehouse)
-    topology = build_topology(settings, scorer or load_scorer(settings.data_dir / "models"))
+    topology = topology_for(settings, scorer)
     notification_sink, notification_sender = build_notifications(settings)
     runtime = EmbeddedRuntime(
         EventLog(settings.data_dir / "log.db"),

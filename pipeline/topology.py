@@ -37,3 +37,15 @@ def build_topology(settings: Settings, scorer: Scorer) -> Topology:
             MonitoringStage(config=monitor_config(settings)),
         )
     )
+
+
+def scorer_for(settings: Settings) -> Scorer:
+    """The sentiment model promoted into settings.data_dir/models, else the shipped one."""
+    from pipeline.sentiment import load_scorer
+
+    return load_scorer(settings.data_dir / "models")
+
+
+def topology_for(settings: Settings, scorer: Scorer | None = None) -> Topology:
+    """The topology both runtimes drive, built from the settings (one place for both)."""
+    return build_topology(settings, scorer or scorer_for(settings))

@@ -161,6 +161,8 @@ def test_a_second_worker_joining_and_leaving_skips_nothing(
     """Rebalances mid-stream (faust-streaming #596: records fetched before recovery cleared
     the agents' queues were skipped)."""
     prefix = unique_prefix("rebal")
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
     first = KafkaHarness(kafka_broker.bootstrap, prefix, tmp_path / "a", partitions=4)
     second = KafkaHarness(kafka_broker.bootstrap, prefix, tmp_path / "b", partitions=4)
     try:

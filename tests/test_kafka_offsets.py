@@ -4,10 +4,15 @@
 
 from __future__ import annotations
 
+import json
 import time
+from pathlib import Path
+from typing import Any
 
 import pytest
 
+from pipeline.sentiment.model import PROMOTED_FILE, SHIPPED_MODEL
+from pipeline.topology import scorer_for
 from schemas.cloudevents import CloudEvent
 from tests.kafka_harness import KafkaHarness, kafka_harness
 from tests.test_kafka_runtime import contact, new_klant, response
@@ -93,3 +98,24 @@ def test_restart_with_a_backlog_skips_nothing(kafka_harness: KafkaHarness) -> No
         harness, "survey-invitations", "contactId", {c.data["contactId"] for c in contacts}, 30
     )
     harness.wait_committed(timeout=10.0)
+
+
+def test_the_worker_scores_with_the_promoted_model(
+    kafka_broker: Any, kafka_topic_prefix: str, tmp_path: Path
+) -> None:
+    """Both runtimes build topology and scorer with pipeline.topology.topology_for: a model
+    promoted into data_dir/models is the one the Kafka worker scores with."""
+    harness = KafkaHarness(kafka_broker.bootstrap, kafka_topic_prefix, tmp_path)
+    try:
+        models = harness.settings.data_dir / "models"
+        models.mkdir(parents=True)
+        model = json.loads(SHIPPED_MODEL.read_text("utf-8"))
+        model["version"] = "promoted-for-test"
+        (models / "promoted-for-test.json").write_text(json.dumps(model), "utf-8")
+        pointer = {"current": {"file": "promoted-for-test.json"}}
+        (models / PROMOTED_FILE).write_text(json.dumps(pointer), "utf-8")
+        assert getattr(scorer_for(harness.settings), "version", None) == "promoted-for-test"
+        harness.start_worker()
+        assert "scorer=promoted-for-test" in harness.worker_log_path.read_text("utf-8")
+    finally:
+        harness.close()

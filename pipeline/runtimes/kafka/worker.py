@@ -257,8 +257,7 @@ async def _process(
 
 def run_worker(settings: Settings, *, loglevel: str | None = None) -> None:
     """Build the topology with the default scorer, ensure the topics and run (blocking)."""
-    from pipeline.sentiment import load_scorer
-    from pipeline.topology import build_topology
+    from pipeline.topology import scorer_for, topology_for
 
     level = loglevel or settings.log_level
     logging.basicConfig(level=level, format="[%(asctime)s] %(levelname)s %(name)s: %(message)s")
@@ -267,7 +266,7 @@ def run_worker(settings: Settings, *, loglevel: str | None = None) -> None:
         # Invitation tokens are HMACs with this key: every worker and the web edge must
         # share it, so a generated one would make links nobody can open.
         raise SystemExit("KLANTSIGNAAL_LINK_KEY must be set for the Kafka worker")
-    scorer = load_scorer(settings.data_dir / "models")  # the model `sentiment retrain` promoted
+    scorer = scorer_for(settings)  # the promoted model in data_dir/models, as embedded
     log.info(
         "starting klantsignaal kafka worker: bootstrap=%s prefix=%r partitions=%d scorer=%s",
         settings.kafka_bootstrap,
@@ -275,7 +274,7 @@ def run_worker(settings: Settings, *, loglevel: str | None = None) -> None:
         settings.kafka_partitions,
         getattr(scorer, "version", type(scorer).__name__),
     )
-    topology = build_topology(settings, scorer)
+    topology = topology_for(settings, scorer)
     ensure_topics(settings, state_names=topology.state_names())
     app = build_app(settings, topology)
     worker = faust.Worker(app, loglevel=level, redirect_stdouts=False)
