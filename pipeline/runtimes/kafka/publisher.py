@@ -1,14 +1,22 @@
-"""The Publisher port on Kafka: a transactional kafka-python producer.
+"""The Publisher port on Kafka: a transactional kafka-python producer with group commit.
 
-A publish is one Kafka transaction, so a batch is all-or-nothing for read_committed readers
-(the faust workers and the sinks read that way), and it returns only after the broker
-committed it with acks from all in-sync replicas: durable once it returns.
+A publish is part of one Kafka transaction, so a batch is all-or-nothing for read_committed
+readers (the faust workers and the sinks read that way), and it returns only after the
+broker committed it with acks from all in-sync replicas: durable once it returns.
+
+Group commit: publishes from concurrent requests that arrive while a transaction is being
+committed (or within `linger` seconds) share the next transaction, so the edge pays one
+commit round trip per group rather than per request. A group whose transaction fails is
+retried request by request, so one bad request never fails another, and every request
+stays all-or-nothing.
 """
 
 from __future__ import annotations
 
 import logging
+import queue
 import threading
+import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -31,6 +39,7 @@ class PublishFailed(RuntimeError):
     def __init__(self, message: str, *, maybe_published: bool = False) -> None:
         super().__init__(message)
         self.maybe_published = maybe_published
+        self.before_sending = False
 
 
 class CommitOutcomeUnknown(RuntimeError):
@@ -61,6 +70,15 @@ def _bounded(call: Callable[[], object], timeout: float, what: str) -> None:
         raise errors[0]
 
 
+class _Request:
+    __slots__ = ("batches", "done", "error")
+
+    def __init__(self, batches: Mapping[str, Sequence[CloudEvent]]) -> None:
+        self.batches = batches
+        self.done = threading.Event()
+        self.error: BaseException | None = None
+
+
 class KafkaPublisher:
     def __init__(
         self,
@@ -68,6 +86,8 @@ class KafkaPublisher:
         *,
         transactional_id: str | None = None,
         timeout: float = 30.0,
+        linger: float = 0.002,
+        max_group: int = 200,
         **producer_configs: Any,
     ) -> None:
         self.settings = settings
@@ -80,6 +100,12 @@ class KafkaPublisher:
         self._configs = producer_configs
         self._lock = threading.Lock()  # one transaction at a time per producer
         self._producer: KafkaProducer | None = None
+        self.linger = linger
+        self.max_group = max_group
+        self._queue: queue.Queue[_Request] = queue.Queue()
+        self._committer: threading.Thread | None = None
+        self._closed = False
+        self.groups = 0  # transactions committed for groups (for the bench)
 
     def _connect(self) -> KafkaProducer:
         if self._producer is None:
@@ -115,11 +141,68 @@ class KafkaPublisher:
         self.publish_many({topic: events})
 
     def publish_many(self, batches: Mapping[str, Sequence[CloudEvent]]) -> None:
-        """Events for several logical topics in ONE transaction (an HTTP batch may mix types)."""
+        """Events for several logical topics in ONE transaction (an HTTP batch may mix types),
+        shared with concurrent publishes (group commit); returns once it is committed."""
         if not any(len(events) for events in batches.values()):
             return
-        count = sum(len(events) for events in batches.values())
-        targets = ", ".join(self.settings.topic(topic) for topic in batches)
+        request = _Request(batches)
+        self._start_committer()
+        self._queue.put(request)
+        # The committer bounds every step by self.timeout; this wait is only a backstop.
+        if not request.done.wait(self.timeout * 4):
+            raise PublishFailed("publishing timed out in the commit queue", maybe_published=True)
+        if request.error is not None:
+            raise request.error
+
+    def _start_committer(self) -> None:
+        if self._committer is None or not self._committer.is_alive():
+            with self._lock:
+                if self._committer is None or not self._committer.is_alive():
+                    self._committer = threading.Thread(
+                        target=self._commit_loop, name="kafka-group-commit", daemon=True
+                    )
+                    self._committer.start()
+
+    def _commit_loop(self) -> None:
+        while not self._closed:
+            try:
+                group = [self._queue.get(timeout=0.5)]
+            except queue.Empty:
+                continue
+            deadline = time.monotonic() + self.linger
+            while len(group) < self.max_group:
+                try:  # what queued up during the last commit, and what arrives in `linger`
+                    group.append(self._queue.get(timeout=max(0.0, deadline - time.monotonic())))
+                except queue.Empty:
+                    break
+            self._commit_group(group)
+
+    def _commit_group(self, group: list[_Request]) -> None:
+        try:
+            self._transaction([request.batches for request in group])
+            self.groups += 1
+        except PublishFailed as exc:
+            if len(group) == 1 or exc.maybe_published or exc.before_sending:
+                # Unknown outcome: every request may be in; each caller must treat it so.
+                for request in group:
+                    request.error = exc
+            else:  # one bad request must not fail the others: each on its own
+                for request in group:
+                    try:
+                        self._transaction([request.batches])
+                    except PublishFailed as own:
+                        request.error = own
+        except BaseException as exc:  # never leave a caller waiting
+            for request in group:
+                request.error = PublishFailed(f"publishing failed: {exc!r}")
+        for request in group:
+            request.done.set()
+
+    def _transaction(self, requests: Sequence[Mapping[str, Sequence[CloudEvent]]]) -> None:
+        """One transaction for the batches of one or more requests."""
+        count = sum(len(events) for batches in requests for events in batches.values())
+        topics = sorted({topic for batches in requests for topic in batches})
+        targets = ", ".join(self.settings.topic(topic) for topic in topics)
         what = f"publishing {count} event(s) to {targets}"
         with self._lock:
             try:
@@ -127,10 +210,12 @@ class KafkaPublisher:
                 producer.begin_transaction()
             except Exception as exc:
                 self._discard()
-                raise PublishFailed(f"{what} failed: {exc!r}") from exc
+                failed = PublishFailed(f"{what} failed: {exc!r}")
+                failed.before_sending = True  # no broker: not a matter of one bad request
+                raise failed from exc
             try:
                 futures = []
-                for topic, events in batches.items():
+                for topic, events in (item for b in requests for item in b.items()):
                     target = self.settings.topic(topic)
                     for event in events:  # lazily: a failing item aborts what went before
                         key, headers, value = event.to_binary()
@@ -159,6 +244,9 @@ class KafkaPublisher:
             self._discard()
 
     def close(self) -> None:
+        self._closed = True
+        if self._committer is not None:
+            self._committer.join(timeout=2)
         with self._lock:
             if self._producer is not None:
                 self._producer.close(timeout=self.timeout)
