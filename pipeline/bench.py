@@ -49,9 +49,15 @@ class BenchSizes:
     warehouse: bool = True  # include the warehouse sink when consumers.warehouse exists
     scorer: str = "default"  # "default" (load_scorer) or "lexicon"
     progress: bool = True
+    runtime: str = "embedded"  # "kafka": the worker against a bare pass-through
+    bootstrap: str | None = None  # Kafka broker; None: one started from tests/infra
+    edge_requests: int = 3000  # single-event requests to the Kafka web edge
+    latency_seconds: float = 10.0  # per rate, for accepted -> alert stored
 
 
-QUICK = BenchSizes(contacts=300, validation=200, comments=50, batch_size=100)
+QUICK = BenchSizes(
+    contacts=300, validation=200, comments=50, batch_size=100, edge_requests=300, latency_seconds=2
+)
 
 
 def _raw(args: argparse.Namespace | Mapping[str, Any] | None) -> dict[str, Any]:
@@ -312,6 +318,13 @@ def run_bench(args: argparse.Namespace | Mapping[str, Any] | None = None) -> dic
         "machine": machine_info(),
         "sizes": {k: v for k, v in vars(sizes).items() if k != "progress"},
     }
+    if sizes.runtime == "kafka":
+        from pipeline.bench_kafka import run_kafka_bench
+
+        with tempfile.TemporaryDirectory(prefix="klantsignaal-bench-kafka-") as tmp:
+            out["pipeline_kafka"] = run_kafka_bench(sizes, sizes.bootstrap, Path(tmp))
+        out["total_seconds"] = round(time.perf_counter() - began, 3)
+        return out
     with tempfile.TemporaryDirectory(prefix="klantsignaal-bench-") as tmp:
         out["pipeline_embedded"] = bench_pipeline(sizes, Path(tmp))
     out["validation"] = bench_validation(sizes)
@@ -331,6 +344,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scorer", choices=("default", "lexicon"))
     parser.add_argument("--no-warehouse", action="store_true", help="stages only, no sink")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars on stderr")
+    parser.add_argument(
+        "--runtime",
+        choices=("embedded", "kafka"),
+        help="kafka: the worker against a bare kafka-python pass-through on one broker",
+    )
+    parser.add_argument("--bootstrap", help="Kafka broker (default: start one from tests/infra)")
+    parser.add_argument("--edge-requests", type=int, help="single-event requests to the edge")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,544 @@
+"""`klantsignaal bench --runtime kafka`: the Kafka worker against a bare kafka-python
+pass-through on the same broker, in the same run.
+
+Sections (all figures wall-clock on this machine):
+- contacts / responses: a backlog of simulated contacts (then one answer per invitation) on
+  the input topics, the worker started on it; records/s from worker-ready until its
+  committed offsets reach the end offsets (faust commits every second: the figure includes
+  up to one commit interval). The events are stamped as the edge stamps them (validated).
+- bare: the same records consumed and produced again by one kafka-python consumer/producer
+  pair (acks=all, offsets committed per poll), records/s; `ratio` = worker / bare.
+- latency: negative answers published at 50 and 200 per second while the worker and the
+  warehouse sink run; from the publish being acknowledged (accepted) to the alert row being
+  stored in the warehouse: p50/p95/p99.
+- edge: single-event POST /v1/events to `klantsignaal web` on Kafka (group commit),
+  concurrent clients: requests/s and latency percentiles.
+- worker: CPU seconds and RSS of the worker process per phase.
+
+The broker is --bootstrap, or one started from tests/infra (needs the repository checkout).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from schemas.cloudevents import CloudEvent, new_event
+from schemas.validation import schema_id
+
+READY_TIMEOUT = 120.0
+
+
+def percentiles(values: Sequence[float]) -> dict[str, float | None]:
+    if not values:
+        return {"p50": None, "p95": None, "p99": None, "max": None}
+    ordered = sorted(values)
+
+    def at(q: float) -> float:
+        return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000, 1)
+
+    return {"p50": at(0.50), "p95": at(0.95), "p99": at(0.99), "max": at(1.0)}
+
+
+def stamped(event: CloudEvent) -> CloudEvent:
+    """As the edge publishes it: validated, with its schema id in dataschema."""
+    return replace(event, dataschema=schema_id(event.type))
+
+
+class ProcStats:
+    """CPU seconds and RSS of a process, from /proc (Linux)."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+
+    def cpu_seconds(self) -> float | None:
+        try:
+            fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, IndexError, ValueError):
+            return None
+
+    def rss_mib(self) -> dict[str, float | None]:
+        out: dict[str, float | None] = {"rss_mib": None, "peak_rss_mib": None}
+        try:
+            for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    out["rss_mib"] = round(int(line.split()[1]) / 1024, 1)
+                if line.startswith("VmHWM:"):
+                    out["peak_rss_mib"] = round(int(line.split()[1]) / 1024, 1)
+        except OSError:
+            pass
+        return out
+
+
+class Worker:
+    """`python -m pipeline.runtimes.kafka.worker` as the deployment runs it."""
+
+    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+        self.env, self.log_path = env, log_path
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.stats: ProcStats | None = None
+
+    def start(self) -> float:
+        from pipeline.runtimes.kafka.worker import READY_MARKER
+
+        began = time.monotonic()
+        log = open(self.log_path, "wb")  # noqa: SIM115 - closed with the process
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "pipeline.runtimes.kafka.worker"],
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        self.stats = ProcStats(self.proc.pid)
+        while READY_MARKER not in self.log_path.read_text("utf-8", "replace"):
+            if self.proc.poll() is not None or time.monotonic() - began > READY_TIMEOUT:
+                raise RuntimeError("the worker did not become ready; see " + str(self.log_path))
+            time.sleep(0.05)
+        return time.monotonic() - began
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        self.proc = None
+
+
+def _env(settings: Any) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KLANTSIGNAAL_")}
+    env.update(
+        {
+            "KLANTSIGNAAL_RUNTIME": "kafka",
+            "KLANTSIGNAAL_DATA_DIR": str(settings.data_dir),
+            "KLANTSIGNAAL_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+            "KLANTSIGNAAL_KAFKA_TOPIC_PREFIX": settings.kafka_topic_prefix,
+            "KLANTSIGNAAL_KAFKA_PARTITIONS": str(settings.kafka_partitions),
+            "KLANTSIGNAAL_KAFKA_INSTANCE_ID": "bench-worker-1",
+            "KLANTSIGNAAL_API_TOKEN": settings.api_token,
+            "KLANTSIGNAAL_PSEUDONYM_KEY": settings.pseudonym_key,
+            "KLANTSIGNAAL_LINK_KEY": settings.link_key,
+            "KLANTSIGNAAL_LOG_LEVEL": "INFO",  # the ready marker is logged at INFO
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    return env
+
+
+def _tps(settings: Any, topics: Sequence[str]) -> list[Any]:
+    from kafka.structs import TopicPartition
+
+    n = settings.kafka_partitions
+    return [TopicPartition(settings.topic(t), p) for t in topics for p in range(n)]
+
+
+def committed_lag(settings: Any, group: str, topics: Sequence[str]) -> int:
+    from kafka import KafkaConsumer
+
+    consumer = KafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap, group_id=group, enable_auto_commit=False
+    )
+    try:
+        tps = _tps(settings, topics)
+        ends = consumer.end_offsets(tps)
+        return sum(ends[tp] - (consumer.committed(tp) or 0) for tp in tps)
+    finally:
+        consumer.close()
+
+
+def wait_caught_up(settings: Any, topics: Sequence[str], bar: tqdm, timeout: float) -> float:
+    from pipeline.runtimes.kafka.topics import app_id
+
+    began = time.monotonic()
+    while True:
+        lag = committed_lag(settings, app_id(settings), topics)
+        bar.set_postfix(lag=lag)
+        if lag == 0:
+            return time.monotonic() - began
+        if time.monotonic() - began > timeout:
+            raise RuntimeError(f"worker still {lag} offsets behind after {timeout:.0f} s")
+        time.sleep(0.1)
+
+
+def read_topic(settings: Any, topic: str) -> list[CloudEvent]:
+    """Every committed event on a topic, up to its end."""
+    from kafka import KafkaConsumer
+
+    consumer = KafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
+        isolation_level="read_committed",
+    )
+    tps = _tps(settings, [topic])
+    out: list[CloudEvent] = []
+    try:
+        consumer.assign(tps)
+        consumer.seek_to_beginning(*tps)
+        ends = consumer.end_offsets(tps)
+        while any(consumer.position(tp) < ends[tp] for tp in tps):
+            for batch in consumer.poll(timeout_ms=200, max_records=2000).values():
+                out += [CloudEvent.from_binary(r.key, r.headers, r.value) for r in batch]
+    finally:
+        consumer.close()
+    return out
+
+
+def bare_passthrough(settings: Any, topic: str, expected: int, label: str, progress: bool) -> dict:
+    """One kafka-python consumer -> producer pair copying `topic`; records/s."""
+    from kafka import KafkaConsumer, KafkaProducer
+
+    consumer = KafkaConsumer(
+        settings.topic(topic),
+        bootstrap_servers=settings.kafka_bootstrap,
+        group_id=f"{settings.kafka_topic_prefix}bare-{topic}",
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        isolation_level="read_committed",
+        max_poll_records=500,
+    )
+    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all", linger_ms=5)
+    target = settings.topic("bench-passthrough")
+    done, began = 0, None
+    try:
+        with tqdm(
+            total=expected, desc=f"bare: {label}", file=sys.stderr, disable=not progress
+        ) as bar:
+            while done < expected:
+                polled = consumer.poll(timeout_ms=500)
+                if began is None and polled:
+                    began = time.monotonic()
+                for records in polled.values():
+                    for r in records:
+                        producer.send(target, key=r.key, value=r.value, headers=r.headers)
+                    done += len(records)
+                    bar.update(len(records))
+                if polled:
+                    producer.flush()
+                    consumer.commit()
+        elapsed = time.monotonic() - (began or time.monotonic())
+    finally:
+        consumer.close()
+        producer.close()
+    return {
+        "records": done,
+        "seconds": round(elapsed, 3),
+        "records_per_s": round(done / elapsed, 1),
+    }
+
+
+def negative_answer(contact: CloudEvent, n: int) -> CloudEvent:
+    data = {
+        "responseId": f"bench-r-{n}-{uuid.uuid4().hex[:6]}",
+        "invitationId": f"bench-i-{n}",
+        "contactId": contact.data["contactId"],
+        "klant": contact.data["klant"],
+        "answeredAt": contact.data["plaatsgevondenOp"],
+        "terugbelToestemming": True,
+        "ces": {"score": 1, "schaal": 5, "opmerking": "Niemand belde terug, heel slecht."},
+        "nps": {"score": 0},
+        "rapportcijfer": {"score": 2},
+    }
+    return stamped(
+        new_event("nl.klantsignaal.response.v1", data, source="/bench", key=data["klant"])
+    )
+
+
+def paced(
+    rate: float, items: Sequence[Any], send: Callable[[Any], None], progress: bool, desc: str
+) -> None:
+    """Call send(item) at `rate` per second from a small pool (like concurrent requests)."""
+    began = time.monotonic()
+    with (
+        ThreadPoolExecutor(16) as pool,
+        tqdm(total=len(items), desc=desc, file=sys.stderr, disable=not progress) as bar,
+    ):
+        futures = []
+        for i, item in enumerate(items):
+            delay = began + i / rate - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            futures.append(pool.submit(send, item))
+            bar.update(1)
+        for f in futures:
+            f.result()
+
+
+def alert_latency(
+    publish: Callable[[CloudEvent], None],
+    warehouse: Any,
+    contacts: Sequence[CloudEvent],
+    rate: float,
+    seconds: float,
+    progress: bool,
+) -> dict[str, Any]:
+    """Negative answers (to known contacts) at `rate`/s: accepted -> alert row stored."""
+    from sqlalchemy import text
+
+    n = int(rate * seconds)
+    answers = [negative_answer(contacts[i % len(contacts)], i) for i in range(n)]
+    accepted: dict[str, float] = {}
+
+    def send(event: CloudEvent) -> None:
+        publish(event)
+        accepted[event.data["responseId"]] = time.time()
+
+    paced(rate, answers, send, progress, f"latency @{rate:.0f}/s")
+    ids = set(accepted)
+    stored: dict[str, float] = {}
+    deadline = time.monotonic() + 60
+    while len(stored) < len(ids) and time.monotonic() < deadline:
+        with warehouse.engine.connect() as conn:
+            rows = conn.execute(text("SELECT response_id, stored_at FROM alerts")).fetchall()
+        for rid, at in rows:
+            if rid in ids and rid not in stored:
+                when = datetime.fromisoformat(at) if isinstance(at, str) else at
+                when = when if when.tzinfo else when.replace(tzinfo=UTC)  # SQLite: bare UTC
+                stored[rid] = when.timestamp()
+        time.sleep(0.2)
+    lat = [stored[r] - accepted[r] for r in stored]
+    return {"answers": n, "alerts_stored": len(stored), "latency_ms": percentiles(lat)}
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def edge_bench(
+    settings: Any, workdir: Path, contacts: Sequence[CloudEvent], concurrency: int, progress: bool
+) -> dict[str, Any]:
+    """`klantsignaal web` on Kafka; single-event POST /v1/events from concurrent clients."""
+    import httpx
+
+    port = _free_port()
+    env = _env(settings) | {"KLANTSIGNAAL_PORT": str(port), "KLANTSIGNAAL_HOST": "127.0.0.1"}
+    log = open(workdir / "web.log", "wb")  # noqa: SIM115 - closed with the process
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pipeline.cli", "web"],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    headers = {
+        "Authorization": f"Bearer {settings.api_token}",
+        "Content-Type": "application/cloudevents+json",
+    }
+    bodies = []
+    for c in contacts:
+        raw = c.to_structured()
+        raw.pop("dataschema", None)
+        bodies.append(raw)
+    stats = ProcStats(proc.pid)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(base + "/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(
+                    "klantsignaal web did not start; see " + str(workdir / "web.log")
+                )
+            time.sleep(0.2)
+        latencies: list[float] = []
+        statuses: dict[int, int] = {}
+
+        async def run() -> float:
+            limits = httpx.Limits(max_connections=concurrency)
+            async with httpx.AsyncClient(base_url=base, headers=headers, limits=limits) as client:
+                await client.post("/v1/events", json=bodies[0])  # connects the producer
+                todo = iter(bodies[1:])
+                bar = tqdm(
+                    total=len(bodies) - 1, desc="edge", file=sys.stderr, disable=not progress
+                )
+
+                async def one_client() -> None:
+                    for body in todo:
+                        began = time.perf_counter()
+                        resp = await client.post("/v1/events", json=body)
+                        latencies.append(time.perf_counter() - began)
+                        statuses[resp.status_code] = statuses.get(resp.status_code, 0) + 1
+                        bar.update(1)
+
+                began = time.perf_counter()
+                await asyncio.gather(*(one_client() for _ in range(concurrency)))
+                bar.close()
+                return time.perf_counter() - began
+
+        cpu0 = stats.cpu_seconds() or 0.0
+        elapsed = asyncio.run(run())
+        cpu = (stats.cpu_seconds() or 0.0) - cpu0
+        return {
+            "requests": len(latencies),
+            "concurrency": concurrency,
+            "statuses": statuses,
+            "requests_per_s": round(len(latencies) / elapsed, 1),
+            "latency_ms": percentiles(latencies),
+            "web_cpu_percent": round(100 * cpu / elapsed, 1),
+        }
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def _phase(worker: Worker, run: Callable[[], float], records: int) -> dict[str, Any]:
+    assert worker.stats is not None
+    cpu0 = worker.stats.cpu_seconds() or 0.0
+    seconds = run()
+    cpu = (worker.stats.cpu_seconds() or 0.0) - cpu0
+    return {
+        "records": records,
+        "seconds": round(seconds, 3),
+        "records_per_s": round(records / seconds, 1) if seconds else None,
+        "worker_cpu_percent": round(100 * cpu / seconds, 1) if seconds else None,
+        **worker.stats.rss_mib(),
+    }
+
+
+def _publish_backlog(settings: Any, topic: str, events: Sequence[CloudEvent], size: int) -> None:
+    from pipeline.runtimes.kafka.publisher import KafkaPublisher
+
+    with KafkaPublisher(settings) as publisher:
+        for i in range(0, len(events), size):
+            publisher.publish(topic, events[i : i + size])
+
+
+def run_kafka_bench(sizes: Any, bootstrap: str | None, workdir: Path) -> dict[str, Any]:
+    broker = None
+    if not bootstrap:
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+        from tests.infra.kafka_broker import KafkaBroker  # the test infrastructure's broker
+
+        broker = KafkaBroker().start()
+        bootstrap = broker.bootstrap
+    try:
+        return _run(sizes, bootstrap, workdir) | {
+            "broker": "given" if broker is None else "tests/infra"
+        }
+    finally:
+        if broker is not None:
+            broker.stop()
+
+
+def _run(sizes: Any, bootstrap: str, workdir: Path) -> dict[str, Any]:
+    from consumers.warehouse import Warehouse, WarehouseSink
+    from pipeline.runtimes.kafka.publisher import KafkaPublisher
+    from pipeline.runtimes.kafka.sinks import run_sink
+    from pipeline.runtimes.kafka.topics import ensure_topics
+    from pipeline.settings import Settings
+    from pipeline.topology import TOPICS
+    from producers.simulator import ContactSimulator
+
+    settings = Settings(
+        data_dir=workdir / "data",
+        runtime="kafka",
+        kafka_bootstrap=bootstrap,
+        kafka_topic_prefix=f"bench-{uuid.uuid4().hex[:8]}-",
+        kafka_partitions=4,
+        api_token="bench-token",
+        pseudonym_key="bench-pseudonyms",
+        link_key="bench-links",
+    )
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    ensure_topics(settings)
+    progress = sizes.progress
+    sim = ContactSimulator(seed=sizes.seed, pseudonym_key=settings.pseudonym_key)
+    contacts = [stamped(c) for c in sim.contacts(sizes.contacts)]
+    worker = Worker(_env(settings), workdir / "worker.log")
+    out: dict[str, Any] = {"partitions": settings.kafka_partitions}
+    try:
+        _publish_backlog(settings, "contact-events", contacts, sizes.batch_size)
+        out["worker_ready_s"] = round(worker.start(), 2)
+        with tqdm(desc="kafka: contacts", file=sys.stderr, disable=not progress) as bar:
+            out["contacts"] = _phase(
+                worker,
+                lambda: wait_caught_up(settings, ["contact-events"], bar, 600),
+                len(contacts),
+            )
+        invitations = read_topic(settings, "survey-invitations")
+        known = {c.data["contactId"]: c.data for c in contacts}
+        answers = [
+            stamped(r)
+            for inv in invitations
+            if (r := sim.response_for(known[inv.data["contactId"]], inv.data, force=True))
+        ]
+        worker.stop()
+        _publish_backlog(settings, "survey-responses", answers, sizes.batch_size)
+        out["worker_restart_ready_s"] = round(worker.start(), 2)
+        topics = ["survey-responses", "scored-signals"]
+        with tqdm(desc="kafka: responses", file=sys.stderr, disable=not progress) as bar:
+            out["responses"] = _phase(
+                worker, lambda: wait_caught_up(settings, topics, bar, 600), len(answers)
+            )
+        out["bare"] = {
+            "contacts": bare_passthrough(
+                settings, "contact-events", len(contacts), "contacts", progress
+            ),
+            "responses": bare_passthrough(
+                settings, "survey-responses", len(answers), "responses", progress
+            ),
+        }
+        for kind in ("contacts", "responses"):
+            bare = out["bare"][kind]["records_per_s"]
+            out[kind]["ratio_to_bare"] = (
+                round(out[kind]["records_per_s"] / bare, 3) if bare else None
+            )
+        warehouse = Warehouse(f"sqlite:///{workdir / 'warehouse.db'}")
+        stop = threading.Event()
+        sink = threading.Thread(
+            target=run_sink, args=(settings, WarehouseSink(warehouse, TOPICS), stop), daemon=True
+        )
+        sink.start()
+        publisher = KafkaPublisher(settings)
+        try:
+            publisher.publish("survey-responses", [negative_answer(contacts[0], -1)])  # connect
+            out["alert_latency"] = {
+                f"{rate}/s": alert_latency(
+                    lambda e: publisher.publish("survey-responses", [e]),
+                    warehouse,
+                    contacts,
+                    rate,
+                    sizes.latency_seconds,
+                    progress,
+                )
+                for rate in (50, 200)
+            }
+        finally:
+            publisher.close()
+            stop.set()
+            sink.join(15)
+        out["worker"] = worker.stats.rss_mib() if worker.stats else {}
+        edge_contacts = [stamped(c) for c in sim.contacts(sizes.edge_requests)]
+        out["edge"] = edge_bench(settings, workdir, edge_contacts, 32, progress)
+    finally:
+        worker.stop()
+    return out
