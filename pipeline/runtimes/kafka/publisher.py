@@ -116,8 +116,11 @@ class KafkaPublisher:
                 enable_idempotence=True,
                 acks="all",
                 max_block_ms=int(self.timeout * 1000),
+                # Back-to-back transactions meet CONCURRENT_TRANSACTIONS while the broker
+                # still writes the last one's markers; the default 100 ms backoff would be
+                # the edge's tail latency.
+                **{"retry_backoff_ms": 5, **self._configs},
                 bootstrap_timeout_ms=int(self.timeout * 1000),
-                **self._configs,
             )
             try:
                 producer.init_transactions()
