@@ -125,6 +125,7 @@ def _batches(events: Sequence[CloudEvent], size: int) -> list[Sequence[CloudEven
 
 
 def bench_pipeline(sizes: BenchSizes, workdir: Path) -> dict[str, Any]:
+    from pipeline.bench_kafka import stamped
     from pipeline.runtimes.embedded import EmbeddedRuntime, EventLog
     from pipeline.settings import Settings
     from pipeline.topology import DEAD_LETTER, build_topology
@@ -138,11 +139,12 @@ def bench_pipeline(sizes: BenchSizes, workdir: Path) -> dict[str, Any]:
     )
     # Simulated in advance: the figures are about the pipeline, not the simulator.
     sim = ContactSimulator(seed=sizes.seed, pseudonym_key=settings.pseudonym_key)
-    contacts = sim.contacts(sizes.contacts)
+    # Stamped as the edge stamps what it validated (the stages trust the stamp).
+    contacts = [stamped(c) for c in sim.contacts(sizes.contacts)]
     n_feedback = round(sizes.contacts * sizes.feedback_ratio)
     # Web visitors leave smileys during the same hours as the contacts happen.
     feedback = [
-        sim.page_feedback(_when(contacts[i * len(contacts) // n_feedback]))
+        stamped(sim.page_feedback(_when(contacts[i * len(contacts) // n_feedback])))
         for i in range(n_feedback)
     ]
 
@@ -176,7 +178,7 @@ def bench_pipeline(sizes: BenchSizes, workdir: Path) -> dict[str, Any]:
 
     # Citizens answer the invitations the trigger made (not timed: that is the simulator).
     invitations = event_log.records(INVITATION.topic)
-    responses = [r for inv in invitations for r in sim.responses_for(inv["data"])]
+    responses = [stamped(r) for inv in invitations for r in sim.responses_for(inv["data"])]
     with _bar(len(responses), "pipeline: responses", sizes) as bar:
         for batch in _batches(responses, sizes.batch_size):
             began = time.perf_counter()
@@ -194,6 +196,7 @@ def bench_pipeline(sizes: BenchSizes, workdir: Path) -> dict[str, Any]:
     if sinks:
         wh = sinks[0].warehouse
         warehouse_rows = {t: wh.count(t) for t in ("contacts", "responses", "signals", "alerts")}
+    latency = _embedded_latency(runtime, sinks, contacts, sizes)
     baseline = bench_baseline(inputs, sizes, workdir / "baseline" / "log.db")
     eps = _rate(len(inputs), elapsed)
     return {
@@ -215,12 +218,39 @@ def bench_pipeline(sizes: BenchSizes, workdir: Path) -> dict[str, Any]:
         "warehouse": warehouse,
         "warehouse_rows": warehouse_rows,
         "batch_size": sizes.batch_size,
+        "alert_latency": latency,
         "baseline": baseline,
         # Fraction of the raw log's speed the full pipeline reaches (1.0 = no overhead).
         "ratio_to_baseline": round(eps / baseline["events_per_s"], 4)
         if baseline["events_per_s"]
         else None,
     }
+
+
+def _embedded_latency(
+    runtime: Any, sinks: Sequence[Any], contacts: Sequence[CloudEvent], sizes: BenchSizes
+) -> dict[str, Any]:
+    """Answer accepted (publish returned) -> alert row stored, at 50 and 200 answers/s, with
+    the runtime running in its background thread as `klantsignaal run` runs it."""
+    from pipeline.bench_kafka import alert_latency
+
+    if not sinks:
+        return {"skipped": "no warehouse"}
+    runtime.start()
+    try:
+        return {
+            f"{rate}/s": alert_latency(
+                lambda e: runtime.publish(RESPONSE.topic, [e]),
+                sinks[0].warehouse,
+                contacts,
+                rate,
+                sizes.latency_seconds,
+                sizes.progress,
+            )
+            for rate in (50, 200)
+        }
+    finally:
+        runtime.stop()
 
 
 def bench_baseline(

@@ -470,7 +470,7 @@ def run_kafka_bench(sizes: Any, bootstrap: str | None, workdir: Path) -> dict[st
 def _run(sizes: Any, bootstrap: str, workdir: Path) -> dict[str, Any]:
     from consumers.warehouse import Warehouse, WarehouseSink
     from pipeline.runtimes.kafka.publisher import KafkaPublisher
-    from pipeline.runtimes.kafka.sinks import run_sink
+    from pipeline.runtimes.kafka.sinks import run_sink, sink_group
     from pipeline.runtimes.kafka.topics import ensure_topics
     from pipeline.settings import Settings
     from pipeline.topology import TOPICS
@@ -536,6 +536,15 @@ def _run(sizes: Any, bootstrap: str, workdir: Path) -> dict[str, Any]:
             target=run_sink, args=(settings, WarehouseSink(warehouse, TOPICS), stop), daemon=True
         )
         sink.start()
+        # The sink first stores everything the phases above produced; measure after that.
+        with tqdm(desc="warehouse sink catching up", file=sys.stderr, disable=not progress) as bar:
+            began = time.monotonic()
+            group = sink_group(settings, WarehouseSink(warehouse, TOPICS))
+            while (
+                lag := committed_lag(settings, group, TOPICS)
+            ) and time.monotonic() - began < 600:
+                bar.set_postfix(lag=lag)
+                time.sleep(0.5)
         publisher = KafkaPublisher(settings)
         try:
             publisher.publish("survey-responses", [negative_answer(contacts[0], -1)])  # connect
