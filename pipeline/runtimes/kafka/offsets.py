@@ -20,12 +20,11 @@ faust-streaming (0.11 .. 0.15) has two bugs that break "never skip, commit what 
    between the seek and the clear are dropped, never acked, never seen again in this run,
    and (with bug 1) the commit then sticks on them.
 
-   Here every `resume_flow()` is deferred until the assigned partitions were sought back to
-   their committed offsets (queues are already cleared by then) and the bookkeeping of
-   bug 1's fix is reset; a dropped record is therefore fetched again. A record dropped
-   anywhere else (faust's getmany breaking off on a generation change, a delivery cancelled
-   by a rebalance) is never committed past: it is not delivered, so the commit offset stays
-   at it until the next recovery seeks back to it.
+   Here every `resume_flow()` is deferred until each assigned partition that lost fetched
+   records (dropped from a queue before a stream took them, or returned by a fetch but
+   never handed over when faust's getmany broke off on a rebalance) was sought back to the
+   first of them. Such a record is never committed past (it is not processed), so it is
+   fetched again rather than skipped; partitions that lost nothing are not replayed.
 
 Both fixes are in `SafeOffsetsConsumer` (a mixin over faust's aiokafka Consumer) and
 `PositionReportingThread` (over faust's AIOKafkaConsumerThread), wired in by the worker's
@@ -84,6 +83,8 @@ class SafeOffsetsConsumer:
     _delivered: dict[Any, int]
     _epoch: dict[Any, int]
     _flow_epoch: int
+    _sought_epoch: int
+    _seeking: bool
 
     def _init_offsets(self) -> None:
         self._pending = defaultdict(dict)  # offset -> message delivered, maybe not acked
@@ -91,6 +92,8 @@ class SafeOffsetsConsumer:
         self._delivered = {}  # last offset handed to the streams, per partition
         self._epoch = defaultdict(int)  # bumped on every seek back
         self._flow_epoch = 0
+        self._sought_epoch = -1
+        self._seeking = False
         inner = self.callback  # type: ignore[attr-defined]
 
         async def deliver(message: Any) -> None:
@@ -169,6 +172,15 @@ class SafeOffsetsConsumer:
     def resume_flow(self) -> None:
         """Resume only after seeking back to the committed offsets (fix 2 above)."""
         epoch = self._flow_epoch
+        if epoch == self._sought_epoch:
+            # faust calls resume_flow more than once per recovery: seek back only once per
+            # stop (else records processed since would be replayed), and never resume
+            # before that seek is done (the task resumes when it is).
+            if not self._seeking:
+                super().resume_flow()  # type: ignore[misc]
+            return
+        self._sought_epoch = epoch
+        self._seeking = True
         loop = asyncio.get_event_loop()
         loop.create_task(self._seek_back_then_resume(epoch))
 
@@ -179,23 +191,46 @@ class SafeOffsetsConsumer:
             # Still resume: perform_seek already sought to the committed offsets, and
             # nothing is committed past an undelivered record.
             log.exception("seeking back to committed offsets failed; resuming anyway")
+        finally:
+            self._seeking = False
         if epoch == self._flow_epoch:  # no new rebalance stopped the flow meanwhile
             super().resume_flow()  # type: ignore[misc]
             log.info("resumed from committed offsets")
+            announce = getattr(self.app, "on_flow_resumed", None)  # type: ignore[attr-defined]
+            if announce is not None:
+                await announce()
+
+    def lost_from(self, tp: Any) -> int | None:
+        """The first offset of `tp` that was fetched but will never be processed, if any:
+        a record handed to the streams but dropped from a queue before a stream took it
+        (faust clears the queues on recovery), or a record a fetch returned that was never
+        handed over (faust's getmany breaks off on a rebalance)."""
+        pending = self._pending.get(tp) or {}
+        dropped = [o for o, m in pending.items() if not m.acked and not m.tracked]
+        if dropped:
+            return min(dropped)
+        fetched = self._fetched.get(tp)
+        if fetched is None or fetched[0] is None:
+            return None
+        delivered = self._delivered.get(tp)
+        if delivered is not None and delivered >= fetched[0]:
+            return None
+        committed = self._committed_offset.get(tp)  # type: ignore[attr-defined]
+        return delivered + 1 if delivered is not None else (committed or 0)
 
     async def seek_back(self) -> dict[Any, int]:
-        """Seek every assigned input partition to its committed offset; reset bookkeeping."""
+        """Seek each assigned input partition that lost fetched records back to the first
+        of them (fix 2); partitions that lost nothing keep going, so nothing is replayed."""
         acks_enabled = self.app.topics.acks_enabled_for  # type: ignore[attr-defined]
-        committed = self._committed_offset  # type: ignore[attr-defined]
         targets: dict[Any, int] = {}
         for tp in self.assignment():  # type: ignore[attr-defined]
             if not acks_enabled(tp.topic):
                 continue
-            target = committed.get(tp) or 0
+            target = self.lost_from(tp)
+            if target is None:
+                continue
+            log.info("seeking %s back to %d: fetched records were dropped", tp, target)
             self._forget(tp)
-            self._fetched[tp] = (None, target) if target else (None, 0)
-            if not target:
-                self._fetched.pop(tp, None)  # nothing committed: commit nothing until a fetch
             await self.seek(tp, target)  # type: ignore[attr-defined]
             targets[tp] = target
         return targets

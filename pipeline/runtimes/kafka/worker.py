@@ -172,12 +172,14 @@ def build_app(
     for stage in topology.stages:
         _add_agent(app, settings, stage, states, targets, raw_topic)
 
-    async def on_ready(sender: Any = None, **_: Any) -> None:
+    async def on_ready() -> None:
         assigned = app.consumer.assignment()
         sizes = ", ".join(f"{name}={len(table)}" for name, table in tables.items())
         log.info("%s: %d partition(s) assigned; table keys: %s", READY_MARKER, len(assigned), sizes)
 
-    app.on_rebalance_complete.connect(on_ready)
+    # Ready once the consumer sought back and resumed (offsets.py), not when faust's
+    # recovery starts resuming: records published before that could be processed twice.
+    app.on_flow_resumed = on_ready  # type: ignore[attr-defined]
     return app
 
 
