@@ -80,6 +80,11 @@ def register(
     t = sub.add_parser("train", help="(dev) train on the gold corpus, write the shipped model")
     t.add_argument("--out", type=Path, help="model file (default: the package's data/model.json)")
     t.add_argument("--c", type=float, default=None, help="inverse regularisation strength")
+    t.add_argument(
+        "--constrained",
+        action="store_true",
+        help="function words, numbers and length move only the neu logit while fitting",
+    )
     t.set_defaults(func=cmd_train)
 
     r = sub.add_parser("retrain", help="gold corpus + warehouse weak labels; promote if not worse")
@@ -209,7 +214,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .lexicon import LexiconScorer
     from .model import SHIPPED_MODEL, LinearScorer
     from .realtext import load_realtext, report
-    from .train import DEFAULT_C, fit, realtext_extra, save
+    from .train import DEFAULT_C, DROP_EXCLUDED, fit, realtext_extra, save
 
     train, test = load_gold()
     if not train:
@@ -218,6 +223,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     model = fit(
         train,
         c=args.c or DEFAULT_C,
+        drop_excluded=getattr(args, "constrained", False) or DROP_EXCLUDED,
         extra=realtext_extra(rt_train),
         note=f"shipped model: gold train split + {len(rt_train)} real-text train lines",
     )

@@ -1,0 +1,63 @@
+"""Multinomial logistic regression (neg/neu/pos) in which chosen columns may only move the
+`neu` logit: their `neg` and `pos` weights are held at 0 during fitting.
+
+This is how function words, negators, numbers and length enter the polarity head: they may
+tell "this is a non-answer" (neu vs polar: "nvt", "geen", "weet niet") but never which
+way, and because the constraint holds while fitting, no other feature (an ordinary noun
+such as "medewerker" or "brief") absorbs the polarity they would otherwise have carried.
+Same objective as sklearn's LogisticRegression(class_weight="balanced", lbfgs):
+C * sum(weighted log-loss) + 0.5 * |W|^2, intercepts not penalised. Training only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+CLASSES = ("neg", "neu", "pos")
+
+
+@dataclass
+class ConstrainedLogit:
+    coef_: object  # (3, d) array, rows in CLASSES order
+    intercept_: object  # (3,) array
+    classes_: tuple[str, ...] = CLASSES
+
+    def decision_function(self, X):
+        return X @ self.coef_.T + self.intercept_
+
+
+def fit_constrained(X, y: Sequence[str], c: float, weight, neu_only: Sequence[int]):
+    import numpy as np
+    from scipy.optimize import minimize
+
+    n, d = X.shape
+    yi = np.array([CLASSES.index(v) for v in y])
+    counts = np.bincount(yi, minlength=3).astype(float)
+    cw = n / (3 * np.maximum(counts, 1.0))
+    sw = (np.ones(n) if weight is None else np.asarray(weight, dtype=float)) * cw[yi]
+    Y = np.zeros((n, 3))
+    Y[np.arange(n), yi] = 1.0
+    mask = np.ones((3, d))
+    cols = np.asarray(list(neu_only), dtype=int)
+    if len(cols):
+        mask[0, cols] = 0.0
+        mask[2, cols] = 0.0
+    Xt = X.T.tocsr() if hasattr(X, "tocsr") else X.T
+
+    def loss(theta):
+        W = theta[: 3 * d].reshape(3, d) * mask
+        b = theta[3 * d :]
+        Z = np.asarray(X @ W.T) + b
+        Z -= Z.max(1, keepdims=True)
+        logp = Z - np.log(np.exp(Z).sum(1, keepdims=True))
+        f = -c * float((sw * (Y * logp).sum(1)).sum()) + 0.5 * float((W * W).sum())
+        G = c * (np.exp(logp) - Y) * sw[:, None]  # (n, 3)
+        gW = (np.asarray(Xt @ G).T + W) * mask
+        return f, np.concatenate([gW.ravel(), G.sum(0)])
+
+    res = minimize(
+        loss, np.zeros(3 * d + 3), jac=True, method="L-BFGS-B", options={"maxiter": 3000}
+    )
+    W = res.x[: 3 * d].reshape(3, d) * mask
+    return ConstrainedLogit(W, res.x[3 * d :])
