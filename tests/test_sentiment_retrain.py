@@ -108,7 +108,7 @@ def test_retrain_refuses_a_worse_candidate(tmp_path: Path, small_corpus: Path) -
     for e in train:
         if e.label in ("neg", "pos"):
             flipped = (10, 10) if e.label == "neg" else (0, 1)
-            rows += [(f"{e.text} {tag}", *flipped) for tag in ("echt",)]
+            rows += [(f"{e.text} {tag}", *flipped) for tag in ("echt", "hoor", "nou", "zeker")]
     report = retrain(tmp_path, _source(rows), corpus_dir=small_corpus)
     assert report["promoted"] is False
     assert report["weak_labels"]["used"] > 50

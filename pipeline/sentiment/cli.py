@@ -81,9 +81,9 @@ def register(
     t.add_argument("--out", type=Path, help="model file (default: the package's data/model.json)")
     t.add_argument("--c", type=float, default=None, help="inverse regularisation strength")
     t.add_argument(
-        "--constrained",
+        "--unconstrained",
         action="store_true",
-        help="function words, numbers and length move only the neu logit while fitting",
+        help="previous method: function words fitted freely, neutralised at export",
     )
     t.set_defaults(func=cmd_train)
 
@@ -223,7 +223,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     model = fit(
         train,
         c=args.c or DEFAULT_C,
-        drop_excluded=getattr(args, "constrained", False) or DROP_EXCLUDED,
+        drop_excluded=DROP_EXCLUDED and not getattr(args, "unconstrained", False),
         extra=realtext_extra(rt_train),
         note=f"shipped model: gold train split + {len(rt_train)} real-text train lines",
     )
