@@ -3,7 +3,7 @@
 Two validators per schema, compiled once: jsonschema-rs (Rust) answers "valid?" for every
 record, fast; only a record it rejects goes through python-jsonschema, whose error objects
 give the pointers and rules the API reports. Both use the same format rules (date-time as
-below, other formats not asserted), so they agree on what is valid.
+below, URIs per schemas/formats.py), so they agree on what is valid.
 
 Validate once: the edge stamps an event it validated with the schema's `$id` in the
 CloudEvents `dataschema` attribute (`schema_id`), as do stages on the events they derive;
@@ -73,16 +73,20 @@ def _validators() -> dict[str, Draft202012Validator]:
     )
     checker = FormatChecker(formats=())
     checker.checks("date-time")(_is_datetime)
-    checker.checks("uri")(lambda v: not isinstance(v, str) or is_uri(v))
-    checker.checks("uri-reference")(lambda v: not isinstance(v, str) or is_uri_reference(v))
+    checker.checks("uri")(_is_uri)
+    checker.checks("uri-reference")(_is_uri_reference)
     return {
         n: Draft202012Validator(s, registry=registry, format_checker=checker)
         for n, s in schemas.items()
     }
 
 
-def _not_asserted(_: object) -> bool:
-    return True
+def _is_uri(value: object) -> bool:
+    return not isinstance(value, str) or is_uri(value)
+
+
+def _is_uri_reference(value: object) -> bool:
+    return not isinstance(value, str) or is_uri_reference(value)
 
 
 @cache
@@ -91,7 +95,7 @@ def _fast_validators() -> dict[str, Any]:
     names = ["cloudevent.json"] + sorted({t.schema_file for t in EVENT_TYPES.values()})
     schemas = {n: _load(n) for n in names}
     registry = jsonschema_rs.Registry([(s["$id"], s) for s in schemas.values()])
-    formats = {"date-time": _is_datetime, "uri": _not_asserted, "uri-reference": _not_asserted}
+    formats = {"date-time": _is_datetime, "uri": _is_uri, "uri-reference": _is_uri_reference}
     return {
         n: jsonschema_rs.validator_for(s, registry=registry, formats=formats, validate_formats=True)
         for n, s in schemas.items()
