@@ -172,3 +172,23 @@ def test_inbox_store_notes_are_scrubbed_and_forgettable(tmp_path: Path) -> None:
         store.record("a1", store.state("a1"), after, act, "y", "note", at, failing)
     assert [a["wat"] for a in store.audit_trail("a1")] == ["belde terug"]
     assert store.forget(["a1"]) == 1 and store.notes("a1") == []
+
+
+def test_parallel_wrong_passwords_get_no_more_guesses_than_sequential_ones(
+    tmp_path: Path,
+) -> None:
+    """Sign-ins run in parallel threads: each attempt is checked against the lock and counted
+    as one step, so 30 simultaneous guesses are not 30 checks of the password."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sqlalchemy import create_engine, text
+
+    url = f"sqlite:///{tmp_path / 'accounts.db'}"
+    store = AccountStore(url, clock=Clock())
+    store.add_user("anna", PASSWORD, "caseworker", ["KCC"])
+    with ThreadPoolExecutor(max_workers=30) as pool:
+        results = list(pool.map(lambda i: store.verify_password("anna", f"gok{i}"), range(30)))
+    assert results == [None] * 30
+    with create_engine(url).connect() as conn:
+        counted = conn.execute(text("SELECT count FROM login_failures")).scalar_one()
+    assert counted == 5, f"{counted} passwords were checked before the lock held"

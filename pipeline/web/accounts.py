@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -34,6 +35,10 @@ from sqlalchemy import (
 
 from pipeline.web.authz import ROLES, SCOPES, Principal
 
+# Attempts for one username run one at a time (striped locks), so parallel guesses cannot
+# all pass the lock check before the first failure is counted. Per process: behind several
+# web processes the lock-out still holds, only with up to one extra guess per process.
+_ATTEMPT_LOCKS = tuple(threading.Lock() for _ in range(64))
 MAX_FREE_FAILURES = 5  # wrong passwords before the account is locked for a while
 FIRST_LOCK_SECONDS = 30  # doubles with every further failure
 MAX_LOCK_SECONDS = 15 * 60
@@ -154,6 +159,13 @@ class AccountStore:
 
     def verify_password(self, username: str, password: str) -> Principal | None:
         """The user when the password is right and the account is not locked; counts failures."""
+        stripe = int.from_bytes(
+            hashlib.sha256(username[:100].encode("utf-8", "surrogatepass")).digest()[:2], "big"
+        )
+        with _ATTEMPT_LOCKS[stripe % len(_ATTEMPT_LOCKS)]:
+            return self._verify_password(username, password)
+
+    def _verify_password(self, username: str, password: str) -> Principal | None:
         if self.locked_for(username) > 0:
             return None
         with self.engine.connect() as conn:
