@@ -97,7 +97,11 @@ def test_restart_with_a_backlog_skips_nothing(kafka_harness: KafkaHarness) -> No
     wait_all(
         harness, "survey-invitations", "contactId", {c.data["contactId"] for c in contacts}, 30
     )
-    harness.wait_committed(timeout=10.0)
+    # The clock starts when the last signal is visible, not when the worker is idle: the
+    # monitoring stages are still working through the backlog's signals then, and on a busy
+    # CI machine that took over 10 s once. The 10 s-after-idle bound is asserted by the
+    # SIGKILL test in test_kafka_faults.py; here the point is that nothing is skipped.
+    harness.wait_committed(timeout=30.0)
 
 
 def test_the_worker_scores_with_the_promoted_model(
