@@ -97,10 +97,10 @@ def test_restart_with_a_backlog_skips_nothing(kafka_harness: KafkaHarness) -> No
     wait_all(
         harness, "survey-invitations", "contactId", {c.data["contactId"] for c in contacts}, 30
     )
-    # Nothing was skipped (asserted above). KNOWN DEFECT, open in the Kafka issue: in
+    # Nothing was skipped (asserted above). KNOWN DEFECT, open in the Kafka issue: in two
     # full-suite runs the committed offset of one survey-responses partition stayed ~800
-    # behind for 30 s after every signal was out (three clean runs in a row; it passes when
-    # the file runs alone). Reported as xfail so it stays visible until it is fixed.
+    # behind (10 s; later 30 s and a rerun) after every signal was out; the file alone
+    # passes. Reported as xfail so it stays visible until it is fixed.
     try:
         harness.wait_committed(timeout=30.0)
     except AssertionError as stalled:
