@@ -40,7 +40,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from consumers.dispatch import addresses
 from consumers.warehouse import create_tables, make_engine
 from pipeline.identity import contact_key
-from pipeline.stages.base import iso, parse_time
+from pipeline.times import as_utc, iso, parse_time
 from schemas.cloudevents import derived_id
 from schemas.models import Dienst, DispatchOutcome
 
@@ -92,12 +92,6 @@ answered = Table(
 SENDABLE_ROUTES = ("email", "sms")
 
 
-def _utc(moment: datetime | None) -> datetime | None:
-    if moment is None:
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
 @dataclass(frozen=True)
 class Job:
     """One message to send: the first invitation or its reminder."""
@@ -128,7 +122,7 @@ class Job:
             m["kanaal"],
             m["dienst_code"],
             m["dienst_naam"],
-            _utc(m["expires_at"]),  # type: ignore[arg-type]
+            as_utc(m["expires_at"]),  # type: ignore[arg-type]
             m["attempts"],
             reminder,
         )
@@ -192,31 +186,13 @@ class Outbox:
 
     @staticmethod
     def _settle_answered(conn: Connection, now: datetime) -> None:
-        done = select(answered.c.invitation_id)
-        conn.execute(
-            update(outbox)
-            .where(outbox.c.invitation_id.in_(done), outbox.c.state == "pending")
-            .values(state="answered", updated_at=now)
-        )
-        conn.execute(
-            update(outbox)
-            .where(outbox.c.invitation_id.in_(done), outbox.c.reminder_state == "pending")
-            .values(reminder_state="cancelled", updated_at=now)
-        )
+        done = outbox.c.invitation_id.in_(select(answered.c.invitation_id))
+        _settle(conn, done, first_state="answered", now=now)
 
     @staticmethod
     def _settle_opted_out(conn: Connection, now: datetime) -> None:
-        gone = select(opted_out.c.klant)
-        conn.execute(
-            update(outbox)
-            .where(outbox.c.klant.in_(gone), outbox.c.state == "pending")
-            .values(state="cancelled", updated_at=now)
-        )
-        conn.execute(
-            update(outbox)
-            .where(outbox.c.klant.in_(gone), outbox.c.reminder_state == "pending")
-            .values(reminder_state="cancelled", updated_at=now)
-        )
+        gone = outbox.c.klant.in_(select(opted_out.c.klant))
+        _settle(conn, gone, first_state="cancelled", now=now)
 
     # -- driven by the dispatcher ------------------------------------------------------------
     def due(self, now: datetime, routes: Iterable[str], limit: int = 20) -> list[Job]:
@@ -419,6 +395,20 @@ class Outbox:
                 )
             ).all()
         return {r[0]: (r[1], r[2], r[3]) for r in rows}
+
+
+def _settle(conn: Connection, matching: Any, first_state: str, now: datetime) -> None:
+    """Messages not sent yet get `first_state`; reminders not sent yet are cancelled."""
+    conn.execute(
+        update(outbox)
+        .where(matching, outbox.c.state == "pending")
+        .values(state=first_state, updated_at=now)
+    )
+    conn.execute(
+        update(outbox)
+        .where(matching, outbox.c.reminder_state == "pending")
+        .values(reminder_state="cancelled", updated_at=now)
+    )
 
 
 def _outbox_row(d: dict[str, Any], route: str, now: datetime) -> dict[str, Any]:
