@@ -23,7 +23,7 @@ from consumers.inbox_reads import InboxReads
 from consumers.inbox_store import ChangedMeanwhile
 from consumers.internetaak import internetaak
 from consumers.warehouse import to_json
-from pipeline.stages.base import parse_time
+from pipeline.times import parse_time
 from pipeline.web import authz
 from pipeline.web.auth import WebAuth
 from pipeline.web.http import BodyTooLarge, problem, read_body

@@ -28,7 +28,7 @@ from consumers.dispatch_senders import (
 )
 from pipeline.ports import Publisher, SinkRecord
 from pipeline.settings import Settings
-from pipeline.stages.base import parse_time
+from pipeline.times import parse_time
 from schemas.cloudevents import new_event
 from schemas.types import DISPATCH, INVITATION, OPT_OUT, RESPONSE
 

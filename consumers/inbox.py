@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -30,6 +30,7 @@ from consumers.alert_workflow import (
 )
 from consumers.inbox_reads import InboxReads
 from consumers.inbox_store import ChangedMeanwhile, InboxStore
+from pipeline.times import as_utc
 from pipeline.web import authz
 from pipeline.web.auth import MAX_FORM_BYTES, Staff, WebAuth, staff_templates
 
@@ -49,8 +50,7 @@ def local_time(value: Any, with_time: bool = True) -> str:
         except ValueError:
             return value
     if isinstance(value, datetime):
-        aware = value if value.tzinfo else value.replace(tzinfo=UTC)
-        local = aware.astimezone(LOCAL)
+        local = as_utc(value).astimezone(LOCAL)
         return local.strftime("%d-%m-%Y %H:%M" if with_time else "%d-%m-%Y")
     if isinstance(value, date):
         return value.strftime("%d-%m-%Y")
@@ -66,7 +66,7 @@ def due_date(alert: dict[str, Any]) -> date | None:
         except ValueError:
             return None
     if isinstance(value, datetime):
-        return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(LOCAL).date()
+        return as_utc(value).astimezone(LOCAL).date()
     return value if isinstance(value, date) else None
 
 

@@ -22,12 +22,11 @@ from consumers.warehouse import (
     sentiment_corrections,
     signals,
 )
+from pipeline.times import as_utc
 
 
 def _aware(value: Any) -> Any:
-    return (
-        value.replace(tzinfo=UTC) if isinstance(value, datetime) and value.tzinfo is None else value
-    )
+    return as_utc(value) if isinstance(value, datetime) else value
 
 
 def _row(r: Any) -> dict[str, Any]:

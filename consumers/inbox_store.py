@@ -27,6 +27,7 @@ from sqlalchemy import (
 from consumers.alert_workflow import Action, AlertState
 from consumers.warehouse import create_tables, make_engine
 from pipeline.privacy import scrub
+from pipeline.times import as_utc
 
 _metadata = MetaData()
 alert_state = Table(
@@ -67,10 +68,6 @@ class ChangedMeanwhile(Exception):
 class Stored:
     state: AlertState
     version: int
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 class InboxStore:
@@ -156,7 +153,7 @@ class InboxStore:
     def audit_trail(self, alert_id: str) -> list[dict[str, Any]]:
         query = select(audit).where(audit.c.alert_id == alert_id).order_by(audit.c.id)
         with self.engine.connect() as conn:
-            return [{**r._mapping, "op": _aware(r.op)} for r in conn.execute(query)]
+            return [{**r._mapping, "op": as_utc(r.op)} for r in conn.execute(query)]
 
     def forget(self, alert_ids: Iterable[str]) -> int:
         """Erase the callback notes of these alerts (a citizen's right to erasure); the audit
@@ -170,4 +167,4 @@ class InboxStore:
     def notes(self, alert_id: str) -> list[dict[str, Any]]:
         query = select(notes).where(notes.c.alert_id == alert_id).order_by(notes.c.id)
         with self.engine.connect() as conn:
-            return [{**r._mapping, "op": _aware(r.op)} for r in conn.execute(query)]
+            return [{**r._mapping, "op": as_utc(r.op)} for r in conn.execute(query)]

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine, exists, select
@@ -21,14 +20,10 @@ from pipeline.measures.ports import (
     InvitationRow,
     PageFeedbackRow,
 )
+from pipeline.times import as_utc
 
 WEBSITE = "website"  # page feedback is given on the website
 NO_SERVICE = "zonder-dienst"
-
-
-def _utc(moment: datetime) -> datetime:
-    # SQLite hands back naive datetimes; the warehouse stores UTC.
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _group(table: Any, by: Dimension) -> Any:
@@ -56,7 +51,7 @@ class SqlMeasuresReadModel:
             signals.c.bron == "response", group.is_not(None), signals.c.ontvangen_op.is_not(None)
         )
         for g, at, nps, ces, schaal, cijfer in self._rows(query):
-            yield AnswerRow(g, _utc(at), nps, ces, schaal, cijfer)
+            yield AnswerRow(g, as_utc(at), nps, ces, schaal, cijfer)
 
     def invitations(self, by: Dimension) -> Iterator[InvitationRow]:
         group = _group(invitations, by)
@@ -65,7 +60,7 @@ class SqlMeasuresReadModel:
             group.is_not(None), invitations.c.created_at.is_not(None)
         )
         for g, at, was_answered in self._rows(query):
-            yield InvitationRow(g, _utc(at), bool(was_answered))
+            yield InvitationRow(g, as_utc(at), bool(was_answered))
 
     def contacts(self, by: Dimension) -> Iterator[ContactRow]:
         group = _group(contacts, by)
@@ -73,7 +68,7 @@ class SqlMeasuresReadModel:
             group, contacts.c.plaatsgevonden_op, contacts.c.klant, contacts.c.dienst_code
         ).where(group.is_not(None), contacts.c.plaatsgevonden_op.is_not(None))
         for g, at, klant, dienst in self._rows(query):
-            yield ContactRow(g, _utc(at), klant, dienst or "")
+            yield ContactRow(g, as_utc(at), klant, dienst or "")
 
     def page_feedback(self, by: Dimension) -> Iterator[PageFeedbackRow]:
         if by == "team":
@@ -83,4 +78,4 @@ class SqlMeasuresReadModel:
         ).where(page_feedback.c.gegeven_op.is_not(None))
         for dienst, at, beoordeling in self._rows(query):
             group = WEBSITE if by == "kanaal" else (dienst or NO_SERVICE)
-            yield PageFeedbackRow(group, _utc(at), beoordeling)
+            yield PageFeedbackRow(group, as_utc(at), beoordeling)

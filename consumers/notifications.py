@@ -32,7 +32,7 @@ from consumers.notify_outbox import Notification, Outbox, redacted
 from consumers.warehouse import alert_details, alerts
 from pipeline.ports import SinkRecord
 from pipeline.settings import Settings
-from pipeline.stages.base import parse_time
+from pipeline.times import as_utc, parse_time
 from schemas.types import ALERT
 
 log = logging.getLogger(__name__)
@@ -281,7 +281,7 @@ def overdue_alerts(outbox: Outbox, now: datetime, window: timedelta) -> list[Ale
             ernst=r["ernst"],
             dienst=r["dienst_naam"],
             soort=r["soort"],
-            uiterlijk_op=_aware(r["uiterlijk_op"]),
+            uiterlijk_op=as_utc(r["uiterlijk_op"]),
         )
         for r in rows
         if latest.get(r["alert_id"], r["status"]) != "afgehandeld"
@@ -298,14 +298,10 @@ def _latest_statuses(outbox: Outbox, alert_ids: list[str]) -> dict[str, str]:
     latest: dict[str, tuple[datetime, str]] = {}
     with outbox.engine.connect() as conn:
         for alert_id, status, op in conn.execute(query, {"ids": alert_ids}):
-            at = _aware(op) if isinstance(op, datetime) else parse_time(str(op))
+            at = as_utc(op) if isinstance(op, datetime) else parse_time(str(op))
             if alert_id not in latest or at >= latest[alert_id][0]:
                 latest[alert_id] = (at, status)
     return {alert_id: status for alert_id, (_, status) in latest.items()}
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 # -- the sender -------------------------------------------------------------------------------

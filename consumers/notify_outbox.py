@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -30,6 +30,7 @@ from sqlalchemy import (
 )
 
 from consumers.warehouse import _insert_ignore, create_tables, make_engine
+from pipeline.times import as_utc
 
 outbox_metadata = MetaData()
 outbox = Table(
@@ -91,12 +92,6 @@ def redacted(kanaal: str, doel: str) -> str:
         rest = doel.split("://", 1)[-1]
         return doel.split("://", 1)[0] + "://" + rest.split("/", 1)[0] + "/…"
     return "…@" + doel.rsplit("@", 1)[-1]
-
-
-def _utc(moment: datetime | None) -> datetime | None:
-    if moment is None:
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 class Outbox:
@@ -216,7 +211,7 @@ class Outbox:
                     "doel": r["doel"],
                     "poging": r["poging"],
                     "fout": r["fout"],
-                    "op": _utc(r["op"]).isoformat().replace("+00:00", "Z"),  # type: ignore[union-attr]
+                    "op": as_utc(r["op"]).isoformat().replace("+00:00", "Z"),  # type: ignore[union-attr]
                 }
                 for r in failed
             ],

@@ -10,12 +10,7 @@ from sqlalchemy import select
 from consumers.warehouse import Warehouse, contacts, invitations, responses
 from consumers.warehouse_revisions import latest_details
 from pipeline.citizen_ports import InvitationView, PreviousAnswers
-
-
-def _aware(moment: datetime | None) -> datetime | None:
-    if moment is None:
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+from pipeline.times import as_utc
 
 
 class WarehouseQuestionnaireReads:
@@ -38,7 +33,7 @@ class WarehouseQuestionnaireReads:
             contact_id=inv["contact_id"],
             klant=inv["klant"],
             dienst_naam=inv["dienst_naam"],
-            expires_at=_aware(inv["expires_at"]),
+            expires_at=as_utc(inv["expires_at"]),
             taal=taal,
         )
 
@@ -50,9 +45,9 @@ class WarehouseQuestionnaireReads:
         if not rows:
             return None
         latest = max(
-            rows, key=lambda r: _aware(r["answered_at"]) or datetime.min.replace(tzinfo=UTC)
+            rows, key=lambda r: as_utc(r["answered_at"]) or datetime.min.replace(tzinfo=UTC)
         )
-        first = details["first_answered_at"] if details else _aware(latest["answered_at"])
+        first = details["first_answered_at"] if details else as_utc(latest["answered_at"])
         return PreviousAnswers(
             response_id=latest["response_id"],
             revisie=int(details["revisie"]) if details else 1,

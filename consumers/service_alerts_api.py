@@ -18,7 +18,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from consumers.warehouse import Warehouse, service_alerts
-from pipeline.stages.base import iso, parse_time
+from pipeline.times import iso, parse_time
 from pipeline.web.auth import WebAuth
 from pipeline.web.authz import Principal
 from producers.http_common import problem

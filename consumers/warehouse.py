@@ -36,7 +36,7 @@ from consumers.warehouse_revisions import details_metadata, keep_latest, store_d
 from pipeline.identity import event_key
 from pipeline.ports import SinkRecord
 from pipeline.privacy import scrub
-from pipeline.stages.base import parse_time
+from pipeline.times import iso_utc, parse_time
 from schemas.types import (
     ALERT,
     ALERT_STATUS,
@@ -680,14 +680,6 @@ class WarehouseSink:
             }
             # Raises when even this fails: then the database is down and the batch retries.
             self.warehouse.store([SinkRecord(record.topic, record.position, None, refused)])
-
-
-def iso_utc(moment: datetime | None) -> str | None:
-    """ISO 8601 in UTC; naive values come from SQLite, which stores our UTC times bare."""
-    if moment is None:
-        return None
-    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return aware.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def to_json(row: dict[str, Any]) -> dict[str, Any]:

@@ -11,7 +11,7 @@ live in their own table, `response_details` (no new columns on existing tables).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -31,6 +31,7 @@ from sqlalchemy import (
 from pipeline.identity import event_key
 from pipeline.ports import SinkRecord
 from pipeline.privacy import scrub
+from pipeline.times import as_utc
 from schemas.types import RESPONSE
 
 details_metadata = MetaData()
@@ -51,18 +52,12 @@ response_details = Table(
 )
 
 
-def _utc(moment: datetime | None) -> datetime | None:
-    if moment is None:
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
 def _latest_per_key(rows: list[dict[str, Any]], key: str, at: str) -> list[dict[str, Any]]:
     """Within one batch, only the latest row per key."""
     best: dict[Any, dict[str, Any]] = {}
     for row in rows:
         seen = best.get(row[key])
-        if seen is None or _utc(row[at]) > _utc(seen[at]):  # type: ignore[operator]
+        if seen is None or as_utc(row[at]) > as_utc(seen[at]):  # type: ignore[operator]
             best[row[key]] = row
     return list(best.values())
 
@@ -81,7 +76,7 @@ def keep_latest(conn: Connection, table: Table, rows: list[dict[str, Any]], key:
     out, older = [], []
     for row in latest:
         known = stored.get(row[key], [])
-        if any(_utc(when) >= _utc(row[at]) for _, when in known):  # type: ignore[operator]
+        if any(as_utc(when) >= as_utc(row[at]) for _, when in known):  # type: ignore[operator]
             continue  # a replay of an older revision (or the same one again)
         older += [event_id for event_id, _ in known]
         out.append(row)
@@ -127,8 +122,8 @@ def store_details(conn: Connection, records: Sequence[SinkRecord], parse: Any) -
         if stored is None:
             conn.execute(t.insert().values(**row))
             continue
-        first = min(_utc(stored[1]), _utc(row["answered_at"]))  # type: ignore[type-var]
-        if _utc(stored[0]) >= _utc(row["answered_at"]):  # type: ignore[operator]
+        first = min(as_utc(stored[1]), as_utc(row["answered_at"]))  # type: ignore[type-var]
+        if as_utc(stored[0]) >= as_utc(row["answered_at"]):  # type: ignore[operator]
             values = {"first_answered_at": first}  # an older revision replayed
         else:
             values = {**row, "first_answered_at": first}
@@ -142,6 +137,6 @@ def latest_details(conn: Connection, invitation_id: str) -> dict[str, Any] | Non
     if row is None:
         return None
     out = dict(row._mapping)
-    out["first_answered_at"] = _utc(out["first_answered_at"])
-    out["answered_at"] = _utc(out["answered_at"])
+    out["first_answered_at"] = as_utc(out["first_answered_at"])
+    out["answered_at"] = as_utc(out["answered_at"])
     return out

@@ -10,7 +10,7 @@ from typing import Any
 
 from pipeline.alertpolicy import AlertPolicy, default_policy
 from pipeline.contacthistory import ContactMoment
-from pipeline.stages.base import parse_time
+from pipeline.times import parse_time
 from producers.simulator import ContactSimulator
 from schemas.models import Dienst, Response, Sentiment, Signal
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from pipeline.stages.base import parse_time
+from pipeline.times import parse_time
 
 HISTORY_DAYS = 30
 

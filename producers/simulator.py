@@ -25,12 +25,13 @@ import uuid
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 from types import MappingProxyType
 from typing import Any
 
 from pipeline.ports import VisitRecorder
 from pipeline.privacy import Pseudonymiser
+from pipeline.times import iso, parse_time
 from producers import simulator_data as vocab
 from schemas.cloudevents import CloudEvent, derived_id
 from schemas.models import (
@@ -58,15 +59,6 @@ except Exception:  # no tz database: winter time is close enough for a simulatio
 DEFAULT_START = datetime(2025, 3, 3, 8, 0, tzinfo=_LOCAL)
 
 _BSN_WEIGHTS = (9, 8, 7, 6, 5, 4, 3, 2)
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def _parse(value: str) -> datetime:
-    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _clip(value: float, low: float, high: float) -> float:
@@ -327,7 +319,7 @@ class ContactSimulator:
             indicatie_contact_gelukt=gelukt,
             taal=citizen.taal,
             vertrouwelijk=rng.random() < service.confidential,
-            plaatsgevonden_op=_iso(when),
+            plaatsgevonden_op=iso(when),
             dienst=Dienst(service.code, service.naam),
             team=team,
             inhoud=f"{vocab.INHOUD_OPENING[kanaal]} {lowered}; {note}.",
@@ -449,7 +441,7 @@ class ContactSimulator:
             invitation_id=invitation_id,
             contact_id=contact_data["contactId"],
             klant=invitation_data.get("klant") or contact_data["klant"],
-            answered_at=_iso(answered),
+            answered_at=iso(answered),
             terugbel_toestemming=rng.random() < 0.25 + 0.45 * (1 - level),
             **answers,
         )
@@ -483,7 +475,7 @@ class ContactSimulator:
             repeat_n=0,
             taal=contact.get("taal", "nld"),
             employee=None,
-            plaatsgevonden_op=contact.get("plaatsgevondenOp") or _iso(self.start),
+            plaatsgevonden_op=contact.get("plaatsgevondenOp") or iso(self.start),
         )
 
     @staticmethod
@@ -493,12 +485,12 @@ class ContactSimulator:
         invitation: Mapping[str, Any],
         dispatch: Sequence[str],
     ) -> datetime:
-        base = _parse(contact.get("plaatsgevondenOp") or invitation["createdAt"])
+        base = parse_time(contact.get("plaatsgevondenOp") or invitation["createdAt"])
         created = invitation.get("createdAt")
         if created:
             # The trigger stamps invitations with its own clock; use it when it is close to
             # the contact (live demo), not when the contacts are simulated in the past.
-            sent = _parse(created)
+            sent = parse_time(created)
             if timedelta(0) <= sent - base <= timedelta(days=1):
                 base = sent
         if "inline" in dispatch:
@@ -582,7 +574,7 @@ class ContactSimulator:
             feedback_id=self._uuid(),
             pagina=self.website + service.pagina,
             beoordeling=rating,
-            gegeven_op=_iso(when),
+            gegeven_op=iso(when),
             klant=klant,
             dienst=Dienst(service.code, service.naam),
             opmerking=opmerking,
@@ -816,7 +808,9 @@ def run_demo(
         while owed >= 1:
             owed -= 1
             # Web visitors leave smileys in the same hours as the contacts happen.
-            feedback.append(sim.page_feedback(_parse(batch[len(feedback) % len(batch)].time or "")))
+            feedback.append(
+                sim.page_feedback(parse_time(batch[len(feedback) % len(batch)].time or ""))
+            )
         if feedback:
             publisher.publish(PAGE_FEEDBACK.topic, feedback)
             counts["page_feedback"] += len(feedback)

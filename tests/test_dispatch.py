@@ -24,8 +24,8 @@ from consumers.dispatcher import DispatchConfig, Dispatcher, DispatchSink
 from pipeline.identity import contact_key
 from pipeline.invitation_policy import load_policy
 from pipeline.ports import SinkRecord
-from pipeline.stages.base import iso
 from pipeline.stages.trigger import TriggerStage
+from pipeline.times import iso
 from schemas.cloudevents import CloudEvent, new_event
 from schemas.models import OptOut
 from schemas.types import CONTACT, INVITATION, OPT_OUT, RESPONSE

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.stages.base import iso, parse_time
+from pipeline.times import iso, parse_time
 from schemas.cloudevents import CloudEvent, new_event
 from schemas.models import OptOut
 from schemas.types import CONTACT, INVITATION, OPT_OUT

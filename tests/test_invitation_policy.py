@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from pipeline.invitation_policy import PolicyError, load_policy, parse_policy
 from pipeline.processing import process_record
 from pipeline.settings import Settings
-from pipeline.stages.base import iso
 from pipeline.stages.trigger import TriggerStage
+from pipeline.times import iso
 from schemas.cloudevents import CloudEvent
 from schemas.types import CONTACT, INVITATION
 from schemas.validation import validate_data

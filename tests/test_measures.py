@@ -17,7 +17,7 @@ from consumers.measures_read import SqlMeasuresReadModel
 from consumers.warehouse import Warehouse, invitations, page_feedback, responses, signals
 from pipeline.measures.compute import measures
 from pipeline.ports import SinkRecord
-from pipeline.stages.base import iso
+from pipeline.times import iso
 from schemas.cloudevents import new_event
 from schemas.types import CONTACT, INVITATION, PAGE_FEEDBACK, RESPONSE, SIGNAL
 

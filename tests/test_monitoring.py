@@ -22,8 +22,8 @@ from pipeline.monitoring.outcomes import (
     from_signal,
 )
 from pipeline.settings import Settings
-from pipeline.stages.base import iso
 from pipeline.stages.monitoring import monitor_config
+from pipeline.times import iso
 from schemas.models import Dienst, Sentiment, Signal
 
 T0 = datetime(2026, 3, 2, 9, tzinfo=UTC)

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from pipeline.stages.base import iso
+from pipeline.times import iso
 from schemas.cloudevents import CloudEvent
 from schemas.types import CONTACT, MONITOR_OBSERVATION, RESPONSE, SERVICE_ALERT
 from tests.events import contact_event, envelope, klant

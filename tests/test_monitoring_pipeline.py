@@ -12,7 +12,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from pipeline.app import System, build_embedded
-from pipeline.stages.base import iso
+from pipeline.times import iso
 from schemas.cloudevents import CloudEvent
 from schemas.types import CONTACT, RESPONSE, SERVICE_ALERT
 from tests.events import contact_event, envelope, klant

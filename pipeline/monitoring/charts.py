@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pipeline.monitoring.cusum import Design, design, share_to_reach
-from pipeline.stages.base import parse_time
+from pipeline.times import parse_time
 
 DAY_SECONDS = 86_400.0
 

@@ -29,7 +29,7 @@ from pipeline.monitoring.outcomes import (
     PAGE_BAD,
     WEBSITE,
 )
-from pipeline.stages.base import iso
+from pipeline.times import iso
 
 CHANNEL_MIX = {
     "telefoon": 0.40,

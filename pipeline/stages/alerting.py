@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 
 from pipeline.alertpolicy import AlertPolicy, default_policy
 from pipeline.contacthistory import ContactMoment
-from pipeline.stages.base import Emit, State, emit, iso, parse_time
+from pipeline.stages.base import Emit, State, emit
+from pipeline.times import iso, parse_time
 from schemas.cloudevents import CloudEvent, derived_id
 from schemas.models import Alert, Signal
 from schemas.types import ALERT, SIGNAL

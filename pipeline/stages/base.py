@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+# Re-exported: stages and older callers import these from here.
+from pipeline.times import iso as iso
+from pipeline.times import parse_time as parse_time
 from schemas.cloudevents import CloudEvent, new_event
 from schemas.models import Model
 from schemas.types import EventType
@@ -52,12 +55,3 @@ class Stage(Protocol):
     state_names: tuple[str, ...]  # names of the key-value states it needs
 
     def process(self, topic: str, event: CloudEvent, state: Mapping[str, State]) -> list[Emit]: ...
-
-
-def parse_time(value: str) -> datetime:
-    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")

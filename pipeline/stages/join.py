@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipeline.contacthistory import recent_contacts
-from pipeline.stages.base import Rejected, State, parse_time
+from pipeline.stages.base import Rejected, State
+from pipeline.times import parse_time
 from schemas.models import Contact, Dienst, Response
 
 # A klant with very many contacts must not grow state without bound.

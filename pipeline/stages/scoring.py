@@ -8,7 +8,7 @@ from typing import Any
 
 from pipeline.privacy import scrub
 from pipeline.sentiment import Scorer
-from pipeline.stages.base import Emit, Rejected, State, emit, parse_time
+from pipeline.stages.base import Emit, Rejected, State, emit
 from pipeline.stages.join import (
     JoinedResponse,
     contact_history,
@@ -17,6 +17,7 @@ from pipeline.stages.join import (
     remember_contact,
     take_pending,
 )
+from pipeline.times import parse_time
 from schemas.cloudevents import CloudEvent, derived_id
 from schemas.models import Contact, PageFeedback, Response, Sentiment, Signal
 from schemas.types import CONTACT, PAGE_FEEDBACK, RESPONSE, SIGNAL

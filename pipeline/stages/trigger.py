@@ -19,7 +19,8 @@ from datetime import timedelta
 from typing import Any
 
 from pipeline.invitation_policy import Decision, InvitationPolicy
-from pipeline.stages.base import Clock, Emit, Rejected, State, emit, iso, parse_time, system_clock
+from pipeline.stages.base import Clock, Emit, Rejected, State, emit, system_clock
+from pipeline.times import iso, parse_time
 from schemas.cloudevents import CloudEvent, derived_id
 from schemas.models import Contact, Invitation, OptOut
 from schemas.types import CONTACT, INVITATION, OPT_OUT

@@ -33,6 +33,7 @@ from sqlalchemy import (
     update,
 )
 
+from pipeline.times import as_utc
 from pipeline.web.authz import ROLES, SCOPES, Principal
 
 # Attempts for one username run one at a time (striped locks), so parallel guesses cannot
@@ -95,10 +96,6 @@ class Session:
 
 def _sha256(value: str) -> str:
     return hashlib.sha256(value.encode("utf-8", "replace")).hexdigest()
-
-
-def _aware(moment: datetime | None) -> datetime | None:
-    return moment.replace(tzinfo=UTC) if moment and moment.tzinfo is None else moment
 
 
 def _engine(url: str) -> Engine:
@@ -189,7 +186,7 @@ class AccountStore:
             row = conn.execute(
                 select(failures.c.locked_until).where(failures.c.username == username)
             ).first()
-        until = _aware(row[0]) if row else None
+        until = as_utc(row[0]) if row else None
         return max(0.0, (until - self.now()).total_seconds()) if until else 0.0
 
     def _fail(self, username: str) -> None:
@@ -257,7 +254,7 @@ class AccountStore:
             row = conn.execute(
                 select(sessions).where(sessions.c.session_hash == _sha256(session_id))
             ).first()
-        if row is None or _aware(row.expires_at) <= self.now():  # type: ignore[operator]
+        if row is None or as_utc(row.expires_at) <= self.now():  # type: ignore[operator]
             return None
         return Session(row.username, row.csrf)
 
