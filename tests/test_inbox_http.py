@@ -16,6 +16,7 @@ from tests.inbox_helpers import (
     add_user,
     alert_for,
     answer,
+    cli,
     csrf_of,
     sign_in,
 )
@@ -274,3 +275,24 @@ def test_actions_through_the_api_need_alerts_write(world: World) -> None:
     # A signed-in caseworker cannot use the API for actions (no CSRF there): 401.
     anna = sign_in(base, "anna")
     assert anna.post(f"/v1/alerts/{a_id}/status", json={"handeling": "claim"}).status_code == 401
+
+
+def test_removed_users_and_revoked_tokens_stop_working_at_once(world: World) -> None:
+    """An operator offboards a caseworker and retires a token while the server runs."""
+    add_user(world.data, "eva", "caseworker", "KCC")
+    listed = cli("users", "list", "--data-dir", str(world.data))
+    assert "eva\tcaseworker\tKCC" in listed and "argon2" not in listed
+    eva = sign_in(world.server.base, "eva")
+    assert eva.get("/inbox").status_code == 200
+    secret = add_token(world.data, "oud-zaaksysteem", "alerts:read")
+    api = {"Authorization": f"Bearer {secret}"}
+    assert httpx.get(world.server.base + "/v1/alerts", headers=api).status_code == 200
+    tokens = cli("tokens", "list", "--data-dir", str(world.data))
+    assert "oud-zaaksysteem\talerts:read" in tokens and secret not in tokens
+
+    assert "removed" in cli("users", "remove", "eva", "--data-dir", str(world.data))
+    after = eva.get("/inbox", follow_redirects=False)
+    assert after.status_code in (302, 303) and "/login" in after.headers["location"]
+    assert "revoked" in cli("tokens", "revoke", "oud-zaaksysteem", "--data-dir", str(world.data))
+    assert httpx.get(world.server.base + "/v1/alerts", headers=api).status_code == 401
+    assert "eva" not in cli("users", "list", "--data-dir", str(world.data))

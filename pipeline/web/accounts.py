@@ -150,6 +150,21 @@ class AccountStore:
             name=row.username, kind="user", role=row.role, teams=frozenset(row.teams or [])
         )
 
+    def list_users(self) -> list[dict[str, Any]]:
+        """Every user with role, teams and when added (never the password hash)."""
+        cols = (users.c.username, users.c.role, users.c.teams, users.c.created_at)
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(*cols).order_by(users.c.username))
+            return [{**r._mapping, "created_at": as_utc(r.created_at)} for r in rows]
+
+    def remove_user(self, username: str) -> bool:
+        """Remove a user and end their sessions at once; False when there was no such user."""
+        with self.engine.begin() as conn:
+            gone = conn.execute(delete(users).where(users.c.username == username)).rowcount
+            conn.execute(delete(sessions).where(sessions.c.username == username))
+            conn.execute(delete(failures).where(failures.c.username == username))
+        return bool(gone)
+
     def usernames(self) -> list[str]:
         with self.engine.connect() as conn:
             return [r[0] for r in conn.execute(select(users.c.username).order_by(users.c.username))]
@@ -232,6 +247,29 @@ class AccountStore:
         return Principal(
             name=row.name, kind="token", scopes=frozenset(scopes), teams=frozenset(row.teams or [])
         )
+
+    def list_tokens(self) -> list[dict[str, Any]]:
+        """Every token by name, scope, teams and age, with the first 8 hex of its hash."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(tokens).order_by(tokens.c.name, tokens.c.created_at))
+            return [
+                {
+                    "name": r.name,
+                    "scope": r.scope,
+                    "teams": r.teams,
+                    "created_at": as_utc(r.created_at),
+                    "fingerprint": r.token_hash[:8],
+                }
+                for r in rows
+            ]
+
+    def revoke_tokens(self, name: str, fingerprint: str | None = None) -> int:
+        """Revoke the tokens with this name (or only the one with this fingerprint)."""
+        where = [tokens.c.name == name]
+        if fingerprint:
+            where.append(tokens.c.token_hash.startswith(fingerprint, autoescape=True))
+        with self.engine.begin() as conn:
+            return conn.execute(delete(tokens).where(*where)).rowcount
 
     # -- sessions -----------------------------------------------------------------------
     def open_session(self, username: str, hours: int) -> tuple[str, Session]:

@@ -1,4 +1,4 @@
-"""`klantsignaal users add` and `klantsignaal tokens add`: staff accounts and API tokens."""
+"""`klantsignaal users add|list|remove` and `tokens add|list|revoke`: staff and API tokens."""
 
 from __future__ import annotations
 
@@ -52,6 +52,38 @@ def cmd_tokens_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_users_list(args: argparse.Namespace) -> int:
+    for u in _store(args).list_users():
+        teams = ", ".join(u["teams"]) or ("no teams" if u["role"] == "caseworker" else "all teams")
+        print(f"{u['username']}\t{u['role']}\t{teams}\tadded {u['created_at']:%Y-%m-%d}")
+    return 0
+
+
+def cmd_users_remove(args: argparse.Namespace) -> int:
+    if not _store(args).remove_user(args.username):
+        print(f"error: no user {args.username}", file=sys.stderr)
+        return 1
+    print(f"user {args.username} removed; their sessions have ended")
+    return 0
+
+
+def cmd_tokens_list(args: argparse.Namespace) -> int:
+    for t in _store(args).list_tokens():
+        teams = ", ".join(t["teams"]) or "all teams"
+        added = f"{t['created_at']:%Y-%m-%d}"
+        print(f"{t['name']}\t{t['scope']}\t{teams}\tadded {added}\tfingerprint {t['fingerprint']}")
+    return 0
+
+
+def cmd_tokens_revoke(args: argparse.Namespace) -> int:
+    count = _store(args).revoke_tokens(args.name, args.fingerprint)
+    if not count:
+        print(f"error: no token named {args.name}", file=sys.stderr)
+        return 1
+    print(f"{count} token(s) named {args.name} revoked; they no longer work")
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     users = sub.add_parser("users", help="staff accounts for the inbox (sign-in at /login)")
     users_sub = users.add_subparsers(dest="users_command", required=True, metavar="ACTION")
@@ -61,6 +93,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     add.add_argument("--team", action="append", help="a team the user works for (repeatable)")
     add.add_argument("--data-dir")
     add.set_defaults(func=cmd_users_add)
+    ulist = users_sub.add_parser("list", help="list users with role and teams")
+    ulist.add_argument("--data-dir")
+    ulist.set_defaults(func=cmd_users_list)
+    remove = users_sub.add_parser("remove", help="remove a user; their sessions end at once")
+    remove.add_argument("username")
+    remove.add_argument("--data-dir")
+    remove.set_defaults(func=cmd_users_remove)
 
     tokens = sub.add_parser("tokens", help="API tokens with a scope for other systems")
     tokens_sub = tokens.add_subparsers(dest="tokens_command", required=True, metavar="ACTION")
@@ -70,3 +109,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     tadd.add_argument("--team", action="append", help="limit the token to this team (repeatable)")
     tadd.add_argument("--data-dir")
     tadd.set_defaults(func=cmd_tokens_add)
+    tlist = tokens_sub.add_parser("list", help="list tokens by name, scope, teams and fingerprint")
+    tlist.add_argument("--data-dir")
+    tlist.set_defaults(func=cmd_tokens_list)
+    revoke = tokens_sub.add_parser("revoke", help="revoke the tokens with this name, at once")
+    revoke.add_argument("name")
+    revoke.add_argument("--fingerprint", help="only the token whose fingerprint starts with this")
+    revoke.add_argument("--data-dir")
+    revoke.set_defaults(func=cmd_tokens_revoke)
