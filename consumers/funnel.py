@@ -3,6 +3,7 @@ opted out — computed in the warehouse (see docs/dispatch.md#funnel for the def
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -42,8 +43,10 @@ def _flag(condition: Any) -> Any:
     return func.sum(case((condition, 1), else_=0))
 
 
-def funnel(warehouse: Warehouse, by: str) -> dict[str, Any]:
-    """Rows per kanaal or dienst (code) plus totals; an invitation counts once per figure."""
+def funnel(warehouse: Warehouse, by: str, where: Sequence[Any] = ()) -> dict[str, Any]:
+    """Rows per kanaal or dienst (code) plus totals; an invitation counts once per figure.
+
+    `where`: extra conditions on the invitations table (the dashboard's filters)."""
     inv = invitations.c
     answered = exists().where(responses.c.invitation_id == inv.invitation_id)
     visits = questionnaire_visits.c
@@ -66,6 +69,7 @@ def funnel(warehouse: Warehouse, by: str) -> dict[str, Any]:
             _flag(answered),
             _flag(opted),
         )
+        .where(*where)
         .group_by(key)
         .order_by(key)
     )

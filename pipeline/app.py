@@ -15,6 +15,7 @@ from starlette.routing import Route
 from consumers.alert_actions import AlertActions
 from consumers.alerts_api import AlertsApi
 from consumers.callback_book import CallbackFirst, SqlCallbackBook
+from consumers.dashboard import Dashboard
 from consumers.dispatch import SqlAddressBook
 from consumers.dispatcher import Dispatcher, build_dispatch
 from consumers.funnel import SqlVisitRecorder
@@ -136,6 +137,7 @@ def build_web(settings: Settings, publisher: Publisher, warehouse: Warehouse) ->
         *FunnelApi(warehouse, auth).routes(),
         *service_alerts.routes(),
         *measures.routes(),
+        *Dashboard(auth, warehouse).routes(),
     ]
     return secure_app(Starlette(routes=routes), settings)
 

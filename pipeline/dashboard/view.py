@@ -1,0 +1,86 @@
+"""The whole dashboard for one choice of filters: its tables, from the measures cells."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pipeline.dashboard.periods import name_nl
+from pipeline.dashboard.tables import Chart, Table, comparison, distribution, trend
+
+TREND_PERIODS = 13
+NPS_GROUPS = ("nps.promotors", "nps.passives", "nps.detractors")
+
+
+@dataclass
+class View:
+    per: str
+    periode: str | None
+    periods: list[str]
+    tables: list[Table] = field(default_factory=list)
+    notice: str = ""
+
+    def table(self, table_id: str) -> Table | None:
+        return next((t for t in self.tables if t.id == table_id), None)
+
+
+def pick_period(totals: list[dict[str, Any]], wanted: str | None) -> tuple[str | None, str]:
+    """The chosen period and a notice. Without a (known) choice: the latest period with
+    enough answers to show, else the latest period with any data."""
+    periods = [c["periode"] for c in totals]
+    if not periods:
+        return None, ""
+    if wanted and wanted in periods:
+        return wanted, ""
+    notice = f"Voor {wanted} zijn geen gegevens; u ziet de laatste periode." if wanted else ""
+    answered = [c["periode"] for c in totals if "n" in (c.get("antwoorden") or {})]
+    return (answered or periods)[-1], notice
+
+
+def measure_tables(
+    by_group: list[dict[str, Any]], totals: list[dict[str, Any]], periode: str
+) -> list[Table]:
+    """Channels side by side, the trend, and the distributions, for one period."""
+    cells = [c for c in by_group if c["periode"] == periode]
+    [total] = [c for c in totals if c["periode"] == periode] or [None]
+    upto = [c for c in totals if c["periode"] <= periode][-TREND_PERIODS:]
+    name = name_nl(periode)
+    side = comparison("kanalen", f"Kanalen naast elkaar, {name}", cells, total)
+    side = _with(side, Chart("kolommen", ("nps",), "bar", "NPS per kanaal met 95%-marge"))
+    over_time = trend("trend", f"Verloop tot en met {name}, alle gekozen kanalen", upto)
+    over_time = _with(
+        over_time,
+        Chart("rijen", ("nps",), "line", "NPS per periode met 95%-marge"),
+        Chart(
+            "rijen",
+            ("rapportcijfer.aandeelTotEnMet6", "respons"),
+            "line",
+            "Aandeel rapportcijfer 6 of lager en respons per periode, met 95%-interval",
+        ),
+    )
+    grades = distribution(
+        "cijferverdeling",
+        f"Verdeling van het rapportcijfer, {name}",
+        "rapportcijfer",
+        cells,
+        total,
+        "Cijfer",
+    )
+    grades = _with(grades, Chart("rijen", (), "bar", "Aandeel per rapportcijfer en kanaal"))
+    nps = distribution(
+        "npsverdeling",
+        f"NPS: promotors, passives en criticasters, {name}",
+        "nps",
+        cells,
+        total,
+        "Groep",
+        keys=NPS_GROUPS,
+    )
+    nps = _with(nps, Chart("rijen", (), "bar", "Aandeel per NPS-groep en kanaal"))
+    return [side, over_time, grades, nps]
+
+
+def _with(table: Table, *charts: Chart) -> Table:
+    from dataclasses import replace
+
+    return replace(table, charts=(*table.charts, *charts))
