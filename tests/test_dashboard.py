@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import String, and_, case, cast, exists, func, or_, select
 
+from consumers.measures_read import SqlMeasuresReadModel
 from consumers.warehouse import (
     Warehouse,
     contacts,
@@ -25,7 +26,6 @@ from consumers.warehouse import (
     responses,
     signals,
 )
-from consumers.measures_read import SqlMeasuresReadModel
 from pipeline.dashboard.export import to_csv
 from pipeline.dashboard.figures import flatten
 from pipeline.dashboard.tables import Cell, Column, Row, Table
