@@ -91,7 +91,9 @@ OWN_KEYS = frozenset(
 
 def _walk(prefix: str, value: Any, out: list[Figure]) -> None:
     if _is_number(value):
-        out.append(Figure(prefix, "getal", value))
+        # The parts of a distribution are shares (without an interval); the rest counts.
+        kind = "aandeel" if ".verdeling." in prefix else "getal"
+        out.append(Figure(prefix, kind, value))
         return
     if not isinstance(value, dict):
         return
