@@ -56,9 +56,9 @@ def _simulate(data_dir: Path) -> None:
     monday = today - timedelta(days=today.weekday() + 14)
     start = datetime(monday.year, monday.month, monday.day, 8, tzinfo=UTC)
     simulator = ContactSimulator(
-        seed=5, pseudonym_key=system.settings.pseudonym_key, start=start, contacts_per_day=90
+        seed=5, pseudonym_key=system.settings.pseudonym_key, start=start, contacts_per_day=55
     )
-    run_demo(system.runtime, 1400, simulator=simulator, visits=SqlVisitRecorder(system.warehouse))
+    run_demo(system.runtime, 800, simulator=simulator, visits=SqlVisitRecorder(system.warehouse))
     system.runtime.run_until_idle()  # type: ignore[union-attr]
     _hostile_comments(system.warehouse, start + timedelta(days=15))
     system.close()
@@ -184,7 +184,7 @@ def test_dashboard_in_a_real_browser(browser: WebDriver, tmp_path: Path) -> None
         assert browser.execute_script("return document.scrollingElement.scrollWidth") <= width
         assert_accessible(browser, "the dashboard")
 
-        stops = _tab_stops(browser, 60)
+        stops = _tab_stops(browser, 30)
         for wanted in ("f-per", "f-periode", "f-kanaal", "f-dienst", "f-team", "c-kanalen"):
             assert wanted in stops, stops
         assert any(str(s).startswith("/dashboard/export/kanalen.csv") for s in stops), stops
