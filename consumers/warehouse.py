@@ -32,7 +32,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
+from consumers.warehouse_migrate import upgrade_schema
 from consumers.warehouse_revisions import details_metadata, keep_latest, store_details
+from consumers.warehouse_schema import add_datum_keys, fill_dimensions
 from pipeline.identity import event_key
 from pipeline.ports import SinkRecord
 from pipeline.privacy import scrub
@@ -65,6 +67,10 @@ def _dienst_columns() -> list[Column[Any]]:
     return [Column("dienst_code", String(64), index=True), Column("dienst_naam", String(200))]
 
 
+def _datum_key() -> Column[Any]:
+    return Column("datum_key", Integer, index=True)
+
+
 contacts = Table(
     "contacts",
     metadata,
@@ -79,6 +85,7 @@ contacts = Table(
     Column("vertrouwelijk", Boolean),
     Column("taal", String(3)),
     Column("plaatsgevonden_op", DateTime(timezone=True), index=True),
+    _datum_key(),  # star schema: consumers/warehouse_schema.py
 )
 invitations = Table(
     "invitations",
@@ -94,6 +101,7 @@ invitations = Table(
     Column("dispatch", JSON),
     Column("created_at", DateTime(timezone=True)),
     Column("expires_at", DateTime(timezone=True)),
+    _datum_key(),  # star schema: consumers/warehouse_schema.py
 )
 responses = Table(
     "responses",
@@ -112,6 +120,7 @@ responses = Table(
     Column("rapportcijfer_opmerking", Text),
     Column("terugbel_toestemming", Boolean),
     Column("answered_at", DateTime(timezone=True), index=True),
+    _datum_key(),  # star schema: consumers/warehouse_schema.py
 )
 signals = Table(
     "signals",
@@ -139,6 +148,7 @@ signals = Table(
     Column("model_version", String(80)),
     Column("taal_opmerking", String(3)),
     Column("ontvangen_op", DateTime(timezone=True), index=True),
+    _datum_key(),  # star schema: consumers/warehouse_schema.py
 )
 alerts = Table(
     "alerts",
@@ -158,6 +168,7 @@ alerts = Table(
     Column("terugbel_toestemming", Boolean, nullable=False),
     Column("status", String(20), nullable=False, default="open", index=True),
     Column("aangemaakt_op", DateTime(timezone=True), nullable=False, index=True),
+    _datum_key(),  # star schema: consumers/warehouse_schema.py
 )
 # Alert details added after the alerts table existed (no migrations yet): one row per alert.
 alert_details = Table(
@@ -179,6 +190,7 @@ page_feedback = Table(
     Column("beoordeling", String(10), nullable=False),
     Column("opmerking", Text),
     Column("gegeven_op", DateTime(timezone=True), index=True),
+    _datum_key(),  # star schema: consumers/warehouse_schema.py
 )
 service_alerts = Table(
     "service_alerts",
@@ -200,6 +212,7 @@ opt_outs = Table(
     Column("bron", String(20)),
     Column("invitation_id", String(100)),
     Column("gegeven_op", DateTime(timezone=True), index=True),
+    _datum_key(),  # star schema: consumers/warehouse_schema.py
 )
 alert_status_changes = Table(
     "alert_status_changes",
@@ -214,6 +227,7 @@ alert_status_changes = Table(
     Column("uitkomst", String(20)),
     Column("categorie", String(100)),
     Column("toegewezen_aan", String(100)),
+    _datum_key(),  # star schema: consumers/warehouse_schema.py
 )
 # Caseworkers' "sentiment klopt niet" on a comment: training data for `sentiment retrain`.
 sentiment_corrections = Table(
@@ -241,6 +255,7 @@ dispatch_outcomes = Table(
     Column("kanaal", String(30)),
     *_dienst_columns(),
     Column("op", DateTime(timezone=True), index=True),
+    _datum_key(),  # star schema: consumers/warehouse_schema.py
 )
 # Filled by the questionnaire through the VisitRecorder port (consumers.funnel): one row per
 # invitation and stage, "opened" (the page was shown) or "started" (a first answer sent).
@@ -520,8 +535,8 @@ class Warehouse:
 
     def __init__(self, url: str):
         self.engine = make_engine(url)
-        create_tables(self.engine, metadata)
-        create_tables(self.engine, details_metadata)
+        # Alembic (consumers/migrations); tables added without a migration are still created.
+        upgrade_schema(self.engine, also=(metadata, details_metadata))
 
     def store(self, records: Sequence[SinkRecord]) -> int:
         """Store a batch in one transaction; returns how many rows it offered."""
@@ -553,7 +568,10 @@ class Warehouse:
                         "klant": row["klant"],
                     }
                 )
+        for name, rows in grouped.items():
+            add_datum_keys(name, rows)
         with self.engine.begin() as conn:
+            fill_dimensions(conn, grouped)
             for name, rows in grouped.items():
                 if name in LATEST_WINS:
                     rows = keep_latest(conn, metadata.tables[name], rows, *LATEST_WINS[name])

@@ -52,12 +52,17 @@ response_details = Table(
 )
 
 
+def _rank(at: datetime | None, event_id: str) -> tuple[datetime, str]:
+    """Later wins; at the same moment the larger event id, so arrival order never matters."""
+    return (as_utc(at), event_id)  # type: ignore[return-value]
+
+
 def _latest_per_key(rows: list[dict[str, Any]], key: str, at: str) -> list[dict[str, Any]]:
     """Within one batch, only the latest row per key."""
     best: dict[Any, dict[str, Any]] = {}
     for row in rows:
         seen = best.get(row[key])
-        if seen is None or as_utc(row[at]) > as_utc(seen[at]):  # type: ignore[operator]
+        if seen is None or _rank(row[at], row["event_id"]) > _rank(seen[at], seen["event_id"]):
             best[row[key]] = row
     return list(best.values())
 
@@ -76,7 +81,8 @@ def keep_latest(conn: Connection, table: Table, rows: list[dict[str, Any]], key:
     out, older = [], []
     for row in latest:
         known = stored.get(row[key], [])
-        if any(as_utc(when) >= as_utc(row[at]) for _, when in known):  # type: ignore[operator]
+        mine = _rank(row[at], row["event_id"])
+        if any(_rank(when, event_id) >= mine for event_id, when in known):
             continue  # a replay of an older revision (or the same one again)
         older += [event_id for event_id, _ in known]
         out.append(row)
@@ -113,17 +119,22 @@ def store_details(conn: Connection, records: Sequence[SinkRecord], parse: Any) -
         if r.event is not None and r.event.type == RESPONSE.name
     ]
     t = response_details
+    earliest: dict[str, datetime] = {}
+    for row in rows:  # the first answer of a response, also when revisions share a batch
+        key, at = row["response_id"], row["answered_at"]
+        earliest[key] = min(earliest.get(key, at), at)
     for row in _latest_per_key(rows, "response_id", "answered_at"):
+        row = {**row, "first_answered_at": earliest[row["response_id"]]}
         stored = conn.execute(
-            select(t.c.answered_at, t.c.first_answered_at).where(
+            select(t.c.answered_at, t.c.first_answered_at, t.c.event_id).where(
                 t.c.response_id == row["response_id"]
             )
         ).first()
         if stored is None:
             conn.execute(t.insert().values(**row))
             continue
-        first = min(as_utc(stored[1]), as_utc(row["answered_at"]))  # type: ignore[type-var]
-        if as_utc(stored[0]) >= as_utc(row["answered_at"]):  # type: ignore[operator]
+        first = min(as_utc(stored[1]), as_utc(row["first_answered_at"]))  # type: ignore[type-var]
+        if _rank(stored[0], stored[2]) >= _rank(row["answered_at"], row["event_id"]):
             values = {"first_answered_at": first}  # an older revision replayed
         else:
             values = {**row, "first_answered_at": first}

@@ -282,6 +282,9 @@ def build_parser() -> argparse.ArgumentParser:
     from pipeline.monitoring.cli import register as register_monitor
 
     register_monitor(sub)
+    from pipeline.warehouse_cli import register as register_warehouse
+
+    register_warehouse(sub, _settings)
     return parser
 
 

@@ -1,0 +1,154 @@
+"""Star schema: dimensions for date, channel, service and team; date keys on the facts;
+conformed views for responses, invitations (with dispatch outcomes) and alerts.
+
+Existing rows get their `datum_key` and the dimensions are filled from them with the same
+functions the sink uses, so an upgraded warehouse equals one rebuilt from the log.
+
+Revision ID: 0002_star_schema
+Revises: 0001_baseline
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import op
+
+from consumers.warehouse_schema import FACT_TIMES, KANALEN, datum_key, fill_dimensions
+
+revision = "0002_star_schema"
+down_revision = "0001_baseline"
+branch_labels = None
+depends_on = None
+
+_DIMENSIONS: dict[str, list[sa.Column[Any]]] = {
+    "dim_datum": [
+        sa.Column("datum_key", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("datum", sa.Date, nullable=False),
+        sa.Column("jaar", sa.Integer, nullable=False),
+        sa.Column("kwartaal", sa.Integer, nullable=False),
+        sa.Column("maand", sa.Integer, nullable=False),
+        sa.Column("maand_naam", sa.String(12), nullable=False),
+        sa.Column("jaar_maand", sa.String(7), nullable=False),
+        sa.Column("iso_jaar", sa.Integer, nullable=False),
+        sa.Column("iso_week", sa.Integer, nullable=False),
+        sa.Column("week", sa.String(8), nullable=False),
+        sa.Column("dag_van_week", sa.Integer, nullable=False),
+        sa.Column("dag_naam", sa.String(10), nullable=False),
+        sa.Column("werkdag", sa.Boolean, nullable=False),
+        sa.Column("feestdag", sa.String(60)),
+    ],
+    "dim_kanaal": [
+        sa.Column("kanaal", sa.String(30), primary_key=True),
+        sa.Column("omschrijving", sa.String(100), nullable=False),
+    ],
+    "dim_dienst": [
+        sa.Column("dienst_code", sa.String(64), primary_key=True),
+        sa.Column("dienst_naam", sa.String(200)),
+        sa.Column("naam_op", sa.DateTime(timezone=True)),
+    ],
+    "dim_team": [sa.Column("team", sa.String(100), primary_key=True)],
+}
+
+# Columns of each fact table that feed the dimensions (besides its time column).
+_DIMENSION_COLUMNS = ("kanaal", "dienst_code", "dienst_naam", "team")
+
+VIEWS: dict[str, str] = {
+    "v_responses": """
+        SELECT r.event_id, r.response_id, r.invitation_id, r.contact_id, r.klant,
+               i.kanaal, i.dienst_code, i.dienst_naam, i.team, r.datum_key,
+               r.ces, r.ces_schaal, r.nps, r.rapportcijfer, r.terugbel_toestemming,
+               r.answered_at
+        FROM responses r LEFT JOIN invitations i ON i.invitation_id = r.invitation_id""",
+    "v_invitations": """
+        SELECT i.invitation_id, i.contact_id, i.klant, i.kanaal, i.dienst_code,
+               i.dienst_naam, i.team, i.datum_key, i.created_at, i.expires_at,
+               (SELECT MIN(d.op) FROM dispatch_outcomes d WHERE d.invitation_id =
+                i.invitation_id AND d.uitkomst = 'delivered') AS afgeleverd_op,
+               (SELECT MIN(d.op) FROM dispatch_outcomes d WHERE d.invitation_id =
+                i.invitation_id AND d.uitkomst = 'failed') AS mislukt_op,
+               (SELECT MIN(d.op) FROM dispatch_outcomes d WHERE d.invitation_id =
+                i.invitation_id AND d.uitkomst = 'reminded') AS herinnerd_op,
+               (SELECT MIN(d.op) FROM dispatch_outcomes d WHERE d.invitation_id =
+                i.invitation_id AND d.uitkomst = 'expired') AS verlopen_op,
+               (SELECT COUNT(*) FROM responses r WHERE r.invitation_id = i.invitation_id)
+                AS beantwoord
+        FROM invitations i""",
+    "v_alerts": """
+        SELECT a.alert_id, a.signal_id, a.response_id, a.contact_id, a.klant, a.team,
+               a.kanaal, a.dienst_code, a.dienst_naam, a.datum_key, a.ernst,
+               a.terugbel_toestemming, a.aangemaakt_op, d.soort, d.uiterlijk_op,
+               COALESCE((SELECT s.status FROM alert_status_changes s
+                         WHERE s.alert_id = a.alert_id
+                         ORDER BY s.op DESC, s.event_id DESC LIMIT 1), 'open')
+                AS actuele_status,
+               (SELECT MIN(s.op) FROM alert_status_changes s WHERE s.alert_id = a.alert_id
+                AND s.status = 'afgehandeld') AS afgehandeld_op
+        FROM alerts a LEFT JOIN alert_details d ON d.alert_id = a.alert_id""",
+}
+
+
+def _backfill(conn: sa.Connection, table: str, time_column: str) -> None:
+    """datum_key on the existing rows, and the dimensions they refer to."""
+    t = sa.table(table, sa.column("event_id"), sa.column(time_column), sa.column("datum_key"))
+    existing = {c["name"] for c in sa.inspect(conn).get_columns(table)}
+    wanted = [c for c in _DIMENSION_COLUMNS if c in existing]
+    cols = [
+        sa.column("event_id"),
+        sa.column(time_column, sa.DateTime(timezone=True)),
+        *[sa.column(c) for c in wanted],
+    ]
+    query = sa.select(*cols).select_from(sa.table(table))
+    rows = [dict(r._mapping) for r in conn.execute(query)]
+    for row in rows:
+        # SQLite hands back naive datetimes (they are UTC); datum_key treats naive as UTC.
+        row["datum_key"] = datum_key(row[time_column])
+    update = (
+        sa.update(t)
+        .where(t.c.event_id == sa.bindparam("b_event_id"))
+        .values(datum_key=sa.bindparam("b_datum_key"))
+    )
+    params = [
+        {"b_event_id": r["event_id"], "b_datum_key": r["datum_key"]}
+        for r in rows
+        if r["datum_key"] is not None
+    ]
+    for start in range(0, len(params), 1000):
+        conn.execute(update, params[start : start + 1000])
+    for start in range(0, len(rows), 1000):
+        fill_dimensions(conn, {table: rows[start : start + 1000]})
+
+
+def upgrade() -> None:
+    conn = op.get_bind()
+    have = set(sa.inspect(conn).get_table_names())
+    for name, columns in _DIMENSIONS.items():
+        if name not in have:
+            op.create_table(name, *[c._copy() for c in columns])
+    kanaal = sa.table("dim_kanaal", sa.column("kanaal"), sa.column("omschrijving"))
+    known = {r[0] for r in conn.execute(sa.select(kanaal.c.kanaal))}
+    seeds = [{"kanaal": k, "omschrijving": v} for k, v in KANALEN.items() if k not in known]
+    if seeds:
+        op.bulk_insert(kanaal, seeds)
+    for table, time_column in FACT_TIMES.items():
+        columns = {c["name"] for c in sa.inspect(conn).get_columns(table)}
+        if "datum_key" not in columns:
+            with op.batch_alter_table(table) as batch:
+                batch.add_column(sa.Column("datum_key", sa.Integer))
+                batch.create_index(f"ix_{table}_datum_key", ["datum_key"])
+        _backfill(conn, table, time_column)
+    for name, body in VIEWS.items():
+        op.execute(f"DROP VIEW IF EXISTS {name}")
+        op.execute(f"CREATE VIEW {name} AS {body}")
+
+
+def downgrade() -> None:
+    for name in VIEWS:
+        op.execute(f"DROP VIEW IF EXISTS {name}")
+    for table in FACT_TIMES:
+        with op.batch_alter_table(table) as batch:
+            batch.drop_index(f"ix_{table}_datum_key")
+            batch.drop_column("datum_key")
+    for name in _DIMENSIONS:
+        op.drop_table(name)
