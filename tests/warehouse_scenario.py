@@ -156,7 +156,16 @@ def play(
         invitations = [r["data"] for r in read(INVITATION.topic)]
         new = [inv for inv in invitations if inv["invitationId"] not in answered]
         answered |= {inv["invitationId"] for inv in new}
-        responses = [r for inv in new for r in sim.responses_for(inv)]
+        # The simulator answers for its own contacts; the special ones get a fixed answer.
+        responses = [
+            r
+            for inv in new
+            for r in (
+                sim.responses_for(inv)
+                if sim.contact_data(inv["contactId"])
+                else [response_event(inv, **POSITIVE)]
+            )
+        ]
         if responses:
             publish(RESPONSE.topic, responses)
         outcomes = _outcomes(new, rng)
