@@ -83,6 +83,9 @@ class Settings:
     # Kafka static group membership (group.instance.id), unique per worker: a restarted
     # worker takes its partitions back at once instead of after the session timeout.
     kafka_instance_id: str = ""
+    # How long the worker's producer waits to fill a batch (ms): a few ms turn one produce
+    # request per record into one per batch, at that much added latency.
+    kafka_producer_linger_ms: int = 5
 
     def __post_init__(self) -> None:
         if self.ces_scale not in (5, 7, 10):

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+from schemas import jsonfast
 
 SPEC_VERSION = "1.0"
 # Context attributes that are not extensions; everything else on the envelope is one.
@@ -77,7 +78,7 @@ class CloudEvent:
         headers = [("content-type", content_type.encode())]
         headers += [(f"ce_{k}", str(v).encode()) for k, v in attrs.items()]
         key = self.partitionkey.encode() if self.partitionkey else None
-        return key, headers, json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+        return key, headers, jsonfast.dumps(data)
 
     @classmethod
     def from_binary(
@@ -93,7 +94,7 @@ class CloudEvent:
             names = ", ".join("ce_" + m for m in missing)
             raise ValueError(f"not a CloudEvent: missing header(s) {names}")
         try:
-            data = json.loads(value) if value else {}
+            data = jsonfast.loads(value) if value else {}
         except (ValueError, UnicodeDecodeError) as exc:
             raise ValueError(f"record value is not JSON: {exc}") from exc
         if not isinstance(data, dict):

@@ -10,18 +10,32 @@ from __future__ import annotations
 import dataclasses
 import re
 from dataclasses import dataclass
+from functools import cache, lru_cache
 from typing import Any, Self
 
 _CAMEL = re.compile(r"_([a-z])")
 _SNAKE = re.compile(r"([A-Z])")
 
 
+@cache
 def wire_name(name: str) -> str:
     return _CAMEL.sub(lambda m: m.group(1).upper(), name)
 
 
+@lru_cache(maxsize=4096)  # bounded: the names come from records
 def field_name(name: str) -> str:
     return _SNAKE.sub(lambda m: "_" + m.group(1).lower(), name)
+
+
+@cache
+def _wire_fields(cls: type) -> tuple[tuple[str, str], ...]:
+    """(field name, wire name) of a model class, in field order (computed once per class)."""
+    return tuple((f.name, wire_name(f.name)) for f in dataclasses.fields(cls))
+
+
+@cache
+def _field_names(cls: type) -> frozenset[str]:
+    return frozenset(f.name for f in dataclasses.fields(cls))
 
 
 class Model:
@@ -31,21 +45,21 @@ class Model:
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        for f in dataclasses.fields(self):  # type: ignore[arg-type]
-            value = getattr(self, f.name)
+        for name, wire in _wire_fields(type(self)):
+            value = getattr(self, name)
             if value is None:
                 continue
             if isinstance(value, Model):
                 value = value.to_dict()
             elif isinstance(value, tuple):
                 value = list(value)
-            out[wire_name(f.name)] = value
+            out[wire] = value
         return out
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> Self:
         kwargs: dict[str, Any] = {}
-        names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        names = _field_names(cls)
         for key, value in raw.items():
             name = field_name(key)
             if name not in names:

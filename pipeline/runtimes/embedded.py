@@ -8,7 +8,6 @@ delivery to them is enough.
 
 from __future__ import annotations
 
-import json
 import logging
 import sqlite3
 import threading
@@ -21,6 +20,7 @@ from typing import Any
 from pipeline.ports import Sink
 from pipeline.processing import dead_letter_json, outputs, process_record, sink_record
 from pipeline.topology import DEAD_LETTER, Topology
+from schemas import jsonfast
 from schemas.cloudevents import CloudEvent
 
 log = logging.getLogger(__name__)
@@ -88,6 +88,11 @@ class EventLog:
         return int(cur.lastrowid or 0)
 
     @staticmethod
+    def append_many(conn: sqlite3.Connection, rows: Sequence[tuple[str, str | None, str]]) -> None:
+        """Append (topic, key, value) rows in order."""
+        conn.executemany("INSERT INTO log (topic, key, value) VALUES (?, ?, ?)", rows)
+
+    @staticmethod
     def read(
         conn: sqlite3.Connection, topics: Sequence[str], after: int, limit: int
     ) -> list[LogRecord]:
@@ -116,35 +121,46 @@ class EventLog:
         """All values on a topic (for tests, the CLI and operators)."""
         conn = self._connection()
         rows = conn.execute("SELECT value FROM log WHERE topic = ? ORDER BY offset", (topic,))
-        return [json.loads(r[0]) for r in rows]
+        return [jsonfast.loads(r[0]) for r in rows]
 
 
 class SQLiteState:
+    """A stage's state inside the step's transaction. Writes are collected and written
+    together by `flush` (one executemany), before the step commits; reads see them."""
+
     def __init__(self, conn: sqlite3.Connection, namespace: str):
         self._conn = conn
         self._namespace = namespace
+        self._unwritten: dict[str, str] = {}
 
     def get(self, key: str) -> dict[str, Any] | None:
-        row = self._conn.execute(
-            "SELECT value FROM state WHERE namespace = ? AND key = ?", (self._namespace, key)
-        ).fetchone()
-        return json.loads(row[0]) if row else None
+        value = self._unwritten.get(key)
+        if value is None:
+            row = self._conn.execute(
+                "SELECT value FROM state WHERE namespace = ? AND key = ?", (self._namespace, key)
+            ).fetchone()
+            value = row[0] if row else None
+        return jsonfast.loads(value) if value is not None else None
 
     def put(self, key: str, value: dict[str, Any]) -> None:
-        self._conn.execute(
+        self._unwritten[key] = jsonfast.dumps_str(value)
+
+    def flush(self) -> None:
+        self._conn.executemany(
             "INSERT INTO state (namespace, key, value) VALUES (?, ?, ?) "
             "ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value",
-            (self._namespace, key, json.dumps(value, ensure_ascii=False)),
+            [(self._namespace, key, value) for key, value in self._unwritten.items()],
         )
+        self._unwritten.clear()
 
 
 def _encode(event: CloudEvent) -> str:
-    return json.dumps(event.to_structured(), ensure_ascii=False, separators=(",", ":"))
+    return jsonfast.dumps_str(event.to_structured())
 
 
 def _decode(value: str) -> CloudEvent | str:
     try:
-        return CloudEvent.from_structured(json.loads(value))
+        return CloudEvent.from_structured(jsonfast.loads(value))
     except Exception as exc:  # whatever is in the log, the stage must move past it
         return f"geen geldig CloudEvent in het log: {type(exc).__name__}"
 
@@ -187,6 +203,7 @@ class EmbeddedRuntime:
             if not records:
                 return 0
             states = {name: SQLiteState(conn, name) for name in stage.state_names}
+            appends: list[tuple[str, str | None, str]] = []
             for rec in records:
                 outcome = process_record(
                     stage,
@@ -198,7 +215,11 @@ class EmbeddedRuntime:
                 )
                 for out in outputs(outcome, stage.name, rec.key):
                     value = _encode(out.event) if out.event else dead_letter_json(out.dead_letter)
-                    self.log.append(conn, out.topic, out.key, value)
+                    appends.append((out.topic, out.key, value))
+            # Same transaction as the reads: collected writes land together, in order.
+            for state in states.values():
+                state.flush()
+            self.log.append_many(conn, appends)
             self.log.commit_offset(conn, stage.name, records[-1].offset)
         return len(records)
 

@@ -49,10 +49,24 @@ class TableState:
 
     def get(self, key: str) -> dict[str, Any] | None:
         value = self._table.get(key)
-        return copy.deepcopy(value) if value is not None else None
+        return copy_json(value) if value is not None else None
 
     def put(self, key: str, value: dict[str, Any]) -> None:
-        self._table[key] = copy.deepcopy(value)
+        self._table[key] = copy_json(value)
+
+
+def copy_json(value: Any) -> Any:
+    """A deep copy of a JSON-shaped value (dicts, lists, tuples, scalars): what
+    copy.deepcopy gives for these, several times faster; other objects are deep-copied."""
+    if isinstance(value, dict):
+        return {k: copy_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [copy_json(v) for v in value]
+    if isinstance(value, str | int | float | bool | None):
+        return value
+    if isinstance(value, tuple):
+        return tuple(copy_json(v) for v in value)
+    return copy.deepcopy(value)
 
 
 class _ReadCommittedThread(PositionReportingThread):
@@ -146,6 +160,7 @@ def build_app(
         # Offsets commit this often: the most a crashed worker's successor replays.
         broker_commit_interval=1.0,
         consumer_group_instance_id=settings.kafka_instance_id or None,
+        producer_linger=settings.kafka_producer_linger_ms / 1000.0,
         web_enabled=False,
         autodiscover=False,
     )

@@ -1,0 +1,57 @@
+"""Compact JSON on the hot paths (records, state), with orjson and the stdlib as fallback.
+
+`dumps` writes what ``json.dumps(obj, ensure_ascii=False, separators=(",", ":"))`` writes
+(UTF-8 encoded; floats may be spelled differently, e.g. 1e-5 for 1e-05, same value), and
+`loads` returns what ``json.loads`` returns: orjson does the common case; whatever it
+refuses (integers beyond 64 bits, NaN, lone surrogates, other encodings, objects the stdlib
+cannot write either) goes through the stdlib, so results and errors stay the stdlib's.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import orjson
+
+# Types orjson writes but the stdlib refuses: let them fail the stdlib way.
+_STDLIB_TYPES_ONLY = orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME
+
+
+def _stdlib_dumps(obj: Any) -> bytes:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _has_non_finite(obj: Any) -> bool:
+    if isinstance(obj, float):
+        return not math.isfinite(obj)
+    if isinstance(obj, dict):
+        return any(_has_non_finite(v) for v in obj.values())
+    if isinstance(obj, list | tuple):
+        return any(_has_non_finite(v) for v in obj)
+    return False
+
+
+def dumps(obj: Any) -> bytes:
+    """Compact UTF-8 JSON, as the stdlib writes it (ensure_ascii=False)."""
+    try:
+        out = orjson.dumps(obj, option=_STDLIB_TYPES_ONLY)
+    except TypeError:  # what orjson refuses: the stdlib decides (same text or same error)
+        return _stdlib_dumps(obj)
+    # orjson writes NaN/Infinity as null; the stdlib keeps them (rare: check only then).
+    if b"null" in out and _has_non_finite(obj):
+        return _stdlib_dumps(obj)
+    return out
+
+
+def dumps_str(obj: Any) -> str:
+    return dumps(obj).decode()
+
+
+def loads(raw: str | bytes | bytearray) -> Any:
+    """json.loads, faster: what orjson cannot read is read (or refused) by the stdlib."""
+    try:
+        return orjson.loads(raw)
+    except (orjson.JSONDecodeError, TypeError):
+        return json.loads(raw)
