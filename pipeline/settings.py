@@ -86,6 +86,10 @@ class Settings:
     # How long the worker's producer waits to fill a batch (ms): a few ms turn one produce
     # request per record into one per batch, at that much added latency.
     kafka_producer_linger_ms: int = 5
+    # Bytes the worker's producer gathers per partition while a request is in flight
+    # (aiokafka sends one request per broker at a time and makes a stage wait when a
+    # partition's batch is full: 16 KiB, its default, is a few table values).
+    kafka_producer_batch_bytes: int = 512 * 1024
 
     def __post_init__(self) -> None:
         if self.ces_scale not in (5, 7, 10):

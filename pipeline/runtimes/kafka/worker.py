@@ -161,6 +161,10 @@ def build_app(
         broker_commit_interval=1.0,
         consumer_group_instance_id=settings.kafka_instance_id or None,
         producer_linger=settings.kafka_producer_linger_ms / 1000.0,
+        producer_max_batch_size=settings.kafka_producer_batch_bytes,
+        # Several full batches fit in one request (the broker's default limit is ~1 MiB
+        # per batch, which a batch stays under).
+        producer_max_request_size=max(1_000_000, 4 * settings.kafka_producer_batch_bytes),
         web_enabled=False,
         autodiscover=False,
     )
