@@ -9,6 +9,12 @@ committed (or within `linger` seconds) share the next transaction, so the edge p
 commit round trip per group rather than per request. A group whose transaction fails is
 retried request by request, so one bad request never fails another, and every request
 stays all-or-nothing.
+
+Lanes: `lanes` committers, each with its own transactional producer, take groups from the
+one queue, so one group gathers and sends while another commits (a producer has at most
+one open transaction). A request is in exactly one transaction of one lane; requests that
+are concurrent have no order anyway, and a request made after another returned comes after
+it on every lane (that one is committed).
 """
 
 from __future__ import annotations
@@ -79,6 +85,16 @@ class _Request:
         self.error: BaseException | None = None
 
 
+class _Lane:
+    """One committer: a transactional producer and the lock of its one open transaction."""
+
+    def __init__(self, transactional_id: str) -> None:
+        self.transactional_id = transactional_id
+        self.lock = threading.Lock()
+        self.producer: KafkaProducer | None = None
+        self.thread: threading.Thread | None = None
+
+
 class KafkaPublisher:
     def __init__(
         self,
@@ -88,6 +104,7 @@ class KafkaPublisher:
         timeout: float = 30.0,
         linger: float = 0.002,
         max_group: int = 200,
+        lanes: int = 2,
         **producer_configs: Any,
     ) -> None:
         self.settings = settings
@@ -98,21 +115,23 @@ class KafkaPublisher:
         )
         self.timeout = timeout
         self._configs = producer_configs
-        self._lock = threading.Lock()  # one transaction at a time per producer
-        self._producer: KafkaProducer | None = None
+        self._lock = threading.Lock()  # starting the committers
+        self._lanes = [
+            _Lane(self.transactional_id if i == 0 else f"{self.transactional_id}-{i}")
+            for i in range(max(1, lanes))
+        ]
         self.linger = linger
         self.max_group = max_group
         self._queue: queue.Queue[_Request] = queue.Queue()
-        self._committer: threading.Thread | None = None
         self._closed = False
         self.groups = 0  # transactions committed for groups (for the bench)
 
-    def _connect(self) -> KafkaProducer:
-        if self._producer is None:
+    def _connect(self, lane: _Lane) -> KafkaProducer:
+        if lane.producer is None:
             producer = KafkaProducer(
                 bootstrap_servers=self.settings.kafka_bootstrap,
-                client_id=self.transactional_id,
-                transactional_id=self.transactional_id,
+                client_id=lane.transactional_id,
+                transactional_id=lane.transactional_id,
                 enable_idempotence=True,
                 acks="all",
                 max_block_ms=int(self.timeout * 1000),
@@ -127,17 +146,17 @@ class KafkaPublisher:
             except BaseException:
                 producer.close(timeout=1)
                 raise
-            self._producer = producer
-        return self._producer
+            lane.producer = producer
+        return lane.producer
 
-    def _discard(self) -> None:
+    def _discard(self, lane: _Lane) -> None:
         # After a fatal error (fenced, timed out mid-commit) the producer cannot be reused.
-        if self._producer is not None:
+        if lane.producer is not None:
             try:
-                self._producer.close(timeout=1)
+                lane.producer.close(timeout=1)
             except Exception:
                 log.debug("closing a failed producer", exc_info=True)
-            self._producer = None
+            lane.producer = None
 
     def publish(self, topic: str, events: Sequence[CloudEvent]) -> None:
         """Put events on a logical topic in one transaction; raise PublishFailed if not."""
@@ -158,15 +177,26 @@ class KafkaPublisher:
             raise request.error
 
     def _start_committer(self) -> None:
-        if self._committer is None or not self._committer.is_alive():
-            with self._lock:
-                if self._committer is None or not self._committer.is_alive():
-                    self._committer = threading.Thread(
-                        target=self._commit_loop, name="kafka-group-commit", daemon=True
+        if all(lane.thread is not None and lane.thread.is_alive() for lane in self._lanes):
+            return
+        with self._lock:
+            for i, lane in enumerate(self._lanes):
+                if lane.thread is None or not lane.thread.is_alive():
+                    lane.thread = threading.Thread(
+                        target=self._commit_loop,
+                        args=(lane, i > 0),
+                        name=f"kafka-group-commit-{i}",
+                        daemon=True,
                     )
-                    self._committer.start()
+                    lane.thread.start()
 
-    def _commit_loop(self) -> None:
+    def _commit_loop(self, lane: _Lane, connect_first: bool) -> None:
+        if connect_first:  # the first lane connects for the first request; the others now
+            try:
+                with lane.lock:
+                    self._connect(lane)
+            except Exception:
+                log.debug("connecting %s early failed", lane.transactional_id, exc_info=True)
         while not self._closed:
             try:
                 group = [self._queue.get(timeout=0.5)]
@@ -178,12 +208,13 @@ class KafkaPublisher:
                     group.append(self._queue.get(timeout=max(0.0, deadline - time.monotonic())))
                 except queue.Empty:
                     break
-            self._commit_group(group)
+            self._commit_group(lane, group)
 
-    def _commit_group(self, group: list[_Request]) -> None:
+    def _commit_group(self, lane: _Lane, group: list[_Request]) -> None:
         try:
-            self._transaction([request.batches for request in group])
-            self.groups += 1
+            self._transaction(lane, [request.batches for request in group])
+            with self._lock:  # lanes count concurrently
+                self.groups += 1
         except PublishFailed as exc:
             if len(group) == 1 or exc.maybe_published or exc.before_sending:
                 # Unknown outcome: every request may be in; each caller must treat it so.
@@ -192,7 +223,7 @@ class KafkaPublisher:
             else:  # one bad request must not fail the others: each on its own
                 for request in group:
                     try:
-                        self._transaction([request.batches])
+                        self._transaction(lane, [request.batches])
                     except PublishFailed as own:
                         request.error = own
         except BaseException as exc:  # never leave a caller waiting
@@ -201,18 +232,20 @@ class KafkaPublisher:
         for request in group:
             request.done.set()
 
-    def _transaction(self, requests: Sequence[Mapping[str, Sequence[CloudEvent]]]) -> None:
+    def _transaction(
+        self, lane: _Lane, requests: Sequence[Mapping[str, Sequence[CloudEvent]]]
+    ) -> None:
         """One transaction for the batches of one or more requests."""
         count = sum(len(events) for batches in requests for events in batches.values())
         topics = sorted({topic for batches in requests for topic in batches})
         targets = ", ".join(self.settings.topic(topic) for topic in topics)
         what = f"publishing {count} event(s) to {targets}"
-        with self._lock:
+        with lane.lock:
             try:
-                producer = self._connect()
+                producer = self._connect(lane)
                 producer.begin_transaction()
             except Exception as exc:
-                self._discard()
+                self._discard(lane)
                 failed = PublishFailed(f"{what} failed: {exc!r}")
                 failed.before_sending = True  # no broker: not a matter of one bad request
                 raise failed from exc
@@ -230,30 +263,32 @@ class KafkaPublisher:
             except CommitOutcomeUnknown as exc:
                 # The broker may still commit it: the caller must treat the batch as maybe
                 # published (a retry is safe: consumers dedupe on event id).
-                self._discard()
+                self._discard(lane)
                 raise PublishFailed(f"{what}: {exc}", maybe_published=True) from exc
             except Exception as exc:
-                self._abort()
+                self._abort(lane)
                 raise PublishFailed(f"{what} failed: {exc!r}") from exc
 
-    def _abort(self) -> None:
-        producer = self._producer
+    def _abort(self, lane: _Lane) -> None:
+        producer = lane.producer
         if producer is None:
             return
         try:
             _bounded(producer.abort_transaction, self.timeout, "abort")
         except Exception:
             log.warning("abort failed; reconnecting the producer", exc_info=True)
-            self._discard()
+            self._discard(lane)
 
     def close(self) -> None:
         self._closed = True
-        if self._committer is not None:
-            self._committer.join(timeout=2)
-        with self._lock:
-            if self._producer is not None:
-                self._producer.close(timeout=self.timeout)
-                self._producer = None
+        for lane in self._lanes:
+            if lane.thread is not None:
+                lane.thread.join(timeout=2)
+        for lane in self._lanes:
+            with lane.lock:
+                if lane.producer is not None:
+                    lane.producer.close(timeout=self.timeout)
+                    lane.producer = None
 
     def __enter__(self) -> KafkaPublisher:
         return self
