@@ -24,12 +24,17 @@ from consumers.warehouse import (
     page_feedback,
     questionnaire_visits,
     responses,
+    service_alerts,
     signals,
 )
 from pipeline.dashboard.export import to_csv
 from pipeline.dashboard.figures import flatten
 from pipeline.dashboard.tables import Cell, Column, Row, Table
 from pipeline.measures.compute import measures
+from pipeline.ports import SinkRecord
+from pipeline.stages.base import iso
+from schemas.cloudevents import new_event
+from schemas.types import SERVICE_ALERT, SIGNAL
 from tests.dashboard_helpers import (
     SUPPRESSED,
     HtmlTable,
@@ -59,8 +64,60 @@ def _fill(wh: Warehouse) -> Warehouse:
     data.contact("k1", "paspoort", day + timedelta(days=12))
     data.page_feedback("paspoort", WEEK_A, 25)
     data.page_feedback("afval", WEEK_A, 5)
-    wh.store(data.records)
+    wh.store([*data.records, *_comments(), _service_alert()])
     return wh
+
+
+THEME_TEXTS = (
+    '=HYPERLINK("http://x") wachttijd telefoon lang wachten',
+    "<script>alert(1)</script> wachttijd telefoon veel te lang",
+    "formulier website foutmelding inloggen digid",
+    "website formulier werkt niet, foutmelding",
+    "vriendelijke medewerker balie snel geholpen",
+    "medewerker balie vriendelijk en snel",
+)
+
+
+def _comments() -> list[SinkRecord]:
+    """36 comments on the website (page-feedback signals: they count in no measure) in 3
+    clear themes for one service, some of them hostile."""
+    out = []
+    for i in range(36):
+        data = {
+            "signalId": f"comment-{i}",
+            "bron": "page-feedback",
+            "feedbackId": f"comment-{i}",
+            "klant": "-",
+            "dienst": {"code": "paspoort", "naam": "Paspoort aanvragen"},
+            "opmerking": THEME_TEXTS[i % 6],
+            "ontvangenOp": iso(WEEK_A + timedelta(hours=i)),
+            "sentiment": {"label": "neu", "score": 0.0, "very_negative": False,
+                          "model_version": "-", "language": "nld"},
+        }  # fmt: skip
+        out.append(
+            SinkRecord(SIGNAL.topic, "0", new_event(SIGNAL.name, data, source="/t", key="-"))
+        )
+    return out
+
+
+def _service_alert() -> SinkRecord:
+    data = {
+        "serviceAlertId": "sa-1",
+        "dienst": {"code": "paspoort", "naam": "Paspoort aanvragen"},
+        "kanaal": "telefoon",
+        "metriek": "aandeel-detractors",
+        "waarde": 0.4375,
+        "drempel": 0.35,
+        "venster": "2026-11-09T00:00:00Z/2026-11-16T00:00:00Z",
+        "aangemaaktOp": "2026-11-15T10:00:00Z",
+        "status": "open",
+        "bewijs": {"basislijn": 0.21, "huidigeWaarde": 0.4375, "limiet": 4.2, "statistiek": 5.1,
+                   "vensterStart": "2026-11-09T00:00:00Z", "vensterEinde": "2026-11-16T00:00:00Z",
+                   "aantal": 32, "aantalSlecht": 14},
+    }  # fmt: skip
+    return SinkRecord(
+        SERVICE_ALERT.topic, "0", new_event(SERVICE_ALERT.name, data, source="/t", key="paspoort")
+    )
 
 
 @pytest.fixture(
@@ -386,7 +443,11 @@ def test_csv_holds_the_same_figures_as_the_page(warehouse: Warehouse, coordinato
 
 def _label(html: HtmlTable, column: str, header: list[str]) -> str:
     """The CSV column of an HTML column key (CSV uses labels; keys are in the same order)."""
-    plain = [h for h in header[1:] if not h.endswith((" ondergrens", " bovengrens"))]
+    plain = [
+        h
+        for h in header[1:]
+        if not h.endswith((" ondergrens", " bovengrens")) and not h.startswith("voorbeeld ")
+    ]
     return plain[html.columns.index(column)]
 
 
@@ -502,3 +563,35 @@ def test_a_new_measure_shows_without_code_changes() -> None:
     assert figures["slaNaleving"].kind == "aandeel" and figures["slaNaleving"].low == 0.8
     assert figures["terugbeltijd"].value == 4.5 and figures["terugbeltijd.n"].value == 20
     assert figures["nieuw"].suppressed and "nieuw.n" not in figures
+
+
+def test_themes_and_service_alerts(warehouse: Warehouse, coordinator, tmp_path) -> None:
+    client, settings = coordinator
+    page = client.get("/dashboard?periode=2026-W46")
+    themes = tables_of(page.text)["themas"]
+    counts = [cells[1].value for key, cells in themes.rows.items() if key.startswith("Paspoort")]
+    s = signals.c
+    comments = select(func.count()).where(
+        s.dienst_code == "paspoort", s.opmerking.is_not(None), s.ontvangen_op >= WEEK_A,
+        s.ontvangen_op < WEEK_A + timedelta(days=7),
+    )  # fmt: skip
+    with warehouse.engine.connect() as conn:
+        total = conn.execute(comments).scalar_one()
+    assert len(counts) == 3 and sum(counts) == total == 36, counts  # every comment in one theme
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text and "<script>alert" not in page.text
+    export = client.get("/dashboard/export/themas.csv?periode=2026-W46").text
+    cells = [value for row in csv_rows(export) for value in row]
+    assert "'" + THEME_TEXTS[0] in cells and not any(v.startswith(("=", "+", "@")) for v in cells)
+
+    alerts = tables_of(page.text)["servicemeldingen"]
+    with warehouse.engine.connect() as conn:
+        waarde = conn.execute(select(service_alerts.c.waarde)).scalar_one()
+    assert alerts.cell("sa-1", "waarde").value == waarde
+    assert alerts.cell("sa-1", "basislijn").value == 0.21
+
+    analyst, analyst_settings = dashboard_app(warehouse, tmp_path / "analyst")
+    add_user(analyst_settings, "ana", "analyst")
+    sign_in(analyst, "ana")
+    seen = analyst.get("/dashboard?periode=2026-W46").text
+    assert "wachttijd" in seen and "alert(1)" not in seen and "foutmelding inloggen" not in seen
+    assert "alert(1)" not in analyst.get("/dashboard/export/themas.csv?periode=2026-W46").text

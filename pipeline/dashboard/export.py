@@ -29,12 +29,18 @@ def _has_bounds(table: Table, index: int) -> bool:
     return any(r.cells[index].low is not None for r in table.rows if not r.cells[index].suppressed)
 
 
+def _extras(table: Table, index: int) -> int:
+    """How many extra text lines (theme examples) the column has at most."""
+    return max((len(r.cells[index].extra) for r in table.rows), default=0)
+
+
 def header(table: Table) -> list[str]:
     names = [table.row_header]
     for i, column in enumerate(table.columns):
         names.append(column.label)
         if _has_bounds(table, i):
             names += [f"{column.label} ondergrens", f"{column.label} bovengrens"]
+        names += [f"voorbeeld {k}" for k in range(1, _extras(table, i) + 1)]
     return names
 
 
@@ -43,21 +49,22 @@ def _value(cell: Cell) -> Any:
         return SUPPRESSED_TEXT
     if cell.is_number:
         return cell.value
-    text = cell.text if cell.kind != "leeg" else ""
-    return " | ".join([text, *cell.extra]) if cell.extra else text
+    return cell.text if cell.kind != "leeg" else ""
 
 
 def records(table: Table) -> list[list[Any]]:
     """The rows of the export, typed (numbers stay numbers); header() names the columns."""
     bounded = [_has_bounds(table, i) for i in range(len(table.columns))]
+    extras = [_extras(table, i) for i in range(len(table.columns))]
     out = []
     for row in table.rows:
         values: list[Any] = [row.label]
-        for cell, with_bounds in zip(row.cells, bounded, strict=True):
+        for cell, with_bounds, n in zip(row.cells, bounded, extras, strict=True):
             values.append(_value(cell))
             if with_bounds:
                 shown = cell.is_number and not cell.suppressed
                 values += [cell.low if shown else None, cell.high if shown else None]
+            values += [*cell.extra, *[None] * (n - len(cell.extra))]
         out.append(values)
     return out
 
