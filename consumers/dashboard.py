@@ -80,7 +80,9 @@ def parse(params: Any, options: dict[str, list[str]]) -> Query:
     for name in ("kanaal", "dienst", "team"):
         value = params.get(name) or None
         if value is not None and value not in options[name]:
-            raise FilterError(name, f"Deze waarde voor {name} bestaat niet of is niet voor u.")
+            raise FilterError(
+                name, f"Kies een {name} uit de lijst: deze bestaat niet of is niet voor u."
+            )
         chosen[name] = value
     return Query(per, params.get("periode") or None, **chosen)
 
@@ -127,12 +129,18 @@ class Dashboard:
         try:
             query = parse(request.query_params, options)
         except FilterError as error:
+            if request.url.path != "/dashboard":  # an export: no form to show
+                return Response(f"{error.name}: {error}\n", 400, headers=NO_STORE)
             return self._render(
-                "message.html",
+                "dashboard.html",
                 400,
                 staff=staff,
-                heading="Filter klopt niet",
-                lines=(f"{error.name}: {error}", "Kies een waarde uit de lijst."),
+                view=View("week", None, []),
+                query=Query(),
+                options=options,
+                per=PER,
+                error=error,
+                export_query="",
             )
         examples = may_see_comments(staff.principal)
         view = await run_in_threadpool(self.build, query, limit, examples)

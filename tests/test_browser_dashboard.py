@@ -189,3 +189,9 @@ def test_dashboard_in_a_real_browser(browser: WebDriver, tmp_path: Path) -> None
             assert wanted in stops, stops
         assert any(str(s).startswith("/dashboard/export/kanalen.csv") for s in stops), stops
         assert browser.execute_script("return window.__csp") == []
+
+        # A filter value that is not offered: the form says so at the field (and passes axe).
+        browser.get(server.base + "/dashboard?kanaal=bestaat-niet")
+        assert by_css(browser, "#f-kanaal").get_attribute("aria-invalid") == "true"
+        assert "Kies een kanaal uit de lijst" in by_css(browser, "#f-kanaal-fout").text
+        assert_accessible(browser, "the dashboard with a filter error")
