@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Engine, Table, false, func, select
 
 from consumers.measures_read import WEBSITE, SqlMeasuresReadModel
-from consumers.warehouse import contacts, signals
+from consumers.warehouse import contacts, page_feedback, signals
 from pipeline.dashboard.themes import Comment
 
 
@@ -99,6 +99,9 @@ def choices(engine: Engine, teams: frozenset[str] | None) -> dict[str, list[str]
         for name, column in (("kanaal", c.kanaal), ("dienst", c.dienst_code), ("team", c.team)):
             query = select(column).where(column.is_not(None)).distinct().order_by(column)
             out[name] = [str(v) for (v,) in conn.execute(query)]
+        has_feedback = conn.execute(select(page_feedback.c.event_id).limit(1)).first()
+    if has_feedback and teams is None and WEBSITE not in out["kanaal"]:
+        out["kanaal"] = sorted([*out["kanaal"], WEBSITE])  # page feedback counts as kanaal
     if teams is not None:
         out["team"] = [t for t in out["team"] if t in teams]
     return out

@@ -499,6 +499,10 @@ def test_filters_narrow_every_figure(warehouse: Warehouse, coordinator) -> None:
     assert (
         month.cell("2026-11", "antwoorden.n").value == 37 + 9 + 12 + 15
     )  # e-mail's 9 count in the total
+    website = tables_of(client.get("/dashboard?periode=2026-W46&kanaal=website").text)["kanalen"]
+    assert website.columns == ["website", "alle"]
+    assert website.cell("paginafeedback.n", "alle").value == 30
+    assert website.cell("antwoorden", "alle").suppressed  # no answers come from the website
     unknown = client.get("/dashboard?periode=1999-W01")
     assert unknown.status_code == 200 and "laatste periode" in unknown.text
 
@@ -531,7 +535,18 @@ def test_export_formats(warehouse: Warehouse, coordinator) -> None:
     if importlib.util.find_spec("pyarrow") is None:
         assert parquet.status_code == 406 and "klantsignaal[parquet]" in parquet.text
     else:
+        import io
+
+        import pyarrow.parquet as pq
+
         assert parquet.status_code == 200 and parquet.content[:4] == b"PAR1"
+        table = pq.read_table(io.BytesIO(parquet.content)).to_pylist()
+        as_csv = csv_rows(client.get("/dashboard/export/kanalen.csv?periode=2026-W46").text)
+        assert [list(r.keys()) for r in table[:1]] == [as_csv[0]]
+        for row, csv_row in zip(table, as_csv[1:], strict=True):
+            for value, text in zip(row.values(), csv_row, strict=True):
+                assert (value or "") == text or float(value) == float(text)
+        assert {"e-mail": table[0]["e-mail"]} == {"e-mail": SUPPRESSED}
 
 
 def test_csv_is_safe_from_formula_injection() -> None:
@@ -588,6 +603,7 @@ def test_themes_and_service_alerts(warehouse: Warehouse, coordinator, tmp_path) 
         waarde = conn.execute(select(service_alerts.c.waarde)).scalar_one()
     assert alerts.cell("sa-1", "waarde").value == waarde
     assert alerts.cell("sa-1", "basislijn").value == 0.21
+    assert alerts.cell("sa-1", "sinds").text == "15-11-2026 11:00"  # 10:00 UTC, local time
 
     analyst, analyst_settings = dashboard_app(warehouse, tmp_path / "analyst")
     add_user(analyst_settings, "ana", "analyst")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from pipeline.dashboard.tables import (
     SUPPRESSED,
@@ -15,6 +16,9 @@ from pipeline.dashboard.tables import (
 )
 from pipeline.dashboard.themes import ServiceThemes
 from pipeline.measures.compute import MIN_ANSWERS, share
+from pipeline.times import parse_time
+
+LOCAL = ZoneInfo("Europe/Amsterdam")
 
 FUNNEL = (
     ("invited", "Uitgenodigd"),
@@ -67,6 +71,14 @@ def _value(alert: dict[str, Any], name: str) -> str:
     return "" if value is None else str(value)
 
 
+def _local(value: Any) -> str:
+    """An ISO time as local date and time (dd-mm-jjjj uu:mm), as staff read it."""
+    try:
+        return parse_time(str(value)).astimezone(LOCAL).strftime("%d-%m-%Y %H:%M")
+    except (TypeError, ValueError):
+        return "" if value is None else str(value)
+
+
 def alerts_table(open_alerts: list[dict[str, Any]]) -> Table:
     columns = (
         Column("kanaal", "Kanaal"),
@@ -90,7 +102,7 @@ def alerts_table(open_alerts: list[dict[str, Any]]) -> Table:
                     Cell("aandeel", evidence.get("basislijn"))
                     if "basislijn" in evidence
                     else Cell("leeg"),
-                    text_cell(str(alert.get("aangemaaktOp", ""))[:16].replace("T", " ")),
+                    text_cell(_local(alert.get("aangemaaktOp"))),
                 ),
             )
         )
