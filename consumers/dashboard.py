@@ -161,7 +161,7 @@ class Dashboard:
         start, end = bounds(periode)
         created = invitations.c.created_at
         where = [created >= start, created < end, *filters.conditions(invitations)]
-        view.tables.append(funnel_table(funnel(self.warehouse, "kanaal", where)))
+        view.tables.append(funnel_table(funnel(self.warehouse, "kanaal", where=where)))
         first = bounds(view.table("trend").rows[0].key)[0] if view.table("trend") else start
         source = SqlComments(engine, filters, first, end)
         themes = self.theme_cache.themes((filters, first, end), source)

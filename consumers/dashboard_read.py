@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, Table, false, func, select
+from sqlalchemy import Engine, Join, Table, false, func, select
 
 from consumers.measures_read import WEBSITE, SqlMeasuresReadModel
 from consumers.warehouse import contacts, page_feedback, signals
@@ -27,26 +27,42 @@ class Filters:
     teams: frozenset[str] | None = None  # None: all teams
 
     def conditions(self, table: Table) -> list[Any]:
-        c = table.c
+        return self.conditions_on([table])
+
+    def conditions_on(self, tables: list[Table]) -> list[Any]:
+        """Each filter on the first of `tables` having its column; when none has it, the
+        query yields nothing under that filter (page feedback's kanaal is the website)."""
         out: list[Any] = []
-        if self.kanaal is not None:
-            if "kanaal" in c:
-                out.append(c.kanaal == self.kanaal)
-            elif self.kanaal != WEBSITE:
+        wanted = (
+            ("kanaal", self.kanaal, lambda c: c == self.kanaal),
+            ("dienst_code", self.dienst, lambda c: c == self.dienst),
+            ("team", self.teams, lambda c: c.in_(sorted(self.teams or ()))),
+        )
+        for name, value, condition in wanted:
+            if value is None:
+                continue
+            column = next((t.c[name] for t in tables if name in t.c), None)
+            if column is not None:
+                out.append(condition(column))
+            elif not (name == "kanaal" and value == WEBSITE):
                 out.append(false())
-        if self.dienst is not None:
-            out.append(c.dienst_code == self.dienst if "dienst_code" in c else false())
-        if self.teams is not None:
-            out.append(c.team.in_(sorted(self.teams)) if "team" in c else false())
         return out
 
 
+def _tables(from_clause: Any) -> list[Table]:
+    """The tables of a FROM item in join order (a Join is walked left to right)."""
+    if isinstance(from_clause, Table):
+        return [from_clause]
+    if isinstance(from_clause, Join):
+        return [*_tables(from_clause.left), *_tables(from_clause.right)]
+    return []
+
+
 def restrict(query: Any, filters: Filters) -> Any:
-    for table in query.get_final_froms():
-        if isinstance(table, Table):
-            conditions = filters.conditions(table)
-            if conditions:
-                query = query.where(*conditions)
+    for from_clause in query.get_final_froms():
+        conditions = filters.conditions_on(_tables(from_clause))
+        if conditions:
+            query = query.where(*conditions)
     return query
 
 
@@ -54,8 +70,8 @@ def restrict(query: Any, filters: Filters) -> Any:
 class FilteredMeasuresRead(SqlMeasuresReadModel):
     filters: Filters = Filters()
 
-    def _rows(self, query: Any) -> Iterator[Any]:
-        yield from super()._rows(restrict(query, self.filters))
+    def _rows(self, query: Any, *args: Any, **kwargs: Any) -> Iterator[Any]:
+        yield from super()._rows(restrict(query, self.filters), *args, **kwargs)
 
 
 @dataclass

@@ -609,3 +609,22 @@ def test_themes_and_service_alerts(warehouse: Warehouse, coordinator, tmp_path) 
     seen = analyst.get("/dashboard?periode=2026-W46").text
     assert "wachttijd" in seen and "alert(1)" not in seen and "foutmelding inloggen" not in seen
     assert "alert(1)" not in analyst.get("/dashboard/export/themas.csv?periode=2026-W46").text
+
+
+def test_filters_reach_every_query_of_the_read_model() -> None:
+    """The dashboard's filters become SQL conditions on whatever table a measures query
+    reads, joins included (a measure added later is filtered too), and a table without the
+    column yields nothing under that filter."""
+    from consumers.dashboard_read import Filters, restrict
+    from consumers.warehouse import alert_details, alerts
+
+    joined = select(alerts.c.alert_id).select_from(
+        alerts.outerjoin(alert_details, alert_details.c.alert_id == alerts.c.alert_id)
+    )
+    where = str(restrict(joined, Filters("telefoon", "paspoort", frozenset({"KCC"}))))
+    assert "alerts.kanaal =" in where and "alerts.dienst_code =" in where
+    assert "alerts.team IN" in where
+    no_team = str(restrict(select(page_feedback.c.beoordeling), Filters(teams=frozenset({"KCC"}))))
+    assert no_team.rstrip().endswith("WHERE false")
+    website = str(restrict(select(page_feedback.c.beoordeling), Filters(kanaal="website")))
+    assert "WHERE" not in website
