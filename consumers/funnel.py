@@ -43,10 +43,16 @@ def _flag(condition: Any) -> Any:
     return func.sum(case((condition, 1), else_=0))
 
 
-def funnel(warehouse: Warehouse, by: str, where: Sequence[Any] = ()) -> dict[str, Any]:
+def funnel(
+    warehouse: Warehouse,
+    by: str,
+    where: Sequence[Any] = (),
+    teams: frozenset[str] | None = None,
+) -> dict[str, Any]:
     """Rows per kanaal or dienst (code) plus totals; an invitation counts once per figure.
 
-    `where`: extra conditions on the invitations table (the dashboard's filters)."""
+    `where`: extra conditions on the invitations table (the dashboard's filters).
+    `teams`: count only invitations of these teams (a team-limited reader); None: all."""
     inv = invitations.c
     answered = exists().where(responses.c.invitation_id == inv.invitation_id)
     visits = questionnaire_visits.c
@@ -73,12 +79,21 @@ def funnel(warehouse: Warehouse, by: str, where: Sequence[Any] = ()) -> dict[str
         .group_by(key)
         .order_by(key)
     )
+    opted_out_citizens = select(func.count(func.distinct(opt_outs.c.klant)))
+    if teams is not None:
+        query = query.where(inv.team.in_(sorted(teams)))
+        # Only opt-outs given on an invitation of these teams; the rest belong to no team.
+        opted_out_citizens = opted_out_citizens.where(
+            exists().where(
+                inv.invitation_id == opt_outs.c.invitation_id, inv.team.in_(sorted(teams))
+            )
+        )
     with warehouse.engine.connect() as conn:
         rows = [
             {by: r[0], **{name: int(v or 0) for name, v in zip(FIGURES, r[1:], strict=True)}}
             for r in conn.execute(query)
         ]
-        all_opt_outs = conn.execute(select(func.count(func.distinct(opt_outs.c.klant)))).scalar()
+        all_opt_outs = conn.execute(opted_out_citizens).scalar()
     for row in rows:
         row["responseRate"] = round(row["answered"] / row["invited"], 4) if row["invited"] else None
     totals = {name: sum(r[name] for r in rows) for name in FIGURES}

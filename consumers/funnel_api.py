@@ -1,7 +1,8 @@
 """GET /v1/funnel?by=kanaal|dienst: the response funnel as JSON.
 
 Counts only, no personal data: a bearer token that may read alerts (or the admin token), or
-a signed-in coordinator, analyst or admin — the same guard as /v1/alerts.
+a signed-in coordinator, analyst or admin — the same guard as /v1/alerts. A reader limited
+to teams counts only the invitations of its teams.
 """
 
 from __future__ import annotations
@@ -35,4 +36,5 @@ class FunnelApi:
         by = request.query_params.get("by", "kanaal")
         if by not in GROUPS:
             return problem(400, f"by must be one of {sorted(GROUPS)}", field="by")
-        return JSONResponse(await run_in_threadpool(funnel, self.warehouse, by))
+        teams = authz.aggregate_teams(principal)  # least privilege: only its own teams
+        return JSONResponse(await run_in_threadpool(funnel, self.warehouse, by, teams=teams))

@@ -1,4 +1,7 @@
-"""GET /v1/measures?by=kanaal|dienst|team&period=week|month: the measures as JSON."""
+"""GET /v1/measures?by=kanaal|dienst|team&period=week|month|quarter: the measures as JSON.
+
+A reader limited to teams (a token or user created with --team) gets measures computed
+from its own teams' data only."""
 
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ from consumers.measures_read import SqlMeasuresReadModel
 from consumers.warehouse import Warehouse
 from pipeline.measures.compute import DIMENSIONS, MIN_ANSWERS, PERIODS, measures
 from pipeline.web.auth import WebAuth
-from pipeline.web.authz import Principal
+from pipeline.web.authz import Principal, aggregate_teams
 from producers.http_common import problem
 
 
@@ -42,7 +45,8 @@ class MeasuresApi:
             return problem(400, f"by must be one of {list(DIMENSIONS)}")
         if period not in PERIODS:
             return problem(400, f"period must be one of {list(PERIODS)}")
-        read = SqlMeasuresReadModel(self.warehouse.engine)
+        # Least privilege: a reader limited to teams counts only its teams' data.
+        read = SqlMeasuresReadModel(self.warehouse.engine, aggregate_teams(principal))
         cells = await run_in_threadpool(measures, read, by, period)  # type: ignore[arg-type]
         return JSONResponse(
             {"by": by, "period": period, "minimumAantal": MIN_ANSWERS, "cellen": cells}

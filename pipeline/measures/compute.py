@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
+from pipeline.measures.followup import callback_block, sla_block
 from pipeline.measures.ports import (
     AnswerRow,
     ContactRow,
@@ -20,30 +21,24 @@ from pipeline.measures.ports import (
     MeasuresReadModel,
     PageFeedbackRow,
 )
-from pipeline.measures.stats import Share, ces_on_five, nps_from_scores
+from pipeline.measures.stats import ces_on_five, nps_from_scores
+from pipeline.measures.suppression import MIN_ANSWERS, SUPPRESSED, share
 
-Period = Literal["week", "month"]
-MIN_ANSWERS = 10
+Period = Literal["week", "month", "quarter"]
 REPEAT_DAYS = 7  # a contact about the same service by the same klant within 7 days
-SUPPRESSED: dict[str, Any] = {"onderdrukt": True}
 DIMENSIONS: tuple[str, ...] = ("kanaal", "dienst", "team")
-PERIODS: tuple[str, ...] = ("week", "month")
+PERIODS: tuple[str, ...] = ("week", "month", "quarter")
+__all__ = ["MIN_ANSWERS", "SUPPRESSED", "measures", "period_key", "share"]
 
 
 def period_key(moment: datetime, period: Period) -> str:
-    """ISO week ("2026-W48") or month ("2026-11") of a UTC moment."""
+    """ISO week ("2026-W48"), month ("2026-11") or quarter ("2026-Q4") of a UTC moment."""
     if period == "week":
         year, week, _ = moment.isocalendar()
         return f"{year}-W{week:02d}"
+    if period == "quarter":
+        return f"{moment.year}-Q{(moment.month - 1) // 3 + 1}"
     return f"{moment.year}-{moment.month:02d}"
-
-
-def share(x: int, n: int) -> dict[str, Any]:
-    if n < MIN_ANSWERS:
-        return dict(SUPPRESSED)
-    s = Share(x, n)
-    low, high = s.wilson()
-    return {"aandeel": round(s.value, 4), "ondergrens": round(low, 4), "bovengrens": round(high, 4)}
 
 
 def _mean(values: list[float]) -> dict[str, Any]:
@@ -127,8 +122,12 @@ def page_feedback_block(rows: list[PageFeedbackRow]) -> dict[str, Any]:
     }
 
 
-def measures(read: MeasuresReadModel, by: Dimension, period: Period) -> list[dict[str, Any]]:
-    """All cells (group x period) with data, sorted by period then group."""
+def measures(
+    read: MeasuresReadModel, by: Dimension, period: Period, now: datetime | None = None
+) -> list[dict[str, Any]]:
+    """All cells (group x period) with data, sorted by period then group. `now` decides
+    which open alerts are overdue for the SLA adherence (default: the current time)."""
+    now = now or datetime.now(UTC)
     cells: dict[tuple[str, str], dict[str, list[Any]]] = defaultdict(lambda: defaultdict(list))
     for a in read.answers(by):
         cells[(a.group, period_key(a.at, period))]["answers"].append(a)
@@ -138,6 +137,8 @@ def measures(read: MeasuresReadModel, by: Dimension, period: Period) -> list[dic
         cells[(c.group, period_key(c.at, period))]["contacts"].append(repeat)
     for f in read.page_feedback(by):
         cells[(f.group, period_key(f.at, period))]["page_feedback"].append(f)
+    for a in read.alerts(by):
+        cells[(a.group, period_key(a.created, period))]["alerts"].append(a)
     out = []
     for (group, key), parts in sorted(cells.items(), key=lambda kv: (kv[0][1], kv[0][0])):
         repeats = parts["contacts"]
@@ -149,6 +150,8 @@ def measures(read: MeasuresReadModel, by: Dimension, period: Period) -> list[dic
                 "respons": response_block(parts["invitations"]),
                 "herhaalcontact": share(sum(repeats), len(repeats)),
                 "paginafeedback": page_feedback_block(parts["page_feedback"]),
+                "terugbeltijd": callback_block(parts["alerts"]),
+                "slaNaleving": sla_block(parts["alerts"], now),
             }
         )
     return out

@@ -48,6 +48,18 @@ class PageFeedbackRow:
     beoordeling: str
 
 
+@dataclass(frozen=True)
+class AlertRow:
+    """One follow-up alert with the moments its handling is measured by (all aware, UTC)."""
+
+    group: str
+    created: datetime  # aangemaaktOp of the alert
+    due: datetime | None  # uiterlijkOp from the alert policy (None: an alert without one)
+    callback_wanted: bool  # the citizen consented to be called back (terugbelToestemming)
+    first_attempt: datetime | None  # first callback attempt (handeling terugbelpoging)
+    handled: datetime | None  # first change to status afgehandeld
+
+
 class MeasuresReadModel(Protocol):
     def answers(self, by: Dimension) -> Iterable[AnswerRow]: ...
 
@@ -56,3 +68,5 @@ class MeasuresReadModel(Protocol):
     def contacts(self, by: Dimension) -> Iterable[ContactRow]: ...
 
     def page_feedback(self, by: Dimension) -> Iterable[PageFeedbackRow]: ...
+
+    def alerts(self, by: Dimension) -> Iterable[AlertRow]: ...

@@ -59,3 +59,13 @@ def nps_from_scores(scores: list[int]) -> Nps:
 def ces_on_five(score: int, scale: int) -> float:
     """A CES answer on its own scale (1..scale) mapped linearly onto 1..5."""
     return 1.0 + 4.0 * (score - 1) / (scale - 1) if scale != 5 else float(score)
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-quantile (0..1) with linear interpolation between the closest ranks: the
+    definition of PostgreSQL's percentile_cont and numpy's default."""
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * q
+    low = math.floor(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)

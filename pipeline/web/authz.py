@@ -101,3 +101,14 @@ def may_read_aggregates(p: Principal) -> bool:
     if p.is_user:
         return p.role in ("coordinator", "analyst", "admin")
     return bool({"alerts:read", "alerts:write"} & p.scopes)
+
+
+def aggregate_teams(p: Principal) -> frozenset[str] | None:
+    """The teams whose data p's aggregates (funnel, measures) may count; None means all.
+
+    Admins count every team; anyone else limited to teams (a token created with --team, a
+    coordinator or analyst added with --team) counts only those teams' data.
+    """
+    if p.is_user and p.role == "admin":
+        return None
+    return p.teams or None
