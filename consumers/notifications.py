@@ -29,11 +29,12 @@ import httpx
 from sqlalchemy import bindparam, select, text
 
 from consumers.notify_outbox import Notification, Outbox, redacted
+from consumers.service_alert_notifications import service_alert_notifications, teams_for
 from consumers.warehouse import alert_details, alerts
 from pipeline.ports import SinkRecord
 from pipeline.settings import Settings
 from pipeline.times import as_utc, parse_time
-from schemas.types import ALERT
+from schemas.types import ALERT, SERVICE_ALERT
 
 log = logging.getLogger(__name__)
 SEVERITIES = ("middel", "hoog", "urgent")
@@ -47,6 +48,7 @@ class TeamRoute:
     emails: tuple[str, ...] = ()
     webhooks: tuple[str, ...] = ()
     min_severity: str = "middel"  # new alerts from this severity; urgent and overdue always
+    coordinators: tuple[str, ...] = ()  # e-mail: service alerts of this team's services
 
 
 @dataclass(frozen=True)
@@ -59,7 +61,7 @@ class NotificationConfig:
 
 
 def _route(raw: Mapping[str, Any], where: str) -> TeamRoute:
-    unknown = sorted(set(raw) - {"email", "webhooks", "ernst_min"})
+    unknown = sorted(set(raw) - {"email", "webhooks", "ernst_min", "coordinatoren"})
     if unknown:
         raise ValueError(f"notifications config: unknown key {where}.{unknown[0]}")
     severity = raw.get("ernst_min", "middel")
@@ -69,7 +71,8 @@ def _route(raw: Mapping[str, Any], where: str) -> TeamRoute:
     for url in webhooks:
         if not url.startswith(("https://", "http://")):
             raise ValueError(f"notifications config: {where}.webhooks: not an http(s) URL")
-    return TeamRoute(tuple(raw.get("email", ())), webhooks, severity)
+    coordinators = tuple(raw.get("coordinatoren", ()))
+    return TeamRoute(tuple(raw.get("email", ())), webhooks, severity, coordinators)
 
 
 def load_notification_config(path: str | Path | None) -> NotificationConfig:
@@ -162,10 +165,10 @@ def facts_from_event(data: Mapping[str, Any]) -> AlertFacts:
 
 
 class NotificationSink:
-    """New alerts into the outbox (sending happens in NotificationSender, not here)."""
+    """New alerts and service alerts into the outbox (sending happens in NotificationSender)."""
 
     name = "notifications"
-    topics = (ALERT.topic,)
+    topics = (ALERT.topic, SERVICE_ALERT.topic)
 
     def __init__(
         self,
@@ -188,18 +191,33 @@ class NotificationSink:
         now = self.clock()
         pending: list[Notification] = []
         for record in records:
-            if record.event is None or record.event.type != ALERT.name:
+            if record.event is None or record.event.type not in (ALERT.name, SERVICE_ALERT.name):
                 continue
             data = record.event.data
             created = parse_time(data["aangemaaktOp"])
             if now - created > self.max_age:
                 continue  # an old alert replayed (rebuild, first start): no news any more
+            if record.event.type == SERVICE_ALERT.name:
+                pending.extend(self._service_alert(data, created))
+                continue
             pending.extend(
                 notifications_for(facts_from_event(data), "nieuw", self.config, self.base_url)
             )
         self.outbox.enqueue(pending, now)
         if pending:
             self.wake()
+
+    def _service_alert(self, data: Mapping[str, Any], created: datetime) -> list[Notification]:
+        """To the coordinators of the service's teams (consumers/service_alert_notifications)."""
+        dienst = (data.get("dienst") or {}).get("code", "")
+        if not self.outbox.has_table("contacts"):
+            teams: list[str] = []  # no warehouse in this database: the standaard list
+        else:
+            teams = teams_for(self.outbox.engine, dienst, str(data.get("kanaal") or ""), created)
+        recipients = {name: route.coordinators for name, route in self.config.teams.items()}
+        return service_alert_notifications(
+            data, recipients, self.config.default.coordinators, teams, self.base_url
+        )
 
 
 # -- transports -------------------------------------------------------------------------------

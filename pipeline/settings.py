@@ -77,9 +77,10 @@ class Settings:
     monitor_warmup_days: float = 14.0  # and at least this many days of them
     monitor_odds_ratio: float = 1.6  # the shift the charts are tuned to detect
     monitor_false_alarms_per_30d: float = 1.0  # design budget per service (target: <= 1)
-    monitor_charts_per_service: int = 24  # charts sharing that budget
+    monitor_charts_per_service: int = 25  # charts sharing that budget (6 x 4 + website)
     monitor_arl0: float = 0.0  # fixed in-control run length per chart; 0: from volume
     monitor_baselines: str = ""  # configured baselines, e.g. "aandeel-detractors=0.2"
+    monitor_response_days: float = 3.0  # invitations unanswered this long count as missed
     # Kafka static group membership (group.instance.id), unique per worker: a restarted
     # worker takes its partitions back at once instead of after the session timeout.
     kafka_instance_id: str = ""

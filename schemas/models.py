@@ -310,6 +310,7 @@ class MonitorObservation(Model):
     waargenomen_op: str
     uitkomsten: dict[str, bool]
     opmerking: str | None = None
+    contact_id: str | None = None  # bron invitation: invited for it; response: answers it
 
 
 @dataclass(frozen=True)

@@ -118,7 +118,7 @@ def test_warmup_needs_its_days_too() -> None:
 
 
 def test_volume_sets_arl0_from_the_false_alarm_budget() -> None:
-    config = MonitorConfig(false_alarms_per_30d=1.0, charts_per_service=24)
+    config = MonitorConfig(false_alarms_per_30d=1.0, charts_per_service=24)  # explicit
     # 10 outcomes a day: 300 per 30 days; 24 charts share one alarm per 30 days.
     assert config.arl0_for(10.0) == pytest.approx(300 * 24)
     assert config.arl0_for(0.01) == config.min_arl0

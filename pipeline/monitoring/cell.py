@@ -6,13 +6,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from pipeline.monitoring.charts import Finding, MonitorConfig, new_chart, observe
+from pipeline.monitoring.outcomes import NOT_ANSWERED
+from pipeline.monitoring.response import response_outcomes
 
 SEEN_IDS = 100  # observation ids kept to ignore a replayed observation (at-least-once)
 SEEN_CHARS = 16  # of each id: 64 bits of a UUIDv5 are plenty, and keep the state small
 
 
 def new_cell() -> dict[str, Any]:
-    return {"charts": {}, "examples": {}, "seen": []}
+    return {"charts": {}, "examples": {}, "seen": [], "pending": {}}
 
 
 def already_seen(cell: dict[str, Any], observation_id: str) -> bool:
@@ -26,10 +28,22 @@ def observe_cell(
     at: str,
     comment: str | None,
     config: MonitorConfig,
+    invited: str | None = None,
+    answered: str | None = None,
 ) -> list[Finding]:
-    """Feed one observation's outcomes into the cell's charts (cell mutated in place)."""
+    """Feed one observation's outcomes into the cell's charts (cell mutated in place).
+
+    `invited`/`answered` (contactIds) feed the response-rate chart through the cell's
+    pending invitations (pipeline/monitoring/response.py)."""
     cell["seen"] = [*cell["seen"], observation_id[:SEEN_CHARS]][-SEEN_IDS:]
     found: list[Finding] = []
+    if invited is not None or answered is not None or cell.get("pending") or cell.get("early"):
+        decided = response_outcomes(cell, at, config.response_days, invited, answered)
+        for bad in decided:
+            chart = cell["charts"].setdefault(NOT_ANSWERED, new_chart())
+            finding = observe(chart, NOT_ANSWERED, bad, at, config)
+            if finding is not None:
+                found.append(finding)
     for metric, bad in sorted(outcomes.items()):
         if bad and comment:
             kept = cell["examples"].get(metric, [])

@@ -7,7 +7,7 @@ import json
 import sys
 from dataclasses import replace
 
-from pipeline.monitoring.evaluate import Scenario, evaluate
+from pipeline.monitoring.evaluate import DROPS, Scenario, evaluate
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -22,9 +22,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         contacts_per_day=args.contacts_per_day,
         detractor_shift=args.detractor_shift,
         promoter_shift=args.promoter_shift,
+        shift=args.shift,
     )
-    print(f"monitor evaluate: {args.seeds} seeds x {args.days} days ...", file=sys.stderr)
-    print(json.dumps(evaluate(args.seeds, scenario, config), indent=2))
+    drops = list(DROPS) if args.drop == "all" else [args.drop]
+    results = {}
+    for drop in drops:
+        print(f"monitor evaluate: {drop}, {args.seeds} seeds x {args.days} days", file=sys.stderr)
+        results[drop] = evaluate(args.seeds, replace(scenario, drop=drop), config)
+    print(json.dumps(results[drops[0]] if len(drops) == 1 else results, indent=2))
     return 0
 
 
@@ -49,5 +54,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     ev.add_argument(
         "--promoter-shift", type=float, default=0.075, help="promoter share -0.075 (NPS -7.5)"
+    )
+    ev.add_argument(
+        "--drop",
+        choices=[*DROPS, "all"],
+        default="nps",
+        help="the injected change: nps (default), negatief, contact, slecht, respons, or all "
+        "(one JSON object per drop)",
+    )
+    ev.add_argument(
+        "--shift",
+        type=float,
+        default=-1.0,
+        help="size of a non-NPS change (default per drop: negatief +0.10, contact +0.06, "
+        "slecht +0.10, respons -0.05)",
     )
     ev.set_defaults(func=cmd_evaluate)

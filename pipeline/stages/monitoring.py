@@ -23,12 +23,27 @@ from dataclasses import dataclass, field
 
 from pipeline.monitoring.cell import already_seen, examples, new_cell, observe_cell
 from pipeline.monitoring.charts import Finding, MonitorConfig
-from pipeline.monitoring.outcomes import METRICS, Outcomes, cell_key, from_contact, from_signal
+from pipeline.monitoring.outcomes import (
+    METRICS,
+    Outcomes,
+    cell_key,
+    from_contact,
+    from_invitation,
+    from_signal,
+)
 from pipeline.settings import Settings
 from pipeline.stages.base import Emit, Rejected, State, emit
 from schemas.cloudevents import CloudEvent, derived_id
-from schemas.models import Bewijs, Contact, Dienst, MonitorObservation, ServiceAlert, Signal
-from schemas.types import CONTACT, MONITOR_OBSERVATION, SERVICE_ALERT, SIGNAL
+from schemas.models import (
+    Bewijs,
+    Contact,
+    Dienst,
+    Invitation,
+    MonitorObservation,
+    ServiceAlert,
+    Signal,
+)
+from schemas.types import CONTACT, INVITATION, MONITOR_OBSERVATION, SERVICE_ALERT, SIGNAL
 
 
 def monitor_config(settings: Settings) -> MonitorConfig:
@@ -46,6 +61,7 @@ def monitor_config(settings: Settings) -> MonitorConfig:
         charts_per_service=settings.monitor_charts_per_service,
         arl0=settings.monitor_arl0,
         baselines=baselines,
+        response_days=settings.monitor_response_days,
     )
 
 
@@ -53,7 +69,7 @@ def monitor_config(settings: Settings) -> MonitorConfig:
 class MonitorFeedStage:
     source: str = "/klantsignaal/monitor-feed"
     name: str = "monitor-feed"
-    inputs: tuple[str, ...] = (CONTACT.topic, SIGNAL.topic)
+    inputs: tuple[str, ...] = (CONTACT.topic, SIGNAL.topic, INVITATION.topic)
     outputs: tuple[str, ...] = (MONITOR_OBSERVATION.topic,)
     state_names: tuple[str, ...] = ()
 
@@ -64,6 +80,8 @@ class MonitorFeedStage:
         elif event.type == SIGNAL.name:
             signal = Signal.from_dict(event.data)
             outcomes, bron = from_signal(signal), signal.bron
+        elif event.type == INVITATION.name:
+            outcomes, bron = from_invitation(Invitation.from_dict(event.data)), "invitation"
         else:
             raise Rejected(f"onverwacht type {event.type} op {topic}")
         if outcomes is None:
@@ -79,6 +97,7 @@ class MonitorFeedStage:
             waargenomen_op=outcomes.at,
             uitkomsten=dict(outcomes.bad),
             opmerking=outcomes.comment,
+            contact_id=outcomes.invited or outcomes.answered,
         )
         return [
             emit(
@@ -143,8 +162,17 @@ class MonitoringStage:
         cell = cells.get(key) or new_cell()
         if already_seen(cell, obs.observation_id):
             return []  # a replayed observation must not count twice
+        invited = obs.contact_id if obs.bron == "invitation" else None
+        answered = obs.contact_id if obs.bron == "response" else None
         found = observe_cell(
-            cell, obs.observation_id, obs.uitkomsten, obs.waargenomen_op, obs.opmerking, self.config
+            cell,
+            obs.observation_id,
+            obs.uitkomsten,
+            obs.waargenomen_op,
+            obs.opmerking,
+            self.config,
+            invited=invited,
+            answered=answered,
         )
         cells.put(key, cell)
         out = []

@@ -1,0 +1,119 @@
+"""The response-rate chart: invitations decided at their deadline, answered or not; a drop
+in answers becomes a service alert, on the monitor's own cell code and through the stage."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+
+from pipeline.monitoring.cell import new_cell, observe_cell
+from pipeline.monitoring.charts import MonitorConfig
+from pipeline.monitoring.outcomes import CONTACT_FAILED, NOT_ANSWERED, from_signal
+from pipeline.monitoring.response import response_outcomes
+from pipeline.stages.base import iso
+from pipeline.stages.monitoring import MonitorFeedStage, MonitoringStage
+from schemas.cloudevents import new_event
+from schemas.models import Dienst, MonitorObservation, Sentiment, Signal
+from schemas.types import INVITATION
+
+T0 = datetime(2026, 3, 2, 9, tzinfo=UTC)
+
+
+def _at(hours: float) -> str:
+    return iso(T0 + timedelta(hours=hours))
+
+
+def test_invitations_are_decided_at_their_deadline() -> None:
+    cell = new_cell()
+    assert response_outcomes(cell, _at(0), 3.0, invited="c1") == []
+    assert response_outcomes(cell, _at(1), 3.0, invited="c2") == []
+    assert response_outcomes(cell, _at(2), 3.0, answered="c1") == [], "decided at the deadline"
+    assert response_outcomes(cell, _at(71), 3.0) == []
+    # c1 (answered) and c2 (not) expire in the order they were made.
+    assert response_outcomes(cell, _at(73.5), 3.0) == [False, True]
+    # An answer after the deadline changes nothing; an unknown answer waits as "early".
+    assert response_outcomes(cell, _at(74), 3.0, answered="c2") == []
+    assert cell["pending"] == {}
+    assert "c1" not in str(cell), "only hashes of contact ids in the state"
+
+
+def test_an_answer_that_overtakes_its_invitation_still_counts() -> None:
+    cell = new_cell()
+    response_outcomes(cell, _at(0), 3.0, answered="c9")  # came first (another topic)
+    response_outcomes(cell, _at(0.1), 3.0, invited="c9")
+    assert response_outcomes(cell, _at(80), 3.0) == [False]
+    assert cell["early"] == {}
+
+
+def test_a_drop_in_answers_alarms_on_the_cell() -> None:
+    rng = random.Random(5)
+    config = MonitorConfig(warmup_min=200, warmup_days=2, arl0=20_000)
+    cell = new_cell()
+    found = []
+    for i in range(3000):
+        rate = 0.2 if i < 1500 else 0.05  # the response rate falls from 20% to 5%
+        hours = i * 0.25
+        seen = observe_cell(cell, f"i{i}", {}, _at(hours), None, config, invited=f"c{i}")
+        found += [(i, f) for f in seen]
+        if rng.random() < rate:
+            answer = observe_cell(cell, f"a{i}", {}, _at(hours + 2), None, config, answered=f"c{i}")
+            found += [(i, f) for f in answer]
+    chart = cell["charts"][NOT_ANSWERED]
+    assert chart["phase"] != "warmup"
+    assert chart["design"]["p0"] < 0.85, "baseline: about 80% not answered"
+    opened = [(i, f) for i, f in found if f.kind == "open" and f.metric == NOT_ANSWERED]
+    assert opened, "the drop is found"
+    first = opened[0][0]
+    # Found after the drop: one response window later (96 invitations a day x 3 days) plus
+    # the evidence the chart needs; never before the drop (no false alarm at this ARL0).
+    assert 1500 + 96 * 3 - 10 <= first <= 1500 + 96 * 3 + 300, first
+    assert opened[0][1].share > chart["design"]["p0"]
+
+
+def _signal(contact_id: str) -> Signal:
+    return Signal(
+        signal_id="s1",
+        bron="response",
+        klant="k",
+        ontvangen_op=_at(1),
+        sentiment=Sentiment("neu", 0.0, False, "m", "nld"),
+        kanaal="telefoon",
+        dienst=Dienst("paspoort", "Paspoort"),
+        contact_id=contact_id,
+    )
+
+
+def test_stages_carry_invitations_and_answers_to_the_chart() -> None:
+    invitation = {
+        "invitationId": "i-1",
+        "contactId": "contact-1",
+        "klant": "k",
+        "token": "t",
+        "kanaal": "telefoon",
+        "dienst": {"code": "paspoort", "naam": "Paspoort"},
+        "team": "KCC",
+        "dispatch": ["inline"],
+        "createdAt": _at(0),
+        "expiresAt": _at(24 * 14),
+    }
+    event = new_event(INVITATION.name, invitation, source="/test", key="k")
+    [emitted] = MonitorFeedStage().process(INVITATION.topic, event, {})
+    observation = MonitorObservation.from_dict(emitted.event.data)
+    assert observation.bron == "invitation" and observation.contact_id == "contact-1"
+    assert observation.uitkomsten == {}
+    answer = from_signal(_signal("contact-1"))
+    assert answer is not None and answer.answered == "contact-1" and answer.bad == {}
+    # The monitoring stage keeps the invitation pending in its cell state.
+    state: dict = {}
+
+    class Store(dict):
+        def put(self, key, value):  # the State port's write
+            self[key] = value
+
+    state["monitor_cells"] = Store()
+    MonitoringStage(config=MonitorConfig(warmup_min=1, warmup_days=0)).process(
+        "monitor-observations", emitted.event, state
+    )
+    cell = state["monitor_cells"]["paspoort|telefoon"]
+    assert len(cell["pending"]) == 1
+    assert CONTACT_FAILED not in cell["charts"]
