@@ -35,14 +35,6 @@ class MonitorConfig:
     baselines: Mapping[str, float] = field(default_factory=dict)  # configured p0 per metric
     examples: int = 3  # example comments kept per metric as evidence
     response_days: float = 3.0  # an invitation not answered within this is "niet beantwoord"
-    # Per-metric odds ratio (overrides odds_ratio): invitations are many and their response
-    # rate wobbles from day to day, so that chart is tuned to a larger shift.
-    odds_ratios: Mapping[str, float] = field(
-        default_factory=lambda: {"aandeel-niet-beantwoord": 2.0}
-    )
-
-    def odds_ratio_for(self, metric: str) -> float:
-        return self.odds_ratios.get(metric, self.odds_ratio)
 
     def arl0_for(self, per_day: float) -> float:
         if self.arl0 > 0:
@@ -85,7 +77,7 @@ def _finish_warmup(chart: dict[str, Any], metric: str, config: MonitorConfig) ->
     per_day = n / max(1.0, _days(chart["first"], chart["last"]))
     chart.update(
         phase="watch",
-        design=design(p0, config.odds_ratio_for(metric), config.arl0_for(per_day)).to_state(),
+        design=design(p0, config.odds_ratio, config.arl0_for(per_day)).to_state(),
         s=0,
         run=[0, 0, None],
     )
