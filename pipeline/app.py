@@ -24,6 +24,7 @@ from consumers.inbox import Inbox
 from consumers.inbox_reads import InboxReads
 from consumers.inbox_store import InboxStore
 from consumers.measures_api import MeasuresApi
+from consumers.measures_read import SqlMeasuresReadModel
 from consumers.notifications import build_notifications
 from consumers.notifications_api import NotificationsApi
 from consumers.notify_outbox import Outbox
@@ -35,6 +36,7 @@ from pipeline.ports import Publisher
 from pipeline.privacy import Pseudonymiser
 from pipeline.runtimes.embedded import EmbeddedRuntime, EventLog
 from pipeline.sentiment import Scorer
+from pipeline.service_norms import MeasuredSatisfaction, load_service_norms
 from pipeline.settings import Settings
 from pipeline.topology import TOPICS, topology_for
 from pipeline.web.staff_app import secure_app, web_auth
@@ -42,6 +44,7 @@ from producers.ingestion import IngestionEdge
 from producers.ingestion_api import IngestionApi
 from producers.page_feedback import PageFeedbackWidget
 from producers.questionnaire import Questionnaire
+from producers.service_norms import ServiceNormPages
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +115,7 @@ def build_web(settings: Settings, publisher: Publisher, warehouse: Warehouse) ->
     )
     service_alerts = ServiceAlertsApi(warehouse, auth)
     measures = MeasuresApi(warehouse, auth)
+    norms = service_norm_routes(settings, warehouse)
 
     async def health(_: Request) -> Response:
         return JSONResponse({"status": "ok", "runtime": settings.runtime})
@@ -138,8 +142,18 @@ def build_web(settings: Settings, publisher: Publisher, warehouse: Warehouse) ->
         *service_alerts.routes(),
         *measures.routes(),
         *Dashboard(auth, warehouse).routes(),
+        *norms,
     ]
     return secure_app(Starlette(routes=routes), settings)
+
+
+def service_norm_routes(settings: Settings, warehouse: Warehouse) -> list[Any]:
+    """The public service-norm pages, when the operator configured norms (off by default)."""
+    if not settings.service_norms_file:
+        return []
+    norms = load_service_norms(settings.service_norms_file)
+    reads = MeasuredSatisfaction(SqlMeasuresReadModel(warehouse.engine))
+    return ServiceNormPages(norms, reads).routes()
 
 
 def build_embedded(settings: Settings, scorer: Scorer | None = None) -> System:
