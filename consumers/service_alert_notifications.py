@@ -97,7 +97,7 @@ def compose_service_alert(
     body = (
         f"Bij {dienst} via {kanaal} gaat iets mis. Het {wat} is hoger dan normaal.\n"
         f"Normaal is dit {normaal}. Nu is het {nu} ({telling}), {periode}.\n"
-        f"Dit is geen toeval: de meting is statistisch gecontroleerd."
+        f"Dit is waarschijnlijk geen toeval (de meting is statistisch getoetst)."
     )
     examples = _examples(bewijs.get("voorbeeldOpmerkingen") or ())
     if examples:
