@@ -25,7 +25,7 @@ from consumers.notify_outbox import Notification
 from consumers.warehouse import contacts
 from pipeline.monitoring.outcomes import METRIC_NAMES_NL, WEBSITE
 from pipeline.privacy import scrub_bounded
-from pipeline.stages.base import parse_time
+from pipeline.times import parse_time
 
 LOCAL = ZoneInfo("Europe/Amsterdam")
 TEAM_LOOKBACK = timedelta(days=30)

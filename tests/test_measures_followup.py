@@ -20,7 +20,7 @@ from consumers.measures_read import SqlMeasuresReadModel
 from consumers.warehouse import Warehouse, alert_details, alert_status_changes, alerts
 from pipeline.measures.compute import measures
 from pipeline.settings import Settings
-from pipeline.stages.base import iso
+from pipeline.times import iso
 from pipeline.web.accounts import AccountStore
 from pipeline.web.staff_app import web_auth
 from schemas.types import ALERT, ALERT_STATUS

@@ -10,8 +10,8 @@ from pipeline.monitoring.cell import new_cell, observe_cell
 from pipeline.monitoring.charts import MonitorConfig
 from pipeline.monitoring.outcomes import CONTACT_FAILED, NOT_ANSWERED, from_signal
 from pipeline.monitoring.response import response_outcomes
-from pipeline.stages.base import iso
 from pipeline.stages.monitoring import MonitorFeedStage, MonitoringStage
+from pipeline.times import iso
 from schemas.cloudevents import new_event
 from schemas.models import Dienst, MonitorObservation, Sentiment, Signal
 from schemas.types import INVITATION

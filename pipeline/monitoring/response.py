@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from pipeline.stages.base import parse_time
+from pipeline.times import parse_time
 
 KEY_CHARS = 16
 MAX_PENDING = 20_000  # a cell never holds more open invitations; the oldest are decided
