@@ -46,7 +46,7 @@ class MeasuresApi:
         if period not in PERIODS:
             return problem(400, f"period must be one of {list(PERIODS)}")
         # Least privilege: a reader limited to teams counts only its teams' data.
-        read = SqlMeasuresReadModel(self.warehouse.engine, aggregate_teams(principal))
+        read = SqlMeasuresReadModel(self.warehouse.engine, teams=aggregate_teams(principal))
         cells = await run_in_threadpool(measures, read, by, period)  # type: ignore[arg-type]
         return JSONResponse(
             {"by": by, "period": period, "minimumAantal": MIN_ANSWERS, "cellen": cells}

@@ -8,7 +8,7 @@ row to those teams (a team-limited reader); page feedback has no team and is the
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Engine, exists, func, select
@@ -44,7 +44,8 @@ def _group(table: Any, by: Dimension) -> Any:
 @dataclass
 class SqlMeasuresReadModel:
     engine: Engine
-    teams: frozenset[str] | None = None  # None: every team
+    # None: every team. Keyword-only, so subclasses may add positional fields after engine.
+    teams: frozenset[str] | None = field(default=None, kw_only=True)
 
     def _rows(self, query: Any, table: Any = None) -> Iterator[Any]:
         if self.teams is not None and table is not None:
