@@ -26,6 +26,7 @@ from consumers.dispatch_senders import (
     SmtpMailer,
     Texts,
 )
+from pipeline.ops.metrics import dispatch_outcome
 from pipeline.ports import Publisher, SinkRecord
 from pipeline.settings import Settings
 from pipeline.times import parse_time
@@ -214,6 +215,7 @@ class Dispatcher:
     ) -> None:
         if job.reminder and outcome == "failed":
             reason = f"herinnering: {reason}"
+        dispatch_outcome(job.route, state, outcome)
         ok = self.outbox.finish(
             job,
             self.owner,

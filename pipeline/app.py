@@ -32,6 +32,7 @@ from consumers.questionnaire_reads import WarehouseQuestionnaireReads
 from consumers.service_alerts_api import ServiceAlertsApi
 from consumers.warehouse import Warehouse, WarehouseSink
 from pipeline.datafiles import database_urls, secure_data_files
+from pipeline.ops.web import readiness_route, watch_embedded
 from pipeline.ports import Publisher
 from pipeline.privacy import Pseudonymiser
 from pipeline.runtimes.embedded import EmbeddedRuntime, EventLog
@@ -120,6 +121,8 @@ def build_web(settings: Settings, publisher: Publisher, warehouse: Warehouse) ->
     async def health(_: Request) -> Response:
         return JSONResponse({"status": "ok", "runtime": settings.runtime})
 
+    ready = readiness_route(warehouse)
+
     async def home(_: Request) -> Response:
         return HTMLResponse(
             "<!doctype html><html lang='nl'><meta charset='utf-8'><title>klantsignaal</title>"
@@ -131,6 +134,7 @@ def build_web(settings: Settings, publisher: Publisher, warehouse: Warehouse) ->
     routes: list[Any] = [
         Route("/", home),
         Route("/healthz", health),
+        Route("/readyz", ready),
         *ingestion.routes(),
         *questionnaire.routes(),
         *widget.routes(),
@@ -174,4 +178,5 @@ def build_embedded(settings: Settings, scorer: Scorer | None = None) -> System:
     system = System(settings, warehouse, runtime, web, runtime=runtime, dispatcher=dispatcher)
     system.background.append(notification_sender)
     system.background.append(dispatcher)
+    watch_embedded(runtime)
     return system

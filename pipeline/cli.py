@@ -23,14 +23,22 @@ def _settings(args: argparse.Namespace, runtime: str | None = None) -> Settings:
         data_dir=Path(args.data_dir) if getattr(args, "data_dir", None) else None,
         port=getattr(args, "port", None),
         host=getattr(args, "host", None),
+        log_format=getattr(args, "log_format", None),
+        ops_port=getattr(args, "ops_port", None),
     )
 
 
 def _logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    from pipeline.ops.logs import configure
+
+    configure(settings.log_level, settings.log_format)  # text or JSON lines, scrubbed
+
+
+def _ops(settings: Settings, component: str) -> None:
+    """/healthz, /readyz and /metrics on KLANTSIGNAAL_OPS_PORT (docs/operations.md)."""
+    from pipeline.ops.health import serve_ops
+
+    serve_ops(settings, component)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -44,6 +52,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     os.umask(0o077)  # whatever the process writes (models, exports) is for its account only
     system = build_embedded(settings)
     system.start()
+    _ops(settings, "run")
     from pipeline.privacy_cli import RetentionJob
 
     retention = RetentionJob(system.settings, log)
@@ -57,7 +66,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         flush=True,
     )
     try:
-        uvicorn.run(system.web, host=s.host, port=s.port, log_level="warning")
+        uvicorn.run(system.web, host=s.host, port=s.port, log_level="warning", log_config=None)
     finally:
         retention.stop()
         system.close()
@@ -77,7 +86,10 @@ def cmd_web(args: argparse.Namespace) -> int:
     publisher = KafkaPublisher(settings)
     try:
         web = build_web(settings, publisher, Warehouse(settings.warehouse))
-        uvicorn.run(web, host=settings.host, port=settings.port, log_level="warning")
+        _ops(settings, "web")
+        uvicorn.run(
+            web, host=settings.host, port=settings.port, log_level="warning", log_config=None
+        )
     finally:
         publisher.close()
     return 0
@@ -104,6 +116,7 @@ def cmd_sink(args: argparse.Namespace) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
+    _ops(settings, "sink")
     run_sink(settings, WarehouseSink(Warehouse(settings.warehouse), TOPICS), stop)
     return 0
 
@@ -128,6 +141,7 @@ def cmd_notifications_run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     sink, sender = build_notifications(settings)
+    _ops(settings, "notifications")
     sender.start()
     try:
         run_sink(settings, sink, stop)
@@ -147,6 +161,7 @@ def cmd_dispatch(args: argparse.Namespace) -> int:
     stop = threading.Event()
     publisher = KafkaPublisher(settings)
     sink, dispatcher = build_dispatch(settings, publisher)
+    _ops(settings, "dispatch")
     feeding = threading.Thread(target=run_sink, args=(settings, sink, stop), daemon=True)
     feeding.start()
     dispatcher.start()
@@ -239,6 +254,9 @@ def build_parser() -> argparse.ArgumentParser:
     dispatch.add_argument("--data-dir")
     dispatch.set_defaults(func=cmd_dispatch)
 
+    for long_running in (run, web, worker, sink, notify_run, dispatch):
+        add_ops_arguments(long_running)
+
     from pipeline.bench import add_arguments
 
     bench = sub.add_parser(
@@ -286,6 +304,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     register_warehouse(sub, _settings)
     return parser
+
+
+def add_ops_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        help="log lines as text or one JSON object each (default: KLANTSIGNAAL_LOG_FORMAT, text)",
+    )
+    parser.add_argument(
+        "--ops-port",
+        type=int,
+        help="port of /healthz, /readyz and /metrics (default: KLANTSIGNAAL_OPS_PORT; 0: off)",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

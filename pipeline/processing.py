@@ -11,6 +11,7 @@ import logging
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from pipeline.ops.metrics import observed_outputs, observed_processing
 from pipeline.ports import SinkRecord
 from pipeline.stages.base import Emit, Rejected, Stage, State
 from pipeline.topology import DEAD_LETTER, TOPIC_TYPES
@@ -86,6 +87,7 @@ def input_problem(topic: str, event: CloudEvent) -> str | None:
     return None
 
 
+@observed_processing  # metrics per stage, correlation id for the logs (pipeline/ops)
 def process_record(
     stage: Stage,
     topic: str,
@@ -153,6 +155,7 @@ class Output:
     dead_letter: DeadLetter | None = None
 
 
+@observed_outputs
 def outputs(outcome: Outcome, stage: str, key: str | None) -> list[Output]:
     """What a runtime writes for an outcome, in order; logs a dead letter the same way in
     every runtime. `key` is the input record's key (dead letters keep it)."""

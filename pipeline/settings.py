@@ -94,6 +94,11 @@ class Settings:
     # (aiokafka sends one request per broker at a time and makes a stage wait when a
     # partition's batch is full: 16 KiB, its default, is a few table values).
     kafka_producer_batch_bytes: int = 512 * 1024
+    # Operations (docs/operations.md): log format, and the listener with /healthz, /readyz
+    # and /metrics for worker, sink, dispatch, notifications and `run` (0: no listener).
+    log_format: str = "text"  # text | json (one JSON object per line)
+    ops_host: str = "127.0.0.1"
+    ops_port: int = 0
 
     def __post_init__(self) -> None:
         if self.ces_scale not in (5, 7, 10):
@@ -102,6 +107,8 @@ class Settings:
             raise ValueError("KLANTSIGNAAL_RUNTIME must be 'embedded' or 'kafka'")
         if self.smtp_security not in ("none", "starttls", "tls"):
             raise ValueError("KLANTSIGNAAL_SMTP_SECURITY must be none, starttls or tls")
+        if self.log_format not in ("text", "json"):
+            raise ValueError("KLANTSIGNAAL_LOG_FORMAT must be text or json")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

@@ -12,6 +12,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from consumers.warehouse import Warehouse, iso_utc
+from pipeline.ops.metrics import edge_accepted
 from pipeline.ports import Publisher
 from pipeline.web.auth import WebAuth
 from pipeline.web.authz import may_ingest
@@ -116,6 +117,7 @@ class IngestionApi:
     def _publish(self, accepted: list[Accepted]) -> None:
         publish_accepted(self.publisher, self.address_book, accepted)
         log.info("accepted %d event(s)", len(accepted))
+        edge_accepted(a.topic for a in accepted)
 
     async def get_invitations(self, request: Request) -> Response:
         if (refused := await self._refused(request)) is not None:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pipeline.ops.metrics import sink_stored
 from pipeline.ports import Sink
 from pipeline.processing import dead_letter_json, outputs, process_record, sink_record
 from pipeline.topology import DEAD_LETTER, Topology
@@ -238,6 +239,7 @@ class EmbeddedRuntime:
                 batch.append(item)
         # Offset only after the sink stored the batch: a crash in between replays it.
         sink.handle(batch)
+        sink_stored(sink.name, batch)
         with self.log.transaction() as tx:
             self.log.commit_offset(tx, sink.name, records[-1].offset)
         return len(records)

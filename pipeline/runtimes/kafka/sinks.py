@@ -15,9 +15,12 @@ from kafka import KafkaConsumer
 from kafka.errors import CommitFailedError, KafkaError
 from kafka.structs import OffsetAndMetadata, TopicPartition
 
+from pipeline.ops.health import READINESS
+from pipeline.ops.metrics import sink_stored
 from pipeline.ports import Sink, SinkRecord
 from pipeline.processing import sink_record
 from pipeline.runtimes.kafka.codec import decode, headers_list, raw_parts
+from pipeline.runtimes.kafka.lag import watch_lag
 from pipeline.settings import Settings
 from pipeline.topology import DEAD_LETTER
 
@@ -66,9 +69,13 @@ def run_sink(
         **consumer_configs,
     )
     log.info("sink %s consuming %s", sink.name, ", ".join(logical))
+    ready_part = f"sink {sink.name}"  # ready once the group gave it partitions
+    READINESS.expect(ready_part)
+    watch_lag(settings.kafka_bootstrap, sink_group(settings, sink), logical)
     try:
         while not stop_event.is_set():
             polled = consumer.poll(timeout_ms=int(poll_timeout * 1000), max_records=max_records)
+            READINESS.mark(ready_part, bool(consumer.assignment()))
             if not polled:
                 continue
             batch, first, nxt = _batch(polled, logical)
@@ -83,7 +90,9 @@ def run_sink(
                 stop_event.wait(retry_pause)
                 continue
             _commit(consumer, sink.name, nxt)
+            sink_stored(sink.name, batch)
     finally:
+        READINESS.mark(ready_part, False)
         consumer.close()
         log.info("sink %s stopped", sink.name)
 

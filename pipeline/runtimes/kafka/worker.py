@@ -22,10 +22,12 @@ from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 from faust.transport.drivers.aiokafka import Consumer as AIOKafkaConsumer
 from faust.transport.drivers.aiokafka import Transport as AIOKafkaTransport
 
+from pipeline.ops.logs import configure as configure_logging
 from pipeline.processing import Outcome, outputs, process_record, runtime_failure
 from pipeline.runtimes.kafka.codec import dead_letter_record, decode, headers_list, raw_parts
 from pipeline.runtimes.kafka.offsets import PositionReportingThread, SafeOffsetsConsumer
 from pipeline.runtimes.kafka.topics import app_id, ensure_topics
+from pipeline.runtimes.kafka.worker_ops import start_worker_ops, worker_ready
 from pipeline.settings import Settings
 from pipeline.stages.base import Stage, State
 from pipeline.topology import DEAD_LETTER, Topology
@@ -195,6 +197,7 @@ def build_app(
         assigned = app.consumer.assignment()
         sizes = ", ".join(f"{name}={len(table)}" for name, table in tables.items())
         log.info("%s: %d partition(s) assigned; table keys: %s", READY_MARKER, len(assigned), sizes)
+        worker_ready()  # /readyz (pipeline.runtimes.kafka.worker_ops)
 
     # Ready once the consumer sought back and resumed (offsets.py), not when faust's
     # recovery starts resuming: records published before that could be processed twice.
@@ -281,8 +284,7 @@ def run_worker(settings: Settings, *, loglevel: str | None = None) -> None:
     from pipeline.topology import scorer_for, topology_for
 
     level = loglevel or settings.log_level
-    logging.basicConfig(level=level, format="[%(asctime)s] %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("kafka").setLevel(logging.WARNING)  # kafka-python is chatty at INFO
+    configure_logging(level, settings.log_format)  # text or JSON lines (pipeline.ops.logs)
     if not settings.link_key:
         # Invitation tokens are HMACs with this key: every worker and the web edge must
         # share it, so a generated one would make links nobody can open.
@@ -296,9 +298,12 @@ def run_worker(settings: Settings, *, loglevel: str | None = None) -> None:
         getattr(scorer, "version", type(scorer).__name__),
     )
     topology = topology_for(settings, scorer)
+    logging_config = start_worker_ops(settings, topology, level)
     ensure_topics(settings, state_names=topology.state_names())
     app = build_app(settings, topology)
-    worker = faust.Worker(app, loglevel=level, redirect_stdouts=False)
+    worker = faust.Worker(
+        app, loglevel=level, redirect_stdouts=False, logging_config=logging_config
+    )
     worker.execute_from_commandline()
 
 
