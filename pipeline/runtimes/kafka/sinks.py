@@ -72,11 +72,14 @@ def run_sink(
     ready_part = f"sink {sink.name}"  # ready once the group gave it partitions
     READINESS.expect(ready_part)
     watch_lag(settings.kafka_bootstrap, sink_group(settings, sink), logical)
+    committed: dict[TopicPartition, int] = {}
     try:
         while not stop_event.is_set():
             polled = consumer.poll(timeout_ms=int(poll_timeout * 1000), max_records=max_records)
             READINESS.mark(ready_part, bool(consumer.assignment()))
             if not polled:
+                # Past transaction markers and aborted records too: committed = end offsets.
+                _commit_positions(consumer, sink.name, committed)
                 continue
             batch, first, nxt = _batch(polled, logical)
             try:
@@ -90,6 +93,7 @@ def run_sink(
                 stop_event.wait(retry_pause)
                 continue
             _commit(consumer, sink.name, nxt)
+            committed.update(nxt)
             sink_stored(sink.name, batch)
     finally:
         READINESS.mark(ready_part, False)
@@ -113,6 +117,22 @@ def _batch(
             if item is not None:
                 batch.append(item)
     return batch, first, nxt
+
+
+def _commit_positions(
+    consumer: KafkaConsumer, name: str, committed: dict[TopicPartition, int]
+) -> None:
+    """Commit the consumer's position where it moved past what was committed without
+    returning records (only markers or aborted records were there): everything before the
+    position was handed to the sink and stored, or was no record at all."""
+    moved = {}
+    for tp in consumer.assignment():
+        position = consumer.position(tp)
+        if position is not None and position > committed.get(tp, -1):
+            moved[tp] = position
+    if moved:
+        _commit(consumer, name, moved)
+        committed.update(moved)
 
 
 def _commit(consumer: KafkaConsumer, name: str, nxt: Mapping[TopicPartition, int]) -> None:
