@@ -11,11 +11,35 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from pipeline.settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+COMPOSE_OPS_PORT = 9100  # KLANTSIGNAAL_OPS_PORT in docker-compose.yml
+
+
+def compose_services() -> dict[str, dict[str, Any]]:
+    return dict(yaml.safe_load((REPO_ROOT / "docker-compose.yml").read_text())["services"])
+
+
+def compose_args(service: str) -> list[str]:
+    """The service's command after `klantsignaal`: what the tests run as `python -m
+    pipeline.cli ARGS`, so the compose file and the tests start the same thing."""
+    command = compose_services()[service]["command"]
+    assert command[0] == "klantsignaal", command
+    return list(command[1:])
+
+
+def run_compose_healthcheck(service: str, port: int) -> int:
+    """The service's compose health check, run here against `port` instead of the
+    container's: its exit code (0 healthy)."""
+    test = compose_services()[service]["healthcheck"]["test"]
+    assert test[:3] == ["CMD", "python", "-c"], test
+    code = test[3].replace(f":{COMPOSE_OPS_PORT}/", f":{port}/").replace(":8000/", f":{port}/")
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=30).returncode
+
 
 # Values a citizen typed or a channel system sent; none may ever appear in a log line.
 PII = {
@@ -109,11 +133,12 @@ def kafka_env(settings: Settings, **extra: str) -> dict[str, str]:
     return env
 
 
-def json_lines(log: Path) -> list[dict[str, Any]]:
-    """Every line of a JSON-format log as an object; fails on a line that is not one."""
+def json_lines(log: Path, plain: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """Every line of a JSON-format log as an object; fails on a line that is not one
+    (except lines starting with one of `plain`: what a command prints for a person)."""
     entries = []
     for n, line in enumerate(log.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
+        if not line.strip() or (plain and line.startswith(plain)):
             continue
         try:
             entry = json.loads(line)

@@ -1,7 +1,7 @@
 """Operations of the Kafka runtime on the real broker: `klantsignaal worker` and `klantsignaal
-sink` as docker-compose starts them (JSON logs, the ops listener), their /readyz going from
-503 to 200, /metrics counting exactly what flowed, consumer lag back to zero, and logs that
-carry the event id and never a value from an event."""
+sink` with the commands of docker-compose.yml (JSON logs, the ops listener), their /readyz
+going from 503 to 200, /metrics counting exactly what flowed, consumer lag back to zero, and
+logs that carry the event id and never a value from an event."""
 
 from __future__ import annotations
 
@@ -29,9 +29,11 @@ from tests.ops_helpers import (
     PII,
     PII_COMMENT,
     assert_no_pii,
+    compose_args,
     json_lines,
     kafka_env,
     metrics,
+    run_compose_healthcheck,
     series,
     spawn,
     status,
@@ -68,7 +70,7 @@ def stack(kafka_broker: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     try:
         for name, port in ports.items():
             env = kafka_env(harness.settings, KLANTSIGNAAL_OPS_PORT=str(port))
-            procs[name] = spawn([name, "--log-format", "json"], env, logs[name])
+            procs[name] = spawn(compose_args(name), env, logs[name])
         readiness = watch_readiness(
             {name: (procs[name], port, logs[name]) for name, port in ports.items()}
         )
@@ -98,6 +100,9 @@ def test_readiness_goes_from_503_to_200_and_health_answers(stack: OpsStack) -> N
     assert READY_MARKER in stack.worker_log.read_text()
     assert status(stack.worker_port, "/healthz") == 200
     assert status(stack.sink_port, "/nothing-here") == 404
+    # docker-compose.yml's own health checks pass against these processes.
+    assert run_compose_healthcheck("worker", stack.worker_port) == 0
+    assert run_compose_healthcheck("sink", stack.sink_port) == 0
 
 
 def _publish(harness: KafkaHarness) -> tuple[list[CloudEvent], list[CloudEvent]]:

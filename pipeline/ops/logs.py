@@ -41,7 +41,7 @@ class RedactingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.msg = _scrub(record.getMessage())
         record.args = None
-        if record.exc_info and not record.exc_text:
+        if record.exc_info:  # also when another handler cached the unscrubbed text
             record.exc_text = _exception_text(record)
         record.correlation_id = correlation_id.get()
         return True
