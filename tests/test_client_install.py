@@ -2,8 +2,8 @@
 a fresh venv without the system's packages, the package installed by pip, the client
 imported there and one event published to a live `klantsignaal run` on loopback.
 
-The client needs only three of the package's dependencies (httpx, jsonschema, jsonschema-rs;
-see docs/operations.md). The fresh venv gets the package itself plus exactly those, read from
+The client needs only four of the package's dependencies (httpx, jsonschema, jsonschema-rs,
+orjson; see docs/operations.md). The fresh venv gets the package itself plus exactly those, read from
 the built package's own metadata: that proves they are declared (a plain `pip install .`
 brings them) and that the client imports nothing else (no faust, scikit-learn, SQLAlchemy,
 starlette, prometheus-client). A full `pip install .` downloads ~440 MB of runtime
@@ -30,7 +30,7 @@ from tests.ops_helpers import PII, assert_no_pii, json_lines, metrics, status, v
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[1]
-CLIENT_DEPENDENCIES = ("httpx", "jsonschema", "jsonschema-rs")
+CLIENT_DEPENDENCIES = ("httpx", "jsonschema", "jsonschema-rs", "orjson")
 WHEELS = Path.home() / ".cache" / "klantsignaal" / "test-wheels"
 RUNTIME_ONLY = ("faust", "sklearn", "sqlalchemy", "starlette", "uvicorn", "prometheus_client")
 
