@@ -3,11 +3,11 @@ a fresh venv without the system's packages, the package installed by pip, the cl
 imported there and one event published to a live `klantsignaal run` on loopback.
 
 The client needs only four of the package's dependencies (httpx, jsonschema, jsonschema-rs,
-orjson; see docs/operations.md). The fresh venv gets the package itself plus exactly those, read from
-the built package's own metadata: that proves they are declared (a plain `pip install .`
-brings them) and that the client imports nothing else (no faust, scikit-learn, SQLAlchemy,
-starlette, prometheus-client). A full `pip install .` downloads ~440 MB of runtime
-dependencies (over a minute); docs/operations.md gives that measurement.
+orjson; see docs/operations.md). The fresh venv gets the package itself plus exactly those,
+read from the built package's own metadata: that proves they are declared (a plain
+`pip install .` brings them) and that the client imports nothing else (no faust,
+scikit-learn, SQLAlchemy, starlette, prometheus-client). A full `pip install .` downloads
+~440 MB of runtime dependencies (over a minute); docs/operations.md gives that measurement.
 """
 
 from __future__ import annotations
