@@ -127,6 +127,38 @@ def _drawn_pixels(browser: WebDriver) -> list[dict]:
     )
 
 
+def _chart_points(browser: WebDriver) -> list[dict]:
+    """Per chart: the non-null values Chart.js draws (main series) and the table cells of
+    the charted series, shown (with a number) or suppressed."""
+    return list(
+        browser.execute_script(
+            """
+            return [...document.querySelectorAll('figure.chart')].map(f => {
+              const chart = Chart.getChart(f.querySelector('canvas'));
+              const main = chart.data.datasets
+                .filter(d => d.label && !d.label.endsWith('95%-marge'));
+              const points = main.flatMap(d => d.data).filter(v => v !== null).length;
+              const table = document.getElementById(f.dataset.table);
+              const keys = f.dataset.series.split(' ').filter(Boolean);
+              const cols = [...table.querySelectorAll('thead th[data-key]')]
+                .map(t => t.dataset.key);
+              let cells = [];
+              for (const tr of table.querySelectorAll('tbody tr')) {
+                const tds = [...tr.querySelectorAll('td')];
+                if (f.dataset.along === 'rijen') {
+                  cells.push(...tds.filter((td, i) => !keys.length || keys.includes(cols[i])));
+                } else if (!keys.length || keys.includes(tr.dataset.key)) {
+                  cells.push(...tds);
+                }
+              }
+              return {table: f.dataset.table, points, cells: cells.length,
+                      shown: cells.filter(td => td.hasAttribute('data-value')).length,
+                      suppressed: cells.filter(td => td.dataset.onderdrukt === '1').length};
+            });"""
+        )
+    )
+
+
 def _tab_stops(browser: WebDriver, presses: int) -> list[str]:
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.keys import Keys
@@ -159,6 +191,10 @@ def test_dashboard_in_a_real_browser(browser: WebDriver, tmp_path: Path) -> None
         for chart in charts:
             assert chart["drawn"] and chart["series"] > 50, chart  # data, not only axes
         assert browser.execute_script("return window.__csp") == []
+        # Chart data holds exactly the table's numbers: a suppressed cell is no point or bar.
+        for chart in _chart_points(browser):
+            assert chart["points"] == chart["shown"] and chart["shown"] > 0, chart
+            assert chart["suppressed"] + chart["shown"] == chart["cells"], chart
 
         # Hostile comments are theme examples shown as plain text.
         from selenium.common.exceptions import NoAlertPresentException
