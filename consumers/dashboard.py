@@ -8,6 +8,8 @@ charts are drawn in the browser by Chart.js (served from our origin) from those 
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -37,6 +39,9 @@ from pipeline.web.authz import Principal
 ROLES = ("coordinator", "analyst")
 PER = {"week": "Per week", "month": "Per maand"}
 NO_STORE = {"Cache-Control": "no-store"}
+# A dashboard may be a minute behind: the same filters within VIEW_SECONDS reuse the figures.
+VIEW_SECONDS = 60.0
+VIEW_ENTRIES = 64
 
 
 def may_see_dashboard(p: Principal) -> bool:
@@ -93,6 +98,8 @@ class Dashboard:
     warehouse: Warehouse
     theme_cache: ThemeCache = field(default_factory=ThemeCache)
     templates: Any = field(init=False)
+    _views: dict[Any, tuple[float, View]] = field(default_factory=dict, init=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
 
     def __post_init__(self) -> None:
         self.templates = staff_templates(PackageLoader("consumers", "templates"))
@@ -143,8 +150,22 @@ class Dashboard:
                 export_query="",
             )
         examples = may_see_comments(staff.principal)
-        view = await run_in_threadpool(self.build, query, limit, examples)
+        view = await run_in_threadpool(self.cached_view, query, limit, examples)
         return view, query, options
+
+    def cached_view(self, query: Query, limit: frozenset[str] | None, examples: bool) -> View:
+        """The view for these filters, recomputed when older than VIEW_SECONDS."""
+        key = (query, limit, examples)
+        with self._lock:
+            hit = self._views.get(key)
+        if hit is not None and time.monotonic() - hit[0] < VIEW_SECONDS:
+            return hit[1]
+        view = self.build(query, limit, examples)
+        with self._lock:
+            self._views[key] = (time.monotonic(), view)
+            while len(self._views) > VIEW_ENTRIES:
+                self._views.pop(next(iter(self._views)))
+        return view
 
     def build(self, query: Query, limit: frozenset[str] | None, examples: bool) -> View:
         engine = self.warehouse.engine

@@ -90,6 +90,7 @@
     var keys = (figure.getAttribute("data-series") || "").split(" ").filter(Boolean);
     var kind = figure.getAttribute("data-kind") === "line" ? "line" : "bar";
     var s = seriesOf(readTable(table), figure.getAttribute("data-along"), keys);
+    var unit = figure.getAttribute("data-unit") || "";
     new Chart(canvas, {
       type: kind,
       data: { labels: s.labels, datasets: datasets(s, kind) },
@@ -98,7 +99,10 @@
         responsive: true,
         maintainAspectRatio: false,
         plugins: { legend: { labels: { filter: function (item) { return item.text !== ""; } } } },
-        scales: { x: { ticks: { autoSkip: true } } }
+        scales: {
+          x: { ticks: { autoSkip: true } },
+          y: { title: { display: unit !== "", text: unit } }
+        }
       }
     });
     figure.setAttribute("data-drawn", "1");

@@ -60,7 +60,15 @@ def funnel_table(funnel: dict[str, Any], dimension: str = "kanaal") -> Table:
         columns,
         tuple(rows),
         note="Geteld per uitnodiging in de gekozen periode.",
-        charts=(Chart("kolommen", ("totaal",), "bar", "Uitnodigingen per stap, alle kanalen"),),
+        charts=(
+            Chart(
+                "kolommen",
+                ("totaal",),
+                "bar",
+                "Uitnodigingen per stap, alle kanalen",
+                "aantal uitnodigingen",
+            ),
+        ),
     )
 
 

@@ -97,6 +97,7 @@ class Chart:
     series: tuple[str, ...] = ()
     kind: str = "bar"
     label: str = ""
+    unit: str = ""  # the y axis title, e.g. "NPS (punten)" or "%"
 
 
 @dataclass(frozen=True)

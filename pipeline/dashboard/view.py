@@ -46,16 +46,19 @@ def measure_tables(
     upto = [c for c in totals if c["periode"] <= periode][-TREND_PERIODS:]
     name = name_nl(periode)
     side = comparison("kanalen", f"Kanalen naast elkaar, {name}", cells, total)
-    side = _with(side, Chart("kolommen", ("nps",), "bar", "NPS per kanaal met 95%-marge"))
+    side = _with(
+        side, Chart("kolommen", ("nps",), "bar", "NPS per kanaal met 95%-marge", "NPS (punten)")
+    )
     over_time = trend("trend", f"Verloop tot en met {name}, alle gekozen kanalen", upto)
     over_time = _with(
         over_time,
-        Chart("rijen", ("nps",), "line", "NPS per periode met 95%-marge"),
+        Chart("rijen", ("nps",), "line", "NPS per periode met 95%-marge", "NPS (punten)"),
         Chart(
             "rijen",
             ("rapportcijfer.aandeelTotEnMet6", "respons"),
             "line",
             "Aandeel rapportcijfer 6 of lager en respons per periode, met 95%-interval",
+            "%",
         ),
     )
     grades = distribution(
@@ -66,7 +69,7 @@ def measure_tables(
         total,
         "Cijfer",
     )
-    grades = _with(grades, Chart("rijen", (), "bar", "Aandeel per rapportcijfer en kanaal"))
+    grades = _with(grades, Chart("rijen", (), "bar", "Aandeel per rapportcijfer en kanaal", "%"))
     nps = distribution(
         "npsverdeling",
         f"NPS: promotors, passives en criticasters, {name}",
@@ -76,7 +79,7 @@ def measure_tables(
         "Groep",
         keys=NPS_GROUPS,
     )
-    nps = _with(nps, Chart("rijen", (), "bar", "Aandeel per NPS-groep en kanaal"))
+    nps = _with(nps, Chart("rijen", (), "bar", "Aandeel per NPS-groep en kanaal", "%"))
     return [side, over_time, grades, nps]
 
 
