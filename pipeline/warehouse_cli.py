@@ -51,7 +51,7 @@ def cmd_rebuild(args: argparse.Namespace, settings: Any) -> int:
     try:
         replay = _replay(settings, args.batch_size)
         warehouse = prepare_target(target, replace=args.replace)
-    except (NotEmpty, FileNotFoundError) as exc:
+    except (NotEmpty, FileNotFoundError, LookupError) as exc:
         print(f"klantsignaal warehouse rebuild: {exc}", file=sys.stderr)
         return 2
     log.info("rebuilding from %s (%d records) into %s", source, replay.total, target)

@@ -20,6 +20,7 @@ from sqlalchemy import text
 
 from consumers.warehouse import Warehouse, WarehouseSink
 from consumers.warehouse_rebuild import REBUILT, NotEmpty, prepare_target, rebuild
+from pipeline.cli import main
 from pipeline.runtimes.embedded import EmbeddedRuntime, EventLog
 from pipeline.runtimes.replay import LogReplay
 from pipeline.sentiment import load_scorer
@@ -123,8 +124,8 @@ def test_rebuild_from_the_log_equals_the_live_warehouse(
     if db == "postgres":
         return  # refusing and --replace do not depend on the database: checked once
 
-    again = _cli("--data-dir", str(data_dir), "--into", target_url)
-    assert again.returncode == 2 and "niet leeg" in again.stderr
+    with pytest.raises(NotEmpty, match="niet leeg"):
+        prepare_target(target_url, replace=False)
     replaced = _cli("--data-dir", str(data_dir), "--into", target_url, "--replace")
     assert replaced.returncode == 0, replaced.stderr[-3000:]
     _assert_same(snapshot(live.engine, REBUILT), snapshot(rebuilt.engine, REBUILT))
@@ -193,7 +194,9 @@ def _assert_late_events_land_right(warehouse: Warehouse) -> None:
         assert one("SELECT COUNT(*) FROM contacts WHERE datum_key IS NULL")[0] == 0
 
 
-def test_rebuild_refuses_a_missing_log(tmp_path: Path) -> None:
+def test_rebuild_refuses_a_missing_log_and_a_full_target(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     with pytest.raises(FileNotFoundError):
         LogReplay(tmp_path / "nothing" / "log.db", TOPICS)
     target = prepare_target(f"sqlite:///{tmp_path / 'w.db'}", replace=False)
@@ -201,3 +204,8 @@ def test_rebuild_refuses_a_missing_log(tmp_path: Path) -> None:
     assert rebuild(replay, target).read == replay.total > 400
     with pytest.raises(NotEmpty, match="niet leeg"):
         prepare_target(f"sqlite:///{tmp_path / 'w.db'}", replace=False)
+    # The command says so and exits with 2, for a missing log as for a non-empty target.
+    command = ["warehouse", "rebuild", "--into", f"sqlite:///{tmp_path / 'w.db'}"]
+    assert main([*command, "--data-dir", str(tmp_path / "nothing")]) == 2
+    assert main([*command, "--data-dir", str(tmp_path / "d")]) == 2
+    assert "niet leeg" in capsys.readouterr().err

@@ -109,6 +109,7 @@ def test_rebuild_from_the_topics_equals_the_live_sink(
             lambda: _settle(kafka_harness, group),
             kafka_harness.records,
             contacts=40,
+            batches=2,  # each round waits for the worker and the sink: keep them few
         )
     finally:
         stop.set()

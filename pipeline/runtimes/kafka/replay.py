@@ -41,8 +41,17 @@ class TopicReplay:
         )
         partitions = []
         for topic in self.logical:
-            for p in sorted(self.consumer.partitions_for_topic(topic) or ()):
+            found = self.consumer.partitions_for_topic(topic)
+            if not found:
+                log.warning("topic %s not found: nothing to read from it", topic)
+            for p in sorted(found or ()):
                 partitions.append(TopicPartition(topic, p))
+        if not partitions:
+            self.consumer.close()
+            raise LookupError(
+                f"geen Kafka-topics gevonden op {settings.kafka_bootstrap} "
+                f"(prefix {settings.kafka_topic_prefix!r})"
+            )
         self.consumer.assign(partitions)
         self.consumer.seek_to_beginning(*partitions)
         start = self.consumer.beginning_offsets(partitions)
