@@ -36,6 +36,11 @@ LABELS = {
     "matig": "matig",
     "slecht": "slecht",
     "verdeling": "verdeling",
+    "terugbeltijd": "Terugbeltijd",
+    "mediaanUren": "mediaan in uren",
+    "p90Uren": "90% binnen (uren)",
+    "slaNaleving": "Op tijd teruggebeld (norm)",
+    "beoordeeld": "beoordeeld",
 }
 KIND_SUFFIX = {"aandeel": "aandeel", "gemiddelde": "gemiddelde", "marge": "", "getal": ""}
 
