@@ -38,7 +38,7 @@ from pipeline.app import System, build_embedded
 from pipeline.ports import SinkRecord
 from pipeline.settings import Settings
 from schemas.cloudevents import new_event
-from schemas.types import ALERT, CONTACT, RESPONSE
+from schemas.types import ALERT, CONTACT, RESPONSE, SERVICE_ALERT
 from tests.events import contact_data, contact_event, envelope, response_event
 from tests.kafka_harness import kafka_harness  # noqa: F401 - the worker fixture
 from tests.live_server import free_port, poll
@@ -119,15 +119,20 @@ def webhook() -> Iterator[Webhook]:
     hook.close()
 
 
+SERVICE_COORDINATOR = "dienstcoordinator@gemeente.example"  # service alerts (monitoring)
+
+
 def write_config(path: Path, webhook_url: str) -> Path:
     path.write_text(
         f"""
 [team.KCC]
 email = ["kcc-team@gemeente.example"]
 webhooks = ["{webhook_url}"]
+coordinatoren = ["{SERVICE_COORDINATOR}"]
 
 [standaard]
 email = ["coordinatoren@gemeente.example"]
+coordinatoren = ["{SERVICE_COORDINATOR}"]
 """
     )
     return path
@@ -397,6 +402,37 @@ def test_a_notification_that_keeps_failing_is_given_up_and_shown_to_admins(
 # -- Kafka: `klantsignaal notifications run` beside the faust worker ------------------------
 
 
+def _service_alert_event() -> Any:
+    now = datetime.now(UTC).replace(microsecond=0)
+    start = (now - timedelta(days=2)).isoformat()
+    data = {
+        "serviceAlertId": "sa-" + uuid.uuid4().hex,
+        "dienst": {"code": "paspoort", "naam": "Paspoort aanvragen"},
+        "kanaal": "telefoon",
+        "metriek": "aandeel-detractors",
+        "status": "open",
+        "waarde": 0.39,
+        "drempel": 0.33,
+        "venster": f"{start}/{now.isoformat()}",
+        "aantal": 62,
+        "aangemaaktOp": now.isoformat(),
+        "bewijs": {
+            "basislijn": 0.2,
+            "huidigeWaarde": 0.39,
+            "limiet": 4.1,
+            "statistiek": 4.2,
+            "vensterStart": start,
+            "vensterEinde": now.isoformat(),
+            "aantal": 62,
+            "aantalSlecht": 24,
+            "voorbeeldOpmerkingen": [
+                f"Wachttijd veel te lang. Bel me op 06-12345678 of mail {EMAIL}, mijn BSN is {BSN}."
+            ],
+        },
+    }
+    return new_event(SERVICE_ALERT.name, data, source="/t", key="paspoort|telefoon")
+
+
 @pytest.mark.slow
 @pytest.mark.kafka
 @pytest.mark.postgres
@@ -457,6 +493,14 @@ def test_kafka_notification_runner_sends_team_email_and_webhook(
         poll(lambda: webhook.accepted and smtp[0].messages, 60)
         text_ = json.loads(webhook.accepted[0])["text"]
         assert text_.endswith(f"https://klantsignaal.gemeente.example/inbox/{alert['alertId']}")
+        # A service alert from the monitor reaches the service's coordinators too (the
+        # runner reads the service-alerts topic; example comments are scrubbed again).
+        harness.publish(SERVICE_ALERT.topic, [_service_alert_event()])
+        to_coordinator = f"To: {SERVICE_COORDINATOR}".encode()
+        poll(lambda: [m for m in smtp[0].messages if to_coordinator in m], 60)
+        [mail] = [decoded(m) for m in smtp[0].messages if to_coordinator in m]
+        assert b"Let op: Paspoort aanvragen via telefoon" in mail
+        assert b"Wachttijd veel te lang." in mail, "the example comment, scrubbed"
         for blob in (*webhook.accepted, *smtp[0].messages, *map(decoded, smtp[0].messages)):
             assert_no_personal_data(blob, [who])
     except BaseException:
