@@ -118,7 +118,8 @@ fi
 # pip costs ~5 s even when nothing changed (isolated build of the editable wheel), on every
 # test run; skip it when pyproject.toml is unchanged since the last install and every
 # requirement of klantsignaal[test] is still installed in a matching version.
-pip_stamp="$(sha256sum pyproject.toml | cut -d' ' -f1) $py"
+# Versions are pinned by constraints.txt (scripts/update-constraints.py writes it).
+pip_stamp="$(cat pyproject.toml constraints.txt | sha256sum | cut -d' ' -f1) $py"
 installed_ok() {
     # -I: no cwd on sys.path, or the in-repo klantsignaal.egg-info would shadow the install.
     "$py" -I - "$repo" <<'PYEOF'
@@ -141,6 +142,10 @@ try:
             continue
         if not req.specifier.contains(md.version(req.name), prereleases=True):
             sys.exit(1)
+    for line in open(sys.argv[1] + "/constraints.txt"):
+        name, sep, pinned = line.strip().partition("==")
+        if sep and md.version(name) != pinned:
+            sys.exit(1)  # an installed version differs from the pinned one
 except md.PackageNotFoundError:
     sys.exit(1)
 PYEOF
@@ -151,7 +156,7 @@ if [[ -f .cache/pip-stamp && "$(cat .cache/pip-stamp)" == "$pip_stamp" ]] && ins
 else
     step "pip install -e '.[test]' with $py ($("$py" -V 2>&1))"
     rm -f .cache/pip-stamp
-    PIP_ROOT_USER_ACTION=ignore "$py" -m pip install -q -e '.[test]'
+    PIP_ROOT_USER_ACTION=ignore "$py" -m pip install -q -c constraints.txt -e '.[test]'
     echo "$pip_stamp" >.cache/pip-stamp
 fi
 echo "$py" >.cache/test-python
