@@ -25,6 +25,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    case,
     create_engine,
     delete,
     event,
@@ -32,13 +33,15 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.exc import IntegrityError
 
 from pipeline.times import as_utc
 from pipeline.web.authz import ROLES, SCOPES, Principal
 
-# Attempts for one username run one at a time (striped locks), so parallel guesses cannot
-# all pass the lock check before the first failure is counted. Per process: behind several
-# web processes the lock-out still holds, only with up to one extra guess per process.
+# Attempts for one username run one at a time (striped locks) within a process; across
+# processes every attempt is counted in the accounts database before its password is
+# checked (one atomic UPDATE that also refuses while locked), so several web processes
+# together get no more guesses than one.
 _ATTEMPT_LOCKS = tuple(threading.Lock() for _ in range(64))
 MAX_FREE_FAILURES = 5  # wrong passwords before the account is locked for a while
 FIRST_LOCK_SECONDS = 30  # doubles with every further failure
@@ -82,6 +85,21 @@ failures = Table(
 _hasher = PasswordHasher()
 # Verified when the username does not exist, so both cases take the same time.
 _DUMMY_HASH = _hasher.hash("klantsignaal-dummy-password")
+
+
+def _lock_after(previous: Any, now: datetime) -> Any:
+    """SQL for the end of the lock after one more failure than `previous`: none for the
+    first MAX_FREE_FAILURES - 1, then FIRST_LOCK_SECONDS doubling up to MAX_LOCK_SECONDS."""
+    whens = []
+    seconds, count = FIRST_LOCK_SECONDS, MAX_FREE_FAILURES
+    while seconds < MAX_LOCK_SECONDS:
+        whens.append((previous + 1 == count, now + timedelta(seconds=seconds)))
+        seconds, count = seconds * 2, count + 1
+    return case(
+        (previous + 1 < MAX_FREE_FAILURES, None),
+        *whens,
+        else_=now + timedelta(seconds=MAX_LOCK_SECONDS),
+    )
 
 
 class AccountError(ValueError):
@@ -178,8 +196,8 @@ class AccountStore:
             return self._verify_password(username, password)
 
     def _verify_password(self, username: str, password: str) -> Principal | None:
-        if self.locked_for(username) > 0:
-            return None
+        if not self._count_attempt(username):
+            return None  # locked: not counted, not checked
         with self.engine.connect() as conn:
             row = conn.execute(
                 select(users.c.password_hash).where(users.c.username == username)
@@ -189,8 +207,7 @@ class AccountStore:
         except (VerificationError, InvalidHashError):
             ok = False
         if not ok:
-            self._fail(username)
-            return None
+            return None  # counted already, before the check
         with self.engine.begin() as conn:
             conn.execute(delete(failures).where(failures.c.username == username))
         return self.user(username)
@@ -204,22 +221,30 @@ class AccountStore:
         until = as_utc(row[0]) if row else None
         return max(0.0, (until - self.now()).total_seconds()) if until else 0.0
 
-    def _fail(self, username: str) -> None:
+    def _count_attempt(self, username: str) -> bool:
+        """Count one attempt, unless the username is locked (then False). One atomic UPDATE
+        on the row, which every process of the web tier shares: the count and the lock it
+        leads to are set together, so no process can slip a guess in between."""
         key = username[:100]
+        now = self.now()
         with self.engine.begin() as conn:
-            row = conn.execute(select(failures.c.count).where(failures.c.username == key)).first()
-            count = (row[0] if row else 0) + 1
-            locked_until = None
-            if count >= MAX_FREE_FAILURES:
-                seconds = min(
-                    MAX_LOCK_SECONDS, FIRST_LOCK_SECONDS * 2 ** (count - MAX_FREE_FAILURES)
+            exists = conn.execute(select(failures.c.count).where(failures.c.username == key))
+            if exists.first() is None:
+                try:
+                    with conn.begin_nested():
+                        conn.execute(failures.insert().values(username=key, count=0))
+                except IntegrityError:
+                    pass  # another process inserted it first
+            counted = conn.execute(
+                update(failures)
+                .where(
+                    failures.c.username == key,
+                    (failures.c.locked_until.is_(None)) | (failures.c.locked_until <= now),
                 )
-                locked_until = self.now() + timedelta(seconds=seconds)
-            values = {"count": count, "locked_until": locked_until}
-            if row is None:
-                conn.execute(failures.insert().values(username=key, **values))
-            else:
-                conn.execute(update(failures).where(failures.c.username == key).values(**values))
+                .values(count=failures.c.count + 1, locked_until=_lock_after(failures.c.count, now))
+                .returning(failures.c.count)
+            ).first()
+        return counted is not None
 
     # -- API tokens ---------------------------------------------------------------------
     def add_token(self, name: str, scope: str, teams: list[str]) -> str:
