@@ -241,10 +241,30 @@ def _unlink_inbox(engine: Engine, alert_ids: set[str], removed: Removed) -> None
         _vacuum(engine)
 
 
+def _shred_keys(settings: Settings, klant: str, removed: Removed) -> None:
+    """Kafka: delete the klant's key (pipeline.sealing): every record and state entry of
+    theirs on every topic and changelog can no longer be read or linked to them."""
+    if settings.runtime != "kafka" and not settings.keystore_url:
+        path = settings.data_dir / "keys.db"
+        if not path.exists():
+            return
+    from pipeline.keystore import KeyStore
+
+    store = KeyStore(settings.keystore)
+    try:
+        removed.add(
+            "keys:klant_keys (Kafka records and state of this klant unreadable)",
+            store.forget(klant),
+        )
+    finally:
+        store.close()
+
+
 def forget(settings: Settings, who: str) -> dict[str, Any]:
-    """Erase one citizen from every store of the embedded runtime; what was removed."""
+    """Erase one citizen from every store (both runtimes); what was removed."""
     klant = klant_of(who, settings)
     removed = Removed()
+    _shred_keys(settings, klant, removed)
     contact_ids = set(_forget_in_log(settings.data_dir / "log.db", klant, removed))
     engines = {name: make_engine(url) for name, url in _urls(settings).items()}
     try:

@@ -59,7 +59,7 @@ def register(sub: Any, settings_of: Callable[[argparse.Namespace], Any]) -> None
     report.set_defaults(func=cmd_scrub_report)
 
     forget = commands.add_parser(
-        "forget", help="erase a citizen everywhere (embedded runtime); prints what went"
+        "forget", help="erase a citizen everywhere (both runtimes); prints what went"
     )
     forget.add_argument("who", help="BSN or klant pseudonym (k-...)")
     forget.add_argument("--data-dir")

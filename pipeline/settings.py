@@ -99,6 +99,10 @@ class Settings:
     log_format: str = "text"  # text | json (one JSON object per line)
     ops_host: str = "127.0.0.1"
     ops_port: int = 0
+    # Crypto-shredding on Kafka (docs/privacy.md): records and state of a klant sealed with
+    # a key per klant from the key store; `privacy forget` deletes the key. 0: off.
+    kafka_seal: int = 1
+    keystore_url: str = ""  # per-klant keys; empty: SQLite file keys.db in data_dir
 
     def __post_init__(self) -> None:
         if self.ces_scale not in (5, 7, 10):
@@ -168,6 +172,10 @@ class Settings:
     @property
     def accounts(self) -> str:
         return self.accounts_url or f"sqlite:///{(self.data_dir / 'accounts.db').resolve()}"
+
+    @property
+    def keystore(self) -> str:
+        return self.keystore_url or f"sqlite:///{(self.data_dir / 'keys.db').resolve()}"
 
     @property
     def inbox(self) -> str:

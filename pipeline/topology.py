@@ -33,7 +33,7 @@ def build_topology(settings: Settings, scorer: Scorer) -> Topology:
             TriggerStage(link_key=settings.link_key, policy=settings.invitation_policy()),
             SignalStage(scorer=scorer),
             AlertingStage(policy=load_policy(settings.alert_policy)),
-            MonitorFeedStage(),
+            MonitorFeedStage(keep_links=not (settings.runtime == "kafka" and settings.kafka_seal)),
             MonitoringStage(config=monitor_config(settings)),
         )
     )

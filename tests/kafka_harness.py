@@ -22,10 +22,12 @@ import pytest
 from kafka import KafkaConsumer, KafkaProducer
 from kafka.structs import TopicPartition
 
-from pipeline.runtimes.kafka.codec import decode, headers_list, raw_parts
+from pipeline.keystore import sealer_for
+from pipeline.runtimes.kafka.codec import decode, headers_list, open_record, raw_parts
 from pipeline.runtimes.kafka.publisher import KafkaPublisher
 from pipeline.runtimes.kafka.topics import app_id, ensure_topics
 from pipeline.runtimes.kafka.worker import READY_MARKER
+from pipeline.sealing import ERASED, Sealer
 from pipeline.sentiment import lexicon_scorer
 from pipeline.settings import Settings
 from pipeline.topology import DEAD_LETTER, TOPICS, build_topology
@@ -69,6 +71,7 @@ class KafkaHarness:
         self._starts = 0
         self._seen: dict[str, list[dict[str, Any]]] = {t: [] for t in TOPICS}
         ensure_topics(self.settings)
+        self.sealer = sealer_for(self.settings)  # shares keys.db in data_dir with the worker
         self.publisher = KafkaPublisher(self.settings)
         self._reader = self._make_reader()
         self._raw_producer: KafkaProducer | None = None
@@ -344,17 +347,22 @@ class KafkaHarness:
         for tp, batch in polled.items():
             logical = tp.topic[len(prefix) :]
             for record in batch:
-                self._seen[logical].append(as_dict(logical, record))
+                self._seen[logical].append(as_dict(logical, record, self.sealer))
 
 
-def as_dict(logical_topic: str, record: Any) -> dict[str, Any]:
-    headers = headers_list(record.headers)
+def as_dict(logical_topic: str, record: Any, sealer: Sealer | None = None) -> dict[str, Any]:
+    """A record as the test sees it: opened when sealed (crypto-shredding), like the
+    worker and the sinks do; a record of a forgotten klant as {"erased": True}."""
+    opened = open_record(sealer, record.key, headers_list(record.headers), record.value)
+    if opened is ERASED:
+        return {"erased": True}
+    key, headers, value = opened
     if logical_topic == DEAD_LETTER:
-        return json.loads(record.value)
-    decoded = decode(record.key, headers, record.value)
+        return json.loads(value or b"")
+    decoded = decode(key, headers, value)
     if isinstance(decoded, CloudEvent):
         return decoded.to_structured()
-    return {"undecodable": decoded, **raw_parts(record.key, headers, record.value)}
+    return {"undecodable": decoded, **raw_parts(key, headers, value)}
 
 
 def unique_prefix(label: str = "h") -> str:

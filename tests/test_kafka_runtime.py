@@ -117,6 +117,7 @@ def settings(kafka_broker: Any, kafka_topic_prefix: str, tmp_path: Path) -> Sett
         kafka_bootstrap=kafka_broker.bootstrap,
         kafka_topic_prefix=kafka_topic_prefix,
         kafka_partitions=2,
+        kafka_seal=0,  # the plain binary content mode; sealed: test_privacy_forget_kafka.py
     )
     ensure_topics(s)
     return s

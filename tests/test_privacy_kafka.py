@@ -102,7 +102,10 @@ def test_personal_data_reaches_no_topic_state_or_log_on_kafka(
     topics, stored = _all_bytes(kafka_harness, kafka_topic_prefix)
     assert any("changelog" in t for t in topics), topics  # the worker's state is searched too
     worker_log = kafka_harness.worker_log_path.read_bytes()
-    assert klant.encode() in stored  # the search does see the run's records
+    # The search does see the run's records: sealed per klant, under the klant's route id.
+    route = kafka_harness.sealer.keys.for_klant(klant, create=False).route  # type: ignore[union-attr]
+    assert route.encode() in stored
+    assert klant.encode() not in stored  # crypto-shredding: the pseudonym is sealed too
     for name, secret in {
         **SECRETS,
         "contact bsn": "111222333",

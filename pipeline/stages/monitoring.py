@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from pipeline.identity import contact_key
 from pipeline.monitoring.cell import already_seen, examples, new_cell, observe_cell
 from pipeline.monitoring.charts import Finding, MonitorConfig
 from pipeline.monitoring.outcomes import (
@@ -72,6 +73,17 @@ class MonitorFeedStage:
     inputs: tuple[str, ...] = (CONTACT.topic, SIGNAL.topic, INVITATION.topic)
     outputs: tuple[str, ...] = (MONITOR_OBSERVATION.topic,)
     state_names: tuple[str, ...] = ()
+    # False on Kafka with crypto-shredding (docs/privacy.md): an observation is keyed by its
+    # cell, not by the citizen, so it could not be shredded with the citizen's key; it then
+    # carries no comment (no example comments in service alerts) and no cause id.
+    keep_links: bool = True
+
+    def _contact_ref(self, event: CloudEvent, contact_id: str | None) -> str | None:
+        """The contactId pairing an invitation with its answer (response rate); without
+        links an opaque reference that pairs the same way but names no contact."""
+        if contact_id is None or self.keep_links:
+            return contact_id
+        return contact_key(str(event.data.get("klant", "")), contact_id)
 
     def process(self, topic: str, event: CloudEvent, state: Mapping[str, State]) -> list[Emit]:
         if event.type == CONTACT.name:
@@ -88,16 +100,17 @@ class MonitorFeedStage:
             return []
         # A revised response is a new signal event with the same signalId: one observation.
         cause = event.data.get("signalId", event.id) if event.type == SIGNAL.name else event.id
+        observation_id = derived_id("monitor-observation", cause)
         observation = MonitorObservation(
-            observation_id=derived_id("monitor-observation", cause),
+            observation_id=observation_id,
             bron=bron,
-            oorzaak_id=event.id,
+            oorzaak_id=event.id if self.keep_links else observation_id,
             dienst=outcomes.dienst,
             kanaal=outcomes.kanaal,
             waargenomen_op=outcomes.at,
             uitkomsten=dict(outcomes.bad),
-            opmerking=outcomes.comment,
-            contact_id=outcomes.invited or outcomes.answered,
+            opmerking=outcomes.comment if self.keep_links else None,
+            contact_id=self._contact_ref(event, outcomes.invited or outcomes.answered),
         )
         return [
             emit(

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pipeline.processing import DeadLetter
+from pipeline.sealing import Erased, Sealer
 from schemas.cloudevents import CloudEvent
 
 Headers = list[tuple[str, bytes]]
@@ -52,3 +53,23 @@ def dead_letter_record(dl: DeadLetter) -> tuple[bytes, Headers]:
         ("dl_topic", dl.topic.encode()),
     ]
     return value, headers
+
+
+def seal(
+    sealer: Sealer | None, key: bytes | None, headers: Headers, value: bytes
+) -> tuple[bytes | None, Headers, bytes]:
+    """A record as it goes on the wire: sealed per klant when crypto-shredding is on."""
+    return sealer.seal(key, headers, value) if sealer is not None else (key, headers, value)
+
+
+def open_record(
+    sealer: Sealer | None, key: bytes | None, headers: Headers, value: bytes | None
+) -> tuple[bytes | None, Headers, bytes | None] | Erased:
+    """A record as read from the wire, opened; ERASED when its klant was forgotten. A
+    sealed record that does not open stays sealed (decode then names the reason)."""
+    if sealer is None:
+        return key, headers, value
+    try:
+        return sealer.open(key, headers, value)
+    except (ValueError, KeyError, TypeError):
+        return key, headers, value

@@ -29,6 +29,9 @@ from typing import Any
 
 from kafka import KafkaProducer
 
+from pipeline.keystore import sealer_for
+from pipeline.runtimes.kafka.codec import seal
+from pipeline.sealing import Sealer
 from pipeline.settings import Settings
 from schemas.cloudevents import CloudEvent
 
@@ -125,6 +128,13 @@ class KafkaPublisher:
         self._queue: queue.Queue[_Request] = queue.Queue()
         self._closed = False
         self.groups = 0  # transactions committed for groups (for the bench)
+        self._sealer_made: list[Sealer | None] = []  # made on first publish (key store)
+
+    def _sealer(self) -> Sealer | None:
+        """Crypto-shredding (pipeline.sealing): records of a klant sealed with its key."""
+        if not self._sealer_made:
+            self._sealer_made.append(sealer_for(self.settings))
+        return self._sealer_made[0]
 
     def _connect(self, lane: _Lane) -> KafkaProducer:
         if lane.producer is None:
@@ -254,7 +264,7 @@ class KafkaPublisher:
                 for topic, events in (item for b in requests for item in b.items()):
                     target = self.settings.topic(topic)
                     for event in events:  # lazily: a failing item aborts what went before
-                        key, headers, value = event.to_binary()
+                        key, headers, value = seal(self._sealer(), *event.to_binary())
                         futures.append(producer.send(target, value=value, key=key, headers=headers))
                 producer.flush(timeout=self.timeout)
                 for future in futures:

@@ -15,12 +15,14 @@ from kafka import KafkaConsumer
 from kafka.errors import CommitFailedError, KafkaError
 from kafka.structs import OffsetAndMetadata, TopicPartition
 
+from pipeline.keystore import sealer_for
 from pipeline.ops.health import READINESS
 from pipeline.ops.metrics import sink_stored
 from pipeline.ports import Sink, SinkRecord
 from pipeline.processing import sink_record
-from pipeline.runtimes.kafka.codec import decode, headers_list, raw_parts
+from pipeline.runtimes.kafka.codec import decode, headers_list, open_record, raw_parts
 from pipeline.runtimes.kafka.lag import watch_lag
+from pipeline.sealing import ERASED, Sealer
 from pipeline.settings import Settings
 from pipeline.topology import DEAD_LETTER
 
@@ -31,16 +33,22 @@ def sink_group(settings: Settings, sink: Sink) -> str:
     return f"{settings.kafka_topic_prefix}klantsignaal-{sink.name}"
 
 
-def to_sink_record(logical_topic: str, record: Any) -> SinkRecord | None:
-    """A consumed Kafka record as the sink sees it (pipeline.processing.sink_record)."""
-    headers = headers_list(record.headers)
-    decoded = None if logical_topic == DEAD_LETTER else decode(record.key, headers, record.value)
+def to_sink_record(
+    logical_topic: str, record: Any, sealer: Sealer | None = None
+) -> SinkRecord | None:
+    """A consumed Kafka record as the sink sees it (pipeline.processing.sink_record);
+    None for a record of a forgotten klant (crypto-shredded)."""
+    opened = open_record(sealer, record.key, headers_list(record.headers), record.value)
+    if opened is ERASED:
+        return None
+    key, headers, value = opened
+    decoded = None if logical_topic == DEAD_LETTER else decode(key, headers, value)
     return sink_record(
         logical_topic,
         f"{record.partition}/{record.offset}",
         decoded,
-        record.value,
-        raw_parts(record.key, headers, record.value),
+        value,
+        raw_parts(key, headers, value),
     )
 
 
@@ -73,6 +81,7 @@ def run_sink(
     READINESS.expect(ready_part)
     watch_lag(settings.kafka_bootstrap, sink_group(settings, sink), logical)
     committed: dict[TopicPartition, int] = {}
+    sealer = sealer_for(settings)
     try:
         while not stop_event.is_set():
             polled = consumer.poll(timeout_ms=int(poll_timeout * 1000), max_records=max_records)
@@ -81,7 +90,7 @@ def run_sink(
                 # Past transaction markers and aborted records too: committed = end offsets.
                 _commit_positions(consumer, sink.name, committed)
                 continue
-            batch, first, nxt = _batch(polled, logical)
+            batch, first, nxt = _batch(polled, logical, sealer)
             try:
                 if batch:
                     sink.handle(batch)
@@ -102,7 +111,9 @@ def run_sink(
 
 
 def _batch(
-    polled: Mapping[TopicPartition, Sequence[Any]], logical: Mapping[str, str]
+    polled: Mapping[TopicPartition, Sequence[Any]],
+    logical: Mapping[str, str],
+    sealer: Sealer | None = None,
 ) -> tuple[list[SinkRecord], dict[TopicPartition, int], dict[TopicPartition, int]]:
     batch: list[SinkRecord] = []
     first: dict[TopicPartition, int] = {}
@@ -113,7 +124,7 @@ def _batch(
         first[tp] = records[0].offset
         nxt[tp] = records[-1].offset + 1
         for record in records:
-            item = to_sink_record(logical.get(tp.topic, tp.topic), record)
+            item = to_sink_record(logical.get(tp.topic, tp.topic), record, sealer)
             if item is not None:
                 batch.append(item)
     return batch, first, nxt

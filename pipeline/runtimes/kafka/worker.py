@@ -22,12 +22,21 @@ from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 from faust.transport.drivers.aiokafka import Consumer as AIOKafkaConsumer
 from faust.transport.drivers.aiokafka import Transport as AIOKafkaTransport
 
+from pipeline.keystore import sealer_for
 from pipeline.ops.logs import configure as configure_logging
 from pipeline.processing import Outcome, outputs, process_record, runtime_failure
-from pipeline.runtimes.kafka.codec import dead_letter_record, decode, headers_list, raw_parts
+from pipeline.runtimes.kafka.codec import (
+    dead_letter_record,
+    decode,
+    headers_list,
+    open_record,
+    raw_parts,
+    seal,
+)
 from pipeline.runtimes.kafka.offsets import PositionReportingThread, SafeOffsetsConsumer
 from pipeline.runtimes.kafka.topics import app_id, ensure_topics
 from pipeline.runtimes.kafka.worker_ops import start_worker_ops, worker_ready
+from pipeline.sealing import ERASED, Sealer
 from pipeline.settings import Settings
 from pipeline.stages.base import Stage, State
 from pipeline.topology import DEAD_LETTER, Topology
@@ -46,14 +55,23 @@ class TableState:
     write then goes through `put`, which also writes the changelog).
     """
 
-    def __init__(self, table: Any) -> None:
+    def __init__(self, table: Any, sealer: Sealer | None = None) -> None:
         self._table = table
+        self._sealer = sealer  # crypto-shredding: klant entries sealed (pipeline.sealing)
 
     def get(self, key: str) -> dict[str, Any] | None:
+        if self._sealer is not None:
+            table_key = self._sealer.state_key(key, create=False)
+            stored = self._table.get(table_key) if table_key is not None else None
+            return self._sealer.open_state(key, stored) if stored is not None else None
         value = self._table.get(key)
         return copy_json(value) if value is not None else None
 
     def put(self, key: str, value: dict[str, Any]) -> None:
+        if self._sealer is not None:
+            table_key = self._sealer.state_key(key, create=True)
+            self._table[table_key] = self._sealer.seal_state(key, value)  # serialised: a copy
+            return
         self._table[key] = copy_json(value)
 
 
@@ -180,7 +198,8 @@ def build_app(
         )
         for name in sorted(topology.state_names())
     }
-    states: dict[str, State] = {name: TableState(t) for name, t in tables.items()}
+    sealer = sealer_for(settings)
+    states: dict[str, State] = {name: TableState(t, sealer) for name, t in tables.items()}
 
     def raw_topic(*names: str) -> Any:
         return app.topic(*names, key_serializer="raw", value_serializer="raw", internal=False)
@@ -191,7 +210,7 @@ def build_app(
         for name in (*stage.outputs, DEAD_LETTER)
     }
     for stage in topology.stages:
-        _add_agent(app, settings, stage, states, targets, raw_topic)
+        _add_agent(app, settings, stage, states, targets, raw_topic, sealer)
 
     async def on_ready() -> None:
         assigned = app.consumer.assignment()
@@ -212,6 +231,7 @@ def _add_agent(
     states: Mapping[str, State],
     targets: Mapping[str, Any],
     raw_topic: Callable[..., Any],
+    sealer: Sealer | None = None,
 ) -> None:
     logical = {settings.topic(t): t for t in stage.inputs}
     stage_states = {name: states[name] for name in stage.state_names}
@@ -221,19 +241,23 @@ def _add_agent(
         async for event in stream.events():
             msg = event.message
             topic = logical.get(msg.topic, msg.topic)
-            headers = headers_list(msg.headers)
             position = f"{msg.partition}/{msg.offset}"
-            decoded = decode(msg.key, headers, msg.value)
-            raw = raw_parts(msg.key, headers, msg.value) if isinstance(decoded, str) else None
+            opened = open_record(sealer, msg.key, headers_list(msg.headers), msg.value)
+            if opened is ERASED:
+                continue  # its klant was forgotten: as if never there
+            in_key, headers, in_value = opened
+            decoded = decode(in_key, headers, in_value)
+            raw = raw_parts(in_key, headers, in_value) if isinstance(decoded, str) else None
             outcome = await _process(stage, topic, decoded, stage_states, position, raw)
             for out in outputs(outcome, stage.name, None):
                 if out.event is not None:
-                    key, out_headers, value = out.event.to_binary()
+                    key, out_headers, value = seal(sealer, *out.event.to_binary())
                     target = targets.get(out.topic) or raw_topic(settings.topic(out.topic))
                     await target.send(key=key, value=value, headers=out_headers)
                 elif out.dead_letter is not None:
-                    value, dl_headers = dead_letter_record(out.dead_letter)
-                    await targets[DEAD_LETTER].send(key=msg.key, value=value, headers=dl_headers)
+                    dl_value, dl_headers = dead_letter_record(out.dead_letter)
+                    dl_key, dl_headers, value = seal(sealer, in_key, dl_headers, dl_value)
+                    await targets[DEAD_LETTER].send(key=dl_key, value=value, headers=dl_headers)
 
     run_stage.__qualname__ = run_stage.__name__ = f"stage_{stage.name}"  # readable logs
     # concurrency=1: with more, faust may commit past a record still being processed

@@ -1,0 +1,139 @@
+"""Crypto-shredding of Kafka records and stage state, per citizen (klant).
+
+On Kafka a record cannot be deleted from a topic, so whatever links a record to a citizen
+is sealed with a key of that citizen's own (AES-256-GCM), kept in the key store
+(`pipeline.keystore`); `klantsignaal privacy forget` deletes the key, and with it every
+record and state entry of that citizen on every topic and changelog becomes unreadable:
+- the record key (the klant pseudonym, also the partition key) is replaced by a random
+  route id that only the key store maps to the klant, so partitioning stays per citizen;
+- the value and every header but the non-personal ones (type, source, content type,
+  dead-letter stage and topic) travel inside the sealed value;
+- stage state keyed by a klant is stored under the route id, its value sealed.
+Readers that find no key for a route treat the record as erased (skip it, no dead letter).
+Records whose key is no klant (service alerts, monitor observations) stay as they are.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+SEAL_HEADER = "ks_seal"
+SEAL_VERSION = b"1"
+_MAGIC = b"KS1"
+_PLAIN_HEADERS = frozenset(
+    ["content-type", "ce_specversion", "ce_type", "ce_source", "dl_stage", "dl_topic"]
+)
+_KLANT = re.compile(r"k-[0-9a-f]{32}")
+Headers = list[tuple[str, bytes]]
+
+
+@dataclass(frozen=True)
+class KlantKey:
+    klant: str
+    route: str
+    secret: bytes  # 32 bytes
+
+
+class KeyLookup(Protocol):
+    def for_klant(self, klant: str, create: bool) -> KlantKey | None: ...
+
+    def for_route(self, route: str) -> KlantKey | None: ...
+
+
+class Erased:
+    """A sealed record or state entry whose key is gone: treat as never there."""
+
+    def __repr__(self) -> str:
+        return "ERASED"
+
+
+ERASED = Erased()
+
+
+def is_klant(key: str) -> bool:
+    return _KLANT.fullmatch(key) is not None
+
+
+def _encrypt(key: KlantKey, plain: bytes) -> bytes:
+    nonce = os.urandom(12)
+    return _MAGIC + nonce + AESGCM(key.secret).encrypt(nonce, plain, key.route.encode())
+
+
+def _decrypt(key: KlantKey, sealed: bytes) -> bytes:
+    if not sealed.startswith(_MAGIC) or len(sealed) < len(_MAGIC) + 12 + 16:
+        raise ValueError("sealed record is malformed")
+    nonce, body = sealed[3:15], sealed[15:]
+    try:
+        return AESGCM(key.secret).decrypt(nonce, body, key.route.encode())
+    except InvalidTag as exc:
+        raise ValueError("sealed record does not decrypt with its klant's key") from exc
+
+
+class Sealer:
+    """Seals and opens records and state entries with the per-klant keys of `keys`."""
+
+    def __init__(self, keys: KeyLookup) -> None:
+        self.keys = keys
+
+    # -- records ------------------------------------------------------------------------
+    def seal(
+        self, key: bytes | None, headers: Headers, value: bytes
+    ) -> tuple[bytes | None, Headers, bytes]:
+        klant = key.decode("utf-8", "replace") if key else ""
+        if not is_klant(klant):
+            return key, headers, value
+        found = self.keys.for_klant(klant, create=True)
+        assert found is not None
+        inner = {
+            "k": klant,
+            "h": [[n, v.decode("latin-1")] for n, v in headers],
+            "v": value.decode("latin-1"),
+        }
+        plain = json.dumps(inner, ensure_ascii=False, separators=(",", ":")).encode()
+        outer = [(SEAL_HEADER, SEAL_VERSION)] + [(n, v) for n, v in headers if n in _PLAIN_HEADERS]
+        return found.route.encode(), outer, _encrypt(found, plain)
+
+    def open(
+        self, key: bytes | None, headers: Headers, value: bytes | None
+    ) -> tuple[bytes | None, Headers, bytes | None] | Erased:
+        """The record as sealed, ERASED when its key is gone; ValueError when tampered."""
+        if not any(name == SEAL_HEADER for name, _ in headers):
+            return key, headers, value
+        found = self.keys.for_route(key.decode("utf-8", "replace")) if key else None
+        if found is None:
+            return ERASED
+        inner = json.loads(_decrypt(found, value or b""))
+        restored = [(str(n), str(v).encode("latin-1")) for n, v in inner["h"]]
+        return inner["k"].encode(), restored, inner["v"].encode("latin-1")
+
+    # -- state --------------------------------------------------------------------------
+    def state_key(self, key: str, *, create: bool) -> str | None:
+        """The table key for a state key: the route of a klant (None: no key, so no state)."""
+        if not is_klant(key):
+            return key
+        found = self.keys.for_klant(key, create=create)
+        return found.route if found else None
+
+    def seal_state(self, key: str, value: dict[str, Any]) -> dict[str, Any]:
+        if not is_klant(key):
+            return value
+        found = self.keys.for_klant(key, create=True)
+        assert found is not None
+        plain = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+        return {"sealed": base64.b64encode(_encrypt(found, plain)).decode()}
+
+    def open_state(self, key: str, stored: dict[str, Any]) -> dict[str, Any] | None:
+        if not is_klant(key) or "sealed" not in stored:
+            return stored
+        found = self.keys.for_klant(key, create=False)
+        if found is None:
+            return None
+        return json.loads(_decrypt(found, base64.b64decode(stored["sealed"])))
