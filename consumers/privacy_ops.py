@@ -30,21 +30,28 @@ from sqlalchemy import Engine, MetaData, Table, delete, select, text, update
 
 from consumers.warehouse import make_engine
 from pipeline.identity import contact_key
-from pipeline.privacy import Pseudonymiser, is_valid_bsn, normalise_bsn
+from pipeline.privacy import Pseudonymiser, is_valid_bsn, key_list, normalise_bsn
 from pipeline.settings import Settings
 
 LINK_COLUMNS = ("invitation_id", "alert_id", "signal_id", "response_id", "feedback_id")
 TOMBSTONE = "vergeten"
 
 
-def klant_of(who: str, settings: Settings) -> str:
-    """The klant pseudonym of a BSN (8 or 9 digits) or of a pseudonym given as such."""
+def klanten_of(who: str, settings: Settings) -> list[str]:
+    """The klant pseudonyms of a BSN (8 or 9 digits: under the current and every previous
+    pseudonym key) or of a pseudonym given as such."""
     who = who.strip()
     if who.startswith("k-") and all(c in "0123456789abcdef" for c in who[2:]):
-        return who
+        return [who]
     if is_valid_bsn(who):
-        return Pseudonymiser(settings.pseudonym_key).klant(normalise_bsn(who))
+        keys = [settings.pseudonym_key, *key_list(settings.pseudonym_keys_old)]
+        return [Pseudonymiser(k).klant(normalise_bsn(who)) for k in keys]
     raise ValueError("give a BSN (8 or 9 digits, elfproef) or a klant pseudonym (k-...)")
+
+
+def klant_of(who: str, settings: Settings) -> str:
+    """The klant pseudonym of a BSN under the current key, or of a pseudonym given."""
+    return klanten_of(who, settings)[0]
 
 
 @dataclass
@@ -261,9 +268,19 @@ def _shred_keys(settings: Settings, klant: str, removed: Removed) -> None:
 
 
 def forget(settings: Settings, who: str) -> dict[str, Any]:
-    """Erase one citizen from every store (both runtimes); what was removed."""
-    klant = klant_of(who, settings)
+    """Erase one citizen from every store (both runtimes), under every pseudonym key;
+    what was removed."""
+    klanten = klanten_of(who, settings)
     removed = Removed()
+    for klant in klanten:
+        _forget_klant(settings, klant, removed)
+    out: dict[str, Any] = {"klant": klanten[0], "removed": removed.counts}
+    if len(klanten) > 1:
+        out["klanten"] = klanten  # the pseudonyms under previous keys too
+    return out
+
+
+def _forget_klant(settings: Settings, klant: str, removed: Removed) -> None:
     _shred_keys(settings, klant, removed)
     contact_ids = set(_forget_in_log(settings.data_dir / "log.db", klant, removed))
     engines = {name: make_engine(url) for name, url in _urls(settings).items()}
@@ -280,7 +297,6 @@ def forget(settings: Settings, who: str) -> dict[str, Any]:
     finally:
         for engine in engines.values():
             engine.dispose()
-    return {"klant": klant, "removed": removed.counts}
 
 
 # -- retention -------------------------------------------------------------------------------

@@ -637,6 +637,12 @@ class Warehouse:
         with self.engine.connect() as conn:
             return conn.execute(query.limit(1)).first() is not None
 
+    def klant_known(self, klant: str) -> bool:
+        """Whether the warehouse holds a contact of this pseudonym (key rotation)."""
+        with self.engine.connect() as conn:
+            query = select(contacts.c.klant).where(contacts.c.klant == klant).limit(1)
+            return conn.execute(query).first() is not None
+
     def count(self, table_name: str) -> int:
         table = metadata.tables[table_name]
         with self.engine.connect() as conn:

@@ -34,7 +34,7 @@ from consumers.warehouse import Warehouse, WarehouseSink
 from pipeline.datafiles import database_urls, secure_data_files
 from pipeline.ops.web import readiness_route, watch_embedded
 from pipeline.ports import Publisher
-from pipeline.privacy import Pseudonymiser
+from pipeline.privacy import Pseudonymiser, RotatingPseudonymiser, key_list
 from pipeline.runtimes.embedded import EmbeddedRuntime, EventLog
 from pipeline.sentiment import Scorer
 from pipeline.service_norms import MeasuredSatisfaction, load_service_norms
@@ -76,12 +76,21 @@ class System:
             hook()
 
 
+def pseudonymiser_for(settings: Settings, warehouse: Warehouse) -> Pseudonymiser:
+    """The edge's pseudonymiser; after a key rotation, citizens known in the warehouse under
+    a previous key keep their pseudonym (docs/privacy.md, Keys)."""
+    old = key_list(settings.pseudonym_keys_old)
+    if not old:
+        return Pseudonymiser(settings.pseudonym_key)
+    return RotatingPseudonymiser(settings.pseudonym_key, old, warehouse.klant_known)
+
+
 def build_web(settings: Settings, publisher: Publisher, warehouse: Warehouse) -> Starlette:
     auth = web_auth(settings)
     address_book = SqlAddressBook(settings.dispatch)
     reads = InboxReads(warehouse)
     ingestion = IngestionApi(
-        edge=IngestionEdge(Pseudonymiser(settings.pseudonym_key)),
+        edge=IngestionEdge(pseudonymiser_for(settings, warehouse)),
         publisher=publisher,
         address_book=SqlAddressBook(settings.dispatch),
         warehouse=warehouse,

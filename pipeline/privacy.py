@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from functools import partial
 
@@ -51,6 +51,41 @@ class Pseudonymiser:
         """An employee or system name as a stable pseudonym (names are personal data too)."""
         digest = hmac.new(self._key, f"actor:{name.strip()}".encode(), hashlib.sha256)
         return "m-" + digest.hexdigest()[:16]
+
+
+class RotatingPseudonymiser(Pseudonymiser):
+    """Pseudonyms under a rotated key that keep joins: a citizen already known under one of
+    the previous keys (`known`: has data, e.g. a contact in the warehouse) keeps that
+    pseudonym; new citizens get the current key's. When the old data has expired, drop the
+    old key: from then on everyone gets the current key's pseudonym."""
+
+    def __init__(self, key: str | bytes, old_keys: Sequence[str], known: Callable[[str], bool]):
+        super().__init__(key)
+        self._old = [Pseudonymiser(k) for k in old_keys]
+        self._known = known
+        self._chosen: dict[str, str] = {}
+
+    def candidates(self, identifier: str, kind: str = "bsn") -> list[str]:
+        """The pseudonym under the current key, then under each previous key."""
+        return [super().klant(identifier, kind)] + [o.klant(identifier, kind) for o in self._old]
+
+    def klant(self, identifier: str, kind: str = "bsn") -> str:
+        current = super().klant(identifier, kind)
+        if not self._old:
+            return current
+        chosen = self._chosen.get(current)
+        if chosen is None:
+            options = self.candidates(identifier, kind)
+            chosen = next((p for p in options if self._known(p)), current)
+            if len(self._chosen) > 100_000:
+                self._chosen.clear()
+            self._chosen[current] = chosen
+        return chosen
+
+
+def key_list(keys: str) -> list[str]:
+    """Previous keys, newest first, as configured (whitespace-separated)."""
+    return keys.split()
 
 
 Replacement = str | Callable[[re.Match[str]], str]

@@ -28,6 +28,9 @@ class Settings:
     dispatch_url: str = ""  # address book of dispatch, kept apart from the warehouse
     api_token: str = ""  # empty: generated once and kept in data_dir/secrets.json
     pseudonym_key: str = ""  # HMAC key for klant pseudonyms; same rule as api_token
+    # Previous pseudonym keys after a rotation, newest first, whitespace-separated (env or
+    # secrets.json): citizens known under one keep that pseudonym (docs/privacy.md, Keys).
+    pseudonym_keys_old: str = ""
     link_key: str = ""  # HMAC key for questionnaire link tokens; same rule
     public_url: str = ""  # base of questionnaire links; empty: http://host:port
     # Who is invited, how and when (quarantine, sampling, routes, delays, expiry, reminder):
@@ -137,7 +140,7 @@ class Settings:
         """Fill empty secrets from data_dir/secrets.json, creating it (mode 0600) on first use."""
         missing = [n for n in ("api_token", "pseudonym_key", "link_key") if not getattr(self, n)]
         if not missing:
-            return self
+            return self._old_keys_from_file()
         if self.runtime == "kafka":
             # Every process must share the keys, or links and pseudonyms would not match.
             names = ", ".join(PREFIX + n.upper() for n in missing)
@@ -149,13 +152,22 @@ class Settings:
             if name not in stored:
                 stored[name] = secrets.token_urlsafe(32)
                 changed = True
+        old_keys = self.pseudonym_keys_old or stored.get("pseudonym_keys_old", "")
         if changed:
             self.data_dir.mkdir(parents=True, exist_ok=True)
             # Created 0600 from the start: never readable by others, not even briefly.
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "w") as out:
                 out.write(json.dumps(stored, indent=2))
-        return replace(self, **{n: stored[n] for n in missing})
+        return replace(self, pseudonym_keys_old=old_keys, **{n: stored[n] for n in missing})
+
+    def _old_keys_from_file(self) -> Settings:
+        """Previous pseudonym keys from secrets.json when not in the environment."""
+        path = self.data_dir / "secrets.json"
+        if self.pseudonym_keys_old or self.runtime == "kafka" or not path.exists():
+            return self
+        stored = json.loads(path.read_text())
+        return replace(self, pseudonym_keys_old=stored.get("pseudonym_keys_old", ""))
 
     @property
     def base_url(self) -> str:
