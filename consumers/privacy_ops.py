@@ -32,6 +32,7 @@ from consumers.warehouse import make_engine
 from pipeline.identity import contact_key
 from pipeline.privacy import Pseudonymiser, is_valid_bsn, key_list, normalise_bsn
 from pipeline.settings import Settings
+from pipeline.state_retention import state_due
 
 LINK_COLUMNS = ("invitation_id", "alert_id", "signal_id", "response_id", "feedback_id")
 TOMBSTONE = "vergeten"
@@ -401,6 +402,28 @@ def _trim_log(path: Path, now: datetime, keep: timedelta, removed: Removed) -> N
         conn.close()
 
 
+def _trim_state(path: Path, before: datetime, removed: Removed) -> None:
+    """Embedded stage state without activity since `before` (pipeline.state_retention)."""
+    if not path.exists():
+        return
+    conn = _log(path)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        due = [
+            (namespace, key)
+            for namespace, key, value in conn.execute("SELECT namespace, key, value FROM state")
+            if state_due(namespace, json.loads(value), before)
+        ]
+        for namespace, key in due:
+            conn.execute("DELETE FROM state WHERE namespace = ? AND key = ?", (namespace, key))
+            removed.add(f"log.db:state {namespace}", 1)
+        conn.execute("COMMIT")
+        if due:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        conn.close()
+
+
 def _drop_old_addresses(engine: Engine, before: datetime, removed: Removed) -> None:
     tables = {t.name: t for t in _reflect(engine)}
     for name in ("dispatch_addresses", "callback_addresses"):
@@ -435,4 +458,10 @@ def retention(settings: Settings, now: datetime | None = None) -> dict[str, Any]
         finally:
             inbox.dispose()
     _trim_log(settings.data_dir / "log.db", now, settings.retention_log_days * days, removed)
+    state_before = now - settings.retention_state_days * days
+    _trim_state(settings.data_dir / "log.db", state_before, removed)
+    if settings.runtime == "kafka":
+        from pipeline.runtimes.kafka.state_retention import trim_changelogs
+
+        trim_changelogs(settings, state_before, removed.add)
     return {"at": now.isoformat(), "removed": removed.counts}
