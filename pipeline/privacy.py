@@ -119,13 +119,32 @@ _NAME = re.compile(
     rf"(?:(?:[A-Za-z]\.){{1,4}}\s?)?(?:[\w'’-]{{1,40}})"
     rf"(?:\s{{1,2}}(?:{_TUSSENVOEGSEL}\s){{0,3}}{_NOT_NAME}[\w'’-]{{1,40}}){{0,3}}"
 )
+# Capitalised words after "ik ben" that say what, not who.
+_NOT_NAME_AFTER_IK_BEN = (
+    r"(?!(?:Nederlander|Nederlandse|Marokkaan|Marokkaanse|Turk|Turkse|Surinamer|Surinaamse|Pool"
+    r"|Poolse|Belg|Duitser|Brit|Syriër|Eritreeër|Oekraïner|Oekraïense|Ondernemer|Student"
+    r"|Eigenaar|Huurder|Bewoner|Mantelzorger|Alleenstaand|Alleenstaande|Gepensioneerd|Blij|Boos"
+    r"|Tevreden|Ontevreden|Moslim|Christen|Zzp'er|ZZP'er|Het|Er|Al|Nog|Niet|Erg|Heel|Zeer)\b)"
+)
 _NAME_AFTER_IK_BEN = re.compile(
-    rf"\b(?:[Ii]k ben|[Dd]it is)\s(?:mevrouw\s|meneer\s|mevr\.\s|dhr\.\s)?{_NAME_WORD}"
+    rf"\b(?:[Ii]k ben|[Dd]it is)\s(?:mevrouw\s|meneer\s|mevr\.\s|dhr\.\s)?"
+    rf"{_NOT_NAME_AFTER_IK_BEN}{_NAME_WORD}"
     rf"(?:\s(?:{_TUSSENVOEGSEL}\s){{0,3}}{_NAME_WORD}){{0,2}}"
 )
 _TITLE_NAME = re.compile(
-    rf"\b(?:[Mm]evrouw|[Mm]eneer|[Mm]evr\.|[Dd]hr\.|[Hh]eer)\s(?:(?:{_TUSSENVOEGSEL}\s){{0,3}})"
-    rf"{_NAME_WORD}"
+    rf"\b(?:[Mm]evrouw|[Mm]eneer|[Mm]evr\.?|[Mm]w\.?|[Dd]hr\.?|[Hh]eer)\s(?:(?:{_TUSSENVOEGSEL}\s){{0,3}})"
+    rf"{_NAME_WORD}(?:\s{_NAME_WORD})?"
+)
+# Capitalised words after a role or family word that are departments, not people.
+_NOT_PERSON = r"(?![\w'-]*(?:zaken|dienst|loket|balie|afdeling|centrum|team|gemeente|KCC)\b)"
+# A name after a role or family word: "collega Sanne", "mijn zoon Daan", "moeder van Daan".
+_ROLE_NAME = re.compile(
+    r"\b(?:collega|medewerker|medewerkster|behandelaar|behandelaarster|consulent|consulente"
+    r"|zoon|dochter|moeder|vader|broer|zus|man|vrouw|partner|opa|oma|buurman|buurvrouw)"
+    rf"\s(?:van\s)?{_NOT_PERSON}{_NAME_WORD}"
+)
+_GREETING_NAME = re.compile(
+    rf"\b(?:[Gg]roetjes|[Gg]roeten|[Gg]roet|[Gg]r\.)[,!]?\s{{1,3}}{_NAME_WORD}(?:\s{_NAME_WORD})?"
 )
 
 _MONTHS = (
@@ -152,15 +171,18 @@ _PHONE = re.compile(
     rf"|(?<![\w+(])\(?0(?:{_PHONE_SEP}[0-9]){{9}}(?![0-9])"
 )
 
+# After "bsn" any 8 or 9 digits within a few words count ("bsn van mijn zoon (23456781)").
 _BSN_KEYWORD = re.compile(
-    r"(?i:\b(?:bsn|burgerservicenummer|sofinummer|sofi-nummer)\b[^\S\n]{0,3}(?:is|:|nr\.?|nummer)?"
-    r"[^\S\n]{0,3})[0-9][0-9 .-]{6,12}[0-9](?![0-9])"
+    r"(?i:\b(?:bsn|burgerservicenummer|sofinummer|sofi-nummer)\b[^0-9\n]{0,30}?)"
+    r"(?<![0-9])[0-9][0-9 .-]{6,12}[0-9](?![0-9])"
 )
 _NINE_DIGITS = re.compile(r"(?<![0-9])[0-9]{9}(?![0-9])")
-_GROUPED_DIGITS = re.compile(
-    r"(?<![0-9])(?:[0-9]{3}[ .-][0-9]{3}[ .-][0-9]{3}|[0-9]{4}[ .-][0-9]{2}[ .-][0-9]{3}"
-    r"|[0-9]{2}[ .-][0-9]{3}[ .-][0-9]{3})(?![0-9])"
-)
+# Digits in 2 to 4 groups ("123 456 789", "12.34.56.789", "1234 56 789"): nine of them are
+# written like a BSN and replaced whether or not they pass the elfproef (a mistyped BSN is
+# still one), unless they are an amount; eight only when they pass it.
+_GROUPED_DIGITS = re.compile(r"(?<![\w.,-])[0-9]{1,4}(?:[ .-][0-9]{1,4}){1,3}(?![\w]|[.,-][0-9])")
+_AMOUNT_OR_UNIT = ("euro", "eur", ",-", "min", "uur", "dag", "keer", "km", "kilo", "stuk", "m2")
+_DATE_SHAPE = re.compile(r"[0-9]{1,2}[-/.][0-9]{1,2}[-/.][0-9]{4}")
 _EIGHT_DIGITS = re.compile(r"(?<![0-9,.])[0-9]{8}(?![0-9]|[,.][0-9])")
 
 # Two-letter Dutch words that follow a number often: "in 2026 en", "1234 is".
@@ -346,6 +368,20 @@ def _sub_street(text: str) -> str:
     return "".join(out)
 
 
+def _grouped_bsn(match: re.Match[str]) -> str:
+    text = match.group(0)
+    digits = re.sub(r"[^0-9]", "", text)
+    before = match.string[max(0, match.start() - 6) : match.start()].lower()
+    after = match.string[match.end() : match.end() + 6].lower()
+    if "€" in before or "eur" in before or after.lstrip().startswith(_AMOUNT_OR_UNIT):
+        return text  # an amount or a quantity
+    if _DATE_SHAPE.search(text):
+        return text  # a date followed by a time, not a number
+    if len(digits) == 9 or (len(digits) == 8 and is_valid_bsn(digits)):
+        return PLACEHOLDERS["bsn"]
+    return text
+
+
 def _keep_unless_bsn(placeholder: str) -> Callable[[re.Match[str]], str]:
     def replace(match: re.Match[str]) -> str:
         digits = re.sub(r"[^0-9]", "", match.group(0))
@@ -377,13 +413,15 @@ def _old_date(match: re.Match[str]) -> str:
     return match.group(0)
 
 
-def _keep_prefix(kind: str) -> Callable[[re.Match[str]], str]:
-    """Keep the trigger words ("mijn naam is"), replace what follows."""
+def _keep_prefix(kind: str, role: bool = False) -> Callable[[re.Match[str]], str]:
+    """Keep the trigger words ("mijn naam is"; "moeder van"), replace what follows."""
 
     def replace(match: re.Match[str]) -> str:
         text = match.group(0)
         head = _TRIGGER_HEADS[kind].match(text)
         cut = head.end() if head else 0
+        if role and text[cut:].startswith("van "):
+            cut += 4
         return text[:cut] + PLACEHOLDERS[kind]
 
     return replace
@@ -392,7 +430,10 @@ def _keep_prefix(kind: str) -> Callable[[re.Match[str]], str]:
 _TRIGGER_HEADS: dict[str, re.Pattern[str]] = {
     "naam": re.compile(
         r"(?i:mijn naam is|ik heet|naam\s?:|met vriendelijke groet,?|groet,|mvg,?|ik ben|dit is"
-        r"|mevrouw|meneer|mevr\.|dhr\.|heer)\s{0,3}"
+        r"|mevrouw|meneer|mevr\.?|mw\.?|dhr\.?|heer|collega|medewerker|medewerkster"
+        r"|behandelaar|behandelaarster|consulent|consulente|zoon|dochter|moeder|vader|broer|zus"
+        r"|man|vrouw|partner|opa|oma|buurman|buurvrouw|groetjes|groeten|groet|gr\.)[,!]?"
+        r"\s{0,3}"
     ),
     "geboortedatum": re.compile(
         rf"(?i:{_BIRTH_WORD}\b[^\S\n]{{0,3}}(?:op|is|:)?[^\S\n]{{0,3}}(?:de\s)?)"
@@ -417,7 +458,25 @@ def _regex_step(
 
 
 _NAME_NEEDLES = ("naam", "heet", "groet", "mvg")
-_TITLE_NEEDLES = ("mevr", "meneer", "dhr", "heer")
+_TITLE_NEEDLES = ("mevr", "meneer", "dhr", "heer", "mw")
+_ROLE_NEEDLES = (
+    "collega",
+    "medewerk",
+    "behandelaar",
+    "consulent",
+    "zoon",
+    "dochter",
+    "moeder",
+    "vader",
+    "broer",
+    "zus",
+    "man",
+    "vrouw",
+    "partner",
+    "opa",
+    "oma",
+    "buur",
+)
 
 
 # (kind, step), in order: e-mail and IBAN before the number patterns that would eat their
@@ -428,6 +487,8 @@ STEPS: tuple[tuple[str, Callable[[str], str]], ...] = (
     ("naam", _regex_step(_NAME, _keep_prefix("naam"), _NAME_NEEDLES)),
     ("naam", _regex_step(_NAME_AFTER_IK_BEN, _keep_prefix("naam"), ("ik ben", "dit is"))),
     ("naam", _regex_step(_TITLE_NAME, _keep_prefix("naam"), _TITLE_NEEDLES)),
+    ("naam", _regex_step(_ROLE_NAME, _keep_prefix("naam", role=True), _ROLE_NEEDLES)),
+    ("naam", _regex_step(_GREETING_NAME, _keep_prefix("naam"), ("groet", "gr."))),
     (
         "geboortedatum",
         _regex_step(_BIRTH_DATE, _keep_prefix("geboortedatum"), ("geb", "verjaardag")),
@@ -436,7 +497,7 @@ STEPS: tuple[tuple[str, Callable[[str], str]], ...] = (
     ("bsn", _regex_step(_BSN_KEYWORD, _bsn_after_keyword, ("bsn", "burgerservice", "sofi"))),
     ("telefoon", _regex_step(_PHONE, PLACEHOLDERS["telefoon"])),
     ("bsn", _regex_step(_NINE_DIGITS, PLACEHOLDERS["bsn"])),
-    ("bsn", _regex_step(_GROUPED_DIGITS, _keep_unless_bsn(PLACEHOLDERS["bsn"]))),
+    ("bsn", _regex_step(_GROUPED_DIGITS, _grouped_bsn)),
     ("bsn", _regex_step(_EIGHT_DIGITS, _keep_unless_bsn(PLACEHOLDERS["bsn"]))),
     ("adres", _regex_step(_LIVES_AT, PLACEHOLDERS["adres"], ("woon", "adres"))),
     ("adres", _regex_step(_NAMED_STREET, PLACEHOLDERS["adres"])),

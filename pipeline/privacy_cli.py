@@ -12,6 +12,7 @@ from typing import Any
 DEFAULT_CASES = (
     Path("tests/data/scrub_cases.jsonl"),
     Path("tests/data/scrub_cases_holdout.jsonl"),
+    Path("tests/data/scrub_cases_holdout2.jsonl"),
 )
 
 

@@ -83,6 +83,10 @@ ADVERSARIAL: dict[str, Callable[[int], str]] = {
     "plate": lambda n: ("AB-12-" * n)[:n],
     "dates": lambda n: ("geboren op 12-03-" * n)[:n],
     "é.": lambda n: ("é." * n)[:n],
+    "roles": lambda n: ("collega van moeder van mw. van " * n)[:n],
+    "greetings": lambda n: ("groeten, Groet! ik ben Ik ben " * n)[:n],
+    "groups": lambda n: ("12.34 56-78 9" * n)[:n],
+    "bsn words": lambda n: ("bsn van mijn zoon " * n)[:n],
 }
 
 
