@@ -55,6 +55,13 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+keystore_meta = Table(
+    "keystore_meta",
+    _metadata,
+    Column("store_id", String(40), primary_key=True),
+)
+
+
 class KeyStore:
     def __init__(self, url: str) -> None:
         path = sqlite_path(url)
@@ -67,6 +74,12 @@ class KeyStore:
             if self.engine.dialect.name == "postgresql":
                 conn.execute(text("SELECT pg_advisory_xact_lock(4215011)"))
             _metadata.create_all(conn)
+            if conn.execute(select(keystore_meta.c.store_id)).first() is None:
+                conn.execute(keystore_meta.insert().values(store_id=os.urandom(8).hex()))
+        with self.engine.connect() as conn:
+            # Sealed records name the store that can open them: a process configured with
+            # another store (KLANTSIGNAAL_KEYSTORE_URL) must fail loudly, not read "erased".
+            self.store_id: str = conn.execute(select(keystore_meta.c.store_id)).scalar_one()
         self._cache: dict[str, tuple[float, KlantKey]] = {}
         self._lock = threading.Lock()
 

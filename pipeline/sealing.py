@@ -43,6 +43,8 @@ class KlantKey:
 
 
 class KeyLookup(Protocol):
+    store_id: str
+
     def for_klant(self, klant: str, create: bool) -> KlantKey | None: ...
 
     def for_route(self, route: str) -> KlantKey | None: ...
@@ -98,15 +100,22 @@ class Sealer:
             "v": value.decode("latin-1"),
         }
         plain = json.dumps(inner, ensure_ascii=False, separators=(",", ":")).encode()
-        outer = [(SEAL_HEADER, SEAL_VERSION)] + [(n, v) for n, v in headers if n in _PLAIN_HEADERS]
+        seal_header = SEAL_VERSION + b":" + self.keys.store_id.encode()
+        outer = [(SEAL_HEADER, seal_header)] + [(n, v) for n, v in headers if n in _PLAIN_HEADERS]
         return found.route.encode(), outer, _encrypt(found, plain)
 
     def open(
         self, key: bytes | None, headers: Headers, value: bytes | None
     ) -> tuple[bytes | None, Headers, bytes | None] | Erased:
         """The record as sealed, ERASED when its key is gone; ValueError when tampered."""
-        if not any(name == SEAL_HEADER for name, _ in headers):
+        seal = next((v for name, v in headers if name == SEAL_HEADER), None)
+        if seal is None:
             return key, headers, value
+        if seal != SEAL_VERSION + b":" + self.keys.store_id.encode():
+            raise ValueError(
+                "record sealed with another key store: every process must share "
+                "KLANTSIGNAAL_KEYSTORE_URL (docs/privacy.md)"
+            )
         found = self.keys.for_route(key.decode("utf-8", "replace")) if key else None
         if found is None:
             return ERASED

@@ -58,6 +58,7 @@ def test_dispatch_process_sends_and_reports_on_kafka(
             "KLANTSIGNAAL_PSEUDONYM_KEY": s.pseudonym_key,
             "KLANTSIGNAAL_LINK_KEY": s.link_key,
             "KLANTSIGNAAL_DATA_DIR": str(tmp_path / "dispatch-data"),
+            "KLANTSIGNAAL_KEYSTORE_URL": s.keystore,  # shared by every process
             "KLANTSIGNAAL_PUBLIC_URL": "https://enquete.example.nl",
             "KLANTSIGNAAL_SMTP_HOST": smtp_server.host,
             "KLANTSIGNAAL_SMTP_PORT": str(smtp_server.port),

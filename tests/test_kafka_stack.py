@@ -51,6 +51,7 @@ def stack(
             "KLANTSIGNAAL_PSEUDONYM_KEY": s.pseudonym_key,
             "KLANTSIGNAAL_LINK_KEY": s.link_key,
             "KLANTSIGNAAL_DATA_DIR": str(tmp_path / "web-data"),
+            "KLANTSIGNAAL_KEYSTORE_URL": s.keystore,  # every process shares the key store
         }
     )
     port = free_port()

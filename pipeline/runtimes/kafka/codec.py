@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -11,6 +12,7 @@ from pipeline.sealing import Erased, Sealer
 from schemas.cloudevents import CloudEvent
 
 Headers = list[tuple[str, bytes]]
+log = logging.getLogger(__name__)
 
 
 def headers_list(headers: Any) -> Headers:
@@ -66,10 +68,12 @@ def open_record(
     sealer: Sealer | None, key: bytes | None, headers: Headers, value: bytes | None
 ) -> tuple[bytes | None, Headers, bytes | None] | Erased:
     """A record as read from the wire, opened; ERASED when its klant was forgotten. A
-    sealed record that does not open stays sealed (decode then names the reason)."""
+    sealed record that does not open (tampered, another key store) stays sealed: decode
+    then finds no CloudEvent in it, so it is dead-lettered or skipped with a warning."""
     if sealer is None:
         return key, headers, value
     try:
         return sealer.open(key, headers, value)
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError) as exc:
+        log.warning("sealed record not opened: %s", exc)
         return key, headers, value
