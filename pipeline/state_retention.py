@@ -14,7 +14,7 @@ import re
 from datetime import datetime
 from typing import Any
 
-from pipeline.stages.base import parse_time
+from pipeline.times import parse_time
 
 KEPT_STATES = frozenset(["opted_out", "monitor_cells"])
 _MOMENT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}")
