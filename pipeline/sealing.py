@@ -16,7 +16,6 @@ Records whose key is no klant (service alerts, monitor observations) stay as the
 from __future__ import annotations
 
 import base64
-import json
 import os
 import re
 from dataclasses import dataclass
@@ -24,6 +23,8 @@ from typing import Any, Protocol
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from schemas import jsonfast
 
 SEAL_HEADER = "ks_seal"
 SEAL_VERSION = b"1"
@@ -99,7 +100,7 @@ class Sealer:
             "h": [[n, v.decode("latin-1")] for n, v in headers],
             "v": value.decode("latin-1"),
         }
-        plain = json.dumps(inner, ensure_ascii=False, separators=(",", ":")).encode()
+        plain = jsonfast.dumps(inner)
         seal_header = SEAL_VERSION + b":" + self.keys.store_id.encode()
         outer = [(SEAL_HEADER, seal_header)] + [(n, v) for n, v in headers if n in _PLAIN_HEADERS]
         return found.route.encode(), outer, _encrypt(found, plain)
@@ -119,7 +120,7 @@ class Sealer:
         found = self.keys.for_route(key.decode("utf-8", "replace")) if key else None
         if found is None:
             return ERASED
-        inner = json.loads(_decrypt(found, value or b""))
+        inner = jsonfast.loads(_decrypt(found, value or b""))
         restored = [(str(n), str(v).encode("latin-1")) for n, v in inner["h"]]
         return inner["k"].encode(), restored, inner["v"].encode("latin-1")
 
@@ -136,7 +137,7 @@ class Sealer:
             return value
         found = self.keys.for_klant(key, create=True)
         assert found is not None
-        plain = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+        plain = jsonfast.dumps(value)
         return {"sealed": base64.b64encode(_encrypt(found, plain)).decode()}
 
     def open_state(self, key: str, stored: dict[str, Any]) -> dict[str, Any] | None:
@@ -145,4 +146,4 @@ class Sealer:
         found = self.keys.for_klant(key, create=False)
         if found is None:
             return None
-        return json.loads(_decrypt(found, base64.b64decode(stored["sealed"])))
+        return jsonfast.loads(_decrypt(found, base64.b64decode(stored["sealed"])))

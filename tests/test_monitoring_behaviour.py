@@ -78,7 +78,12 @@ def test_a_drop_on_one_service_becomes_a_service_alert(runtime: Any) -> None:
     assert (alert["dienst"]["code"], alert["kanaal"]) == ("paspoort", "telefoon")
     assert alert["bewijs"]["basislijn"] == pytest.approx(8.5 / 41, abs=0.001)
     assert alert["waarde"] >= alert["drempel"]
-    assert alert["bewijs"]["voorbeeldOpmerkingen"]
+    if getattr(runtime, "name", "") == "kafka":
+        # Crypto-shredding (docs/privacy.md, Forget): on Kafka an observation, keyed by its
+        # cell and not by the citizen, carries no comment that `forget` could not reach.
+        assert alert["bewijs"]["voorbeeldOpmerkingen"] == []
+    else:
+        assert alert["bewijs"]["voorbeeldOpmerkingen"]
     # Observations carry no klant; the alert is keyed by its cell.
     observations = runtime.records(MONITOR_OBSERVATION.topic, min_count=1)
     assert all("klant" not in o["data"] for o in observations)
