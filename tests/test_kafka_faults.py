@@ -165,7 +165,9 @@ def test_a_second_worker_joining_and_leaving_skips_nothing(
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
     first = KafkaHarness(kafka_broker.bootstrap, prefix, tmp_path / "a", partitions=4)
-    second = KafkaHarness(kafka_broker.bootstrap, prefix, tmp_path / "b", partitions=4)
+    # Every process shares the key store of crypto-shredding (docs/privacy.md).
+    shared = {"KLANTSIGNAAL_KEYSTORE_URL": first.settings.keystore}
+    second = KafkaHarness(kafka_broker.bootstrap, prefix, tmp_path / "b", partitions=4, env=shared)
     try:
         with warehouse_sink(first, tmp_path) as warehouse:
             flow = Flow(first, 2000, per_txn=50, seconds=10)
