@@ -31,10 +31,11 @@ def _replay(settings: Any, batch_size: int) -> Any:
     if settings.runtime == "kafka":
         from pipeline.runtimes.kafka.replay import TopicReplay
 
-        log.warning(
-            "Kafka: `privacy forget` does not reach the topics; citizens forgotten since "
-            "will come back: run `klantsignaal privacy forget` for them again afterwards"
-        )
+        if not settings.kafka_seal:
+            log.warning(
+                "Kafka without crypto-shredding: `privacy forget` does not reach the topics; "
+                "citizens forgotten since will come back: forget them again afterwards"
+            )
         return TopicReplay(settings, TOPICS, batch_size=batch_size)
     from pipeline.runtimes.replay import LogReplay
 

@@ -73,6 +73,7 @@ def _rebuild_cli(settings: Settings, target_url: str) -> subprocess.CompletedPro
             "KLANTSIGNAAL_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
             "KLANTSIGNAAL_KAFKA_TOPIC_PREFIX": settings.kafka_topic_prefix,
             "KLANTSIGNAAL_KAFKA_PARTITIONS": str(settings.kafka_partitions),
+            "KLANTSIGNAAL_KEYSTORE_URL": settings.keystore,  # opens the sealed records
         }
     )
     return subprocess.run(

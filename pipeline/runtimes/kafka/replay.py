@@ -13,6 +13,7 @@ from collections.abc import Iterator, Sequence
 from kafka import KafkaConsumer
 from kafka.structs import TopicPartition
 
+from pipeline.keystore import sealer_for
 from pipeline.runtimes.kafka.sinks import to_sink_record
 from pipeline.runtimes.replay import ReplayBatch
 from pipeline.settings import Settings
@@ -29,6 +30,7 @@ class TopicReplay:
         poll_timeout: float = 1.0,
     ):
         self.logical = {settings.topic(t): t for t in topics}
+        self.sealer = sealer_for(settings)  # sealed records open; forgotten klanten stay out
         self.batch_size = batch_size
         self.poll_timeout = poll_timeout
         self.consumer = KafkaConsumer(
@@ -75,7 +77,7 @@ class TopicReplay:
                         if record.offset >= self.end[tp]:
                             continue  # arrived after the rebuild started: the live sink has it
                         read += 1
-                        item = to_sink_record(self.logical[tp.topic], record)
+                        item = to_sink_record(self.logical[tp.topic], record, self.sealer)
                         if item is not None:
                             batch.append(item)
                 if read:
