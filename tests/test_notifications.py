@@ -457,6 +457,7 @@ def test_kafka_notification_runner_sends_team_email_and_webhook(
             "KLANTSIGNAAL_KAFKA_PARTITIONS": str(s.kafka_partitions),
             "KLANTSIGNAAL_WAREHOUSE_URL": postgres_url,
             "KLANTSIGNAAL_DATA_DIR": str(tmp_path / "notify-data"),
+            "KLANTSIGNAAL_KEYSTORE_URL": s.keystore,  # every process shares the key store
             "KLANTSIGNAAL_PUBLIC_URL": "https://klantsignaal.gemeente.example",
             "KLANTSIGNAAL_SMTP_HOST": "127.0.0.1",
             "KLANTSIGNAAL_SMTP_PORT": str(smtp[1]),
