@@ -88,6 +88,10 @@ def machine_info() -> dict[str, Any]:
     }
 
 
+def _load() -> list[float] | None:
+    return [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None
+
+
 def _rate(count: int, seconds: float) -> float:
     return round(count / seconds, 1) if seconds > 0 else 0.0
 
@@ -347,12 +351,15 @@ def run_bench(args: argparse.Namespace | Mapping[str, Any] | None = None) -> dic
         "quick": bool(_raw(args).get("quick")),
         "machine": machine_info(),
         "sizes": {k: v for k, v in vars(sizes).items() if k != "progress"},
+        # 1/5/15-minute load averages: figures from a busy machine are not comparable.
+        "load_average_start": _load(),
     }
     if sizes.runtime == "kafka":
         from pipeline.bench_kafka import run_kafka_bench
 
         with tempfile.TemporaryDirectory(prefix="klantsignaal-bench-kafka-") as tmp:
             out["pipeline_kafka"] = run_kafka_bench(sizes, sizes.bootstrap, Path(tmp))
+        out["load_average_end"] = _load()
         out["total_seconds"] = round(time.perf_counter() - began, 3)
         return out
     with tempfile.TemporaryDirectory(prefix="klantsignaal-bench-") as tmp:
@@ -360,6 +367,7 @@ def run_bench(args: argparse.Namespace | Mapping[str, Any] | None = None) -> dic
     out["validation"] = bench_validation(sizes)
     out["sentiment"] = bench_sentiment(sizes)
     out["alert_policy"] = bench_alert_policy(sizes)
+    out["load_average_end"] = _load()
     out["total_seconds"] = round(time.perf_counter() - began, 3)
     return out
 

@@ -12,6 +12,7 @@ from schemas import jsonfast
 SPEC_VERSION = "1.0"
 # Context attributes that are not extensions; everything else on the envelope is one.
 _CORE = ("specversion", "id", "source", "type", "time", "subject", "datacontenttype", "dataschema")
+_NOT_EXTENSIONS = frozenset((*_CORE, "data", "partitionkey"))
 
 
 def utc_now() -> str:
@@ -55,9 +56,7 @@ class CloudEvent:
     @classmethod
     def from_structured(cls, raw: dict[str, Any]) -> CloudEvent:
         """Build from an already validated structured-mode dict."""
-        extensions = {
-            k: v for k, v in raw.items() if k not in _CORE and k not in ("data", "partitionkey")
-        }
+        extensions = {k: v for k, v in raw.items() if k not in _NOT_EXTENSIONS}
         return cls(
             id=raw["id"],
             source=raw["source"],

@@ -5,7 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 
+import pytest
+
 from pipeline.bench import QUICK, BenchSizes, add_arguments, run_bench, sizes_from
+from tests.infra.kafka_broker import KafkaBroker
 
 
 def test_sizes_from_cli_args_and_dicts() -> None:
@@ -44,3 +47,34 @@ def test_quick_bench_returns_positive_figures() -> None:
     assert out["validation"]["events_per_s"] > 0
     assert isinstance(out["sentiment"], dict)
     assert out["total_seconds"] > 0
+
+
+@pytest.mark.kafka
+@pytest.mark.slow
+def test_kafka_bench_prints_the_figures_the_issue_asks_for(kafka_broker: KafkaBroker) -> None:
+    """`bench --runtime kafka` on the session broker, tiny sizes: the summary has every
+    figure (ratios, alert latency at 50 and 200 answers/s, edge), nothing was lost on the
+    way to the warehouse and every edge request was accepted. Speed is not asserted."""
+    out = run_bench(
+        {
+            "runtime": "kafka",
+            "bootstrap": kafka_broker.bootstrap,
+            "contacts": 150,
+            "batch_size": 50,
+            "edge_requests": 60,
+            "latency_seconds": 0.5,
+            "progress": False,
+        }
+    )
+    json.dumps(out)
+    kafka = out["pipeline_kafka"]
+    summary = kafka["summary"]
+    for name in ("contacts_ratio_to_bare", "responses_ratio_to_bare", "edge_requests_per_s"):
+        assert summary[name] > 0, name
+    for rate in (50, 200):
+        assert all(v is not None for v in summary[f"alert_ms_{rate}_per_s"].values())
+        run = kafka["alert_latency"][f"{rate}/s"]
+        assert run["alerts_stored"] == run["answers"] > 0
+    assert kafka["edge"]["statuses"] == {202: kafka["edge"]["requests"]}
+    assert summary["worker_peak_rss_mib"] > 0
+    assert len(out["load_average_start"]) == 3 and len(out["load_average_end"]) == 3
