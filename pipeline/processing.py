@@ -99,26 +99,33 @@ def process_record(
     """`decoded` is the event, or the reason it could not be decoded."""
     if isinstance(decoded, str):
         return Outcome(dead_letter=DeadLetter(decoded, stage.name, topic, position, raw or {}))
-    record = decoded.to_structured()
     problem = input_problem(topic, decoded)
     if problem:
-        return Outcome(dead_letter=DeadLetter(problem, stage.name, topic, position, record))
+        return Outcome(
+            dead_letter=DeadLetter(problem, stage.name, topic, position, decoded.to_structured())
+        )
     buffered = {name: BufferedState(states[name]) for name in stage.state_names}
     try:
         emits = [_checked(emit) for emit in stage.process(topic, decoded, buffered)]
     except Rejected as exc:
-        return Outcome(dead_letter=DeadLetter(str(exc), stage.name, topic, position, record))
+        return Outcome(
+            dead_letter=DeadLetter(str(exc), stage.name, topic, position, decoded.to_structured())
+        )
     except Exception as exc:  # one bad record must never stop the stream
         log.exception("stage %s failed on %s at %s", stage.name, topic, position)
         reason = f"interne fout in {stage.name}: {type(exc).__name__}"
-        return Outcome(dead_letter=DeadLetter(reason, stage.name, topic, position, record))
+        return Outcome(
+            dead_letter=DeadLetter(reason, stage.name, topic, position, decoded.to_structured())
+        )
     try:
         for state in buffered.values():
             state.flush()
     except Exception as exc:
         log.exception("state of %s could not be saved at %s", stage.name, position)
         reason = f"state van {stage.name} niet op te slaan: {type(exc).__name__}"
-        return Outcome(dead_letter=DeadLetter(reason, stage.name, topic, position, record))
+        return Outcome(
+            dead_letter=DeadLetter(reason, stage.name, topic, position, decoded.to_structured())
+        )
     return Outcome(emits=emits)
 
 

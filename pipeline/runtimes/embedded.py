@@ -182,6 +182,7 @@ class EmbeddedRuntime:
         self.batch_size = batch_size
         self._wake = threading.Event()
         self._stop = threading.Event()
+        self._decode_cache: dict[int, tuple[str, CloudEvent | str]] = {}
         self._thread: threading.Thread | None = None
 
     # -- Publisher port -------------------------------------------------------------------
@@ -209,7 +210,7 @@ class EmbeddedRuntime:
                 outcome = process_record(
                     stage,
                     rec.topic,
-                    _decode(rec.value),
+                    self._decoded(rec),
                     states,
                     str(rec.offset),
                     raw={"value": rec.value},
@@ -233,7 +234,7 @@ class EmbeddedRuntime:
             return 0
         batch = []
         for rec in records:
-            decoded = None if rec.topic == DEAD_LETTER else _decode(rec.value)
+            decoded = None if rec.topic == DEAD_LETTER else self._decoded(rec)
             item = sink_record(rec.topic, str(rec.offset), decoded, rec.value, {"value": rec.value})
             if item is not None:
                 batch.append(item)
@@ -244,8 +245,20 @@ class EmbeddedRuntime:
             self.log.commit_offset(tx, sink.name, records[-1].offset)
         return len(records)
 
+    def _decoded(self, rec: LogRecord) -> CloudEvent | str:
+        """A record decoded once per step: contacts are read by three stages and the sinks.
+        (Stages and sinks only read an event; the value is compared, so a reused offset of a
+        rolled-back append can never return another record's event.)"""
+        cached = self._decode_cache.get(rec.offset)
+        if cached is not None and cached[0] == rec.value:
+            return cached[1]
+        decoded = _decode(rec.value)
+        self._decode_cache[rec.offset] = (rec.value, decoded)
+        return decoded
+
     def step(self) -> int:
         """One pass over every stage and sink; returns how many records were handled."""
+        self._decode_cache.clear()
         done = 0
         for stage in self.topology.stages:
             done += self._run_stage(stage)
