@@ -178,7 +178,7 @@ class KafkaHarness:
         began = time.monotonic()
         self._log_file = open(log_path, "wb")  # noqa: SIM115 - lives as long as the worker
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "pipeline.runtimes.kafka.worker"],
+            worker_command(),
             cwd=REPO_ROOT,
             env=env,
             stdin=subprocess.DEVNULL,
@@ -363,6 +363,16 @@ def as_dict(logical_topic: str, record: Any, sealer: Sealer | None = None) -> di
     if isinstance(decoded, CloudEvent):
         return decoded.to_structured()
     return {"undecodable": decoded, **raw_parts(key, headers, value)}
+
+
+def worker_command() -> list[str]:
+    """The real worker, or with KLANTSIGNAAL_TEST_WITHOUT_FIX=<fix> the worker with that
+    offset fix switched off (tests/kafka_worker_without_fix.py), to show a test fails
+    without it."""
+    without = os.environ.get("KLANTSIGNAAL_TEST_WITHOUT_FIX", "").split()
+    if without:
+        return [sys.executable, "-m", "tests.kafka_worker_without_fix", *without]
+    return [sys.executable, "-m", "pipeline.runtimes.kafka.worker"]
 
 
 def unique_prefix(label: str = "h") -> str:

@@ -10,6 +10,7 @@ monitoring stages were added); 2,000 + 2,000 for the rebalance and broker tests.
 
 from __future__ import annotations
 
+import json
 import random
 import subprocess
 import threading
@@ -31,6 +32,7 @@ from tests.infra._proc import die_with_parent, terminate
 from tests.infra.kafka_broker import KafkaBroker
 from tests.kafka_harness import KafkaHarness, unique_prefix
 from tests.test_kafka_offsets import flows
+from tests.test_kafka_runtime import read_all
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
@@ -116,7 +118,8 @@ def assert_complete(warehouse: Warehouse, flow: Flow, timeout: float = 180) -> N
             raise AssertionError(
                 f"missing in the warehouse: {len(missing_i)} invitation(s), e.g. "
                 f"{sorted(missing_i)[:3]}; {len(missing_s)} signal(s), e.g. "
-                f"{sorted(missing_s)[:3]}; {len(missing_a)} alert(s)\n"
+                f"{sorted(missing_s)[:3]}; {len(missing_a)} alert(s), their signals at "
+                f"{positions(flow.harness, 'scored-signals', 'responseId', missing_a)[:20]}\n"
                 f"{flow.harness.worker_log_tail()}"
             )
         time.sleep(0.5)
@@ -125,6 +128,15 @@ def assert_complete(warehouse: Warehouse, flow: Flow, timeout: float = 180) -> N
     doubles.update({k: n for k, n in alerts.items() if n != 1})
     assert not doubles, f"more than one distinct event for: {list(doubles.items())[:5]}"
     assert set(invitations) == contacts and set(signals) == responses
+
+
+def positions(harness: KafkaHarness, topic: str, field: str, wanted: set[str]) -> list[str]:
+    """Where the records with these ids lie on a topic (partition/offset), to diagnose a loss."""
+    found = []
+    for record in read_all(harness.settings, topic, "read_committed"):
+        if json.loads(record.value).get(field) in wanted:
+            found.append(f"{record.partition}/{record.offset}")
+    return sorted(found, key=lambda p: tuple(int(x) for x in p.split("/")))
 
 
 def test_sigkill_at_random_moments_loses_and_doubles_nothing(
@@ -224,7 +236,7 @@ def test_a_broker_restart_mid_stream_loses_nothing(tmp_path: Path) -> None:
                 broker.restart()
                 flow.wait(timeout=180)
                 assert_complete(warehouse, flow, timeout=120)
-                harness.wait_committed(timeout=15.0)
+                harness.wait_committed(timeout=10.0)
         finally:
             harness.close()
     finally:

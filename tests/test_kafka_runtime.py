@@ -320,6 +320,7 @@ def test_bad_records_are_dead_lettered_and_the_stream_goes_on(
     assert "/" in undecodable[0]["position"]
     assert {d["stage"] for d in invalid} == {"trigger", "signals", "monitor-feed"}
     assert all("/data/kanaal" in d["reason"] for d in invalid)
+    shared_harness.wait_committed(timeout=10.0)  # the poison records are committed past too
 
 
 def test_quarantine_survives_a_worker_restart(kafka_harness: KafkaHarness) -> None:
@@ -371,6 +372,7 @@ def test_a_killed_worker_loses_nothing(kafka_harness: KafkaHarness) -> None:
         f"{len(seen) - len(wanted)} replayed, none lost"
     )
     assert done_before < len(wanted), "the kill came too late to prove anything"
+    harness.wait_committed(timeout=10.0)
 
 
 # -- sinks --------------------------------------------------------------------------------

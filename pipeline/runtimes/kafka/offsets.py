@@ -1,6 +1,6 @@
-"""Offsets that follow what was processed: faust-streaming's consumer, corrected in two places.
+"""Offsets that follow what was processed: faust-streaming's consumer, corrected.
 
-faust-streaming (0.11 .. 0.15) has two bugs that break "never skip, commit what was done":
+faust-streaming (0.11 .. 0.15) has bugs that break "never skip, commit what was done":
 
 1. **Commits stall on transactional input** (faust-streaming #606, #401, #625). faust commits
    the highest offset of a run of *consecutive* acked offsets. A transaction marker takes an
@@ -20,13 +20,35 @@ faust-streaming (0.11 .. 0.15) has two bugs that break "never skip, commit what 
    between the seek and the clear are dropped, never acked, never seen again in this run,
    and (with bug 1) the commit then sticks on them.
 
-   Here every `resume_flow()` is deferred until each assigned partition that lost fetched
-   records (dropped from a queue before a stream took them, or returned by a fetch but
-   never handed over when faust's getmany broke off on a rebalance) was sought back to the
-   first of them. Such a record is never committed past (it is not processed), so it is
-   fetched again rather than skipped; partitions that lost nothing are not replayed.
+   faust clears the queues (`flow_control.resume()`) right before *every* `resume_flow()`,
+   and it calls that several times per recovery: for the table changelogs, and again after
+   it resumed the stream partitions and sought them to the committed offsets -- by then
+   the fetcher may already have handed records to the queues that the clear drops. So
+   every `resume_flow()` is deferred until each assigned partition that lost fetched
+   records (handed to the queues and not acked, or returned by a fetch but never handed
+   over when faust's getmany broke off) was sought back to the first of them. A record of
+   a topic read by several agents stays unacked for good when one queue lost its copy,
+   even if another agent processed it, so "not acked" is what counts, not "not taken".
+   Such a record is never committed past, so it is fetched again rather than skipped;
+   partitions that lost nothing are not replayed. A record delivered twice (dropped, then
+   fetched again) counts once: the latest delivery decides whether its offset is done, so
+   a dropped copy cannot hold the commit back forever. Before a rebalance or stop, faust
+   waits until every message a stream took is acked or garbage-collected; a message whose
+   other copies were cleared is never acked, so the bookkeeping then drops its references
+   (keeping only the lowest unprocessed offset) instead of keeping faust waiting until
+   the group throws the worker out.
 
-Both fixes are in `SafeOffsetsConsumer` (a mixin over faust's aiokafka Consumer) and
+3. **A failed commit is remembered as done** (faust-streaming #316, fixed upstream by
+   PR #692 after 0.15.3). faust records the offsets of a commit as committed even when the
+   commit failed (a rebalance in progress: `CommitFailedError`), and then never sends
+   that offset again: when the partition goes idle, the broker keeps the old offset
+   forever (lag never reaches zero; a restart replays everything since). Here a failed
+   commit forgets what faust recorded, so the next commit interval sends it again. And
+   before a commit, faust's producer buffer (table changelog writes) is drained fully:
+   faust's own flush gives up once nothing moved for 0.1 s, so a state change of a
+   committed record could still be in memory when the worker dies.
+
+The fixes are in `SafeOffsetsConsumer` (a mixin over faust's aiokafka Consumer) and
 `PositionReportingThread` (over faust's AIOKafkaConsumerThread), wired in by the worker's
 transport. Delivery stays at-least-once: a seek back may replay a few records, which the
 stages and sinks absorb (derived event ids are deterministic; sinks dedupe on id).
@@ -81,35 +103,47 @@ class SafeOffsetsConsumer:
     _pending: dict[Any, dict[int, Any]]
     _fetched: dict[Any, Fetched]
     _delivered: dict[Any, int]
+    _floor: dict[Any, int]
     _epoch: dict[Any, int]
     _flow_epoch: int
-    _sought_epoch: int
-    _seeking: bool
+    _resume_wanted: int | None
+    _resumer: asyncio.Task[None] | None
+    _announced_epoch: int
 
     def _init_offsets(self) -> None:
         self._pending = defaultdict(dict)  # offset -> message delivered, maybe not acked
         self._fetched = {}
         self._delivered = {}  # last offset handed to the streams, per partition
+        self._floor = {}  # lowest unprocessed offset of messages no longer held (wait_empty)
         self._epoch = defaultdict(int)  # bumped on every seek back
-        self._flow_epoch = 0
-        self._sought_epoch = -1
-        self._seeking = False
+        self._flow_epoch = 0  # bumped on every stop_flow
+        self._resume_wanted = None  # flow epoch of a resume_flow() not yet carried out
+        self._resumer = None
+        self._announced_epoch = -1
         inner = self.callback  # type: ignore[attr-defined]
 
         async def deliver(message: Any) -> None:
-            tp, offset = message.tp, message.offset
-            epoch = self._epoch[tp]
+            epoch = self._epoch[message.tp]
             await inner(message)
-            if epoch != self._epoch[tp]:
-                return  # sought back meanwhile: this delivery belongs to the old run
-            if not message.acked and message.refcount > 0:
-                self._pending[tp][offset] = message
-            if offset > self._delivered.get(tp, -1):
-                self._delivered[tp] = offset
+            self._note_delivery(message, epoch)
 
         self.callback = deliver  # type: ignore[attr-defined]
 
     # -- bookkeeping ----------------------------------------------------------------------
+
+    def _note_delivery(self, message: Any, epoch: int) -> None:
+        """After faust handed `message` to the agents' queues (fetched in seek epoch `epoch`)."""
+        tp, offset = message.tp, message.offset
+        if epoch != self._epoch[tp]:
+            return  # sought back meanwhile: this delivery belongs to the old run
+        # The latest delivery of an offset decides: an earlier copy may have been dropped
+        # from a queue and will never be acked.
+        if not message.acked and message.refcount > 0:
+            self._pending[tp][offset] = message
+        else:
+            self._pending[tp].pop(offset, None)
+        if offset > self._delivered.get(tp, -1):
+            self._delivered[tp] = offset
 
     def note_fetch(self, tp: Any, last: int | None, position: int) -> None:
         """Called from the consumer thread after each fetch (one tuple store: atomic)."""
@@ -120,14 +154,9 @@ class SafeOffsetsConsumer:
 
     def safe_offset(self, tp: Any) -> int | None:
         """The offset below which every record of `tp` is processed (None: not known)."""
-        pending = self._pending.get(tp)
-        if pending:
-            # Acks are read off the messages: faust's Cython stream iterator acks inline,
-            # without calling Consumer.ack, so the flag is the one reliable record.
-            for offset in [o for o, m in pending.items() if m.acked]:
-                del pending[offset]
-            if pending:
-                return min(pending)
+        unprocessed = self._unprocessed(tp)
+        if unprocessed is not None:
+            return unprocessed
         fetched = self._fetched.get(tp)
         if fetched is None:
             return None
@@ -136,6 +165,19 @@ class SafeOffsetsConsumer:
         if last is None or (delivered is not None and delivered >= last):
             return position
         return delivered + 1 if delivered is not None else None
+
+    def _unprocessed(self, tp: Any) -> int | None:
+        """The lowest offset of `tp` handed to the streams and not acked, if any."""
+        pending = self._pending.get(tp)
+        if pending:
+            # Acks are read off the messages: faust's Cython stream iterator acks inline,
+            # without calling Consumer.ack, so the flag is the one reliable record.
+            for offset in [o for o, m in pending.items() if m.acked]:
+                del pending[offset]
+        lowest = [
+            o for o in (min(pending) if pending else None, self._floor.get(tp)) if o is not None
+        ]
+        return min(lowest) if lowest else None
 
     # -- faust hooks ----------------------------------------------------------------------
 
@@ -164,51 +206,108 @@ class SafeOffsetsConsumer:
         self._pending.pop(tp, None)
         self._fetched.pop(tp, None)
         self._delivered.pop(tp, None)
+        self._floor.pop(tp, None)
+
+    def _rewind(self, tp: Any, target: int) -> None:
+        """Bookkeeping for a seek back to `target`: what was delivered from there on is
+        void (fetched again); records below it still being processed stay pending."""
+        self._epoch[tp] += 1
+        self._fetched.pop(tp, None)
+        self._delivered[tp] = target - 1
+        self._floor.pop(tp, None)  # target <= floor: lost_from counts it
+        pending = self._pending.get(tp)
+        if pending:
+            for offset in [o for o in pending if o >= target]:
+                del pending[offset]
+
+    async def wait_empty(self) -> None:
+        """faust's wait for in-flight messages before a rebalance or stop, without our
+        references keeping it waiting: faust waits until each message a stream took is
+        acked or garbage-collected, and one whose other queued copies were just cleared is
+        never acked. Hold only the lowest unprocessed offset per partition instead (the
+        commit stays at or below it)."""
+        for tp in list(self._pending):
+            lowest = self._unprocessed(tp)
+            self._pending.pop(tp, None)
+            if lowest is not None:
+                self._floor[tp] = lowest
+        await super().wait_empty()  # type: ignore[misc]
 
     def stop_flow(self) -> None:
         self._flow_epoch += 1
         super().stop_flow()  # type: ignore[misc]
 
     def resume_flow(self) -> None:
-        """Resume only after seeking back to the committed offsets (fix 2 above)."""
-        epoch = self._flow_epoch
-        if epoch == self._sought_epoch:
-            # faust calls resume_flow more than once per recovery: seek back only once per
-            # stop (else records processed since would be replayed), and never resume
-            # before that seek is done (the task resumes when it is).
-            if not self._seeking:
-                super().resume_flow()  # type: ignore[misc]
-            return
-        self._sought_epoch = epoch
-        self._seeking = True
-        loop = asyncio.get_event_loop()
-        loop.create_task(self._seek_back_then_resume(epoch))
+        """Resume only after seeking back what the queues lost (fix 2 above).
 
-    async def _seek_back_then_resume(self, epoch: int) -> None:
-        try:
-            await self.seek_back()
-        except Exception:
-            # Still resume: perform_seek already sought to the committed offsets, and
-            # nothing is committed past an undelivered record.
-            log.exception("seeking back to committed offsets failed; resuming anyway")
-        finally:
-            self._seeking = False
-        if epoch == self._flow_epoch:  # no new rebalance stopped the flow meanwhile
-            super().resume_flow()  # type: ignore[misc]
+        faust clears the agents' queues just before each call, and calls it several times
+        per recovery; every call gets its own seek back, carried out in order by one task.
+        """
+        self._resume_wanted = self._flow_epoch
+        if self._resumer is None or self._resumer.done():
+            self._resumer = asyncio.get_event_loop().create_task(self._seek_back_then_resume())
+
+    async def _seek_back_then_resume(self) -> None:
+        epoch = self._flow_epoch
+        while True:
+            if self._resume_wanted is not None:
+                epoch, self._resume_wanted = self._resume_wanted, None
+                try:
+                    await self.seek_back()
+                except Exception:
+                    # Resume anyway: nothing is committed past an undelivered record, so
+                    # what could not be sought back holds the commit until a restart.
+                    log.exception("seeking back to dropped records failed; resuming anyway")
+                if epoch == self._flow_epoch:  # else a new rebalance stopped the flow
+                    super().resume_flow()  # type: ignore[misc]
+                continue
+            if epoch != self._flow_epoch:
+                return  # stopped again; its resume_flow() starts a new task
+            if not self.app.rebalancing:  # type: ignore[attr-defined]
+                break  # tables recovered, streams resumed: faust's rebalance is over
+            await asyncio.sleep(0.05)
+        if self._announced_epoch != epoch:
+            self._announced_epoch = epoch
             log.info("resumed from committed offsets")
             announce = getattr(self.app, "on_flow_resumed", None)  # type: ignore[attr-defined]
             if announce is not None:
                 await announce()
 
+    # -- fix 3 ----------------------------------------------------------------------------
+
+    async def _commit_offsets(self, offsets: Any, start_new_transaction: bool = True) -> bool:
+        # faust flushes the producer before committing, but its buffer (table changelog
+        # writes) only for as long as it keeps moving within 0.1 s: drain it fully, so no
+        # state change of a committed record can be lost.
+        buffer = self.app.producer.buffer  # type: ignore[attr-defined]
+        try:
+            while buffer.size:
+                await buffer.flush()
+        except RuntimeError:  # the producer is stopping: faust's own flush decides
+            pass
+        did_commit = await super()._commit_offsets(  # type: ignore[misc]
+            offsets, start_new_transaction=start_new_transaction
+        )
+        if not did_commit:
+            # faust recorded these as committed regardless: forget that, so the next
+            # commit interval sends them again.
+            for tp in offsets:
+                self._committed_offset.pop(tp, None)  # type: ignore[attr-defined]
+            log.info("commit of %d partition(s) failed; retrying next interval", len(offsets))
+        return did_commit
+
     def lost_from(self, tp: Any) -> int | None:
-        """The first offset of `tp` that was fetched but will never be processed, if any:
-        a record handed to the streams but dropped from a queue before a stream took it
-        (faust clears the queues on recovery), or a record a fetch returned that was never
-        handed over (faust's getmany breaks off on a rebalance)."""
-        pending = self._pending.get(tp) or {}
-        dropped = [o for o, m in pending.items() if not m.acked and not m.tracked]
-        if dropped:
-            return min(dropped)
+        """The first offset of `tp` that was fetched but may never be processed, if any.
+
+        Called when faust has just cleared the agents' queues: a record handed to the
+        streams and not acked was dropped from at least one queue (a topic read by several
+        agents keeps it unacked when one queue lost its copy, even if another agent
+        processed it), unless an agent is processing it right now (then it is replayed,
+        which is harmless). Or a record a fetch returned was never handed over (faust's
+        getmany breaks off when the flow stops)."""
+        unprocessed = self._unprocessed(tp)
+        if unprocessed is not None:
+            return unprocessed
         fetched = self._fetched.get(tp)
         if fetched is None or fetched[0] is None:
             return None
@@ -230,7 +329,7 @@ class SafeOffsetsConsumer:
             if target is None:
                 continue
             log.info("seeking %s back to %d: fetched records were dropped", tp, target)
-            self._forget(tp)
+            self._rewind(tp, target)
             await self.seek(tp, target)  # type: ignore[attr-defined]
             targets[tp] = target
         return targets

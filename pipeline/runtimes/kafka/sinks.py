@@ -84,7 +84,14 @@ def run_sink(
     sealer = sealer_for(settings)
     try:
         while not stop_event.is_set():
-            polled = consumer.poll(timeout_ms=int(poll_timeout * 1000), max_records=max_records)
+            try:
+                polled = consumer.poll(timeout_ms=int(poll_timeout * 1000), max_records=max_records)
+            except KafkaError as exc:
+                # The broker is away (restart, network): wait and poll again; nothing
+                # was handed to the sink, so nothing is lost or committed.
+                log.warning("sink %s cannot poll (%r); retrying", sink.name, exc)
+                stop_event.wait(retry_pause)
+                continue
             READINESS.mark(ready_part, bool(consumer.assignment()))
             if not polled:
                 # Past transaction markers and aborted records too: committed = end offsets.
