@@ -301,6 +301,24 @@ class KafkaHarness:
                 lag[f"{tp.topic}/{tp.partition}"] = behind
         return lag
 
+    def wait_monitoring_done(self, timeout: float = 120.0) -> None:
+        """Wait until the monitoring stage has caught up with its input. All observations
+        of one service and channel share a partition, so after a burst that one partition
+        is still being worked through when the warehouse is complete; a test that measures
+        the commit delay "after idle" starts its clock after this."""
+        deadline = time.monotonic() + timeout
+        while True:
+            lag = {k: v for k, v in self.committed_lag().items() if "monitor-observations" in k}
+            if not lag:
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"monitoring stage not caught up after {timeout:.0f} s: {lag}\n"
+                    f"--- worker log (tail) ---\n{self.worker_log_tail()}"
+                )
+            self.assert_worker_alive()
+            time.sleep(0.5)
+
     def wait_committed(self, timeout: float = 10.0) -> float:
         """Wait until committed offsets equal end offsets; returns the seconds it took."""
         began = time.monotonic()

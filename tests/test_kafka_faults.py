@@ -158,6 +158,7 @@ def test_sigkill_at_random_moments_loses_and_doubles_nothing(
                 harness.start_worker()
             flow.wait()
             assert_complete(warehouse, flow)
+            harness.wait_monitoring_done()
             seconds = harness.wait_committed(timeout=10.0)
             print(
                 f"\n{kills} SIGKILLs while {len(flow.contacts)} contacts and answers flowed; "
@@ -192,6 +193,7 @@ def test_a_second_worker_joining_and_leaving_skips_nothing(
             second.kill_worker()  # and back, after a session timeout
             flow.wait()
             assert_complete(warehouse, flow)
+            first.wait_monitoring_done()
             first.wait_committed(timeout=10.0)
     finally:
         second.close()
@@ -236,6 +238,7 @@ def test_a_broker_restart_mid_stream_loses_nothing(tmp_path: Path) -> None:
                 broker.restart()
                 flow.wait(timeout=180)
                 assert_complete(warehouse, flow, timeout=120)
+                harness.wait_monitoring_done()
                 harness.wait_committed(timeout=10.0)
         finally:
             harness.close()
