@@ -82,10 +82,12 @@ def make_handler(log_format: str = "text", stream: Any = None) -> logging.Handle
 
 
 def configure(level: str = "INFO", log_format: str = "text") -> None:
-    """Replace the root handlers with one redacting handler in the chosen format."""
+    """Replace the root's stream handlers (basicConfig's, an earlier call's) with one
+    redacting handler in the chosen format; other handlers (a test's capture) stay."""
     root = logging.getLogger()
     for old in list(root.handlers):
-        root.removeHandler(old)
+        if type(old) is logging.StreamHandler:
+            root.removeHandler(old)
     root.addHandler(make_handler(log_format))
     root.setLevel(level.upper())
     logging.getLogger("kafka").setLevel(logging.WARNING)  # kafka-python is chatty at INFO
