@@ -213,19 +213,22 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .evaluate import evaluate
     from .lexicon import LexiconScorer
     from .model import SHIPPED_MODEL, LinearScorer
-    from .realtext import load_realtext, report
+    from .realtext import load_parts, report
     from .train import DEFAULT_C, DROP_EXCLUDED, fit, realtext_extra, save
 
     train, test = load_gold()
     if not train:
         raise SystemExit("no gold corpus found (pipeline/sentiment/corpus)")
-    rt_train, rt_eval = load_realtext()
+    parts = load_parts()
+    rt_train, rt_dev, rt_eval = parts["train"], parts["dev"], parts["eval"]
     model = fit(
         train,
         c=args.c or DEFAULT_C,
         drop_excluded=DROP_EXCLUDED and not getattr(args, "unconstrained", False),
         extra=realtext_extra(rt_train),
-        note=f"shipped model: gold train split + {len(rt_train)} real-text train lines",
+        dev=rt_dev,
+        note=f"shipped model: gold train split + {len(rt_train)} real-text train lines; "
+        f"settings chosen on {len(rt_dev)} real-text dev lines (never on the eval part)",
     )
     scorer = LinearScorer(model)
     model["evaluation"] = {

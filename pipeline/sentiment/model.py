@@ -39,12 +39,16 @@ class LinearScorer:
         # each feature's display text, rendered once here instead of per comment.
         self._w: dict[str, tuple[float, float, float, float]] = {}
         self._rendered: dict[str, str] = {}
+        silent = frozenset(model.get("no_explain", ()))
         for k, v in model["weights"].items():
-            text = self._term(k)
+            text = "" if k in silent else self._term(k)
             self._w[k] = (v[0] - v[1], v[2] - v[1], v[3], v[2] - v[0] if text else 0.0)
             if text and text != k:
                 self._rendered[k] = text
         self._vn_at = float(model["thresholds"]["very_negative"])
+        # very_negative also needs P(neg) at least this (chosen on the real-text dev part for
+        # the precision recorded in the model's calibration); 0 in older model files.
+        self._vn_min_pneg = float(model["thresholds"].get("very_negative_min_p_neg", 0.0))
         # A comment that leans this clearly one way is not called neutral: a complaint read
         # as "neu" is a citizen nobody calls (costs ~1 point of in-domain macro-F1).
         self._polar_at = float(model["thresholds"].get("polar_at", 1.1))
@@ -101,16 +105,12 @@ class LinearScorer:
         e0, e1, e2 = math.exp(z0 - m), math.exp(z1 - m), math.exp(z2 - m)
         total = e0 + e1 + e2
         score = round((e2 - e0) / total, 4)
-        if z0 >= z1 and z0 >= z2:
+        if z0 >= z1 and z0 >= z2 or (z2 < z1 and score <= -self._polar_at):
             label, direction = "neg", -1
             pvn = 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z3))))
-            very = pvn >= self._vn_at
+            very = pvn >= self._vn_at and e0 / total >= self._vn_min_pneg
         elif z2 >= z1 or score >= self._polar_at:
             label, direction, very = "pos", 1, False
-        elif score <= -self._polar_at:
-            label, direction = "neg", -1
-            pvn = 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z3))))
-            very = pvn >= self._vn_at
         else:
             label, direction, very = "neu", 0, False
         return SentimentResult(

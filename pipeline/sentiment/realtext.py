@@ -71,32 +71,67 @@ def parse_xed(path: Path) -> list[Example]:
     return out
 
 
-def split_of(text: str) -> str:
+def bucket_of(text: str) -> int:
+    """0-99 from a salted hash of the text key (differs from the gold split's hash)."""
     digest = hashlib.blake2b(_SALT + text_key(text).encode("utf-8"), digest_size=8).digest()
-    return "eval" if int.from_bytes(digest, "big") % 100 < EVAL_PERCENT else "train"
+    return int.from_bytes(digest, "big") % 100
+
+
+def split_of(text: str) -> str:
+    """`eval` (buckets 0-49: never trained on, never tuned on) or `train` (50-99)."""
+    return "eval" if bucket_of(text) < EVAL_PERCENT else "train"
+
+
+def part_of(text: str) -> str:
+    """Three-way: `eval` (0-49), `dev` (50-64: tuning only) or `train` (65-99)."""
+    b = bucket_of(text)
+    return "eval" if b < EVAL_PERCENT else "dev" if b < EVAL_PERCENT + DEV_PERCENT else "train"
+
+
+def load_parts(directory: Path | None = None) -> dict[str, list[Example]]:
+    """{"train", "dev", "eval"} of every real-text source present (all empty when none is).
+
+    - XED and ecosent: split by `part_of` (salted text hash).
+    - DBRD: its own `test` split is `eval`; its `train` split is cut into `dev` (salted hash
+      of the file name, 15 %) and `train`. Train texts whose key also occurs in the test
+      split are dropped (DBRD v3 has such duplicates).
+    """
+    base = directory or data_dir()
+    parts: dict[str, list[Example]] = {"train": [], "dev": [], "eval": []}
+    for path, parser in ((base / XED_FILE, parse_xed), (base / ECOSENT_FILE, parse_ecosent)):
+        if path.is_file():
+            for row in parser(path):
+                parts[part_of(row.text)].append(row)
+    if (base / DBRD_DIR).is_dir():
+        test = parse_dbrd(base / DBRD_DIR, "test")
+        seen = {text_key(e.text) for e in test}
+        parts["eval"] += test
+        for e in parse_dbrd(base / DBRD_DIR, "train"):
+            key = text_key(e.text)
+            if key in seen:
+                continue
+            seen.add(key)
+            dev = bucket_of(key) < DBRD_DEV_PERCENT
+            parts["dev" if dev else "train"].append(e)
+    return parts
 
 
 def load_realtext(directory: Path | None = None) -> tuple[list[Example], list[Example]]:
-    """(train, eval) of the real-text sets present; both empty when none is."""
-    base = directory or data_dir()
-    train: list[Example] = []
-    evaluation: list[Example] = []
-    path = base / XED_FILE
-    if path.is_file():
-        rows = parse_xed(path)
-        train += [r for r in rows if split_of(r.text) == "train"]
-        evaluation += [r for r in rows if split_of(r.text) == "eval"]
-    if (base / DBRD_DIR).is_dir():
-        train += parse_dbrd(base / DBRD_DIR, "train", DBRD_TRAIN_SAMPLE)
-        evaluation += parse_dbrd(base / DBRD_DIR, "test")
-    return train, evaluation
+    """(train, eval) of the real-text sets present; both empty when none is. The `dev` part
+    (load_parts) is in neither: it is for choosing settings only."""
+    parts = load_parts(directory)
+    return parts["train"], parts["eval"]
 
 
 DBRD_DIR = "DBRD"
-DBRD_TRAIN_SAMPLE = 3000  # per class: enough for review vocabulary, keeps training fast
+DBRD_DEV_PERCENT = 15
+ECOSENT_FILE = "ecosent-sentences.csv"
+DEV_PERCENT = 15
 
 
 def parse_dbrd(root: Path, split: str, per_class: int | None = None) -> list[Example]:
+    """Reviews under root/split/{neg,pos}/<id>_<stars>.txt; labels from the reviewer's own
+    rating (DBRD: 1-2 stars neg, 4-5 pos). per_class: a fixed hash-ordered sample."""
     out: list[Example] = []
     for label in ("neg", "pos"):
         folder = root / split / label
@@ -114,9 +149,29 @@ def parse_dbrd(root: Path, split: str, per_class: int | None = None) -> list[Exa
     return out
 
 
+def parse_ecosent(path: Path) -> list[Example]:
+    """Dutch economic news headlines (vanatteveldt/ecosent, `sentences_ml.csv`) with the tone
+    of the headline coded by trained human coders (value -1/0/1; `gold` rows by experts).
+    Only -1 (neg) and 1 (pos) are kept; duplicates (same text key) once."""
+    import csv
+
+    out: list[Example] = []
+    seen: set[str] = set()
+    with path.open(encoding="utf-8", newline="") as fh:
+        for row in csv.DictReader(fh):
+            label = {"-1": "neg", "1": "pos"}.get((row.get("value") or "").strip())
+            text = (row.get("headline") or "").strip()
+            key = text_key(text)
+            if label is None or not key or key in seen:
+                continue
+            seen.add(key)
+            out.append(Example(text=text, label=label, source="ecosent"))
+    return out
+
+
 def available(directory: Path | None = None) -> bool:
     base = directory or data_dir()
-    return (base / XED_FILE).is_file() or (base / DBRD_DIR).is_dir()
+    return any((base / f).is_file() for f in (XED_FILE, ECOSENT_FILE)) or (base / DBRD_DIR).is_dir()
 
 
 def _ratio(a: int, b: int) -> float | None:
@@ -162,11 +217,16 @@ def report(scorer, examples: list[Example]) -> dict:
         "precision_gold_neg": _ratio(sum(g == "neg" for g in flagged), len(flagged)),
         "recall_of_gold_neg": _ratio(sum(g == "neg" for g in flagged), n_neg),
     }
-    out["by_source"] = {
-        src: polar_figures(
-            [r for e, r in zip(examples, results, strict=True) if e.source == src],
-            [e for e in examples if e.source == src],
-        )
-        for src in sorted({e.source for e in examples})
-    }
+    out["by_source"] = {}
+    for src in sorted({e.source for e in examples}):
+        for cell, keep in (("", None), ("/short", False), ("/long", True)):
+            idx = [
+                i
+                for i, e in enumerate(examples)
+                if e.source == src and (keep is None or e.is_long == keep)
+            ]
+            if idx:
+                out["by_source"][src + cell] = polar_figures(
+                    [results[i] for i in idx], [examples[i] for i in idx]
+                )
     return out

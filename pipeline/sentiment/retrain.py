@@ -5,10 +5,10 @@ rapportcijfer 1-3 -> neg; NPS 9-10 and/or rapportcijfer 9-10 -> pos; every score
 must agree). They are added to the gold training split with half weight. Caseworkers'
 corrections ("sentiment klopt niet", table sentiment_corrections) are added with full
 weight, and override a weak label for the same text. The real-text train part is added as
-for the shipped model (see train.realtext_extra). The candidate and the current model are
-judged on the held-out gold split AND on the real-text evaluation part (when its data is
-present; otherwise that is logged and reported, and gold alone decides), never on the
-labels they were trained on.
+for the shipped model (see train.realtext_extra), and its dev part chooses the thresholds.
+The candidate and the current model are judged on the held-out gold split AND on the
+real-text evaluation part (when its data is present; otherwise that is logged and
+reported, and gold alone decides), never on the labels they were trained on.
 Model files are versioned in <data-dir>/models/<version>.json; promoted.json points at the
 current one and keeps the history.
 """
@@ -24,7 +24,7 @@ from pathlib import Path
 from .corpus import CORPUS_DIR, load_gold, text_key
 from .evaluate import evaluate
 from .model import PROMOTED_FILE, SHIPPED_MODEL, LinearScorer, promoted_model_path
-from .realtext import load_realtext
+from .realtext import load_parts
 from .text import Analyser
 
 log = logging.getLogger(__name__)
@@ -121,8 +121,9 @@ def retrain(
     train, test = load_gold(corpus_dir)
     if not train or not test:
         raise ValueError(f"no gold corpus found in {corpus_dir}")
-    rt_train, rt_eval = load_realtext(realtext_dir)
-    held_out = [e.text for e in train + test + rt_eval]
+    parts = load_parts(realtext_dir)
+    rt_train, rt_dev, rt_eval = parts["train"], parts["dev"], parts["eval"]
+    held_out = [e.text for e in train + test + rt_dev + rt_eval]
     fixed = collect_corrections(corrections, held_out) if corrections is not None else []
     weak = collect_weak_labels(source, held_out + [t for t, _ in fixed]) if source else []
     extra = [(t, lab, WEAK_WEIGHT) for t, lab in weak]
@@ -131,6 +132,7 @@ def retrain(
     candidate = fit(
         train,
         extra=extra,
+        dev=rt_dev,
         note=(
             f"retrain: gold train split + {len(weak)} weak labels + {len(fixed)} corrections"
             f" + {len(rt_train)} real-text train"
