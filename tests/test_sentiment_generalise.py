@@ -9,11 +9,11 @@ import json
 import pytest
 
 from pipeline.sentiment import load_scorer
-from pipeline.sentiment.corpus import CORPUS_DIR, load, load_gold
+from pipeline.sentiment.corpus import CORPUS_DIR, load, load_gold, text_key
 from pipeline.sentiment.function_words import FUNCTION_WORDS, NUMBER_WORDS, is_reason
 from pipeline.sentiment.lexicon_nl import NEGATORS
 from pipeline.sentiment.model import SHIPPED_MODEL, LinearScorer
-from pipeline.sentiment.realtext import load_realtext, report
+from pipeline.sentiment.realtext import load_parts, load_realtext, report
 from pipeline.sentiment.text import Analyser
 from pipeline.sentiment.train import excluded_stems
 
@@ -140,17 +140,26 @@ def test_precision_threshold_picks_the_lowest_threshold_meeting_the_target() -> 
 
 
 def test_realtext_evaluation_when_the_data_is_present(scorer: LinearScorer) -> None:
-    train, evaluation = load_realtext()
+    parts = load_parts()
+    evaluation = parts["eval"]
     if not evaluation:
         pytest.skip("real-text data absent: run scripts/fetch-sentiment-data.sh")
     assert len(evaluation) >= 1000
-    keys = {e.text for e in evaluation}
-    assert not keys & {e.text for e in train}  # never trained on the evaluation part
+    keys = {text_key(e.text) for e in evaluation}
+    assert not keys & {text_key(e.text) for e in parts["train"] + parts["dev"]}
     figures = report(scorer, evaluation)
-    short = figures["short"]
-    # Regression guards at the level reached (the issue's 0.85 targets are NOT met on this
-    # set: see docs/sentiment.md), and the one-sided error must stay closed.
-    assert short["pos_vs_neg_accuracy_by_score_sign"] >= 0.65, short
-    assert short["pos_to_neg_error"] <= 0.45, short
+    cells = figures["by_source"]
+    if "dbrd/long" in cells:
+        # Reviews with their authors' own ratings: the issue's targets for accuracy and
+        # negative recall are met, short and long; the pos->neg error (0.12-0.13) is not
+        # yet at 0.10 (docs/sentiment.md), so it is guarded at its level.
+        for cell in ("dbrd/short", "dbrd/long"):
+            f = cells[cell]
+            assert f["pos_vs_neg_accuracy"] >= 0.85, (cell, f)
+            assert f["neg_recall"] >= 0.85, (cell, f)
+            assert f["pos_to_neg_error"] <= 0.15, (cell, f)
+    for cell in ("xed-nl/short", "ecosent/short"):
+        if cell in cells:  # not opinions: far from the targets, guarded by score sign
+            assert cells[cell]["pos_vs_neg_accuracy_by_score_sign"] >= 0.6, cells[cell]
     vn = figures["very_negative"]
-    assert vn["flagged"] == 0 or vn["precision_gold_neg"] >= 0.8, vn
+    assert vn["flagged"] == 0 or vn["precision_gold_neg"] >= 0.9, vn

@@ -180,7 +180,8 @@ def test_retrain_judges_on_real_text_when_present(
     _bad_model(models)
     report = retrain(tmp_path, None, corpus_dir=small_corpus)
     assert report["real_text"]["available"] is True
-    assert report["real_text"]["eval"] + report["real_text"]["train"] == 60
+    rt = report["real_text"]
+    assert rt["eval"] + rt["dev"] + rt["train"] == 60
     cand, cur = report["candidate"]["real_text_eval"], report["current"]["real_text_eval"]
     assert cand["n"] == report["real_text"]["eval"] and cur is not None
     assert report["promoted"] is True  # the all-"neu" model scores 0 by sign

@@ -184,7 +184,12 @@ def retrain(
         },
         "corrections": {"used": len(fixed)},
         "gold": {"train": len(train), "test": len(test)},
-        "real_text": {"available": bool(rt_eval), "train": len(rt_train), "eval": len(rt_eval)},
+        "real_text": {
+            "available": bool(rt_eval),
+            "train": len(rt_train),
+            "dev": len(rt_dev),
+            "eval": len(rt_eval),
+        },
         "promoted": promote,
     }
     if not rt_eval:
