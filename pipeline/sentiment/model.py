@@ -40,7 +40,6 @@ class LinearScorer:
         self._w: dict[str, tuple[float, float, float, float]] = {}
         self._rendered: dict[str, str] = {}
         silent = frozenset(model.get("no_explain", ()))
-        self._silent_terms = frozenset(model.get("no_explain_terms", ()))
         for k, v in model["weights"].items():
             text = "" if k in silent else self._term(k)
             self._w[k] = (v[0] - v[1], v[2] - v[1], v[3], v[2] - v[0] if text else 0.0)
@@ -75,11 +74,7 @@ class LinearScorer:
         terms = a.model_terms  # (margin, feature key): rendered lazily by explain()
         for v, t in a.terms:
             d = v * (self._lex_pos_gain if v > 0 else self._lex_neg_gain)
-            if (
-                (d > _MIN_EXPLAIN or d < -_MIN_EXPLAIN)
-                and is_reason(t)
-                and (t not in self._silent_terms)
-            ):
+            if (d > _MIN_EXPLAIN or d < -_MIN_EXPLAIN) and is_reason(t):
                 terms.append((d, t))
         return a.language, z, terms
 

@@ -113,6 +113,11 @@ def load_parts(directory: Path | None = None) -> dict[str, list[Example]]:
             seen.add(key)
             dev = bucket_of(key) < DBRD_DEV_PERCENT
             parts["dev" if dev else "train"].append(e)
+    # A text in one source's eval part may recur in another source ("Geweldig" is an XED
+    # eval line and a DBRD train review): it is then kept out of train and dev.
+    held = {text_key(e.text) for e in parts["eval"]}
+    for name in ("train", "dev"):
+        parts[name] = [e for e in parts[name] if text_key(e.text) not in held]
     return parts
 
 
