@@ -132,10 +132,10 @@ def openapi_document() -> dict[str, Any]:
                 "alerts:read",
             ),
             "/v1/measures": _get(
-                "NPS, CES, rapportcijfer, response rate",
+                "NPS, CES, rapportcijfer, response rate, callback time, SLA adherence",
                 [
                     _query("by", "", enum=["kanaal", "dienst", "team"]),
-                    _query("period", "", enum=["week", "month"]),
+                    _query("period", "", enum=["week", "month", "quarter"]),
                 ],
                 "alerts:read",
             ),
