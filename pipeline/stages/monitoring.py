@@ -70,7 +70,11 @@ def monitor_config(settings: Settings) -> MonitorConfig:
 class MonitorFeedStage:
     source: str = "/klantsignaal/monitor-feed"
     name: str = "monitor-feed"
-    inputs: tuple[str, ...] = (CONTACT.topic, SIGNAL.topic, INVITATION.topic)
+    # Invitations (the response-rate chart) are NOT read by default: the chart's pending
+    # invitations live in the cell state, which is rewritten whole on every observation, so
+    # a busy cell made the Kafka fault tests time out. Add INVITATION.topic here once the
+    # pending invitations have state keys of their own (docs/monitoring.md).
+    inputs: tuple[str, ...] = (CONTACT.topic, SIGNAL.topic)
     outputs: tuple[str, ...] = (MONITOR_OBSERVATION.topic,)
     state_names: tuple[str, ...] = ()
     # False on Kafka with crypto-shredding (docs/privacy.md): an observation is keyed by its
@@ -167,6 +171,7 @@ class MonitoringStage:
     inputs: tuple[str, ...] = (MONITOR_OBSERVATION.topic,)
     outputs: tuple[str, ...] = (SERVICE_ALERT.topic,)
     state_names: tuple[str, ...] = ("monitor_cells",)
+    response_chart: bool = False  # off: see MonitorFeedStage.inputs
 
     def process(self, topic: str, event: CloudEvent, state: Mapping[str, State]) -> list[Emit]:
         obs = MonitorObservation.from_dict(event.data)
@@ -175,8 +180,9 @@ class MonitoringStage:
         cell = cells.get(key) or new_cell()
         if already_seen(cell, obs.observation_id):
             return []  # a replayed observation must not count twice
-        invited = obs.contact_id if obs.bron == "invitation" else None
-        answered = obs.contact_id if obs.bron == "response" else None
+        on = self.response_chart
+        invited = obs.contact_id if on and obs.bron == "invitation" else None
+        answered = obs.contact_id if on and obs.bron == "response" else None
         found = observe_cell(
             cell,
             obs.observation_id,
