@@ -435,6 +435,22 @@ def _drop_old_addresses(engine: Engine, before: datetime, removed: Removed) -> N
         removed.add(f"dispatch:{name}", n)
 
 
+def _drop_old_notifications(engine: Engine, before: datetime, removed: Removed) -> None:
+    """Sent or given-up notifications (their text may quote scrubbed example comments)."""
+    tables = {t.name: t for t in _reflect(engine)}
+    outbox, failures = tables.get("notification_outbox"), tables.get("notification_failures")
+    if outbox is None:
+        return
+    done = select(outbox.c.id).where(
+        outbox.c.status.in_(("verzonden", "opgegeven")), outbox.c.aangemaakt_op < before
+    )
+    with engine.begin() as conn:
+        if failures is not None:
+            conn.execute(delete(failures).where(failures.c.outbox_id.in_(done)))
+        n = conn.execute(delete(outbox).where(outbox.c.id.in_(done))).rowcount
+    removed.add("warehouse:notification_outbox", n)
+
+
 def retention(settings: Settings, now: datetime | None = None) -> dict[str, Any]:
     """Remove what is due (see docs/privacy.md); returns what was removed."""
     now = now or datetime.now(UTC)
@@ -448,6 +464,8 @@ def retention(settings: Settings, now: datetime | None = None) -> dict[str, Any]
             warehouse, now - settings.retention_alerts_days * days, removed
         )
         _drop_old_addresses(dispatch, now - settings.retention_addresses_days * days, removed)
+        notifications_before = now - settings.retention_notifications_days * days
+        _drop_old_notifications(warehouse, notifications_before, removed)
     finally:
         warehouse.dispose()
         dispatch.dispose()

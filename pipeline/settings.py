@@ -55,6 +55,7 @@ class Settings:
     retention_alerts_days: int = 730  # after closing
     retention_addresses_days: int = 30
     retention_log_days: int = 90
+    retention_notifications_days: int = 30  # sent/given-up team and coordinator messages
     retention_state_days: int = 90  # stage state of a klant without activity (both runtimes)
     retention_interval_hours: int = 24  # how often `klantsignaal run` applies it
     alert_policy: str = ""  # path of an alert policy TOML; empty: the shipped default

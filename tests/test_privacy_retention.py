@@ -161,3 +161,25 @@ def test_kafka_retention_tombstones_due_state_only(
     assert state[routes[old]] is None  # tombstone
     assert state[routes[fresh]] is not None
     assert result["removed"]["kafka:contacts state (tombstones)"] == 1
+
+
+def test_sent_notifications_go_after_their_term_waiting_ones_stay(system: System) -> None:
+    """Coordinator e-mails quote scrubbed example comments: the outbox is not kept forever."""
+    from consumers.notify_outbox import Notification, Outbox
+
+    outbox = Outbox(system.settings.warehouse)
+    cut = NOW - timedelta(days=system.settings.retention_notifications_days)
+
+    def note(name: str) -> Notification:
+        return Notification(name, "nieuw", "email", "team@example.nl", "KCC", "hoog", "s", "t")
+
+    for name, created in (("oud", cut - HOUR), ("jong", cut + HOUR), ("wacht", cut - HOUR)):
+        outbox.enqueue([note(name)], created)
+    for row in outbox.rows():
+        if row["alert_id"] != "wacht":
+            outbox.mark_sent(row["id"], NOW)
+
+    result = retention(system.settings, NOW)
+    left = {row["alert_id"]: row["status"] for row in outbox.rows()}
+    assert left == {"jong": "verzonden", "wacht": "wachtend"}
+    assert result["removed"]["warehouse:notification_outbox"] == 1
