@@ -29,7 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
-from pipeline.times import as_utc
+from pipeline.times import MONTHS_NL, WEEKDAYS_NL, as_utc
 from pipeline.workdays import WorkingCalendar
 
 ZONE = ZoneInfo("Europe/Amsterdam")
@@ -96,21 +96,6 @@ FACT_TIMES: dict[str, str] = {
     "opt_outs": "gegeven_op",
 }
 
-_MAANDEN = [
-    "januari",
-    "februari",
-    "maart",
-    "april",
-    "mei",
-    "juni",
-    "juli",
-    "augustus",
-    "september",
-    "oktober",
-    "november",
-    "december",
-]
-_DAGEN = ["maandag", "dinsdag", "woensdag", "donderdag", "vrijdag", "zaterdag", "zondag"]
 _CALENDAR = WorkingCalendar()
 
 
@@ -133,13 +118,13 @@ def date_row(key: int) -> dict[str, Any]:
         "jaar": day.year,
         "kwartaal": (day.month - 1) // 3 + 1,
         "maand": day.month,
-        "maand_naam": _MAANDEN[day.month - 1],
+        "maand_naam": MONTHS_NL[day.month - 1],
         "jaar_maand": f"{day.year}-{day.month:02d}",
         "iso_jaar": iso_year,
         "iso_week": iso_week,
         "week": f"{iso_year}-W{iso_week:02d}",
         "dag_van_week": weekday,
-        "dag_naam": _DAGEN[weekday - 1],
+        "dag_naam": WEEKDAYS_NL[weekday - 1],
         "werkdag": weekday < 6 and holiday is None,
         "feestdag": holiday,
     }

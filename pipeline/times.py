@@ -9,6 +9,23 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import overload
 
+# Dutch names for dates shown to staff and BI users (index 0 = January / Monday).
+MONTHS_NL = (
+    "januari",
+    "februari",
+    "maart",
+    "april",
+    "mei",
+    "juni",
+    "juli",
+    "augustus",
+    "september",
+    "oktober",
+    "november",
+    "december",
+)
+WEEKDAYS_NL = ("maandag", "dinsdag", "woensdag", "donderdag", "vrijdag", "zaterdag", "zondag")
+
 
 def parse_time(value: str) -> datetime:
     """An ISO 8601 / RFC 3339 time ('Z' allowed) as an aware datetime; naive means UTC."""
