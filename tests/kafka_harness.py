@@ -250,8 +250,8 @@ class KafkaHarness:
         reader.seek_to_beginning(*tps)
         return reader
 
-    def _unprocessed(self) -> dict[str, int]:
-        """Per input partition, how many committed records lie beyond the worker's offset."""
+    def _input_ends(self) -> tuple[Any, list[TopicPartition], dict[TopicPartition, int]]:
+        """A checker assigned to every input partition, the partitions and their end offsets."""
         checker = self._offset_checker()
         tps = [
             TopicPartition(self.settings.topic(t), p)
@@ -259,7 +259,11 @@ class KafkaHarness:
             for p in range(self.settings.kafka_partitions)
         ]
         checker.assign(tps)
-        ends = checker.end_offsets(tps)
+        return checker, tps, checker.end_offsets(tps)
+
+    def _unprocessed(self) -> dict[str, int]:
+        """Per input partition, how many committed records lie beyond the worker's offset."""
+        checker, tps, ends = self._input_ends()
         behind: dict[TopicPartition, int] = {}
         for tp in tps:
             committed = checker.committed(tp) or 0
@@ -286,14 +290,7 @@ class KafkaHarness:
     def committed_lag(self) -> dict[str, int]:
         """Per input partition, end offset minus the workers' committed offset (raw offsets:
         transaction markers count). Zero everywhere means the commits caught up fully."""
-        checker = self._offset_checker()
-        tps = [
-            TopicPartition(self.settings.topic(t), p)
-            for t in self._inputs
-            for p in range(self.settings.kafka_partitions)
-        ]
-        checker.assign(tps)
-        ends = checker.end_offsets(tps)
+        checker, tps, ends = self._input_ends()
         lag = {}
         for tp in tps:
             behind = ends[tp] - (checker.committed(tp) or 0)
