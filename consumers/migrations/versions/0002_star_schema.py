@@ -1,8 +1,12 @@
 """Star schema: dimensions for date, channel, service and team; date keys on the facts;
 conformed views for responses, invitations (with dispatch outcomes) and alerts.
 
-Existing rows get their `datum_key` and the dimensions are filled from them with the same
-functions the sink uses, so an upgraded warehouse equals one rebuilt from the log.
+Existing rows get their `datum_key` and the dimensions are filled from them by the same
+rules the sink uses (consumers/warehouse_schema.py), so an upgraded warehouse equals one
+rebuilt from the log. The revision is frozen: it carries its own copies of the tables,
+channels and rules as they were at this revision, and imports no warehouse code, so a later
+change of the live schema cannot change what this step does. It does use the domain's
+calendar helpers (Dutch month and day names, public holidays) for the date dimension.
 
 Revision ID: 0002_star_schema
 Revises: 0001_baseline
@@ -10,12 +14,15 @@ Revises: 0001_baseline
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from alembic import op
 
-from consumers.warehouse_schema import FACT_TIMES, KANALEN, datum_key, fill_dimensions
+from pipeline.times import MONTHS_NL, WEEKDAYS_NL, as_utc
+from pipeline.workdays import WorkingCalendar
 
 revision = "0002_star_schema"
 down_revision = "0001_baseline"
@@ -50,6 +57,31 @@ _DIMENSIONS: dict[str, list[sa.Column[Any]]] = {
     ],
     "dim_team": [sa.Column("team", sa.String(100), primary_key=True)],
 }
+
+KANALEN: dict[str, str] = {
+    "e-formulier": "E-formulier op de website",
+    "telefoon": "Telefoon (KCC)",
+    "balie": "Balie of afspraak",
+    "e-mail": "E-mail",
+    "chat": "Chat",
+    "whatsapp": "WhatsApp",
+    "social-media": "Sociale media",
+    "brief": "Brief",
+}
+
+# Fact table -> the column whose moment gives its datum_key.
+FACT_TIMES: dict[str, str] = {
+    "contacts": "plaatsgevonden_op",
+    "invitations": "created_at",
+    "responses": "answered_at",
+    "signals": "ontvangen_op",
+    "alerts": "aangemaakt_op",
+    "alert_status_changes": "op",
+    "page_feedback": "gegeven_op",
+    "dispatch_outcomes": "op",
+    "opt_outs": "gegeven_op",
+}
+_ZONE = ZoneInfo("Europe/Amsterdam")
 
 # Columns of each fact table that feed the dimensions (besides its time column).
 _DIMENSION_COLUMNS = ("kanaal", "dienst_code", "dienst_naam", "team")
@@ -89,8 +121,97 @@ VIEWS: dict[str, str] = {
 }
 
 
-def _backfill(conn: sa.Connection, table: str, time_column: str) -> None:
-    """datum_key on the existing rows, and the dimensions they refer to."""
+def datum_key(moment: datetime | None) -> int | None:
+    """YYYYMMDD of the local (Europe/Amsterdam) date of a moment; naive means UTC."""
+    if moment is None:
+        return None
+    day = as_utc(moment).astimezone(_ZONE).date()
+    return day.year * 10000 + day.month * 100 + day.day
+
+
+def _date_row(key: int, calendar: WorkingCalendar) -> dict[str, Any]:
+    day = date(key // 10000, key // 100 % 100, key % 100)
+    iso_year, iso_week, weekday = day.isocalendar()
+    holiday = calendar.holiday(day)
+    return {
+        "datum_key": key,
+        "datum": day,
+        "jaar": day.year,
+        "kwartaal": (day.month - 1) // 3 + 1,
+        "maand": day.month,
+        "maand_naam": MONTHS_NL[day.month - 1],
+        "jaar_maand": f"{day.year}-{day.month:02d}",
+        "iso_jaar": iso_year,
+        "iso_week": iso_week,
+        "week": f"{iso_year}-W{iso_week:02d}",
+        "dag_van_week": weekday,
+        "dag_naam": WEEKDAYS_NL[weekday - 1],
+        "werkdag": weekday < 6 and holiday is None,
+        "feestdag": holiday,
+    }
+
+
+class _Dimensions:
+    """What the existing fact rows refer to, gathered over all tables, inserted once."""
+
+    def __init__(self) -> None:
+        self.kanalen: set[str] = set()
+        self.teams: set[str] = set()
+        self.keys: set[int] = set()
+        self.diensten: dict[str, dict[str, Any]] = {}
+
+    def add(self, row: dict[str, Any], time_column: str) -> None:
+        if row.get("kanaal"):
+            self.kanalen.add(row["kanaal"])
+        if row.get("team"):
+            self.teams.add(row["team"])
+        if row.get("datum_key"):
+            self.keys.add(row["datum_key"])
+        if row.get("dienst_code"):
+            self._add_dienst(row, time_column)
+
+    def _add_dienst(self, row: dict[str, Any], time_column: str) -> None:
+        # The name of the latest event wins, ties by name (as the sink decides).
+        naam, at = row.get("dienst_naam"), row.get(time_column)
+        cand = {
+            "dienst_code": row["dienst_code"],
+            "dienst_naam": naam,
+            "naam_op": as_utc(at) if (naam and at) else None,
+        }
+        seen = self.diensten.get(cand["dienst_code"])
+        if seen is None or (
+            cand["naam_op"] is not None
+            and (
+                seen["naam_op"] is None
+                or (cand["naam_op"], cand["dienst_naam"]) > (seen["naam_op"], seen["dienst_naam"])
+            )
+        ):
+            self.diensten[cand["dienst_code"]] = cand
+
+    def insert(self, conn: sa.Connection) -> None:
+        """Insert the dimension rows that are not there yet."""
+        meta = sa.MetaData()
+        tables = {
+            name: sa.Table(name, meta, *[c._copy() for c in cols])
+            for name, cols in _DIMENSIONS.items()
+        }
+        rows = {
+            "dim_kanaal": [{"kanaal": k, "omschrijving": KANALEN.get(k, k)} for k in self.kanalen],
+            "dim_team": [{"team": t} for t in self.teams],
+            "dim_datum": [_date_row(k, WorkingCalendar()) for k in self.keys],
+            "dim_dienst": list(self.diensten.values()),
+        }
+        for name, values in rows.items():
+            key = next(iter(tables[name].primary_key.columns))
+            known = {r[0] for r in conn.execute(sa.select(key))}
+            fresh = [v for v in values if v[key.name] not in known]
+            fresh.sort(key=lambda v: v[key.name])
+            for start in range(0, len(fresh), 1000):
+                conn.execute(sa.insert(tables[name]), fresh[start : start + 1000])
+
+
+def _backfill(conn: sa.Connection, table: str, time_column: str, dims: _Dimensions) -> None:
+    """datum_key on the existing rows; remember the dimensions they refer to."""
     t = sa.table(table, sa.column("event_id"), sa.column(time_column), sa.column("datum_key"))
     existing = {c["name"] for c in sa.inspect(conn).get_columns(table)}
     wanted = [c for c in _DIMENSION_COLUMNS if c in existing]
@@ -116,8 +237,8 @@ def _backfill(conn: sa.Connection, table: str, time_column: str) -> None:
     ]
     for start in range(0, len(params), 1000):
         conn.execute(update, params[start : start + 1000])
-    for start in range(0, len(rows), 1000):
-        fill_dimensions(conn, {table: rows[start : start + 1000]})
+    for row in rows:
+        dims.add(row, time_column)
 
 
 def upgrade() -> None:
@@ -131,13 +252,15 @@ def upgrade() -> None:
     seeds = [{"kanaal": k, "omschrijving": v} for k, v in KANALEN.items() if k not in known]
     if seeds:
         op.bulk_insert(kanaal, seeds)
+    dims = _Dimensions()
     for table, time_column in FACT_TIMES.items():
         columns = {c["name"] for c in sa.inspect(conn).get_columns(table)}
         if "datum_key" not in columns:
             with op.batch_alter_table(table) as batch:
                 batch.add_column(sa.Column("datum_key", sa.Integer))
                 batch.create_index(f"ix_{table}_datum_key", ["datum_key"])
-        _backfill(conn, table, time_column)
+        _backfill(conn, table, time_column, dims)
+    dims.insert(conn)
     for name, body in VIEWS.items():
         op.execute(f"DROP VIEW IF EXISTS {name}")
         op.execute(f"CREATE VIEW {name} AS {body}")
