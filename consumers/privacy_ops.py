@@ -256,7 +256,7 @@ def _shred_keys(settings: Settings, klant: str, removed: Removed) -> None:
         path = settings.data_dir / "keys.db"
         if not path.exists():
             return
-    from pipeline.keystore import KeyStore
+    from pipeline.runtimes.kafka.keystore import KeyStore
 
     store = KeyStore(settings.keystore)
     try:

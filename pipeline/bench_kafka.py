@@ -213,8 +213,8 @@ def read_topic(settings: Any, topic: str) -> list[CloudEvent]:
         enable_auto_commit=False,
         isolation_level="read_committed",
     )
-    from pipeline.keystore import sealer_for
     from pipeline.runtimes.kafka.codec import open_record
+    from pipeline.runtimes.kafka.keystore import sealer_for
     from pipeline.sealing import ERASED
 
     sealer = sealer_for(settings)

@@ -1,8 +1,9 @@
 """Crypto-shredding of Kafka records and stage state, per citizen (klant).
 
 On Kafka a record cannot be deleted from a topic, so whatever links a record to a citizen
-is sealed with a key of that citizen's own (AES-256-GCM), kept in the key store
-(`pipeline.keystore`); `klantsignaal privacy forget` deletes the key, and with it every
+is sealed with a key of that citizen's own (AES-256-GCM), kept in the key store (the port
+`KeyStore` below; its SQL adapter is `pipeline.runtimes.kafka.keystore`);
+`klantsignaal privacy forget` deletes the key, and with it every
 record and state entry of that citizen on every topic and changelog becomes unreadable:
 - the record key (the klant pseudonym, also the partition key) is replaced by a random
   route id that only the key store maps to the klant, so partitioning stays per citizen;
@@ -18,6 +19,7 @@ from __future__ import annotations
 import base64
 import os
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -34,6 +36,7 @@ _PLAIN_HEADERS = frozenset(
 )
 _KLANT = re.compile(r"k-[0-9a-f]{32}")
 Headers = list[tuple[str, bytes]]
+Record = tuple[bytes | None, Headers, bytes]
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,25 @@ class KeyLookup(Protocol):
     def for_klant(self, klant: str, create: bool) -> KlantKey | None: ...
 
     def for_route(self, route: str) -> KlantKey | None: ...
+
+
+class BatchKeyLookup(KeyLookup, Protocol):
+    """A key lookup that finds (and creates) the keys of many klanten in one round trip."""
+
+    def for_klants(self, klants: Iterable[str], create: bool) -> dict[str, KlantKey]: ...
+
+
+class KeyStore(BatchKeyLookup, Protocol):
+    """The port of the key store every process of a Kafka deployment shares.
+
+    Keys read from the store may be cached by a process for at most its bound (seconds)
+    from the moment they were read, never longer however often they are used: a key
+    forgotten in another process stops opening records within that bound.
+    """
+
+    def forget(self, klant: str) -> int: ...
+
+    def close(self) -> None: ...
 
 
 class Erased:
@@ -95,6 +117,24 @@ class Sealer:
             return key, headers, value
         found = self.keys.for_klant(klant, create=True)
         assert found is not None
+        return self._sealed(found, headers, value)
+
+    def seal_many(self, records: Sequence[Record]) -> list[Record]:
+        """Like `seal` for each record, with the keys of all their klanten looked up (and the
+        new ones created) together: one key-store round trip for a group of records."""
+        klants = [k.decode("utf-8", "replace") for k, _, _ in records if k]
+        wanted = [k for k in klants if is_klant(k)]
+        batch = getattr(self.keys, "for_klants", None)
+        found = batch(wanted, create=True) if batch is not None and wanted else {}
+        out: list[Record] = []
+        for key, headers, value in records:
+            klant = key.decode("utf-8", "replace") if key else ""
+            own = found.get(klant)
+            out.append(self._sealed(own, headers, value) if own else self.seal(key, headers, value))
+        return out
+
+    def _sealed(self, found: KlantKey, headers: Headers, value: bytes) -> Record:
+        klant = found.klant
         inner = {
             "k": klant,
             "h": [[n, v.decode("latin-1")] for n, v in headers],

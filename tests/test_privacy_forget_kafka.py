@@ -21,9 +21,9 @@ from kafka import KafkaConsumer
 
 from consumers.dispatch import SqlAddressBook
 from consumers.warehouse import Warehouse, WarehouseSink
-from pipeline.keystore import KeyStore
 from pipeline.privacy import Pseudonymiser
 from pipeline.runtimes.kafka.codec import headers_list
+from pipeline.runtimes.kafka.keystore import KeyStore
 from pipeline.runtimes.kafka.sinks import run_sink
 from pipeline.sealing import ERASED, Sealer
 from pipeline.topology import TOPICS

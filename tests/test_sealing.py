@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.keystore import KeyStore
+from pipeline.runtimes.kafka.keystore import KeyStore
 from pipeline.sealing import ERASED, Sealer
 
 KLANT = "k-" + "ab" * 16

@@ -29,9 +29,8 @@ from typing import Any
 
 from kafka import KafkaProducer
 
-from pipeline.keystore import sealer_for
-from pipeline.runtimes.kafka.codec import seal
-from pipeline.sealing import Sealer
+from pipeline.runtimes.kafka.keystore import sealer_for
+from pipeline.sealing import Record, Sealer
 from pipeline.settings import Settings
 from schemas.cloudevents import CloudEvent
 
@@ -261,11 +260,8 @@ class KafkaPublisher:
                 raise failed from exc
             try:
                 futures = []
-                for topic, events in (item for b in requests for item in b.items()):
-                    target = self.settings.topic(topic)
-                    for event in events:  # lazily: a failing item aborts what went before
-                        key, headers, value = seal(self._sealer(), *event.to_binary())
-                        futures.append(producer.send(target, value=value, key=key, headers=headers))
+                for target, (key, headers, value) in self._records(requests):
+                    futures.append(producer.send(target, value=value, key=key, headers=headers))
                 producer.flush(timeout=self.timeout)
                 for future in futures:
                     future.get(timeout=self.timeout)  # raises the send error, if any
@@ -278,6 +274,24 @@ class KafkaPublisher:
             except Exception as exc:
                 self._abort(lane)
                 raise PublishFailed(f"{what} failed: {exc!r}") from exc
+
+    def _records(
+        self, requests: Sequence[Mapping[str, Sequence[CloudEvent]]]
+    ) -> list[tuple[str, Record]]:
+        """(topic, record) of every event, sealed together: the keys of all klanten in the
+        group are looked up, and the new ones created, in one key-store round trip. Inside
+        the transaction, so a failure here aborts it like a failed send."""
+        targets: list[str] = []
+        records: list[Record] = []
+        for topic, events in (item for b in requests for item in b.items()):
+            target = self.settings.topic(topic)
+            for event in events:
+                targets.append(target)
+                records.append(event.to_binary())
+        sealer = self._sealer()
+        if sealer is not None:
+            records = sealer.seal_many(records)
+        return list(zip(targets, records, strict=True))
 
     def _abort(self, lane: _Lane) -> None:
         producer = lane.producer

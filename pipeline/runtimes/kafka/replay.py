@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from kafka import KafkaConsumer
 from kafka.structs import TopicPartition
 
-from pipeline.keystore import sealer_for
+from pipeline.runtimes.kafka.keystore import sealer_for
 from pipeline.runtimes.kafka.sinks import to_sink_record
 from pipeline.runtimes.replay import ReplayBatch
 from pipeline.settings import Settings

@@ -18,7 +18,7 @@ from typing import Any
 from kafka import KafkaConsumer, KafkaProducer
 from kafka.structs import TopicPartition
 
-from pipeline.keystore import sealer_for
+from pipeline.runtimes.kafka.keystore import sealer_for
 from pipeline.runtimes.kafka.topics import app_id
 from pipeline.settings import Settings
 from pipeline.state_retention import state_due

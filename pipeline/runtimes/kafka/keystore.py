@@ -1,0 +1,222 @@
+"""The key store of crypto-shredding on SQL (the adapter of the port
+`pipeline.sealing.KeyStore`): one random key and one random route id per klant, in a
+database every process of a Kafka deployment shares (SQLite file `keys.db` in the data dir
+by default, PostgreSQL with KLANTSIGNAAL_KEYSTORE_URL).
+
+`forget(klant)` deletes the row: from then on nothing can open that citizen's records on
+any topic or changelog, and nothing links the route id to the klant.
+
+Cache: a process keeps a key it read for at most `cache_seconds` (KEY_CACHE_SECONDS, 30 s)
+counted from the read, however often it is used in between, so a key forgotten by another
+process (`klantsignaal privacy forget`) stops opening records in a running worker or web
+process within that bound; `forget` in the same process drops its cache at once. Keys are
+looked up and created in batches (`for_klants`): the web edge's group commit creates the
+keys of every new klant in a group with one INSERT and one commit.
+Nothing here logs a klant, a route or a key: statement parameters are hidden, and the
+engine's logger stays at WARNING (SQLAlchemy would log result rows at DEBUG).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Engine,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    create_engine,
+    delete,
+    event,
+    select,
+    text,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+
+from pipeline.datafiles import secure_sqlite_file, sqlite_path
+from pipeline.sealing import KlantKey, Sealer
+
+KEY_CACHE_SECONDS = 30.0
+CACHE_ENTRIES = 200_000  # klanten (two entries each); beyond it expired ones go, then all
+_LOGGING_NAME = "klantsignaal-keystore"
+_CHUNK = 400  # klanten per statement (SQLite allows 32,766 parameters; rows have 4)
+
+_metadata = MetaData()
+klant_keys = Table(
+    "klant_keys",
+    _metadata,
+    Column("klant", String(40), primary_key=True),
+    Column("route", String(40), nullable=False, unique=True),
+    Column("secret", LargeBinary(32), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+keystore_meta = Table(
+    "keystore_meta",
+    _metadata,
+    Column("store_id", String(40), primary_key=True),
+)
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.execute("PRAGMA secure_delete=ON")  # a forgotten key leaves no bytes behind
+    cur.close()
+
+
+def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _new_row(klant: str, now: datetime) -> dict[str, Any]:
+    return {
+        "klant": klant,
+        "route": "r-" + os.urandom(16).hex(),
+        "secret": os.urandom(32),
+        "created_at": now,
+    }
+
+
+class SqlKeyStore:
+    """pipeline.sealing.KeyStore on SQLAlchemy (SQLite or PostgreSQL)."""
+
+    def __init__(self, url: str, *, cache_seconds: float = KEY_CACHE_SECONDS) -> None:
+        path = sqlite_path(url)
+        if path is not None:
+            secure_sqlite_file(path)  # 0600: the keys open every sealed record
+        # Never logged, whatever the log level: SQLAlchemy logs result rows at DEBUG (with
+        # KLANTSIGNAAL_LOG_LEVEL=DEBUG that would be every klant with its key).
+        logging.getLogger(f"sqlalchemy.engine.Engine.{_LOGGING_NAME}").setLevel(logging.WARNING)
+        self.engine: Engine = create_engine(
+            url, future=True, hide_parameters=True, logging_name=_LOGGING_NAME
+        )
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        with self.engine.begin() as conn:
+            if self.engine.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(4215011)"))
+            _metadata.create_all(conn)
+            if conn.execute(select(keystore_meta.c.store_id)).first() is None:
+                conn.execute(keystore_meta.insert().values(store_id=os.urandom(8).hex()))
+        with self.engine.connect() as conn:
+            # Sealed records name the store that can open them: a process configured with
+            # another store (KLANTSIGNAAL_KEYSTORE_URL) must fail loudly, not read "erased".
+            self.store_id: str = conn.execute(select(keystore_meta.c.store_id)).scalar_one()
+        self.cache_seconds = cache_seconds
+        self._cache: dict[str, tuple[float, KlantKey]] = {}
+        self._lock = threading.Lock()
+
+    # -- cache ----------------------------------------------------------------------------
+    def _cached(self, name: str) -> KlantKey | None:
+        hit = self._cache.get(name)
+        if hit is not None and hit[0] > time.monotonic():
+            return hit[1]
+        return None
+
+    def _remember(self, key: KlantKey, read_at: float) -> KlantKey:
+        """Cache a key read from the store at `read_at` (monotonic): valid until then plus
+        the bound. Only reads call this, never cache hits: use does not extend the bound."""
+        until = read_at + self.cache_seconds
+        with self._lock:
+            if len(self._cache) > 2 * CACHE_ENTRIES:
+                now = time.monotonic()
+                for name in [n for n, (t, _) in self._cache.items() if t <= now]:
+                    del self._cache[name]
+                if len(self._cache) > 2 * CACHE_ENTRIES:
+                    self._cache.clear()
+            self._cache[key.klant] = self._cache["@" + key.route] = (until, key)
+        return key
+
+    # -- reads and writes -----------------------------------------------------------------
+    def _select(self, where: Any) -> list[KlantKey]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(klant_keys).where(where)).all()
+        return [KlantKey(row.klant, row.route, bytes(row.secret)) for row in rows]
+
+    def _insert(self, klants: Sequence[str]) -> None:
+        """New keys for these klanten; a klant another process gave a key first keeps it."""
+        now = datetime.now(UTC)
+        rows = [_new_row(klant, now) for klant in klants]
+        dialect = self.engine.dialect.name
+        if dialect in ("sqlite", "postgresql"):
+            insert = (sqlite if dialect == "sqlite" else postgresql).insert(klant_keys)
+            with self.engine.begin() as conn:
+                conn.execute(insert.on_conflict_do_nothing(), rows)
+            return
+        for row in rows:  # other databases: one by one, a conflict means "theirs first"
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(klant_keys.insert().values(**row))
+            except IntegrityError:
+                pass
+
+    def for_klants(self, klants: Iterable[str], create: bool) -> dict[str, KlantKey]:
+        """The keys of these klanten (created for the ones without when `create`): cache
+        hits first, then one SELECT (and one INSERT, one SELECT) per chunk of the rest."""
+        found: dict[str, KlantKey] = {}
+        missing: list[str] = []
+        for klant in dict.fromkeys(klants):
+            hit = self._cached(klant)
+            if hit is not None:
+                found[klant] = hit
+            else:
+                missing.append(klant)
+        for chunk in _chunks(missing, _CHUNK):
+            read_at = time.monotonic()
+            rows = {k.klant: k for k in self._select(klant_keys.c.klant.in_(chunk))}
+            new = [klant for klant in chunk if klant not in rows]
+            if new and create:
+                self._insert(new)
+                read_at = time.monotonic()
+                rows |= {k.klant: k for k in self._select(klant_keys.c.klant.in_(new))}
+            for key in rows.values():
+                found[key.klant] = self._remember(key, read_at)
+        return found
+
+    def for_klant(self, klant: str, create: bool) -> KlantKey | None:
+        return self._cached(klant) or self.for_klants([klant], create).get(klant)
+
+    def for_route(self, route: str) -> KlantKey | None:
+        hit = self._cached("@" + route)
+        if hit is not None:
+            return hit
+        read_at = time.monotonic()
+        rows = self._select(klant_keys.c.route == route)
+        return self._remember(rows[0], read_at) if rows else None
+
+    def forget(self, klant: str) -> int:
+        """Delete the klant's key (crypto-shredding); how many rows went."""
+        with self.engine.begin() as conn:
+            n = conn.execute(delete(klant_keys).where(klant_keys.c.klant == klant)).rowcount
+        if self.engine.dialect.name == "sqlite":
+            with self.engine.connect() as conn:  # the deleted key out of the WAL file too
+                conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+        with self._lock:
+            self._cache.clear()
+        return n
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+KeyStore = SqlKeyStore  # the name the import sites knew
+
+
+def sealer_for(settings: object) -> Sealer | None:
+    """The sealer of a Kafka deployment (None when KLANTSIGNAAL_KAFKA_SEAL=0)."""
+    if not getattr(settings, "kafka_seal", 1):
+        return None
+    return Sealer(SqlKeyStore(settings.keystore))  # type: ignore[attr-defined]

@@ -1,0 +1,130 @@
+"""The key store's cache and batches (crypto-shredding, pipeline/runtimes/kafka/keystore.py):
+a key forgotten by another process stops opening records within the cache bound however
+often it is used; keys of a group are found and created in one round trip and agree with
+what other processes see; no klant, route or key ever reaches a log line or an error."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import event, text
+from sqlalchemy.exc import SQLAlchemyError
+
+from pipeline.runtimes.kafka.codec import open_record
+from pipeline.runtimes.kafka.keystore import SqlKeyStore
+from pipeline.sealing import ERASED, Sealer
+
+BOUND = 0.6  # seconds a key may stay cached (30 s in production)
+
+
+def klant(i: int) -> str:
+    return f"k-{i:032x}"
+
+
+def record(k: str, n: int = 0) -> tuple[bytes, list[tuple[str, bytes]], bytes]:
+    headers = [("ce_type", b"nl.klantsignaal.contact.v1"), ("ce_partitionkey", k.encode())]
+    return k.encode(), headers, f'{{"contactId":"c-{n}"}}'.encode()
+
+
+def statements(store: SqlKeyStore) -> list[str]:
+    seen: list[str] = []
+    event.listen(store.engine, "before_cursor_execute", lambda *a: seen.append(a[2]))
+    return seen
+
+
+def test_forgotten_key_stops_opening_within_the_bound_however_often_used(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'keys.db'}"
+    web = Sealer(SqlKeyStore(url, cache_seconds=BOUND))  # a busy process
+    cli = SqlKeyStore(url)  # `klantsignaal privacy forget`, another process
+    sealed = web.seal(*record(klant(1)))
+    assert web.open(*sealed) == record(klant(1))
+    time.sleep(BOUND / 2)  # the key was read a while before the forget
+    assert cli.forget(klant(1)) == 1
+    forgotten_at = time.monotonic()
+    opened_until = forgotten_at
+    while time.monotonic() < forgotten_at + 3 * BOUND:  # in use all the time: cache hits
+        if web.open(*sealed) is not ERASED:
+            opened_until = time.monotonic()
+        time.sleep(0.005)
+    assert opened_until - forgotten_at <= BOUND  # never longer than the bound after forget
+    assert web.open(*sealed) is ERASED
+    # The citizen's next contact gets a new key; the old records stay unreadable.
+    again = web.seal(*record(klant(1), 2))
+    assert again[0] != sealed[0]
+    assert web.open(*again) == record(klant(1), 2)
+    assert web.open(*sealed) is ERASED
+
+
+def test_a_group_is_sealed_with_one_key_lookup_and_opens_everywhere(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'keys.db'}"
+    edge = Sealer(SqlKeyStore(url))
+    edge.seal(*record(klant(5)))  # one known klant, cached
+    seen = statements(edge.keys)  # type: ignore[arg-type]
+    group = [record(klant(i), i) for i in range(1000)] + [record(klant(7), 9)]
+    group.append((b"paspoort|telefoon", [], b"{}"))  # not keyed by a klant: as it is
+    sealed = edge.seal_many(group)
+    # 1000 klanten: a SELECT, an INSERT and a SELECT per chunk, not a query per klant.
+    assert 3 <= len(seen) <= 9, seen
+    assert sealed[-1] == group[-1]
+    routes = {s[0] for s in sealed[:-1]}
+    assert len(routes) == 1000  # one route per klant, the repeat on the same one
+    worker = Sealer(SqlKeyStore(url))  # another process sharing the store
+    for original, wire in zip(group[:-1], sealed[:-1], strict=True):
+        assert klant(0).encode() not in wire[2]
+        assert worker.open(*wire) == original
+    assert edge.keys.for_klant(klant(7), create=False).route.encode() == sealed[7][0]  # type: ignore[union-attr]
+
+
+def test_two_processes_creating_the_same_klanten_agree(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'keys.db'}"
+    stores = [SqlKeyStore(url) for _ in range(2)]
+    wanted = [klant(i) for i in range(300)]
+    results: list[dict[str, Any]] = [{}, {}]
+
+    def create(i: int) -> None:
+        results[i] = stores[i].for_klants(wanted, create=True)
+
+    threads = [threading.Thread(target=create, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert results[0] == results[1]
+    assert set(results[0]) == set(wanted)
+    with stores[0].engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM klant_keys")).scalar_one() == 300
+    assert stores[1].for_klants([klant(999)], create=False) == {}
+
+
+def test_no_klant_route_or_key_in_logs_or_errors(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    logging.getLogger("sqlalchemy.engine").setLevel(logging.DEBUG)  # as echo=True would
+    try:
+        store = SqlKeyStore(f"sqlite:///{tmp_path / 'keys.db'}")
+        sealer = Sealer(store)
+        sealed = sealer.seal_many([record(klant(i)) for i in range(3)])
+        key = store.for_klant(klant(1), create=False)
+        assert key is not None
+        tampered = sealed[1][:2] + (sealed[1][2][:-1] + b"\x00",)
+        assert open_record(sealer, *tampered) == tampered  # logs a warning, stays sealed
+        store.forget(klant(1))
+        with store.engine.begin() as conn:
+            conn.execute(text("DROP TABLE klant_keys"))
+        with pytest.raises(SQLAlchemyError) as failed:
+            store.for_klants([klant(8)], create=True)
+    finally:
+        logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
+    logged = "\n".join(r.getMessage() for r in caplog.records) + str(failed.value)
+    assert "sealed record not opened" in logged  # the capture works
+    secrets = [klant(i) for i in range(3)] + [klant(8), key.route, key.secret.hex()]
+    for secret in secrets + [s[0].decode() for s in sealed]:
+        assert secret not in logged
