@@ -123,22 +123,34 @@ def store_details(conn: Connection, records: Sequence[SinkRecord], parse: Any) -
     for row in rows:  # the first answer of a response, also when revisions share a batch
         key, at = row["response_id"], row["answered_at"]
         earliest[key] = min(earliest.get(key, at), at)
-    for row in _latest_per_key(rows, "response_id", "answered_at"):
+    latest = _latest_per_key(rows, "response_id", "answered_at")
+    stored = _stored_details(conn, [row["response_id"] for row in latest])
+    inserts = []
+    for row in latest:
         row = {**row, "first_answered_at": earliest[row["response_id"]]}
-        stored = conn.execute(
-            select(t.c.answered_at, t.c.first_answered_at, t.c.event_id).where(
-                t.c.response_id == row["response_id"]
-            )
-        ).first()
-        if stored is None:
-            conn.execute(t.insert().values(**row))
+        known = stored.get(row["response_id"])
+        if known is None:
+            inserts.append(row)
             continue
-        first = min(as_utc(stored[1]), as_utc(row["first_answered_at"]))  # type: ignore[type-var]
-        if _rank(stored[0], stored[2]) >= _rank(row["answered_at"], row["event_id"]):
+        first = min(as_utc(known[1]), as_utc(row["first_answered_at"]))  # type: ignore[type-var]
+        if _rank(known[0], known[2]) >= _rank(row["answered_at"], row["event_id"]):
             values = {"first_answered_at": first}  # an older revision replayed
         else:
             values = {**row, "first_answered_at": first}
         conn.execute(t.update().where(t.c.response_id == row["response_id"]).values(**values))
+    if inserts:  # new responses (the common case): one executemany, not one per row
+        conn.execute(t.insert(), inserts)
+
+
+def _stored_details(conn: Connection, keys: list[str]) -> dict[str, Any]:
+    """(answered_at, first_answered_at, event_id) per stored response_id, 500 keys a query."""
+    t = response_details
+    stored: dict[str, Any] = {}
+    for start in range(0, len(keys), 500):
+        query = select(t.c.response_id, t.c.answered_at, t.c.first_answered_at, t.c.event_id)
+        for found in conn.execute(query.where(t.c.response_id.in_(keys[start : start + 500]))):
+            stored[found[0]] = tuple(found[1:])
+    return stored
 
 
 def latest_details(conn: Connection, invitation_id: str) -> dict[str, Any] | None:

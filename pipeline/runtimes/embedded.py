@@ -1,9 +1,11 @@
 """The embedded runtime: one process, an append-only log and the state in SQLite (WAL).
 
 Every stage step (read records, run the stage, append its output, save its state, move its
-offset) is one SQLite transaction, so a crash never loses or duplicates what a stage did.
-Sinks write elsewhere (the warehouse) and are idempotent on event id, so at-least-once
-delivery to them is enough.
+offset) is all or nothing, so a crash never loses or duplicates what a stage did. One pass
+runs every stage in ONE SQLite transaction, each stage in a savepoint (one fsync per pass
+instead of one per stage). Sinks write elsewhere (the warehouse) and are idempotent on
+event id, so at-least-once delivery to them is enough: a sink's offset is written with the
+next pass's transaction, and a crash before that replays the sink's last batch.
 """
 
 from __future__ import annotations
@@ -175,11 +177,16 @@ class EmbeddedRuntime:
         topology: Topology,
         sinks: Sequence[Sink] = (),
         batch_size: int = 500,
+        sink_batch_size: int | None = None,
     ):
         self.log = event_log
         self.topology = topology
         self.sinks = tuple(sinks)
         self.batch_size = batch_size
+        # A stage's batch makes several records (invitations, signals, observations): sinks
+        # take bigger batches, one warehouse transaction for what a stage pass wrote.
+        self.sink_batch_size = sink_batch_size or 4 * batch_size
+        self._sink_done: dict[str, int] = {}  # stored by the sink, offset not yet written
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._decode_cache: dict[int, tuple[str, CloudEvent | str]] = {}
@@ -197,38 +204,67 @@ class EmbeddedRuntime:
         self._wake.set()
 
     # -- processing -----------------------------------------------------------------------
-    def _run_stage(self, stage: Any) -> int:
-        with self.log.transaction() as conn:
-            records = self.log.read(
-                conn, stage.inputs, self.log.offset(conn, stage.name), self.batch_size
+    def _run_stage(self, conn: sqlite3.Connection, stage: Any) -> int:
+        """One stage over its next batch, inside the step's transaction."""
+        records = self.log.read(
+            conn, stage.inputs, self.log.offset(conn, stage.name), self.batch_size
+        )
+        if not records:
+            return 0
+        states = {name: SQLiteState(conn, name) for name in stage.state_names}
+        appends: list[tuple[str, str | None, str]] = []
+        for rec in records:
+            outcome = process_record(
+                stage,
+                rec.topic,
+                self._decoded(rec),
+                states,
+                str(rec.offset),
+                raw={"value": rec.value},
             )
-            if not records:
-                return 0
-            states = {name: SQLiteState(conn, name) for name in stage.state_names}
-            appends: list[tuple[str, str | None, str]] = []
-            for rec in records:
-                outcome = process_record(
-                    stage,
-                    rec.topic,
-                    self._decoded(rec),
-                    states,
-                    str(rec.offset),
-                    raw={"value": rec.value},
-                )
-                for out in outputs(outcome, stage.name, rec.key):
-                    value = _encode(out.event) if out.event else dead_letter_json(out.dead_letter)
-                    appends.append((out.topic, out.key, value))
-            # Same transaction as the reads: collected writes land together, in order.
-            for state in states.values():
-                state.flush()
-            self.log.append_many(conn, appends)
-            self.log.commit_offset(conn, stage.name, records[-1].offset)
+            for out in outputs(outcome, stage.name, rec.key):
+                value = _encode(out.event) if out.event else dead_letter_json(out.dead_letter)
+                appends.append((out.topic, out.key, value))
+        # Same transaction as the reads: collected writes land together, in order.
+        for state in states.values():
+            state.flush()
+        self.log.append_many(conn, appends)
+        self.log.commit_offset(conn, stage.name, records[-1].offset)
         return len(records)
+
+    def _run_stages(self) -> int:
+        """Every stage once, in ONE transaction (one fsync per pass, not one per stage), each
+        stage in a savepoint: a stage that fails is rolled back alone, the stages before it
+        are committed, and the failure is raised after the commit (as one transaction per
+        stage did). The sinks' stored offsets are written in the same transaction."""
+        done = 0
+        failure: Exception | None = None
+        with self.log.transaction() as conn:
+            for name, offset in self._sink_done.items():
+                self.log.commit_offset(conn, name, offset)
+            for stage in self.topology.stages:
+                conn.execute("SAVEPOINT stage")
+                try:
+                    done += self._run_stage(conn, stage)
+                except Exception as exc:
+                    conn.execute("ROLLBACK TO stage")
+                    conn.execute("RELEASE stage")
+                    failure = exc
+                    break
+                conn.execute("RELEASE stage")
+        self._sink_done.clear()
+        if failure is not None:
+            raise failure
+        return done
+
+    def _sink_position(self, conn: sqlite3.Connection, sink: Sink) -> int:
+        done = self._sink_done.get(sink.name)
+        return done if done is not None else self.log.offset(conn, sink.name)
 
     def _run_sink(self, sink: Sink) -> int:
         conn = self.log._connection()
         records = self.log.read(
-            conn, sink.topics, self.log.offset(conn, sink.name), self.batch_size
+            conn, sink.topics, self._sink_position(conn, sink), self.sink_batch_size
         )
         if not records:
             return 0
@@ -238,12 +274,21 @@ class EmbeddedRuntime:
             item = sink_record(rec.topic, str(rec.offset), decoded, rec.value, {"value": rec.value})
             if item is not None:
                 batch.append(item)
-        # Offset only after the sink stored the batch: a crash in between replays it.
+        # Offset only after the sink stored the batch: a crash in between replays it. It is
+        # written with the next pass's stage transaction (or at stop): a crash before that
+        # replays the batch too, which idempotent sinks ignore.
         sink.handle(batch)
         sink_stored(sink.name, batch)
-        with self.log.transaction() as tx:
-            self.log.commit_offset(tx, sink.name, records[-1].offset)
+        self._sink_done[sink.name] = records[-1].offset
         return len(records)
+
+    def flush_offsets(self) -> None:
+        """Write the offsets of what the sinks stored (the next pass does this too)."""
+        if self._sink_done:
+            with self.log.transaction() as conn:
+                for name, offset in self._sink_done.items():
+                    self.log.commit_offset(conn, name, offset)
+            self._sink_done.clear()
 
     def _decoded(self, rec: LogRecord) -> CloudEvent | str:
         """A record decoded once per step: contacts are read by three stages and the sinks.
@@ -259,9 +304,7 @@ class EmbeddedRuntime:
     def step(self) -> int:
         """One pass over every stage and sink; returns how many records were handled."""
         self._decode_cache.clear()
-        done = 0
-        for stage in self.topology.stages:
-            done += self._run_stage(stage)
+        done = self._run_stages()
         for sink in self.sinks:
             try:
                 done += self._run_sink(sink)
@@ -301,3 +344,6 @@ class EmbeddedRuntime:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
+            if self._thread.is_alive():
+                return  # still in a pass: its next transaction writes the offsets
+        self.flush_offsets()

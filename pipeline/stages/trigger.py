@@ -112,6 +112,10 @@ class TriggerStage:
     outputs: tuple[str, ...] = (INVITATION.topic,)
     state_names: tuple[str, ...] = ("last_invited", "opted_out")
 
+    def __post_init__(self) -> None:
+        # Load the public-holiday calendar at start-up (~0.5 s), not on the first contact.
+        self.policy.office_hours.next_open(self.clock())
+
     def process(self, topic: str, event: CloudEvent, state: Mapping[str, State]) -> list[Emit]:
         if event.type == OPT_OUT.name:
             self._opt_out(OptOut.from_dict(event.data), state["opted_out"])
