@@ -42,6 +42,10 @@ def test_quick_bench_returns_positive_figures() -> None:
     assert pipe["ratio_to_baseline"] > 0
     if pipe["warehouse_rows"] is not None:
         assert pipe["warehouse_rows"]["contacts"] == pipe["contacts"]
+        assert pipe["complete"] is True  # contacts/s counts only what is stored end to end
+    assert pipe["contacts_per_s"] > 0 and pipe["cpu_seconds"] > 0
+    for rate in ("50/s", "200/s"):  # answer accepted -> alert stored, like the Kafka bench
+        assert pipe["alert_latency"][rate]["latency_ms"]["p99"] > 0
 
     assert out["validation"]["events"] == QUICK.validation
     assert out["validation"]["events_per_s"] > 0
