@@ -18,12 +18,14 @@ from schemas.types import CONTACT, INVITATION, MONITOR_OBSERVATION
 from tests.events import contact_event, klant
 
 
-def _runtime(tmp_path: Path, warehouse: Warehouse | None = None) -> EmbeddedRuntime:
+def _runtime(
+    tmp_path: Path, warehouse: Warehouse | None = None, max_hold_s: float = 0.2
+) -> EmbeddedRuntime:
     settings = Settings(data_dir=tmp_path, link_key="k")
     sinks = [WarehouseSink(warehouse, TOPICS)] if warehouse else []
-    return EmbeddedRuntime(
-        EventLog(tmp_path / "log.db"), build_topology(settings, lexicon_scorer()), sinks=sinks
-    )
+    topology = build_topology(settings, lexicon_scorer())
+    log = EventLog(tmp_path / "log.db")
+    return EmbeddedRuntime(log, topology, sinks=sinks, max_hold_s=max_hold_s)
 
 
 def _offsets(runtime: EmbeddedRuntime) -> dict[str, int]:
@@ -31,10 +33,12 @@ def _offsets(runtime: EmbeddedRuntime) -> dict[str, int]:
     return dict(rows.fetchall())
 
 
+# 0: every stage in a transaction of its own (the lock bound reached after each stage).
+@pytest.mark.parametrize("max_hold_s", [0.2, 0.0])
 def test_a_stage_failing_in_the_runtime_is_rolled_back_alone_and_redone_once(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, max_hold_s: float
 ) -> None:
-    runtime = _runtime(tmp_path)
+    runtime = _runtime(tmp_path, max_hold_s=max_hold_s)
     contacts = [contact_event(klant=klant(i)) for i in range(1, 6)]
     runtime.publish(CONTACT.topic, contacts)
     real_append = EventLog.append_many

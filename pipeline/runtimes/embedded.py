@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -178,6 +179,7 @@ class EmbeddedRuntime:
         sinks: Sequence[Sink] = (),
         batch_size: int = 500,
         sink_batch_size: int | None = None,
+        max_hold_s: float = 0.2,
     ):
         self.log = event_log
         self.topology = topology
@@ -187,6 +189,7 @@ class EmbeddedRuntime:
         # take bigger batches, one warehouse transaction for what a stage pass wrote.
         self.sink_batch_size = sink_batch_size or 4 * batch_size
         self._sink_done: dict[str, int] = {}  # stored by the sink, offset not yet written
+        self.max_hold_s = max_hold_s  # longest write-lock hold of a pass (see _stage_transaction)
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._decode_cache: dict[int, tuple[str, CloudEvent | str]] = {}
@@ -233,16 +236,28 @@ class EmbeddedRuntime:
         return len(records)
 
     def _run_stages(self) -> int:
-        """Every stage once, in ONE transaction (one fsync per pass, not one per stage), each
-        stage in a savepoint: a stage that fails is rolled back alone, the stages before it
-        are committed, and the failure is raised after the commit (as one transaction per
-        stage did). The sinks' stored offsets are written in the same transaction."""
+        """Every stage once, in as few transactions as the lock bound allows."""
+        done, stages = 0, list(self.topology.stages)
+        while stages:
+            n, stages = self._stage_transaction(stages)
+            done += n
+        return done
+
+    def _stage_transaction(self, stages: list[Any]) -> tuple[int, list[Any]]:
+        """Stages in ONE transaction (one fsync, not one per stage), each in a savepoint: a
+        stage that fails is rolled back alone, the stages before it are committed, and the
+        failure is raised after the commit (as one transaction per stage did). Once the
+        write lock has been held `max_hold_s`, the rest goes into the next transaction, so a
+        publisher (an HTTP request) never waits for more than about that. The sinks' stored
+        offsets are written in the same transaction. Returns (records, stages left)."""
         done = 0
         failure: Exception | None = None
+        rest: list[Any] = []
         with self.log.transaction() as conn:
+            began = time.monotonic()
             for name, offset in self._sink_done.items():
                 self.log.commit_offset(conn, name, offset)
-            for stage in self.topology.stages:
+            for i, stage in enumerate(stages):
                 conn.execute("SAVEPOINT stage")
                 try:
                     done += self._run_stage(conn, stage)
@@ -252,10 +267,13 @@ class EmbeddedRuntime:
                     failure = exc
                     break
                 conn.execute("RELEASE stage")
+                if time.monotonic() - began >= self.max_hold_s:
+                    rest = stages[i + 1 :]
+                    break
         self._sink_done.clear()
         if failure is not None:
             raise failure
-        return done
+        return done, rest
 
     def _sink_position(self, conn: sqlite3.Connection, sink: Sink) -> int:
         done = self._sink_done.get(sink.name)
