@@ -14,11 +14,10 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from pipeline.ops.metrics import sink_stored
 from pipeline.ports import Sink
@@ -45,8 +44,9 @@ CREATE TABLE IF NOT EXISTS state (
 """
 
 
-@dataclass(frozen=True)
-class LogRecord:
+class LogRecord(NamedTuple):
+    """One log row (a named tuple: built in C for every row read, unlike a dataclass)."""
+
     offset: int
     topic: str
     key: str | None
@@ -106,7 +106,7 @@ class EventLog:
             "ORDER BY offset LIMIT ?",
             (*topics, after, limit),
         ).fetchall()
-        return [LogRecord(*row) for row in rows]
+        return list(map(LogRecord._make, rows))
 
     @staticmethod
     def offset(conn: sqlite3.Connection, consumer: str) -> int:
@@ -130,20 +130,41 @@ class EventLog:
 
 class SQLiteState:
     """A stage's state inside the step's transaction. Writes are collected and written
-    together by `flush` (one executemany), before the step commits; reads see them."""
+    together by `flush` (one executemany), before the step commits; reads see them.
+    `prefetch` reads the stored values of a batch's keys in one query per 500 keys (the
+    transaction holds the write lock, so they cannot change underneath); `get` still
+    decodes a fresh value on every call."""
 
     def __init__(self, conn: sqlite3.Connection, namespace: str):
         self._conn = conn
         self._namespace = namespace
         self._unwritten: dict[str, str] = {}
+        self._stored: dict[str, str | None] = {}  # prefetched: the stored JSON, or None
+
+    def prefetch(self, keys: Iterable[str]) -> None:
+        wanted = [k for k in dict.fromkeys(keys) if k not in self._stored]
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self._conn.execute(
+                f"SELECT key, value FROM state WHERE namespace = ? AND key IN ({marks})",
+                (self._namespace, *chunk),
+            )
+            found = dict(rows.fetchall())
+            for key in chunk:
+                self._stored[key] = found.get(key)
 
     def get(self, key: str) -> dict[str, Any] | None:
         value = self._unwritten.get(key)
         if value is None:
-            row = self._conn.execute(
-                "SELECT value FROM state WHERE namespace = ? AND key = ?", (self._namespace, key)
-            ).fetchone()
-            value = row[0] if row else None
+            if key in self._stored:
+                value = self._stored[key]
+            else:
+                row = self._conn.execute(
+                    "SELECT value FROM state WHERE namespace = ? AND key = ?",
+                    (self._namespace, key),
+                ).fetchone()
+                value = row[0] if row else None
         return jsonfast.loads(value) if value is not None else None
 
     def put(self, key: str, value: dict[str, Any]) -> None:
@@ -155,6 +176,7 @@ class SQLiteState:
             "ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value",
             [(self._namespace, key, value) for key, value in self._unwritten.items()],
         )
+        self._stored.update(self._unwritten)
         self._unwritten.clear()
 
 
@@ -215,6 +237,9 @@ class EmbeddedRuntime:
         if not records:
             return 0
         states = {name: SQLiteState(conn, name) for name in stage.state_names}
+        keys = [rec.key for rec in records if rec.key is not None]
+        for state in states.values():
+            state.prefetch(keys)  # stages key their state by the record's key (klant, cell)
         appends: list[tuple[str, str | None, str]] = []
         for rec in records:
             outcome = process_record(
