@@ -3,9 +3,9 @@
 #
 # The dashboard serves Chart.js from our own origin (no CDN: municipal networks and the
 # strict CSP forbid third-party origins). The file is committed under
-# consumers/static/vendor/; tests/test_dashboard_vendor.py checks its sha256 against the pin
+# consumers/static/vendor/; tests/consumers/test_dashboard_vendor.py checks its sha256 against the pin
 # below. To upgrade: change VERSION, run this script, put the printed sha256 in
-# tests/test_dashboard_vendor.py (CHARTJS_SHA256) and check the browser test still passes.
+# tests/consumers/test_dashboard_vendor.py (CHARTJS_SHA256) and check the browser test still passes.
 set -euo pipefail
 VERSION=4.5.1
 HERE=$(cd "$(dirname "$0")/.." && pwd)

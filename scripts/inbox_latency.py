@@ -4,7 +4,8 @@
 
 Starts `klantsignaal run` in a temporary directory, adds a caseworker, signs in over HTTP and
 answers `samples` questionnaires very negatively one after another; prints JSON with p50/p95.
-(The Kafka figure: KLANTSIGNAAL_LATENCY_SAMPLES=50 pytest -s tests/test_kafka_inbox.py.)
+(The Kafka figure: KLANTSIGNAAL_LATENCY_SAMPLES=50 pytest -s
+tests/pipeline/runtimes/kafka/test_kafka_inbox.py.)
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.inbox_helpers import add_user, inbox_latencies, percentile, sign_in  # noqa: E402
-from tests.live_server import live_server  # noqa: E402
+from tests.support.inbox_helpers import add_user, inbox_latencies, percentile, sign_in  # noqa: E402
+from tests.support.live_server import live_server  # noqa: E402
 
 
 def main() -> int:

@@ -162,7 +162,7 @@ fi
 echo "$py" >.cache/test-python
 
 # --- axe-core (accessibility checks in the browser tests) -----------------------------
-# From the npm registry, pinned in scripts/axe/package.json; tests/axe.py injects it.
+# From the npm registry, pinned in scripts/axe/package.json; tests/support/axe.py injects it.
 axe_dir=.cache/axe
 if [[ -f $axe_dir/node_modules/axe-core/axe.min.js ]] &&
     cmp -s scripts/axe/package.json $axe_dir/package.json; then

@@ -1,6 +1,6 @@
 import pytest
 
-pytest_plugins = ["tests.infra.plugin", "tests.browser"]
+pytest_plugins = ["tests.infra.plugin", "tests.support.browser"]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -1,7 +1,7 @@
 """docker-compose.yml is validated without a Docker engine: every klantsignaal service runs a
 real subcommand (parsed by the CLI's own parser), every health check calls an endpoint the
-tests prove (tests/test_ops_kafka.py runs the worker and sink commands and these very checks),
-and every KLANTSIGNAAL_* variable it sets is a setting."""
+tests prove (tests/pipeline/ops/test_ops_kafka.py runs the worker and sink commands and these
+very checks), and every KLANTSIGNAAL_* variable it sets is a setting."""
 
 from __future__ import annotations
 
@@ -15,10 +15,13 @@ import pytest
 from pipeline.cli import build_parser
 from pipeline.ops.health import OpsServer, Readiness
 from pipeline.settings import PREFIX, Settings
-from tests.ops_helpers import COMPOSE_OPS_PORT, compose_services
+from tests.support.ops_helpers import COMPOSE_OPS_PORT, compose_services
 
 LONG_RUNNING = {"web", "worker", "sink", "dispatch", "notifications"}
-PROVEN_ENDPOINTS = {"/readyz", "/healthz"}  # tests/test_ops_kafka.py, tests/test_ops_embedded.py
+PROVEN_ENDPOINTS = {
+    "/readyz",
+    "/healthz",
+}  # tests/pipeline/ops/test_ops_kafka.py, tests/pipeline/ops/test_ops_embedded.py
 URL = re.compile(r"http://127\.0\.0\.1:(\d+)(/[a-z]+)")
 
 

@@ -36,7 +36,8 @@ _TOKEN_PATTERN = (
     r"|[.,;:()]"
 )
 # The tokeniser is this one pattern with the stdlib engine. nltk's RegexpTokenizer gives
-# the same tokens (tests/test_sentiment_text.py checks it on the whole corpus), except that
+# the same tokens (tests/pipeline/sentiment/test_sentiment_text.py checks it on the whole
+# corpus), except that
 # its `regex` engine counts emoji variation selectors and joiners (U+FE0F, U+200D) as word
 # characters, which `re` rightly drops. nltk >= 3.10 runs caller patterns through that
 # engine with a timeout (~20 µs a comment), and importing nltk takes ~0.8 s; our pattern

@@ -4,8 +4,8 @@
 Run from a checkout of a09923c, with this repository's tests/ importable:
     git archive a09923c | tar -x -C /tmp/old
     cd /tmp/old && PYTHONPATH=/tmp/old:/tmp/old-tests python <this file> <out dir>
-where /tmp/old-tests holds this repository's tests/ (for tests/warehouse_scenario.py).
-tests/test_warehouse_migrations.py restores the dumps and upgrades them.
+where /tmp/old-tests holds this repository's tests/ (for tests/support/warehouse_scenario.py).
+tests/consumers/test_warehouse_migrations.py restores the dumps and upgrades them.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pipeline.runtimes.embedded import EmbeddedRuntime, EventLog
 from pipeline.sentiment import load_scorer
 from pipeline.settings import Settings
 from pipeline.topology import TOPICS, build_topology
-from tests.warehouse_scenario import play
+from tests.support.warehouse_scenario import play
 
 
 def main(out: Path) -> None:

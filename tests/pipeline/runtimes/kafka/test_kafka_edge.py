@@ -1,0 +1,68 @@
+"""The Kafka publisher's group commit: concurrent publishes share transactions, each one
+stays all-or-nothing, and a failing one does not take the others down."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pipeline.runtimes.kafka.publisher import KafkaPublisher, PublishFailed
+from pipeline.runtimes.kafka.topics import ensure_topics
+from pipeline.settings import Settings
+from schemas.cloudevents import CloudEvent
+from schemas.types import CONTACT
+from tests.pipeline.runtimes.kafka.test_kafka_runtime import contact, new_klant, read_all
+
+pytestmark = pytest.mark.kafka
+
+
+@pytest.fixture
+def settings(kafka_broker: Any, kafka_topic_prefix: str, tmp_path: Path) -> Settings:
+    s = Settings(
+        data_dir=tmp_path,
+        kafka_bootstrap=kafka_broker.bootstrap,
+        kafka_topic_prefix=kafka_topic_prefix,
+        kafka_partitions=2,
+    )
+    ensure_topics(s)
+    return s
+
+
+def test_concurrent_publishes_share_transactions(settings: Settings) -> None:
+    events = [contact(new_klant()) for _ in range(300)]
+    with KafkaPublisher(settings, linger=0.005) as publisher:
+        publisher.publish(CONTACT.topic, events[:1])  # connects; not part of the count
+        with ThreadPoolExecutor(32) as pool:
+            list(pool.map(lambda e: publisher.publish(CONTACT.topic, [e]), events[1:]))
+        groups = publisher.groups
+    ids = [r.headers for r in read_all(settings, CONTACT.topic, "read_committed")]
+    assert len(ids) == len(events)
+    assert groups < len(events) / 3, f"{groups} transactions for {len(events)} publishes"
+
+
+def test_a_failing_publish_does_not_fail_its_group(settings: Settings) -> None:
+    good = [contact(new_klant()) for _ in range(40)]
+    # Over the broker's default max message size (1 MiB): this request alone must fail.
+    huge = contact(new_klant())
+    huge = CloudEvent(**{**huge.__dict__, "data": {**huge.data, "onderwerp": "x" * 1_200_000}})
+    with KafkaPublisher(settings, linger=0.05, timeout=10) as publisher:
+        publisher.publish(CONTACT.topic, good[:1])
+
+        def one(events: list[CloudEvent]) -> str:
+            try:
+                publisher.publish(CONTACT.topic, events)
+            except PublishFailed:
+                return "failed"
+            return "ok"
+
+        with ThreadPoolExecutor(16) as pool:
+            outcomes = list(pool.map(one, [[e] for e in good[1:20]] + [[good[20], huge]]))
+            outcomes += list(pool.map(one, [[e] for e in good[21:]]))
+    assert outcomes.count("failed") == 1 and outcomes[19] == "failed"
+    committed = read_all(settings, CONTACT.topic, "read_committed")
+    values = b"".join(r.value for r in committed)
+    assert len(committed) == len(good) - 1  # the failed batch's good event is not in: atomic
+    assert good[20].data["contactId"].encode() not in values

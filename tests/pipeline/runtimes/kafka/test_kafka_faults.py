@@ -1,0 +1,246 @@
+"""Faults on a real broker while contacts and their answers flow: SIGKILLed workers, a
+second worker joining and leaving, a broker restart. The warehouse (fed by the Kafka sink
+runner) must end up with exactly one invitation per contact and one signal per answer,
+and the workers' committed offsets must reach the end offsets soon after the flow stops.
+
+Sizes (8 minutes of CI budget for the new Kafka tests): 10 kill trials while 3,000
+contacts and 3,000 answers flow (10,000 + 10,000 passed too, in ~2 minutes before the
+monitoring stages were added); 2,000 + 2,000 for the rebalance and broker tests.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from consumers.warehouse import Warehouse, WarehouseSink
+from pipeline.runtimes.kafka.publisher import PublishFailed
+from pipeline.runtimes.kafka.sinks import run_sink
+from pipeline.topology import TOPICS
+from schemas.cloudevents import CloudEvent
+from tests.infra._proc import die_with_parent, terminate
+from tests.infra.kafka_broker import KafkaBroker
+from tests.pipeline.runtimes.kafka.test_kafka_offsets import flows
+from tests.pipeline.runtimes.kafka.test_kafka_runtime import read_all
+from tests.support.kafka_harness import KafkaHarness, unique_prefix
+
+pytestmark = [pytest.mark.kafka, pytest.mark.slow]
+
+
+class Flow:
+    """Publishes contacts and answers in a background thread, in small transactions, at a
+    steady pace; keeps what was acknowledged (only that must arrive)."""
+
+    def __init__(self, harness: KafkaHarness, n: int, per_txn: int = 50, seconds: float = 20):
+        self.harness = harness
+        self.contacts, self.responses = flows(n)
+        self.per_txn = per_txn
+        self.pause = seconds / max(1, 2 * n / per_txn)
+        self.acked: dict[str, list[CloudEvent]] = {"contact-events": [], "survey-responses": []}
+        self.done = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> Flow:
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        try:
+            for i in range(0, len(self.contacts), self.per_txn):
+                self._publish("contact-events", self.contacts[i : i + self.per_txn])
+                self._publish("survey-responses", self.responses[i : i + self.per_txn])
+                time.sleep(self.pause)
+        finally:
+            self.done.set()
+
+    def _publish(self, topic: str, events: list[CloudEvent]) -> None:
+        for _ in range(60):  # a broker restart takes seconds: retry, like a channel system
+            try:
+                self.harness.publish(topic, events)
+            except PublishFailed:
+                time.sleep(0.5)
+                continue
+            self.acked[topic].extend(events)
+            return
+        raise AssertionError(f"could not publish to {topic} for 30 s")
+
+    def wait(self, timeout: float = 120) -> None:
+        assert self.done.wait(timeout), "publishing did not finish"
+        self._thread.join(5)
+
+
+@contextmanager
+def warehouse_sink(harness: KafkaHarness, tmp_path: Path) -> Iterator[Warehouse]:
+    warehouse = Warehouse(f"sqlite:///{tmp_path / 'warehouse.db'}")
+    stop = threading.Event()
+    sink = WarehouseSink(warehouse, TOPICS)
+    thread = threading.Thread(target=run_sink, args=(harness.settings, sink, stop), daemon=True)
+    thread.start()
+    try:
+        yield warehouse
+    finally:
+        stop.set()
+        thread.join(15)
+
+
+def per_key(warehouse: Warehouse, table: str, key: str, ident: str) -> dict[str, int]:
+    """How many distinct events the warehouse holds per key (dedup by event id is allowed)."""
+    with warehouse.engine.connect() as conn:
+        rows = conn.execute(
+            text(f"SELECT {key}, COUNT(DISTINCT {ident}) FROM {table} GROUP BY {key}")
+        )
+        return {k: n for k, n in rows if k is not None}
+
+
+def assert_complete(warehouse: Warehouse, flow: Flow, timeout: float = 180) -> None:
+    contacts = {e.data["contactId"] for e in flow.acked["contact-events"]}
+    responses = {e.data["responseId"] for e in flow.acked["survey-responses"]}
+    deadline = time.monotonic() + timeout
+    while True:
+        invitations = per_key(warehouse, "invitations", "contact_id", "invitation_id")
+        signals = per_key(warehouse, "signals", "response_id", "signal_id")
+        alerts = per_key(warehouse, "alerts", "response_id", "alert_id")
+        missing_i, missing_s = contacts - set(invitations), responses - set(signals)
+        missing_a = responses - set(alerts)  # every answer in flows() is very negative
+        if not missing_i and not missing_s and not missing_a:
+            break
+        if time.monotonic() > deadline:
+            raise AssertionError(
+                f"missing in the warehouse: {len(missing_i)} invitation(s), e.g. "
+                f"{sorted(missing_i)[:3]}; {len(missing_s)} signal(s), e.g. "
+                f"{sorted(missing_s)[:3]}; {len(missing_a)} alert(s), their signals at "
+                f"{positions(flow.harness, 'scored-signals', 'responseId', missing_a)[:20]}\n"
+                f"{flow.harness.worker_log_tail()}"
+            )
+        time.sleep(0.5)
+    doubles = {k: n for k, n in invitations.items() if n != 1}
+    doubles.update({k: n for k, n in signals.items() if n != 1})
+    doubles.update({k: n for k, n in alerts.items() if n != 1})
+    assert not doubles, f"more than one distinct event for: {list(doubles.items())[:5]}"
+    assert set(invitations) == contacts and set(signals) == responses
+
+
+def positions(harness: KafkaHarness, topic: str, field: str, wanted: set[str]) -> list[str]:
+    """Where the records with these ids lie on a topic (partition/offset), to diagnose a loss."""
+    found = []
+    for record in read_all(harness.settings, topic, "read_committed"):
+        if json.loads(record.value).get(field) in wanted:
+            found.append(f"{record.partition}/{record.offset}")
+    return sorted(found, key=lambda p: tuple(int(x) for x in p.split("/")))
+
+
+def test_sigkill_at_random_moments_loses_and_doubles_nothing(
+    kafka_broker: Any, tmp_path: Path
+) -> None:
+    rng = random.Random(20261129)
+    harness = KafkaHarness(
+        kafka_broker.bootstrap, unique_prefix("kill"), tmp_path, partitions=4, instance_id="w1"
+    )
+    try:
+        with warehouse_sink(harness, tmp_path) as warehouse:
+            harness.start_worker()
+            flow = Flow(harness, 3000, per_txn=50, seconds=12).start()
+            kills = 0
+            while kills < 10:
+                time.sleep(rng.uniform(0.5, 3.0))  # a random moment after it became ready
+                harness.kill_worker()
+                kills += 1
+                harness.start_worker()
+            flow.wait()
+            assert_complete(warehouse, flow)
+            harness.wait_monitoring_done()
+            seconds = harness.wait_committed(timeout=10.0)
+            print(
+                f"\n{kills} SIGKILLs while {len(flow.contacts)} contacts and answers flowed; "
+                f"ready after {', '.join(f'{s:.1f}' for s in harness.ready_seconds)} s; "
+                f"committed == end {seconds:.1f} s after the warehouse was complete"
+            )
+    finally:
+        harness.close()
+
+
+def test_a_second_worker_joining_and_leaving_skips_nothing(
+    kafka_broker: Any, tmp_path: Path
+) -> None:
+    """Rebalances mid-stream (faust-streaming #596: records fetched before recovery cleared
+    the agents' queues were skipped)."""
+    prefix = unique_prefix("rebal")
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first = KafkaHarness(kafka_broker.bootstrap, prefix, tmp_path / "a", partitions=4)
+    # Every process shares the key store of crypto-shredding (docs/privacy.md).
+    shared = {"KLANTSIGNAAL_KEYSTORE_URL": first.settings.keystore}
+    second = KafkaHarness(kafka_broker.bootstrap, prefix, tmp_path / "b", partitions=4, env=shared)
+    try:
+        with warehouse_sink(first, tmp_path) as warehouse:
+            flow = Flow(first, 2000, per_txn=50, seconds=10)
+            flow.start()
+            time.sleep(2)  # a backlog builds up
+            first.start_worker()
+            time.sleep(1.5)
+            second.start_worker()  # rebalance: partitions move while records are queued
+            time.sleep(2.5)
+            second.kill_worker()  # and back, after a session timeout
+            flow.wait()
+            assert_complete(warehouse, flow)
+            first.wait_monitoring_done()
+            first.wait_committed(timeout=10.0)
+    finally:
+        second.close()
+        first.close()
+
+
+class RestartableBroker(KafkaBroker):
+    """The test broker, restartable on its own data directory and port."""
+
+    def restart(self, down_seconds: float = 2.0) -> None:
+        assert self._proc is not None and self.workdir is not None
+        args = self._proc.args
+        terminate(self._proc, grace_seconds=20)
+        self._log_file.close()
+        time.sleep(down_seconds)
+        self.log_path.rename(self.log_path.with_suffix(".log.1"))  # _wait_ready reads the log
+        self._log_file = open(self.log_path, "wb")  # noqa: SIM115 - lives as long as the broker
+        self._proc = subprocess.Popen(
+            args,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
+            cwd=self.workdir,
+            preexec_fn=die_with_parent(),  # noqa: PLW1509
+        )
+        self._wait_ready(time.monotonic())
+
+
+def test_a_broker_restart_mid_stream_loses_nothing(tmp_path: Path) -> None:
+    broker = RestartableBroker()
+    try:
+        broker.start()
+    except Exception as exc:  # same policy as the session broker
+        pytest.skip(f"no Kafka broker: {exc}")
+    try:
+        harness = KafkaHarness(broker.bootstrap, unique_prefix("brk"), tmp_path, partitions=2)
+        try:
+            with warehouse_sink(harness, tmp_path) as warehouse:
+                harness.start_worker()
+                flow = Flow(harness, 2000, per_txn=50, seconds=10).start()
+                time.sleep(4)
+                broker.restart()
+                flow.wait(timeout=180)
+                assert_complete(warehouse, flow, timeout=120)
+                harness.wait_monitoring_done()
+                harness.wait_committed(timeout=10.0)
+        finally:
+            harness.close()
+    finally:
+        broker.stop()
