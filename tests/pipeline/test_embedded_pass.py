@@ -15,7 +15,7 @@ from pipeline.sentiment import lexicon_scorer
 from pipeline.settings import Settings
 from pipeline.topology import TOPICS, build_topology
 from schemas.types import CONTACT, INVITATION, MONITOR_OBSERVATION
-from tests.events import contact_event, klant
+from tests.support.events import contact_event, klant
 
 
 def _runtime(
