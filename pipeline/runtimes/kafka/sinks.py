@@ -95,7 +95,8 @@ def run_sink(
             READINESS.mark(ready_part, bool(consumer.assignment()))
             if not polled:
                 # Past transaction markers and aborted records too: committed = end offsets.
-                _commit_positions(consumer, sink.name, committed)
+                if not _commit_positions(consumer, sink.name, committed):
+                    stop_event.wait(retry_pause)  # the broker is away: as for a failed poll
                 continue
             batch, first, nxt = _batch(polled, logical, sealer)
             try:
@@ -138,19 +139,32 @@ def _batch(
 
 
 def _commit_positions(
-    consumer: KafkaConsumer, name: str, committed: dict[TopicPartition, int]
-) -> None:
+    consumer: KafkaConsumer,
+    name: str,
+    committed: dict[TopicPartition, int],
+    timeout_ms: int = 5000,
+) -> bool:
     """Commit the consumer's position where it moved past what was committed without
     returning records (only markers or aborted records were there): everything before the
-    position was handed to the sink and stored, or was no record at all."""
+    position was handed to the sink and stored, or was no record at all.
+
+    False when the positions could not be read (the broker is away, a rebalance took the
+    partitions): nothing is committed then, and the next empty poll tries again. An idle
+    sink must survive a broker restart like a polling one (the thread would die otherwise).
+    """
     moved = {}
-    for tp in consumer.assignment():
-        position = consumer.position(tp)
-        if position is not None and position > committed.get(tp, -1):
-            moved[tp] = position
+    try:
+        for tp in consumer.assignment():
+            position = consumer.position(tp, timeout_ms=timeout_ms)
+            if position is not None and position > committed.get(tp, -1):
+                moved[tp] = position
+    except KafkaError as exc:
+        log.warning("sink %s cannot read its positions (%r); retrying", name, exc)
+        return False
     if moved:
         _commit(consumer, name, moved)
         committed.update(moved)
+    return True
 
 
 def _commit(consumer: KafkaConsumer, name: str, nxt: Mapping[TopicPartition, int]) -> None:

@@ -79,18 +79,30 @@ class Flow:
         self._thread.join(5)
 
 
+class SinkRun:
+    """The warehouse sink runner (pipeline.runtimes.kafka.sinks.run_sink) in a thread."""
+
+    def __init__(self, harness: KafkaHarness, tmp_path: Path) -> None:
+        self.warehouse = Warehouse(f"sqlite:///{tmp_path / 'warehouse.db'}")
+        self.stop = threading.Event()
+        sink = WarehouseSink(self.warehouse, TOPICS)
+        self.thread = threading.Thread(
+            target=run_sink, args=(harness.settings, sink, self.stop), daemon=True
+        )
+
+    def assert_alive(self) -> None:
+        assert self.thread.is_alive(), "the sink thread died (see the log above)"
+
+
 @contextmanager
-def warehouse_sink(harness: KafkaHarness, tmp_path: Path) -> Iterator[Warehouse]:
-    warehouse = Warehouse(f"sqlite:///{tmp_path / 'warehouse.db'}")
-    stop = threading.Event()
-    sink = WarehouseSink(warehouse, TOPICS)
-    thread = threading.Thread(target=run_sink, args=(harness.settings, sink, stop), daemon=True)
-    thread.start()
+def warehouse_sink(harness: KafkaHarness, tmp_path: Path) -> Iterator[SinkRun]:
+    run = SinkRun(harness, tmp_path)
+    run.thread.start()
     try:
-        yield warehouse
+        yield run
     finally:
-        stop.set()
-        thread.join(15)
+        run.stop.set()
+        run.thread.join(15)
 
 
 def per_key(warehouse: Warehouse, table: str, key: str, ident: str) -> dict[str, int]:
@@ -102,11 +114,15 @@ def per_key(warehouse: Warehouse, table: str, key: str, ident: str) -> dict[str,
         return {k: n for k, n in rows if k is not None}
 
 
-def assert_complete(warehouse: Warehouse, flow: Flow, timeout: float = 180) -> None:
-    contacts = {e.data["contactId"] for e in flow.acked["contact-events"]}
-    responses = {e.data["responseId"] for e in flow.acked["survey-responses"]}
+def assert_complete(sink: SinkRun, *flows_: Flow, timeout: float = 180) -> None:
+    """Exactly one invitation per acknowledged contact, one signal and one alert per
+    acknowledged answer, of all the flows, in the warehouse (within `timeout`)."""
+    warehouse, flow = sink.warehouse, flows_[0]
+    contacts = {e.data["contactId"] for f in flows_ for e in f.acked["contact-events"]}
+    responses = {e.data["responseId"] for f in flows_ for e in f.acked["survey-responses"]}
     deadline = time.monotonic() + timeout
     while True:
+        sink.assert_alive()
         invitations = per_key(warehouse, "invitations", "contact_id", "invitation_id")
         signals = per_key(warehouse, "signals", "response_id", "signal_id")
         alerts = per_key(warehouse, "alerts", "response_id", "alert_id")
@@ -147,7 +163,7 @@ def test_sigkill_at_random_moments_loses_and_doubles_nothing(
         kafka_broker.bootstrap, unique_prefix("kill"), tmp_path, partitions=4, instance_id="w1"
     )
     try:
-        with warehouse_sink(harness, tmp_path) as warehouse:
+        with warehouse_sink(harness, tmp_path) as sink:
             harness.start_worker()
             flow = Flow(harness, 3000, per_txn=50, seconds=12).start()
             kills = 0
@@ -157,7 +173,7 @@ def test_sigkill_at_random_moments_loses_and_doubles_nothing(
                 kills += 1
                 harness.start_worker()
             flow.wait()
-            assert_complete(warehouse, flow)
+            assert_complete(sink, flow)
             harness.wait_monitoring_done()
             seconds = harness.wait_committed(timeout=10.0)
             print(
@@ -182,7 +198,7 @@ def test_a_second_worker_joining_and_leaving_skips_nothing(
     shared = {"KLANTSIGNAAL_KEYSTORE_URL": first.settings.keystore}
     second = KafkaHarness(kafka_broker.bootstrap, prefix, tmp_path / "b", partitions=4, env=shared)
     try:
-        with warehouse_sink(first, tmp_path) as warehouse:
+        with warehouse_sink(first, tmp_path) as sink:
             flow = Flow(first, 2000, per_txn=50, seconds=10)
             flow.start()
             time.sleep(2)  # a backlog builds up
@@ -192,7 +208,7 @@ def test_a_second_worker_joining_and_leaving_skips_nothing(
             time.sleep(2.5)
             second.kill_worker()  # and back, after a session timeout
             flow.wait()
-            assert_complete(warehouse, flow)
+            assert_complete(sink, flow)
             first.wait_monitoring_done()
             first.wait_committed(timeout=10.0)
     finally:
@@ -222,25 +238,60 @@ class RestartableBroker(KafkaBroker):
         self._wait_ready(time.monotonic())
 
 
-def test_a_broker_restart_mid_stream_loses_nothing(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def restartable_broker() -> Iterator[RestartableBroker]:
+    """A broker of its own (the restart tests must not disturb the session broker), shared
+    by this module's restart tests."""
     broker = RestartableBroker()
     try:
         broker.start()
     except Exception as exc:  # same policy as the session broker
         pytest.skip(f"no Kafka broker: {exc}")
     try:
-        harness = KafkaHarness(broker.bootstrap, unique_prefix("brk"), tmp_path, partitions=2)
-        try:
-            with warehouse_sink(harness, tmp_path) as warehouse:
-                harness.start_worker()
-                flow = Flow(harness, 2000, per_txn=50, seconds=10).start()
-                time.sleep(4)
-                broker.restart()
-                flow.wait(timeout=180)
-                assert_complete(warehouse, flow, timeout=120)
-                harness.wait_monitoring_done()
-                harness.wait_committed(timeout=10.0)
-        finally:
-            harness.close()
+        yield broker
     finally:
         broker.stop()
+
+
+def test_a_broker_restart_mid_stream_loses_nothing(
+    restartable_broker: RestartableBroker, tmp_path: Path
+) -> None:
+    broker = restartable_broker
+    harness = KafkaHarness(broker.bootstrap, unique_prefix("brk"), tmp_path, partitions=2)
+    try:
+        with warehouse_sink(harness, tmp_path) as sink:
+            harness.start_worker()
+            flow = Flow(harness, 2000, per_txn=50, seconds=10).start()
+            time.sleep(4)
+            broker.restart()
+            flow.wait(timeout=180)
+            assert_complete(sink, flow, timeout=120)
+            harness.wait_monitoring_done()
+            harness.wait_committed(timeout=10.0)
+    finally:
+        harness.close()
+
+
+def test_a_broker_restart_while_the_sink_is_idle_loses_nothing(
+    restartable_broker: RestartableBroker, tmp_path: Path
+) -> None:
+    """An idle sink commits its position on every empty poll; with the broker away that
+    raised, and the sink thread died: what came after the restart never reached the
+    warehouse (the sink-side cause of a flaky broker-restart test)."""
+    broker = restartable_broker
+    harness = KafkaHarness(broker.bootstrap, unique_prefix("idle"), tmp_path, partitions=2)
+    try:
+        with warehouse_sink(harness, tmp_path) as sink:
+            harness.start_worker()
+            before = Flow(harness, 100, per_txn=25, seconds=1).start()
+            before.wait()
+            assert_complete(sink, before, timeout=60)
+            time.sleep(2)  # idle: empty polls, position commits
+            broker.restart(down_seconds=3)
+            time.sleep(2)  # idle again after the restart
+            after = Flow(harness, 100, per_txn=25, seconds=1).start()
+            after.wait(timeout=120)
+            assert_complete(sink, before, after, timeout=120)
+            harness.wait_committed(timeout=30.0)
+    finally:
+        harness.close()
