@@ -13,6 +13,8 @@ Fixes (docs/kafka.md, "Offsets: what the worker corrects in faust-streaming"):
 - `seek-back`: seek back after recovery (#596, #216, #221): nothing is sought back, and a
   record delivered twice and acked at once leaves its dropped first copy pending.
 - `failed-commit`: a failed commit is not remembered as done (#316): faust's bookkeeping.
+- `stale-position`: a position reported by a fetch that spanned a revoke or seek back (or
+  read while the flow was stopped) is taken, as before fix 4.
 """
 
 from __future__ import annotations
@@ -39,6 +41,16 @@ def _first_delivery_stays(self: Any, message: Any, epoch: int) -> None:
         self._delivered[tp] = offset
 
 
+def _note_any_fetch(
+    self: Any, tp: Any, last: int | None, position: int, epoch: int | None = None
+) -> None:
+    # The bookkeeping before fix 4: every report is taken, whenever its fetch began.
+    previous = self._fetched.get(tp)
+    if last is None and previous is not None:
+        last = previous[0]
+    self._fetched[tp] = (last, position)
+
+
 def switch_off(fix: str) -> None:
     mixin = offsets.SafeOffsetsConsumer
     if fix == "position":
@@ -48,8 +60,12 @@ def switch_off(fix: str) -> None:
         mixin._note_delivery = _first_delivery_stays  # type: ignore[method-assign]
     elif fix == "failed-commit":
         del mixin._commit_offsets
+    elif fix == "stale-position":
+        mixin.note_fetch = _note_any_fetch  # type: ignore[method-assign]
     else:
-        raise SystemExit(f"unknown fix {fix!r}: position, seek-back or failed-commit")
+        raise SystemExit(
+            f"unknown fix {fix!r}: position, seek-back, failed-commit or stale-position"
+        )
 
 
 if __name__ == "__main__":

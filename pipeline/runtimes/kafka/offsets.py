@@ -48,6 +48,17 @@ faust-streaming (0.11 .. 0.15) has bugs that break "never skip, commit what was 
    faust's own flush gives up once nothing moved for 0.1 s, so a state change of a
    committed record could still be in memory when the worker dies.
 
+4. **A position from before a rebalance is committed after it** (found here, under load).
+   The consumer thread reports each fetch's positions; a fetch still in flight when the
+   partitions are revoked reported its (old) position after the bookkeeping was cleared.
+   The next assignment starts at the committed offset, but faust's commit timer also runs
+   during table recovery, before the partition is fetched again: it committed the old
+   position, and the recovery then sought the stream to that committed offset, past the
+   records that were fetched before the revoke and dropped from the agents' queues: a
+   second worker joining or leaving skipped them. Each report now carries the seek epoch
+   of the partition when the fetch began and is ignored when a revoke or seek back came
+   in between; a report without records while the flow is stopped is ignored too.
+
 The fixes are in `SafeOffsetsConsumer` (a mixin over faust's aiokafka Consumer) and
 `PositionReportingThread` (over faust's AIOKafkaConsumerThread), wired in by the worker's
 transport. Delivery stays at-least-once: a seek back may replay a few records, which the
@@ -79,6 +90,10 @@ class PositionReportingThread(AIOKafkaConsumerThread):
         timeout: float | None = None,
         max_records: int | None = None,
     ) -> Any:
+        # The seek epoch of each partition when the fetch began: a fetch that spans a
+        # rebalance or a seek back reports positions the bookkeeping has already voided.
+        epoch_of = getattr(self.consumer, "fetch_epoch", None)
+        epochs = {tp: epoch_of(tp) for tp in active_partitions or ()} if epoch_of else {}
         records = await super()._fetch_records(
             consumer, active_partitions, timeout=timeout, max_records=max_records
         )
@@ -92,7 +107,7 @@ class PositionReportingThread(AIOKafkaConsumerThread):
                     if state is None or not state.has_valid_position:
                         continue
                     batch = records.get(tp) if records else None
-                    note(tp, batch[-1].offset if batch else None, state.position)
+                    note(tp, batch[-1].offset if batch else None, state.position, epochs.get(tp))
         return records
 
 
@@ -145,8 +160,30 @@ class SafeOffsetsConsumer:
         if offset > self._delivered.get(tp, -1):
             self._delivered[tp] = offset
 
-    def note_fetch(self, tp: Any, last: int | None, position: int) -> None:
-        """Called from the consumer thread after each fetch (one tuple store: atomic)."""
+    def fetch_epoch(self, tp: Any) -> int:
+        """The seek epoch of `tp` (read by the consumer thread when a fetch begins)."""
+        return self._epoch.get(tp, 0)
+
+    def note_fetch(
+        self, tp: Any, last: int | None, position: int, epoch: int | None = None
+    ) -> None:
+        """Called from the consumer thread after each fetch (one tuple store: atomic).
+
+        Ignored when the partition was revoked or sought back since the fetch began
+        (`epoch` is then old), and, when it returned no records, while the flow is
+        stopped: during a rebalance the position may still be the old assignment's. Taken
+        anyway, such a position outlives the revoke (fix 4 in the module docstring): the
+        next assignment starts at the committed offset, but the commit timer (which runs
+        during table recovery) would commit the old position before any new fetch of the
+        partition reported, and recovery then seeks to it, past records never processed.
+        """
+        if epoch is not None and epoch != self._epoch.get(tp, 0):
+            log.info("ignored position %d of %s fetched before a revoke or seek back", position, tp)
+            return
+        if last is None and not self.flow_active:  # type: ignore[attr-defined]
+            if position != (self._fetched.get(tp) or (None, None))[1]:
+                log.info("ignored position %d of %s read while the flow is stopped", position, tp)
+            return
         previous = self._fetched.get(tp)
         if last is None and previous is not None:
             last = previous[0]  # keep waiting for an undelivered record of an earlier fetch
