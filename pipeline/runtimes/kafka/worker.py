@@ -35,7 +35,7 @@ from pipeline.runtimes.kafka.codec import (
 )
 from pipeline.runtimes.kafka.offsets import PositionReportingThread, SafeOffsetsConsumer
 from pipeline.runtimes.kafka.topics import app_id, ensure_topics
-from pipeline.runtimes.kafka.worker_ops import start_worker_ops, worker_ready
+from pipeline.runtimes.kafka.worker_ops import start_worker_ops, worker_not_ready, worker_ready
 from pipeline.sealing import ERASED, Sealer
 from pipeline.settings import Settings
 from pipeline.stages.base import Stage, State
@@ -221,6 +221,7 @@ def build_app(
     # Ready once the consumer sought back and resumed (offsets.py), not when faust's
     # recovery starts resuming: records published before that could be processed twice.
     app.on_flow_resumed = on_ready  # type: ignore[attr-defined]
+    app.on_flow_stopped = worker_not_ready  # type: ignore[attr-defined]  # /readyz 503
     return app
 
 

@@ -26,3 +26,8 @@ def start_worker_ops(settings: Settings, topology: Topology, level: str) -> dict
 
 def worker_ready() -> None:
     READINESS.mark(READY_PART)
+
+
+def worker_not_ready() -> None:
+    """A rebalance began: partitions revoked, not yet assigned and recovered (/readyz 503)."""
+    READINESS.mark(READY_PART, False)
