@@ -31,6 +31,7 @@ from sqlalchemy import bindparam, select, text
 from consumers.notify_outbox import Notification, Outbox, redacted
 from consumers.service_alert_notifications import service_alert_notifications, teams_for
 from consumers.warehouse import alert_details, alerts
+from pipeline.ops.metrics import notification_outcome
 from pipeline.ports import SinkRecord
 from pipeline.settings import Settings
 from pipeline.times import as_utc, parse_time
@@ -393,6 +394,7 @@ class NotificationSender:
             self._failed(row, f"{type(exc).__name__}: {exc}"[:500])
             return 0
         self.outbox.mark_sent(row["id"], self.clock())
+        notification_outcome(row["kanaal"], "sent")
         log.info("notification %s sent (%s)", row["id"], row["kanaal"])
         return 1
 
@@ -403,6 +405,7 @@ class NotificationSender:
             None if attempt >= self.policy.max_attempts else now + self.policy.retry_after(attempt)
         )
         self.outbox.mark_failed(row, error, now, retry)
+        notification_outcome(row["kanaal"], "given_up" if retry is None else "retry")
         target = redacted(row["kanaal"], row["doel"])
         if retry is None:
             log.error(

@@ -51,6 +51,11 @@ DISPATCH_OUTCOMES = Counter(
     "Invitation dispatch results: delivered, reminded, failed, retry (temporary failure).",
     ["route", "outcome"],
 )
+NOTIFICATION_OUTCOMES = Counter(
+    "klantsignaal_notification_outcomes",
+    "Team notifications (alerts, overdue alerts, service alerts): sent, retry, given_up.",
+    ["kanaal", "outcome"],
+)
 EDGE_ACCEPTED = Counter(
     "klantsignaal_edge_events_accepted",
     "Events the HTTP ingestion edge accepted (202), by topic.",
@@ -138,6 +143,11 @@ def sink_stored(sink: str, records: Iterable[Any]) -> None:
 
 def dispatch_outcome(route: str, state: str, outcome: str | None) -> None:
     DISPATCH_OUTCOMES.labels(route, outcome or ("retry" if state == "pending" else state)).inc()
+
+
+def notification_outcome(kanaal: str, outcome: str) -> None:
+    """After one attempt to send a team notification (consumers/notifications.py)."""
+    NOTIFICATION_OUTCOMES.labels(kanaal, outcome).inc()
 
 
 def edge_accepted(topics: Iterable[str]) -> None:

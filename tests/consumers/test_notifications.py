@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
+from prometheus_client import REGISTRY
 from sqlalchemy import text
 from starlette.testclient import TestClient
 
@@ -359,6 +360,22 @@ def test_overdue_alerts_are_announced_once_unless_resolved_also_across_a_restart
     assert "nergens heen" not in message and "k-abab" not in message
 
 
+OUTCOME_KEYS = [
+    ("webhook", "retry"),
+    ("webhook", "given_up"),
+    ("email", "retry"),
+    ("email", "given_up"),
+    ("webhook", "sent"),
+]
+
+
+def _outcomes(kanaal: str, outcome: str) -> float:
+    value = REGISTRY.get_sample_value(
+        "klantsignaal_notification_outcomes_total", {"kanaal": kanaal, "outcome": outcome}
+    )
+    return value or 0.0
+
+
 def test_a_notification_that_keeps_failing_is_given_up_and_shown_to_admins(
     tmp_path: Path,
 ) -> None:
@@ -370,9 +387,19 @@ def test_a_notification_that_keeps_failing_is_given_up_and_shown_to_admins(
     config = write_config(tmp_path / "notify.toml", dead)
     clock = [start]
     sender = _sender(Outbox(url), config, lambda: clock[0])
+    before = {k: _outcomes(*k) for k in OUTCOME_KEYS}
     for _ in range(4):
         sender.run_once()
         clock[0] += timedelta(minutes=10)
+    # Prometheus counts each attempt: two retries, then given up, per target.
+    counted = {k: _outcomes(*k) - before[k] for k in OUTCOME_KEYS}
+    assert counted == {
+        ("webhook", "retry"): 2,
+        ("webhook", "given_up"): 1,
+        ("email", "retry"): 2,
+        ("email", "given_up"): 1,
+        ("webhook", "sent"): 0,
+    }
     status = Outbox(url).status()
     # Both targets given up: the webhook (refused) and e-mail (no SMTP server configured).
     assert status["aantallen"]["opgegeven"] == 2
