@@ -79,6 +79,7 @@ def cmd_web(args: argparse.Namespace) -> int:
 
     from consumers.warehouse import Warehouse
     from pipeline.app import build_web
+    from pipeline.runtimes.kafka.broker_probe import watch_broker
     from pipeline.runtimes.kafka.publisher import KafkaPublisher
 
     settings = _settings(args, runtime="kafka").with_secrets()
@@ -86,6 +87,7 @@ def cmd_web(args: argparse.Namespace) -> int:
     publisher = KafkaPublisher(settings)
     try:
         web = build_web(settings, publisher, Warehouse(settings.warehouse))
+        watch_broker(settings)  # /readyz: 503 while no Kafka broker answers
         _ops(settings, "web")
         uvicorn.run(
             web, host=settings.host, port=settings.port, log_level="warning", log_config=None
