@@ -61,6 +61,17 @@ faust-streaming (0.11 .. 0.15) has bugs that break "never skip, commit what was 
    (tests/test_kafka_offset_bookkeeping.py plays the interleaving; whether it caused the
    one observed loss is not proven.)
 
+5. **Records fetched but never handed to the streams** (found here, under heavy load: the
+   second-worker test lost a contiguous run of records in a generation without any seek).
+   faust drops fetched records on its way to the agents in more than one place (its
+   getmany leaves out records of a partition paused meanwhile; its drain loop drops
+   records below a stale read offset and may cancel the delivery in flight when the flow
+   stops), and the position-based commit then passed them. The consumer thread now
+   reports the offsets each fetch returned; when faust hands over a later offset of a
+   partition while earlier fetched ones never came, they are held as unprocessed (the
+   commit stays below them) and the partition is sought back to them at once, with a
+   warning in the log.
+
 The fixes are in `SafeOffsetsConsumer` (a mixin over faust's aiokafka Consumer) and
 `PositionReportingThread` (over faust's AIOKafkaConsumerThread), wired in by the worker's
 transport. Delivery stays at-least-once: a seek back may replay a few records, which the
@@ -71,13 +82,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import defaultdict
+from collections import defaultdict, deque
 from typing import Any
 
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 
 log = logging.getLogger(__name__)
 
+EXPECTED_MAX = 100_000  # fetched, not yet handed over offsets kept per partition (fix 5)
 DRAIN_TIMEOUT = 30.0  # seconds a commit waits for the table changelog writes before it
 
 # (last offset the latest fetch returned for the partition or None, position after it)
@@ -111,7 +123,9 @@ class PositionReportingThread(AIOKafkaConsumerThread):
                     if state is None or not state.has_valid_position:
                         continue
                     batch = records.get(tp) if records else None
-                    note(tp, batch[-1].offset if batch else None, state.position, epochs.get(tp))
+                    offsets = [r.offset for r in batch] if batch else ()
+                    last = offsets[-1] if offsets else None
+                    note(tp, last, state.position, epochs.get(tp), offsets)
         return records
 
 
@@ -139,6 +153,9 @@ class SafeOffsetsConsumer:
         self._resume_wanted = None  # flow epoch of a resume_flow() not yet carried out
         self._resumer = None
         self._announced_epoch = -1
+        # offsets a fetch returned and faust has not handed to the streams yet (fix 5)
+        self._expected = defaultdict(lambda: deque(maxlen=EXPECTED_MAX))
+        self._healing: set[Any] = set()
         inner = self.callback  # type: ignore[attr-defined]
 
         async def deliver(message: Any) -> None:
@@ -163,13 +180,70 @@ class SafeOffsetsConsumer:
             self._pending[tp].pop(offset, None)
         if offset > self._delivered.get(tp, -1):
             self._delivered[tp] = offset
+        self._check_order(tp, offset)
+
+    def _check_order(self, tp: Any, offset: int) -> None:
+        """Fix 5: faust hands a partition's fetched records to the streams in order; when it
+        hands over `offset` while records fetched before it never were, faust dropped them
+        (its getmany leaves out records of a partition paused meanwhile; its drain loop
+        drops records below a stale read offset). Never commit past them; fetch them
+        again."""
+        expected = self._expected.get(tp)
+        if not expected:
+            return
+        dropped = None
+        while expected and expected[0] < offset:
+            first = expected.popleft()
+            dropped = first if dropped is None else dropped
+        if expected and expected[0] == offset:
+            expected.popleft()
+        if dropped is not None:
+            log.warning(
+                "fetched records of %s from %d were not handed to the streams (next: %d); "
+                "fetching them again",
+                tp,
+                dropped,
+                offset,
+            )
+            floor = self._floor.get(tp)
+            self._floor[tp] = dropped if floor is None else min(floor, dropped)
+            self._heal(tp)
+
+    def _heal(self, tp: Any) -> None:
+        """Seek `tp` back to its dropped records, in a task (not inside faust's delivery)."""
+        if tp in self._healing:
+            return
+        self._healing.add(tp)
+        asyncio.get_event_loop().create_task(self._seek_dropped(tp))
+
+    async def _seek_dropped(self, tp: Any) -> None:
+        try:
+            flow_epoch = self._flow_epoch
+            super().stop_flow()  # type: ignore[misc]  # faust's drain loop parks
+            await asyncio.sleep(0.05)
+            if flow_epoch != self._flow_epoch:
+                return  # a rebalance stopped the flow: its resume seeks back (the floor)
+            target = self._unprocessed(tp)
+            if target is not None and tp in self.assignment():  # type: ignore[attr-defined]
+                log.info("seeking %s back to %d: fetched records were dropped", tp, target)
+                self._rewind(tp, target)
+                await self.seek(tp, target)  # type: ignore[attr-defined]
+            if flow_epoch == self._flow_epoch:
+                super().resume_flow()  # type: ignore[misc]
+        finally:
+            self._healing.discard(tp)
 
     def fetch_epoch(self, tp: Any) -> int:
         """The seek epoch of `tp` (read by the consumer thread when a fetch begins)."""
         return self._epoch.get(tp, 0)
 
     def note_fetch(
-        self, tp: Any, last: int | None, position: int, epoch: int | None = None
+        self,
+        tp: Any,
+        last: int | None,
+        position: int,
+        epoch: int | None = None,
+        offsets: Any = (),
     ) -> None:
         """Called from the consumer thread after each fetch (one tuple store: atomic).
 
@@ -188,6 +262,8 @@ class SafeOffsetsConsumer:
             if position != (self._fetched.get(tp) or (None, None))[1]:
                 log.info("ignored position %d of %s read while the flow is stopped", position, tp)
             return
+        if offsets:
+            self._expected[tp].extend(offsets)  # deque: safe beside popleft on the loop
         previous = self._fetched.get(tp)
         if last is None and previous is not None:
             last = previous[0]  # keep waiting for an undelivered record of an earlier fetch
@@ -244,6 +320,7 @@ class SafeOffsetsConsumer:
 
     def _forget(self, tp: Any) -> None:
         self._epoch[tp] += 1
+        self._expected.pop(tp, None)
         self._pending.pop(tp, None)
         self._fetched.pop(tp, None)
         self._delivered.pop(tp, None)
@@ -253,6 +330,7 @@ class SafeOffsetsConsumer:
         """Bookkeeping for a seek back to `target`: what was delivered from there on is
         void (fetched again); records below it still being processed stay pending."""
         self._epoch[tp] += 1
+        self._expected.pop(tp, None)
         self._fetched.pop(tp, None)
         self._delivered[tp] = target - 1
         self._floor.pop(tp, None)  # target <= floor: lost_from counts it

@@ -73,3 +73,42 @@ def test_positions_of_the_current_assignment_still_count() -> None:
     books._forget(tp)
     books.note_fetch(tp, None, 57, books.fetch_epoch(tp))  # idle partition, flow running
     assert books.safe_offset(tp) == 57  # past transaction markers: committed == end
+
+
+class Delivered:
+    """What the bookkeeping reads of a message faust handed to the streams (and was acked)."""
+
+    def __init__(self, offset: int) -> None:
+        self.tp, self.offset, self.acked, self.refcount = TOPIC_PARTITION, offset, True, 0
+
+
+class Healing(Bookkeeping):
+    def __init__(self) -> None:
+        super().__init__()
+        self.healed: list[Any] = []
+
+    def _heal(self, tp: Any) -> None:  # the seek itself needs the live consumer
+        self.healed.append(tp)
+
+
+def test_records_fetched_but_never_handed_to_the_streams_are_not_committed_past() -> None:
+    books = Healing()
+    tp = TOPIC_PARTITION
+    epoch = books.fetch_epoch(tp)
+    books.note_fetch(tp, 12, 13, epoch, [10, 11, 12])
+    books._note_delivery(Delivered(10), epoch)
+    books._note_delivery(Delivered(12), epoch)  # faust dropped 11 on the way
+    assert books.healed == [tp]
+    assert books.safe_offset(tp) == 11  # not 13: 11 was never processed
+    assert books.lost_from(tp) == 11
+
+
+def test_records_handed_over_in_order_need_no_healing() -> None:
+    books = Healing()
+    tp = TOPIC_PARTITION
+    epoch = books.fetch_epoch(tp)
+    books.note_fetch(tp, 14, 16, epoch, [10, 11, 14])  # 12, 13: transaction markers
+    for offset in (10, 11, 14):
+        books._note_delivery(Delivered(offset), epoch)
+    assert books.healed == []
+    assert books.safe_offset(tp) == 16
