@@ -217,21 +217,27 @@ class SafeOffsetsConsumer:
         asyncio.get_event_loop().create_task(self._seek_dropped(tp))
 
     async def _seek_dropped(self, tp: Any) -> None:
+        """Pause the partition in faust (its records are no longer handed over, so no
+        stale read offset is recorded after the seek), seek it back, resume it. Not
+        stop_flow(): faust answers a fetch that returns while the flow is stopped by
+        seeking every partition back to its committed offset (a large replay)."""
         try:
-            flow_epoch = self._flow_epoch
-            super().stop_flow()  # type: ignore[misc]  # faust's drain loop parks
-            await asyncio.sleep(0.05)
-            if flow_epoch != self._flow_epoch:
-                return  # a rebalance stopped the flow: its resume seeks back (the floor)
+            self.pause_partitions([tp])  # type: ignore[attr-defined]
+            await asyncio.sleep(0.05)  # the delivery in flight, if any, finishes
             target = self._unprocessed(tp)
-            if target is not None and tp in self.assignment():  # type: ignore[attr-defined]
+            if target is not None and self._may_seek(tp):
                 log.info("seeking %s back to %d: fetched records were dropped", tp, target)
                 self._rewind(tp, target)
                 await self.seek(tp, target)  # type: ignore[attr-defined]
-            if flow_epoch == self._flow_epoch:
-                super().resume_flow()  # type: ignore[misc]
         finally:
+            if self._may_seek(tp):
+                self.resume_partitions([tp])  # type: ignore[attr-defined]
             self._healing.discard(tp)
+
+    def _may_seek(self, tp: Any) -> bool:
+        """Still ours and no rebalance under way (that one seeks back on its own)."""
+        rebalancing = self.app.rebalancing  # type: ignore[attr-defined]
+        return not rebalancing and tp in self.assignment()  # type: ignore[attr-defined]
 
     def fetch_epoch(self, tp: Any) -> int:
         """The seek epoch of `tp` (read by the consumer thread when a fetch begins)."""

@@ -116,7 +116,7 @@ def per_key(warehouse: Warehouse, table: str, key: str, ident: str) -> dict[str,
 
 
 def assert_complete(
-    sink: SinkRun, *flows_: Flow, stalled: float = 60, timeout: float = 600
+    sink: SinkRun, *flows_: Flow, stalled: float = 120, timeout: float = 600
 ) -> None:
     """Exactly one invitation per acknowledged contact, one signal and one alert per
     acknowledged answer, of all the flows, in the warehouse.
