@@ -58,8 +58,8 @@ faust-streaming (0.11 .. 0.15) has bugs that break "never skip, commit what was 
    before the revoke and dropped from the agents' queues. Each report now carries the
    seek epoch of the partition when the fetch began and is ignored when a revoke or seek
    back came in between; a report without records is ignored while the flow is stopped.
-   (tests/test_kafka_offset_bookkeeping.py plays the interleaving; it was not seen in
-   the live tests, whose losses under load were fix 5's.)
+   (test_kafka_offset_bookkeeping.py plays the interleaving; it was not seen in the live
+   tests, whose losses under load were fix 5's.)
 
 5. **Records fetched but never handed to the streams** (found here, under heavy load: the
    second-worker test lost a contiguous run of records in a generation without any seek).

@@ -2,8 +2,9 @@
 a loaded machine produces: a fetch that is still in flight when its partition is revoked
 (or sought back) reports its position after the bookkeeping was cleared.
 
-The live rebalance test (tests/test_kafka_faults.py) lost records this way once in a while
-under load; here the same interleaving runs deterministically on the real mixin.
+The interleavings run deterministically on the real mixin: fix 4 (a position from before a
+revoke or seek back) and fix 5 (records faust fetched but never handed to the streams,
+which the second-worker test in test_kafka_faults.py lost under heavy load).
 """
 
 from __future__ import annotations

@@ -13,8 +13,8 @@ import pytest
 from pipeline.runtimes.kafka.broker_probe import BrokerProbe
 from pipeline.settings import Settings
 from tests.infra._proc import terminate
-from tests.live_server import free_port
-from tests.ops_helpers import kafka_env, spawn, status
+from tests.support.live_server import free_port
+from tests.support.ops_helpers import kafka_env, spawn, status
 
 pytestmark = [pytest.mark.kafka]
 
