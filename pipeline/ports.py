@@ -19,6 +19,13 @@ class Publisher(Protocol):
         ...
 
 
+class AsyncPublisher(Publisher, Protocol):
+    """A publisher that an asyncio caller can await without holding a thread (the Kafka
+    publisher's group commit); same guarantees as `publish_many`."""
+
+    async def publish_many_async(self, batches: Mapping[str, Sequence[CloudEvent]]) -> None: ...
+
+
 @dataclass(frozen=True)
 class SinkRecord:
     topic: str

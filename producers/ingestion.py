@@ -65,21 +65,31 @@ class Accepted:
         return contact_key(self.event.data["klant"], self.event.data["contactId"])
 
 
+def by_topic(accepted: Sequence[Accepted]) -> dict[str, list[CloudEvent]]:
+    """The accepted events per topic, as `Publisher.publish_many` takes them."""
+    out: dict[str, list[CloudEvent]] = {}
+    for a in accepted:
+        out.setdefault(a.topic, []).append(a.event)
+    return out
+
+
+def has_addresses(address_book: AddressBook | None, accepted: Sequence[Accepted]) -> bool:
+    """Whether publishing these also writes to the address book (blocking I/O)."""
+    return address_book is not None and any(a.email or a.telefoon for a in accepted)
+
+
 def publish_accepted(
     publisher: Publisher, address_book: AddressBook | None, accepted: Sequence[Accepted]
 ) -> None:
     """Addresses to dispatch's address book and one atomic publish of everything, as one
     step: when the publish fails, the addresses written for it are removed again."""
     remembered: list[str] = []
-    by_topic: dict[str, list[CloudEvent]] = {}
-    for a in accepted:
-        by_topic.setdefault(a.topic, []).append(a.event)
     try:
         for a in accepted:
             if address_book is not None and (a.email or a.telefoon):
                 remembered.append(a.address_key)
                 address_book.remember(a.address_key, a.email, a.telefoon)
-        publisher.publish_many(by_topic)
+        publisher.publish_many(by_topic(accepted))
     except BaseException:
         for key in remembered:
             if address_book is not None:

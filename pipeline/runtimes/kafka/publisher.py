@@ -19,6 +19,7 @@ it on every lane (that one is committed).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import queue
 import threading
@@ -79,12 +80,25 @@ def _bounded(call: Callable[[], object], timeout: float, what: str) -> None:
 
 
 class _Request:
-    __slots__ = ("batches", "done", "error")
+    __slots__ = ("batches", "done", "error", "on_done")
 
-    def __init__(self, batches: Mapping[str, Sequence[CloudEvent]]) -> None:
+    def __init__(
+        self,
+        batches: Mapping[str, Sequence[CloudEvent]],
+        on_done: Callable[[], None] | None = None,
+    ) -> None:
         self.batches = batches
         self.done = threading.Event()
         self.error: BaseException | None = None
+        self.on_done = on_done  # called in the committer's thread once done is set
+
+    def finish(self) -> None:
+        self.done.set()
+        if self.on_done is not None:
+            try:
+                self.on_done()
+            except Exception:  # the caller's event loop is gone: nobody is waiting
+                log.debug("could not wake a publisher's caller", exc_info=True)
 
 
 class _Lane:
@@ -185,6 +199,30 @@ class KafkaPublisher:
         if request.error is not None:
             raise request.error
 
+    async def publish_many_async(self, batches: Mapping[str, Sequence[CloudEvent]]) -> None:
+        """`publish_many` for a caller on an asyncio event loop: the same group commit, but
+        the caller awaits its transaction instead of holding a thread while it waits."""
+        if not any(len(events) for events in batches.values()):
+            return
+        loop = asyncio.get_running_loop()
+        committed: asyncio.Future[None] = loop.create_future()
+
+        def settle() -> None:
+            if not committed.done():
+                committed.set_result(None)
+
+        request = _Request(batches, lambda: loop.call_soon_threadsafe(settle))
+        self._start_committer()
+        self._queue.put(request)
+        try:  # the committer bounds every step by self.timeout; this is only a backstop
+            await asyncio.wait_for(committed, self.timeout * 4)
+        except TimeoutError:
+            raise PublishFailed(
+                "publishing timed out in the commit queue", maybe_published=True
+            ) from None
+        if request.error is not None:
+            raise request.error
+
     def _start_committer(self) -> None:
         if all(lane.thread is not None and lane.thread.is_alive() for lane in self._lanes):
             return
@@ -239,7 +277,7 @@ class KafkaPublisher:
             for request in group:
                 request.error = PublishFailed(f"publishing failed: {exc!r}")
         for request in group:
-            request.done.set()
+            request.finish()
 
     def _transaction(
         self, lane: _Lane, requests: Sequence[Mapping[str, Sequence[CloudEvent]]]

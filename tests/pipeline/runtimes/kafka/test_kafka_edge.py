@@ -3,6 +3,7 @@ stays all-or-nothing, and a failing one does not take the others down."""
 
 from __future__ import annotations
 
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -66,3 +67,41 @@ def test_a_failing_publish_does_not_fail_its_group(settings: Settings) -> None:
     values = b"".join(r.value for r in committed)
     assert len(committed) == len(good) - 1  # the failed batch's good event is not in: atomic
     assert good[20].data["contactId"].encode() not in values
+
+
+def test_awaited_publishes_share_sealed_transactions_and_fail_alone(settings: Settings) -> None:
+    """publish_many_async (the HTTP edge awaits it on its event loop): concurrent callers
+    share transactions, every klant's record is sealed with its own key (created for the
+    whole group at once), and an oversized request fails alone."""
+    import asyncio
+
+    from pipeline.runtimes.kafka.keystore import sealer_for
+
+    klanten = ["k-" + uuid.uuid4().hex for _ in range(120)]
+    events = [contact(k) for k in klanten]
+    huge = contact(klanten[0])
+    huge = CloudEvent(**{**huge.__dict__, "data": {**huge.data, "onderwerp": "x" * 1_200_000}})
+
+    async def run(publisher: KafkaPublisher) -> list[str]:
+        async def one(batch: list[CloudEvent]) -> str:
+            try:
+                await publisher.publish_many_async({CONTACT.topic: batch})
+            except PublishFailed:
+                return "failed"
+            return "ok"
+
+        return await asyncio.gather(*(one([e]) for e in events[1:]), one([huge]))
+
+    with KafkaPublisher(settings, linger=0.005, timeout=10) as publisher:
+        publisher.publish(CONTACT.topic, events[:1])  # connects; not part of the count
+        outcomes = asyncio.run(run(publisher))
+        groups = publisher.groups
+    assert outcomes[-1] == "failed" and outcomes.count("ok") == len(events) - 1
+    assert groups < len(events) / 3, f"{groups} transactions for {len(events)} publishes"
+    committed = read_all(settings, CONTACT.topic, "read_committed")
+    sealer = sealer_for(settings)
+    assert sealer is not None
+    opened = [sealer.open(r.key, list(r.headers), r.value) for r in committed]
+    assert sorted(o[0].decode() for o in opened) == sorted(klanten)  # type: ignore[index, union-attr]
+    for record in committed:
+        assert record.key.decode() not in klanten and b"c-" not in record.value
