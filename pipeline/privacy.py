@@ -9,7 +9,6 @@ characters, and no pattern nests one unbounded repetition in another. Adversaria
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import re
 from collections.abc import Callable, Sequence
@@ -44,13 +43,13 @@ class Pseudonymiser:
         self._key = key.encode() if isinstance(key, str) else key
 
     def klant(self, identifier: str, kind: str = "bsn") -> str:
-        digest = hmac.new(self._key, f"{kind}:{identifier.strip()}".encode(), hashlib.sha256)
-        return "k-" + digest.hexdigest()[:32]
+        digest = hmac.digest(self._key, f"{kind}:{identifier.strip()}".encode(), "sha256")
+        return "k-" + digest.hex()[:32]
 
     def actor(self, name: str) -> str:
         """An employee or system name as a stable pseudonym (names are personal data too)."""
-        digest = hmac.new(self._key, f"actor:{name.strip()}".encode(), hashlib.sha256)
-        return "m-" + digest.hexdigest()[:16]
+        digest = hmac.digest(self._key, f"actor:{name.strip()}".encode(), "sha256")
+        return "m-" + digest.hex()[:16]
 
 
 class RotatingPseudonymiser(Pseudonymiser):

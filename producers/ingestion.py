@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
@@ -17,6 +17,7 @@ from pipeline.identity import contact_key
 from pipeline.ports import Publisher
 from pipeline.privacy import Pseudonymiser, is_valid_bsn, normalise_bsn, scrub_bounded
 from producers.safe_input import find_unsafe_text, without_values
+from producers.scrub_memo import ScrubMemo
 from schemas.cloudevents import CloudEvent
 from schemas.types import CONTACT, EVENT_TYPES, PAGE_FEEDBACK, PUBLIC_INPUT_TYPES, RESPONSE
 from schemas.validation import Problem, ValidationFailed, schema_id, validate_event
@@ -39,6 +40,8 @@ _FREE_TEXT: dict[str, tuple[tuple[tuple[str, ...], int], ...]] = {
     ),
     PAGE_FEEDBACK.name: ((("opmerking",), 2000), (("dienst", "naam"), 200)),
 }
+# Of those, the fields that repeat a small vocabulary: scrubbed once per value (ScrubMemo).
+_VOCABULARY = frozenset([("onderwerp",), ("hoofdOnderwerpType",), ("team",), ("dienst", "naam")])
 
 
 class AddressBook(Protocol):
@@ -100,6 +103,7 @@ def publish_accepted(
 class IngestionEdge:
     def __init__(self, pseudonymiser: Pseudonymiser):
         self._pseudonymiser = pseudonymiser
+        self._memo = ScrubMemo()
 
     def prepare(self, items: Sequence[Any], *, batch: bool) -> list[Accepted]:
         """All items made safe and validated, or ValidationFailed listing every problem."""
@@ -146,7 +150,7 @@ class IngestionEdge:
             raise ValidationFailed([without_values(p) for p in exc.problems]) from None
         data = event.data
         for path, max_length in _FREE_TEXT.get(event.type, ()):
-            _scrub_at(data, path, max_length)
+            _scrub_at(data, path, max_length, self._memo.scrub if path in _VOCABULARY else None)
         if event.type == CONTACT.name and isinstance(data.get("actor"), str):
             data["actor"] = self._pseudonymiser.actor(data["actor"])
         if event.type == PAGE_FEEDBACK.name:
@@ -214,12 +218,17 @@ def _may_be_invited(data: dict[str, Any]) -> bool:
     )
 
 
-def _scrub_at(data: dict[str, Any], path: tuple[str, ...], max_length: int) -> None:
+def _scrub_at(
+    data: dict[str, Any],
+    path: tuple[str, ...],
+    max_length: int,
+    scrubber: Callable[[str, int], str] | None = None,
+) -> None:
     node: Any = data
     for key in path[:-1]:
         node = node.get(key) if isinstance(node, dict) else None
     if isinstance(node, dict) and isinstance(node.get(path[-1]), str):
-        node[path[-1]] = scrub_bounded(node[path[-1]], max_length)
+        node[path[-1]] = (scrubber or scrub_bounded)(node[path[-1]], max_length)
 
 
 def _page_without_query(page: str) -> str:
