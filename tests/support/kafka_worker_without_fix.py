@@ -59,7 +59,8 @@ def _check_nothing(self: Any, tp: Any, offset: int) -> None:
 def switch_off(fix: str) -> None:
     mixin = offsets.SafeOffsetsConsumer
     if fix == "position":
-        del mixin._new_offset, mixin._filter_tps_with_pending_acks  # faust's own come back
+        # faust's own come back, with the gap list its _new_offset reads
+        del mixin._new_offset, mixin._filter_tps_with_pending_acks, mixin._add_gap
     elif fix == "seek-back":
         mixin.seek_back = _seek_nothing  # type: ignore[method-assign]
         mixin._note_delivery = _first_delivery_stays  # type: ignore[method-assign]

@@ -34,6 +34,7 @@ from pipeline.runtimes.kafka.codec import (
     seal,
 )
 from pipeline.runtimes.kafka.offsets import PositionReportingThread, SafeOffsetsConsumer
+from pipeline.runtimes.kafka.table_writes import WriteBehind
 from pipeline.runtimes.kafka.topics import app_id, ensure_topics
 from pipeline.runtimes.kafka.worker_ops import start_worker_ops, worker_not_ready, worker_ready
 from pipeline.sealing import ERASED, Sealer
@@ -52,12 +53,14 @@ class TableState:
 
     Values are copied both ways: the memory store hands out its own objects, and a stage
     that mutates what it read must not change the table unless the record succeeds (the
-    write then goes through `put`, which also writes the changelog).
+    write then goes through `put`). Writes reach the changelog at the next offset commit
+    (pipeline.runtimes.kafka.table_writes).
     """
 
-    def __init__(self, table: Any, sealer: Sealer | None = None) -> None:
+    def __init__(self, table: Any, sealer: Sealer | None, writes: WriteBehind) -> None:
         self._table = table
         self._sealer = sealer  # crypto-shredding: klant entries sealed (pipeline.sealing)
+        self._writes = writes
 
     def get(self, key: str) -> dict[str, Any] | None:
         if self._sealer is not None:
@@ -70,9 +73,10 @@ class TableState:
     def put(self, key: str, value: dict[str, Any]) -> None:
         if self._sealer is not None:
             table_key = self._sealer.state_key(key, create=True)
-            self._table[table_key] = self._sealer.seal_state(key, value)  # serialised: a copy
+            sealed = self._sealer.seal_state(key, value)  # serialised: a copy
+            self._writes.put(self._table, table_key, sealed)
             return
-        self._table[key] = copy_json(value)
+        self._writes.put(self._table, key, copy_json(value))
 
 
 def copy_json(value: Any) -> Any:
@@ -108,6 +112,18 @@ class _Consumer(SafeOffsetsConsumer, AIOKafkaConsumer):
         super().__init__(*args, **kwargs)
         self._init_offsets()
 
+    async def _commit_offsets(self, offsets: Any, start_new_transaction: bool = True) -> bool:
+        # Deferred table writes first: faust then drains them to the changelog before the
+        # offsets go out (pipeline.runtimes.kafka.table_writes).
+        self.app.table_writes.flush()
+        return await super()._commit_offsets(offsets, start_new_transaction=start_new_transaction)
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        # Before faust drops the partitions and flushes its producer: a worker taking them
+        # over recovers every write made here, as when each write went out at once.
+        self.app.table_writes.flush()
+        await super().on_partitions_revoked(revoked)
+
     def _new_consumer_thread(self) -> AIOKafkaConsumerThread:
         return _ReadCommittedThread(self, loop=self.loop, beacon=self.beacon)
 
@@ -118,6 +134,8 @@ class _Transport(AIOKafkaTransport):
 
 class _App(faust.App):
     """A faust App whose stream consumer reads committed records only."""
+
+    table_writes: WriteBehind  # set in build_app
 
     def _new_transport(self) -> Any:
         return _Transport(self.conf.broker_consumer, self)
@@ -199,7 +217,10 @@ def build_app(
         for name in sorted(topology.state_names())
     }
     sealer = sealer_for(settings)
-    states: dict[str, State] = {name: TableState(t, sealer) for name, t in tables.items()}
+    app.table_writes = WriteBehind()
+    states: dict[str, State] = {
+        name: TableState(t, sealer, app.table_writes) for name, t in tables.items()
+    }
 
     def raw_topic(*names: str) -> Any:
         return app.topic(*names, key_serializer="raw", value_serializer="raw", internal=False)
