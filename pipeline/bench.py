@@ -53,6 +53,7 @@ class BenchSizes:
     bootstrap: str | None = None  # Kafka broker; None: one started from tests/infra
     edge_requests: int = 3000  # single-event requests to the Kafka web edge
     latency_seconds: float = 10.0  # per rate, for accepted -> alert stored
+    kafka_workers: int = 1  # worker processes in one consumer group (--runtime kafka)
 
 
 QUICK = BenchSizes(
@@ -421,6 +422,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--bootstrap", help="Kafka broker (default: start one from tests/infra)")
     parser.add_argument("--edge-requests", type=int, help="single-event requests to the edge")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        dest="kafka_workers",
+        help="Kafka worker processes in one consumer group (default 1)",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -95,12 +95,18 @@ class Worker:
         self.env, self.log_path = env, log_path
         self.proc: subprocess.Popen[bytes] | None = None
         self.stats: ProcStats | None = None
+        self.ready_at: float | None = None  # monotonic time processing may have begun
 
     def start(self) -> float:
-        from pipeline.runtimes.kafka.worker import READY_MARKER
-
-        ready_lines = (READY_MARKER, FAUST_READY)
         began = time.monotonic()
+        self.launch()
+        while not self.is_ready():
+            time.sleep(0.05)
+        self.ready_at = time.monotonic()
+        return self.ready_at - began
+
+    def launch(self) -> None:
+        self.began = time.monotonic()
         log = open(self.log_path, "wb")  # noqa: SIM115 - closed with the process
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "pipeline.runtimes.kafka.worker"],
@@ -110,11 +116,18 @@ class Worker:
             stderr=subprocess.STDOUT,
         )
         self.stats = ProcStats(self.proc.pid)
-        while not all(m in self.log_path.read_text("utf-8", "replace") for m in ready_lines):
-            if self.proc.poll() is not None or time.monotonic() - began > READY_TIMEOUT:
-                raise RuntimeError("the worker did not become ready; see " + str(self.log_path))
-            time.sleep(0.05)
-        return time.monotonic() - began
+
+    def is_ready(self) -> bool:
+        from pipeline.runtimes.kafka.worker import READY_MARKER
+
+        text = self.log_path.read_text("utf-8", "replace")
+        if all(m in text for m in (READY_MARKER, FAUST_READY)):
+            return True
+        assert self.proc is not None
+        if self.proc.poll() is not None or time.monotonic() - self.began > READY_TIMEOUT:
+            tail = "\n".join(text.splitlines()[-15:])
+            raise RuntimeError(f"the worker did not become ready ({self.log_path}):\n{tail}")
+        return False
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -127,7 +140,55 @@ class Worker:
         self.proc = None
 
 
-def _env(settings: Any) -> dict[str, str]:
+class GroupStats:
+    """ProcStats summed over the processes of a WorkerGroup (CPU) or per process (RSS)."""
+
+    def __init__(self, workers: Sequence[Worker]) -> None:
+        self.workers = workers
+
+    def cpu_seconds(self) -> float | None:
+        cpu = [w.stats.cpu_seconds() if w.stats else None for w in self.workers]
+        return sum(c for c in cpu if c is not None) if any(c is not None for c in cpu) else None
+
+    def rss_mib(self) -> dict[str, Any]:
+        each = [w.stats.rss_mib() if w.stats else {} for w in self.workers]
+        peak = [e.get("peak_rss_mib") for e in each if e.get("peak_rss_mib") is not None]
+        rss = [e.get("rss_mib") for e in each if e.get("rss_mib") is not None]
+        return {"rss_mib": max(rss, default=None), "peak_rss_mib": max(peak, default=None)}
+
+
+class WorkerGroup:
+    """N worker processes in one consumer group (a deployment choice: docs/kafka.md,
+    "Workers and scaling"), each with its own data dir and instance id, one shared key
+    store. Ready when every process is; processing may begin when the first one is, so a
+    phase is timed from then (the rebalances as the others join count against it)."""
+
+    def __init__(self, settings: Any, workdir: Path, n: int) -> None:
+        self.workers = [
+            Worker(_env(settings, i), workdir / f"worker-{i + 1}.log") for i in range(n)
+        ]
+        self.stats = GroupStats(self.workers)
+        self.ready_at: float | None = None
+
+    def start(self) -> float:
+        began = time.monotonic()
+        for w in self.workers:
+            w.launch()
+        waiting = list(self.workers)
+        while waiting:
+            waiting = [w for w in waiting if not w.is_ready()]
+            if len(waiting) < len(self.workers) and self.ready_at is None:
+                self.ready_at = time.monotonic()
+            time.sleep(0.05)
+        return time.monotonic() - began
+
+    def stop(self) -> None:
+        for w in self.workers:
+            w.stop()
+        self.ready_at = None
+
+
+def _env(settings: Any, index: int = 0) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("KLANTSIGNAAL_")}
     env.update(
         {
@@ -136,7 +197,7 @@ def _env(settings: Any) -> dict[str, str]:
             "KLANTSIGNAAL_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
             "KLANTSIGNAAL_KAFKA_TOPIC_PREFIX": settings.kafka_topic_prefix,
             "KLANTSIGNAAL_KAFKA_PARTITIONS": str(settings.kafka_partitions),
-            "KLANTSIGNAAL_KAFKA_INSTANCE_ID": "bench-worker-1",
+            "KLANTSIGNAAL_KAFKA_INSTANCE_ID": f"bench-worker-{index + 1}",
             "KLANTSIGNAAL_API_TOKEN": settings.api_token,
             "KLANTSIGNAAL_PSEUDONYM_KEY": settings.pseudonym_key,
             "KLANTSIGNAAL_LINK_KEY": settings.link_key,
@@ -145,6 +206,9 @@ def _env(settings: Any) -> dict[str, str]:
             "PYTHONUNBUFFERED": "1",
         }
     )
+    if index:  # a second worker: its own faust data dir, the first one's key store
+        env["KLANTSIGNAAL_DATA_DIR"] = f"{settings.data_dir}-worker-{index + 1}"
+        env["KLANTSIGNAAL_KEYSTORE_URL"] = settings.keystore
     return env
 
 
@@ -462,10 +526,13 @@ def edge_bench(
         log.close()
 
 
-def _phase(worker: Worker, run: Callable[[], float], records: int) -> dict[str, Any]:
+def _phase(worker: Any, run: Callable[[], float], records: int) -> dict[str, Any]:
+    """Worker or WorkerGroup: from the moment processing may have begun until run() ends."""
     assert worker.stats is not None
+    began = worker.ready_at or time.monotonic()
     cpu0 = worker.stats.cpu_seconds() or 0.0
-    seconds = run()
+    run()
+    seconds = time.monotonic() - began
     cpu = (worker.stats.cpu_seconds() or 0.0) - cpu0
     return {
         "records": records,
@@ -560,8 +627,17 @@ def _run(sizes: Any, bootstrap: str, workdir: Path) -> dict[str, Any]:
     progress = sizes.progress
     sim = ContactSimulator(seed=sizes.seed, pseudonym_key=settings.pseudonym_key)
     contacts = [stamped(c) for c in sim.contacts(sizes.contacts)]
-    worker = Worker(_env(settings), workdir / "worker.log")
-    out: dict[str, Any] = {"partitions": settings.kafka_partitions, "sealed": settings.kafka_seal}
+    workers = sizes.kafka_workers
+    worker: Any = (
+        Worker(_env(settings), workdir / "worker.log")
+        if workers == 1
+        else WorkerGroup(settings, workdir, workers)
+    )
+    out: dict[str, Any] = {
+        "partitions": settings.kafka_partitions,
+        "sealed": settings.kafka_seal,
+        "worker_processes": workers,  # one consumer group; the bare pass-through is one process
+    }
     try:
         _publish_backlog(settings, "contact-events", contacts, sizes.batch_size)
         out["worker_ready_s"] = round(worker.start(), 2)

@@ -14,6 +14,12 @@ whose offset is committed is on the changelog first. A crash loses only writes o
 whose offsets were not committed, and those are processed again. Before partitions are
 revoked the pending writes go out as well, so a worker taking a partition over recovers
 them, exactly as before.
+
+Only for states read and written by records of one input topic (`deferrable_states` in
+the worker: today the monitoring cells). The join's contact context is written from
+contact-events and read for survey-responses: deferred, a crash could lose it while a
+response is replayed before the contact that sets it up again (the SIGKILL test in
+tests/test_kafka_faults.py showed exactly that), so those writes still go out at once.
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import logging
+import weakref
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -57,10 +58,16 @@ class TableState:
     (pipeline.runtimes.kafka.table_writes).
     """
 
-    def __init__(self, table: Any, sealer: Sealer | None, writes: WriteBehind) -> None:
+    def __init__(self, table: Any, sealer: Sealer | None, writes: WriteBehind | None) -> None:
         self._table = table
         self._sealer = sealer  # crypto-shredding: klant entries sealed (pipeline.sealing)
-        self._writes = writes
+        self._writes = writes  # None: every write goes to the changelog at once
+
+    def _set(self, key: str, value: dict[str, Any]) -> None:
+        if self._writes is not None:
+            self._writes.put(self._table, key, value)
+        else:
+            self._table[key] = value
 
     def get(self, key: str) -> dict[str, Any] | None:
         if self._sealer is not None:
@@ -73,10 +80,9 @@ class TableState:
     def put(self, key: str, value: dict[str, Any]) -> None:
         if self._sealer is not None:
             table_key = self._sealer.state_key(key, create=True)
-            sealed = self._sealer.seal_state(key, value)  # serialised: a copy
-            self._writes.put(self._table, table_key, sealed)
+            self._set(table_key, self._sealer.seal_state(key, value))  # serialised: a copy
             return
-        self._writes.put(self._table, key, copy_json(value))
+        self._set(key, copy_json(value))
 
 
 def copy_json(value: Any) -> Any:
@@ -218,8 +224,10 @@ def build_app(
     }
     sealer = sealer_for(settings)
     app.table_writes = WriteBehind()
+    deferred = deferrable_states(topology)
     states: dict[str, State] = {
-        name: TableState(t, sealer, app.table_writes) for name, t in tables.items()
+        name: TableState(t, sealer, app.table_writes if name in deferred else None)
+        for name, t in tables.items()
     }
 
     def raw_topic(*names: str) -> Any:
@@ -246,6 +254,19 @@ def build_app(
     return app
 
 
+def deferrable_states(topology: Topology) -> set[str]:
+    """States whose changelog writes may wait for the next commit (table_writes.py): those
+    read and written only by records of one input topic. A replay after a crash then
+    rebuilds them in the same order. A state written from one topic and read for another
+    (the join's contact context, read for responses) must be on the changelog at once: after
+    a crash a response could otherwise be replayed before the contact that set it up."""
+    inputs: dict[str, set[str]] = {}
+    for stage in topology.stages:
+        for name in stage.state_names:
+            inputs.setdefault(name, set()).update(stage.inputs)
+    return {name for name, topics in inputs.items() if len(topics) == 1}
+
+
 def _add_agent(
     app: faust.App,
     settings: Settings,
@@ -264,7 +285,7 @@ def _add_agent(
             msg = event.message
             topic = logical.get(msg.topic, msg.topic)
             position = f"{msg.partition}/{msg.offset}"
-            opened = open_record(sealer, msg.key, headers_list(msg.headers), msg.value)
+            opened = opened_once(sealer, msg)
             if opened is ERASED:
                 continue  # its klant was forgotten: as if never there
             in_key, headers, in_value = opened
@@ -285,6 +306,23 @@ def _add_agent(
     # concurrency=1: with more, faust may commit past a record still being processed
     # (faust-streaming #606); scale out with partitions and workers instead.
     app.agent(source, name=f"klantsignaal.{stage.name}", concurrency=1)(run_stage)
+
+
+# A record on a topic several agents read (contact-events: trigger, signals, monitor-feed;
+# scored-signals: alerting, monitor-feed) is one faust Message delivered to each of them:
+# open it once (key lookup, decryption, header parsing). Only the opened bytes are shared;
+# each agent decodes its own event. Entries go with the message.
+_OPENED: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+
+
+def opened_once(sealer: Sealer | None, msg: Any) -> Any:
+    """open_record for a faust Message, computed once per message."""
+    try:
+        return _OPENED[msg]
+    except KeyError:
+        opened = open_record(sealer, msg.key, headers_list(msg.headers), msg.value)
+        _OPENED[msg] = opened
+        return opened
 
 
 async def _process(
