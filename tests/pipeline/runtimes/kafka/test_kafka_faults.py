@@ -121,14 +121,15 @@ def assert_complete(
     """Exactly one invitation per acknowledged contact, one signal and one alert per
     acknowledged answer, of all the flows, in the warehouse.
 
-    Waits while the warehouse keeps growing (a loaded machine is slow, not lossy) and fails
-    once nothing arrived for `stalled` seconds while something is missing (a skipped record
-    never comes), or after `timeout` at the latest."""
+    Waits while the warehouse keeps growing or the workers' committed offsets keep moving
+    (a loaded machine is slow, not lossy: alerts can trail the signals by minutes there)
+    and fails once neither moved for `stalled` seconds while something is missing (a
+    skipped record never comes), or after `timeout` at the latest."""
     warehouse, flow = sink.warehouse, flows_[0]
     contacts = {e.data["contactId"] for f in flows_ for e in f.acked["contact-events"]}
     responses = {e.data["responseId"] for f in flows_ for e in f.acked["survey-responses"]}
     began = last_change = time.monotonic()
-    seen = -1
+    seen: Any = None
     while True:
         sink.assert_alive()
         invitations = per_key(warehouse, "invitations", "contact_id", "invitation_id")
@@ -139,8 +140,9 @@ def assert_complete(
         if not missing_i and not missing_s and not missing_a:
             break
         now = time.monotonic()
-        if len(invitations) + len(signals) + len(alerts) != seen:
-            seen, last_change = len(invitations) + len(signals) + len(alerts), now
+        progress = (len(invitations) + len(signals) + len(alerts), _lag(flow.harness))
+        if progress != seen:
+            seen, last_change = progress, now
         if now - last_change > stalled or now - began > timeout:
             raise AssertionError(
                 f"missing in the warehouse after {now - began:.0f} s (nothing new for "
@@ -159,6 +161,14 @@ def assert_complete(
     doubles.update({k: n for k, n in alerts.items() if n != 1})
     assert not doubles, f"more than one distinct event for: {list(doubles.items())[:5]}"
     assert set(invitations) == contacts and set(signals) == responses
+
+
+def _lag(harness: KafkaHarness) -> int:
+    """The workers' total committed lag (-1 when the broker does not answer)."""
+    try:
+        return sum(harness.committed_lag().values())
+    except Exception:
+        return -1
 
 
 def positions(harness: KafkaHarness, topic: str, field: str, wanted: set[str]) -> list[str]:
