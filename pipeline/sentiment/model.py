@@ -13,6 +13,7 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 
+from .corpus import LONG_WORDS
 from .function_words import is_reason
 from .lexicon import NOT_SCORED
 from .result import Scorer, SentimentResult, explain
@@ -52,6 +53,9 @@ class LinearScorer:
         # A comment that leans this clearly one way is not called neutral: a complaint read
         # as "neu" is a citizen nobody calls (costs ~1 point of in-domain macro-F1).
         self._polar_at = float(model["thresholds"].get("polar_at", 1.1))
+        # Extra bias on the neg logit of long texts (> LONG_WORDS words), chosen with the
+        # short texts' bias on the dev part; 0 in older model files.
+        self._neg_long = float(model["thresholds"].get("neg_offset_long", 0.0))
         self._analyser = analyser or Analyser(stem_table=model.get("stems"), weights=self._w)
         zero = (0.0, 0.0, 0.0, 0.0)
         # How much one unit of our lexicon moves the pos-vs-neg margin (for explanations).
@@ -68,6 +72,8 @@ class LinearScorer:
         a = self._analyser.analyse(text, weights=self._w, min_margin=_MIN_EXPLAIN)
         b0, b2, b3 = self._b
         z0, z2, z3 = a.logits
+        if self._neg_long and len(text.split()) > LONG_WORDS:
+            b0 += self._neg_long
         z = (z0 + b0, 0.0, z2 + b2, z3 + b3)
         if not with_terms:
             return a.language, z, []

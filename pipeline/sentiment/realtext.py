@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
+from collections.abc import Sequence
 from pathlib import Path
 
 from .corpus import Example, text_key
@@ -149,8 +151,37 @@ def parse_dbrd(root: Path, split: str, per_class: int | None = None) -> list[Exa
             files = files[:per_class]
         for f in files:
             text = f.read_text("utf-8", errors="replace").strip()
+            stars = f.stem.rpartition("_")[2]
             if text:
-                out.append(Example(text=text, label=label, source="dbrd"))
+                out.append(Example(text=text, label=label, source="dbrd", style=f"{stars}-star"))
+    return out
+
+
+# Training only (never evaluated on, never used for choices): the closing sentence of a DBRD
+# train-part review whose author gave 1 or 5 stars, as a weak short opinion sentence with
+# the review's label. Long reviews open with plot and close with the verdict ("Een aanrader
+# voor wie van spanning houdt."), so this adds short review-like sentences, which the data
+# otherwise lacks. Labels are noisy (the last sentence may still be plot).
+WEAK_SENTENCE_STARS = ("1-star", "5-star")
+WEAK_SENTENCE_SOURCE = "dbrd-sent"
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
+
+def weak_sentences(train: Sequence[Example]) -> list[Example]:
+    """Closing sentences (4-40 words) of 1- and 5-star long DBRD reviews in `train`."""
+    out: list[Example] = []
+    seen: set[str] = set()
+    for e in train:
+        if e.source != "dbrd" or e.style not in WEAK_SENTENCE_STARS or not e.is_long:
+            continue
+        sentences = [s for s in _SENTENCE_END.split(e.text.strip()) if s.strip()]
+        if not sentences:
+            continue
+        last = sentences[-1].strip()
+        key = text_key(last)
+        if 4 <= len(last.split()) <= 40 and key not in seen:
+            seen.add(key)
+            out.append(Example(text=last, label=e.label, source=WEAK_SENTENCE_SOURCE))
     return out
 
 
