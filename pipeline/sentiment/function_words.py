@@ -3,9 +3,8 @@
 Function words (articles, pronouns, prepositions, conjunctions, auxiliaries, common
 adverbs), negators and contrast words (their effect is carried by the phrase they scope:
 `n:<stem>` features and lexicon phrases such as "niet goed"), intensifiers, light verbs,
-and number words with the time units that go with them ("drie weken"). The learned model
-gets no `w:`/`n:` feature for them and explanations never show them; digits ("<num>") are
-excluded the same way.
+and number words. The learned model gets no `w:`/`n:` feature for them and explanations
+never show them; digits ("<num>") are excluded the same way.
 """
 
 from __future__ import annotations
@@ -34,7 +33,6 @@ vijftien zestien zeventien achttien negentien twintig dertig veertig vijftig zes
 tachtig negentig honderd duizend miljoen eerste tweede derde vierde vijfde zesde zevende
 achtste negende tiende half halve helft paar dubbel keer keren maal
 one two three four five six seven eight nine ten first second third hundred thousand
-seconde seconden minuut minuten kwartier uur uren dag dagen week weken maand maanden jaar jaren
 """
 
 # Frequent adverbs that are a reason a person accepts in service feedback: "weer" (again:
