@@ -128,10 +128,11 @@ def test_model_loads_fast_small_and_offline(tmp_path: Path) -> None:
         "socket.socket.connect = _no_net\n"
         "socket.create_connection = _no_net\n"
         "tracemalloc.start()\n"
-        "t = time.perf_counter()\n"
+        # CPU time of this process: on a loaded shared machine wall time measures the others.
+        "t = time.process_time()\n"
         "from pipeline.sentiment import load_scorer\n"
         "s = load_scorer()\n"
-        "load = time.perf_counter() - t\n"
+        "load = time.process_time() - t\n"
         "mb = tracemalloc.get_traced_memory()[0] / 2**20\n"
         "r = s.score('Onbekendwoord en zeer slecht geholpen, nooit meer')\n"
         "import sys\n"
@@ -157,9 +158,9 @@ def test_model_loads_fast_small_and_offline(tmp_path: Path) -> None:
 def test_model_single_comment_is_fast(scorer: Scorer) -> None:
     texts = ["Drie keer doorverwezen en niemand wist het"] * 200
     scorer.score_batch(texts)
-    t0 = time.perf_counter()
+    t0 = time.process_time()  # CPU time: robust to other load on a shared machine
     scorer.score_batch(texts)
-    assert (time.perf_counter() - t0) / len(texts) < 0.001
+    assert (time.process_time() - t0) / len(texts) < 0.001
 
 
 def test_unreadable_model_dir_falls_back_to_shipped(tmp_path: Path) -> None:
