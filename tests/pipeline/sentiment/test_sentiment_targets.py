@@ -1,6 +1,6 @@
 """Issue 8, second round: the short/long neg bias chosen for the real-text targets and the
 weak short sentences cut from DBRD train reviews. Fast (no training); the real-text figures
-themselves are in tests/test_sentiment_generalise.py (they skip without the fetched data)."""
+themselves are in test_sentiment_generalise.py (they skip without the fetched data)."""
 
 from __future__ import annotations
 
