@@ -182,8 +182,9 @@ class ExplodingBatch(Sequence[CloudEvent]):
             return self.first
         if index == 1:
             # Wait until the first record is in the log (visible to read_uncommitted), so
-            # only the transaction's abort can keep it from committed readers.
-            deadline = time.monotonic() + 10
+            # only the transaction's abort can keep it from committed readers. Generous: on a
+            # loaded machine the producer's sender thread may get the CPU late.
+            deadline = time.monotonic() + 60
             while self.first.id not in ids(read_all(self.settings, self.topic, "read_uncommitted")):
                 assert time.monotonic() < deadline, "the first record never reached the broker"
                 time.sleep(0.05)
