@@ -224,6 +224,28 @@ class NotificationSink:
 # -- transports -------------------------------------------------------------------------------
 
 
+class ChannelNotConfigured(RuntimeError):
+    """The outbox holds a notification for a channel this process has no transport for."""
+
+
+def failure_reason(exc: Exception, kanaal: str) -> str:
+    """What an operator may see of a failed send: the exception type and the protocol code.
+
+    Never the exception's text: smtplib puts the recipient's address in it
+    (SMTPRecipientsRefused) and httpx the webhook URL with its secret."""
+    name = type(exc).__name__
+    if isinstance(exc, ChannelNotConfigured):
+        return f"{name}: kanaal {kanaal} is niet ingesteld"
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        codes = sorted({code for code, _ in exc.recipients.values()})
+        return f"{name}: SMTP {', '.join(map(str, codes))}"
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return f"{name}: SMTP {exc.smtp_code}"
+    if isinstance(exc, httpx.HTTPStatusError):
+        return f"{name}: HTTP {exc.response.status_code}"
+    return name
+
+
 class Transport(Protocol):
     def send(self, target: str, subject: str, body: str) -> None:
         """Deliver or raise."""
@@ -388,10 +410,10 @@ class NotificationSender:
         transport = self.transports.get(row["kanaal"])
         try:
             if transport is None:
-                raise RuntimeError(f"kanaal {row['kanaal']} is niet ingesteld")
+                raise ChannelNotConfigured(row["kanaal"])
             transport.send(row["doel"], row["onderwerp"], row["tekst"])
         except Exception as exc:
-            self._failed(row, f"{type(exc).__name__}: {exc}"[:500])
+            self._failed(row, failure_reason(exc, row["kanaal"]))
             return 0
         self.outbox.mark_sent(row["id"], self.clock())
         notification_outcome(row["kanaal"], "sent")

@@ -30,6 +30,7 @@ from starlette.testclient import TestClient
 from consumers.notifications import (
     NotificationSender,
     SenderPolicy,
+    SmtpTransport,
     WebhookTransport,
     load_notification_config,
 )
@@ -424,6 +425,46 @@ def test_a_notification_that_keeps_failing_is_given_up_and_shown_to_admins(
         timeout=60,
     )
     assert json.loads(out.stdout)["aantallen"]["opgegeven"] == 2
+
+
+class RefusingServer:
+    """A real SMTP server that refuses every recipient, as a mail server does for a typo."""
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, _o: Any):  # noqa: N802
+        return "550 5.1.1 mailbox unavailable"
+
+
+def test_a_refused_address_is_never_in_the_outbox_or_the_log(
+    tmp_path: Path, webhook: Webhook, caplog: pytest.LogCaptureFixture
+) -> None:
+    webhook.first_delay = 0
+    webhook.healthy = True
+    port = free_port()
+    controller = Controller(RefusingServer(), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        url = f"sqlite:///{tmp_path / 'warehouse.db'}"
+        start = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+        _store_alert(Warehouse(url), "a-1", start - timedelta(hours=1), start - timedelta(days=2))
+        config = load_notification_config(write_config(tmp_path / "n.toml", webhook.url))
+        policy = SenderPolicy(max_attempts=1, scan_every=timedelta(0))
+        transports = {
+            "email": SmtpTransport("127.0.0.1", port, "klantsignaal@gemeente.example"),
+            "webhook": WebhookTransport(timeout=5),
+        }
+        sender = NotificationSender(
+            Outbox(url), transports, config, "https://inbox.example", policy, clock=lambda: start
+        )
+        with caplog.at_level("DEBUG"):
+            sender.run_once()
+    finally:
+        controller.stop()
+    status = Outbox(url).status()
+    errors = [g["laatsteFout"] for g in status["opgegeven"]]
+    assert errors == ["SMTPRecipientsRefused: SMTP 550"]  # the code, not the address
+    ours = [r.getMessage() for r in caplog.records if not r.name.startswith("mail.")]
+    assert any("SMTPRecipientsRefused: SMTP 550" in line for line in ours)
+    assert "kcc-team" not in json.dumps(status) + "\n".join(ours)
 
 
 # -- Kafka: `klantsignaal notifications run` beside the faust worker ------------------------
