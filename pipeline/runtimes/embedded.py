@@ -80,7 +80,8 @@ class EventLog:
         try:
             yield conn
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:  # some errors (disk full, I/O) already rolled it back
+                conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
 
@@ -287,6 +288,8 @@ class EmbeddedRuntime:
                 try:
                     done += self._run_stage(conn, stage)
                 except Exception as exc:
+                    if not conn.in_transaction:
+                        raise  # SQLite rolled back the whole pass (disk full, I/O error)
                     conn.execute("ROLLBACK TO stage")
                     conn.execute("RELEASE stage")
                     failure = exc

@@ -4,6 +4,7 @@ a sink's offset is written replays its batch, which the warehouse stores once.""
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +68,30 @@ def test_a_stage_failing_in_the_runtime_is_rolled_back_alone_and_redone_once(
         ids = [r["id"] for r in runtime.log.records(topic)]
         assert ids == [r["id"] for r in clean.log.records(topic)], topic
         assert ids and len(ids) == len(set(ids)), topic
+
+
+def test_an_error_that_rolls_back_the_whole_pass_is_raised_as_itself_and_loses_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runtime = _runtime(tmp_path)
+    contacts = [contact_event(klant=klant(i)) for i in range(1, 6)]
+    runtime.publish(CONTACT.topic, contacts)
+    real_append = EventLog.append_many
+
+    def full_disk(conn: Any, rows: Any) -> None:
+        if any(topic == MONITOR_OBSERVATION.topic for topic, _, _ in rows):
+            conn.execute("ROLLBACK")  # what SQLite does itself on SQLITE_FULL or SQLITE_IOERR
+            raise sqlite3.OperationalError("database or disk is full")
+        real_append(conn, rows)
+
+    monkeypatch.setattr(EventLog, "append_many", staticmethod(full_disk))
+    with pytest.raises(sqlite3.OperationalError, match="disk is full"):
+        runtime.step()
+    assert runtime.log.records(INVITATION.topic) == []  # the whole pass is gone, trigger too
+    monkeypatch.setattr(EventLog, "append_many", staticmethod(real_append))
+    runtime.run_until_idle()
+    ids = [r["id"] for r in runtime.log.records(INVITATION.topic)]
+    assert len(ids) == len(set(ids)) == 5
 
 
 def test_sink_offsets_land_with_the_next_pass_and_a_crash_before_replays_once(
