@@ -151,6 +151,15 @@ def _date_row(key: int, calendar: WorkingCalendar) -> dict[str, Any]:
     }
 
 
+def _beats(new: dict[str, Any], old: dict[str, Any]) -> bool:
+    """The name of the latest event wins, ties by name (as the sink decides)."""
+    if new["naam_op"] is None:
+        return False
+    if old["naam_op"] is None:
+        return True
+    return (new["naam_op"], new["dienst_naam"]) > (as_utc(old["naam_op"]), old["dienst_naam"])
+
+
 class _Dimensions:
     """What the existing fact rows refer to, gathered over all tables, inserted once."""
 
@@ -160,7 +169,7 @@ class _Dimensions:
         self.keys: set[int] = set()
         self.diensten: dict[str, dict[str, Any]] = {}
 
-    def add(self, row: dict[str, Any], time_column: str) -> None:
+    def add(self, row: dict[str, Any], time_column: str | None) -> None:
         if row.get("kanaal"):
             self.kanalen.add(row["kanaal"])
         if row.get("team"):
@@ -168,25 +177,15 @@ class _Dimensions:
         if row.get("datum_key"):
             self.keys.add(row["datum_key"])
         if row.get("dienst_code"):
-            self._add_dienst(row, time_column)
-
-    def _add_dienst(self, row: dict[str, Any], time_column: str) -> None:
-        # The name of the latest event wins, ties by name (as the sink decides).
-        naam, at = row.get("dienst_naam"), row.get(time_column)
-        cand = {
-            "dienst_code": row["dienst_code"],
-            "dienst_naam": naam,
-            "naam_op": as_utc(at) if (naam and at) else None,
-        }
-        seen = self.diensten.get(cand["dienst_code"])
-        if seen is None or (
-            cand["naam_op"] is not None
-            and (
-                seen["naam_op"] is None
-                or (cand["naam_op"], cand["dienst_naam"]) > (seen["naam_op"], seen["dienst_naam"])
-            )
-        ):
-            self.diensten[cand["dienst_code"]] = cand
+            naam, at = row.get("dienst_naam"), row.get(time_column) if time_column else None
+            cand = {
+                "dienst_code": row["dienst_code"],
+                "dienst_naam": naam,
+                "naam_op": as_utc(at) if (naam and at) else None,
+            }
+            seen = self.diensten.get(cand["dienst_code"])
+            if seen is None or _beats(cand, seen):
+                self.diensten[cand["dienst_code"]] = cand
 
     def insert(self, conn: sa.Connection) -> None:
         """Insert the dimension rows that are not there yet."""
@@ -208,6 +207,29 @@ class _Dimensions:
             fresh.sort(key=lambda v: v[key.name])
             for start in range(0, len(fresh), 1000):
                 conn.execute(sa.insert(tables[name]), fresh[start : start + 1000])
+        self._rename_diensten(conn, tables["dim_dienst"])
+
+    def _rename_diensten(self, conn: sa.Connection, dim: sa.Table) -> None:
+        """Rows already in dim_dienst take a later name, by the sink's rule."""
+        for row in conn.execute(sa.select(dim)).mappings():
+            cand = self.diensten.get(row["dienst_code"])
+            if cand is not None and _beats(cand, dict(row)):
+                conn.execute(
+                    sa.update(dim)
+                    .where(dim.c.dienst_code == cand["dienst_code"])
+                    .values(dienst_naam=cand["dienst_naam"], naam_op=cand["naam_op"])
+                )
+
+
+def _scan_service_alerts(conn: sa.Connection, dims: _Dimensions) -> None:
+    """Service alerts carry a service (and maybe a channel) but no date key: the sink fills
+    dim_dienst from them too, without a naming moment."""
+    if "service_alerts" not in sa.inspect(conn).get_table_names():
+        return
+    existing = {c["name"] for c in sa.inspect(conn).get_columns("service_alerts")}
+    cols = [sa.column(c) for c in _DIMENSION_COLUMNS if c in existing]
+    for row in conn.execute(sa.select(*cols).select_from(sa.table("service_alerts"))):
+        dims.add(dict(row._mapping), None)
 
 
 def _backfill(conn: sa.Connection, table: str, time_column: str, dims: _Dimensions) -> None:
@@ -260,6 +282,7 @@ def upgrade() -> None:
                 batch.add_column(sa.Column("datum_key", sa.Integer))
                 batch.create_index(f"ix_{table}_datum_key", ["datum_key"])
         _backfill(conn, table, time_column, dims)
+    _scan_service_alerts(conn, dims)
     dims.insert(conn)
     for name, body in VIEWS.items():
         op.execute(f"DROP VIEW IF EXISTS {name}")
