@@ -516,6 +516,9 @@ def edge_bench(
             "requests_per_s": round(len(latencies) / elapsed, 1),
             "latency_ms": percentiles(latencies),
             "web_cpu_percent": round(100 * cpu / elapsed, 1),
+            # CPU the web process spent per request: less sensitive to a busy machine than
+            # requests/s (which needs the CPU to be there)
+            "web_cpu_ms_per_request": round(1000 * cpu / max(1, len(latencies)), 2),
         }
     finally:
         proc.terminate()
