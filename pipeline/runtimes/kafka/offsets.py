@@ -86,6 +86,7 @@ from collections import defaultdict, deque
 from typing import Any
 
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
+from faust.types import TP
 
 log = logging.getLogger(__name__)
 
@@ -221,6 +222,9 @@ class SafeOffsetsConsumer:
         stale read offset is recorded after the seek), seek it back, resume it. Not
         stop_flow(): faust answers a fetch that returns while the flow is stopped by
         seeking every partition back to its committed offset (a large replay)."""
+        # faust's pause/resume keep a set that must hold faust TPs only (it asserts so on
+        # every later read); the consumer thread reports the driver's TopicPartition.
+        tp = TP(tp.topic, tp.partition)
         try:
             self.pause_partitions([tp])  # type: ignore[attr-defined]
             await asyncio.sleep(0.05)  # the delivery in flight, if any, finishes
