@@ -46,7 +46,7 @@ class BufferedState:
 
     def __init__(self, inner: State):
         self._inner = inner
-        self._writes: dict[str, dict[str, Any]] = {}
+        self._writes: dict[str, dict[str, Any] | None] = {}  # None: delete
 
     def get(self, key: str) -> dict[str, Any] | None:
         if key in self._writes:
@@ -56,9 +56,15 @@ class BufferedState:
     def put(self, key: str, value: dict[str, Any]) -> None:
         self._writes[key] = value
 
+    def delete(self, key: str) -> None:
+        self._writes[key] = None
+
     def flush(self) -> None:
         for key, value in self._writes.items():
-            self._inner.put(key, value)
+            if value is None:
+                self._inner.delete(key)
+            else:
+                self._inner.put(key, value)
         self._writes.clear()
 
 

@@ -7,14 +7,15 @@ from typing import Any
 
 from pipeline.monitoring.charts import Finding, MonitorConfig, new_chart, observe
 from pipeline.monitoring.outcomes import NOT_ANSWERED
-from pipeline.monitoring.response import response_outcomes
+from pipeline.monitoring.pending import Store
+from pipeline.monitoring.response import has_open, response_outcomes
 
 SEEN_IDS = 100  # observation ids kept to ignore a replayed observation (at-least-once)
 SEEN_CHARS = 16  # of each id: 64 bits of a UUIDv5 are plenty, and keep the state small
 
 
 def new_cell() -> dict[str, Any]:
-    return {"charts": {}, "examples": {}, "seen": [], "pending": {}}
+    return {"charts": {}, "examples": {}, "seen": []}
 
 
 def already_seen(cell: dict[str, Any], observation_id: str) -> bool:
@@ -30,15 +31,20 @@ def observe_cell(
     config: MonitorConfig,
     invited: str | None = None,
     answered: str | None = None,
+    store: Store | None = None,
+    key: str = "",
 ) -> list[Finding]:
     """Feed one observation's outcomes into the cell's charts (cell mutated in place).
 
-    `invited`/`answered` (contactIds) feed the response-rate chart through the cell's
-    pending invitations (pipeline/monitoring/response.py)."""
+    `invited`/`answered` (contactIds) feed the response-rate chart through the pending
+    invitations, which live in `store` under keys starting with the cell's `key`
+    (pipeline/monitoring/response.py); without a store the chart is not fed."""
     cell["seen"] = [*cell["seen"], observation_id[:SEEN_CHARS]][-SEEN_IDS:]
+    cell.pop("pending", None)  # the layout before the queues had their own keys
+    cell.pop("early", None)
     found: list[Finding] = []
-    if invited is not None or answered is not None or cell.get("pending") or cell.get("early"):
-        decided = response_outcomes(cell, at, config.response_days, invited, answered)
+    if store is not None and (invited is not None or answered is not None or has_open(cell)):
+        decided = response_outcomes(cell, store, key, at, config.response_days, invited, answered)
         for bad in decided:
             chart = cell["charts"].setdefault(NOT_ANSWERED, new_chart())
             finding = observe(chart, NOT_ANSWERED, bad, at, config)

@@ -32,6 +32,7 @@ from pipeline.monitoring.outcomes import (
     PAGE_BAD,
     WEBSITE,
 )
+from pipeline.monitoring.pending import MemoryStore
 from pipeline.times import iso
 
 CHANNEL_MIX = {
@@ -106,6 +107,7 @@ class Cell:
     detractor: float
     promoter: float
     state: dict[str, Any] = field(default_factory=new_cell)
+    store: MemoryStore = field(default_factory=MemoryStore)  # its open invitations
 
 
 @dataclass
@@ -302,6 +304,8 @@ def simulate(seed: int, sc: Scenario, config: MonitorConfig) -> RunResult:
                 config,
                 invited=ref if kind == "invite" else None,
                 answered=ref if kind == "answer" else None,
+                store=cell.store,
+                key=f"{key[0]}|{key[1]}",
             )
             tracker.seen(key, cell, moment, kind)
             for finding in found:

@@ -7,12 +7,15 @@ different delays, and Thursday's misses landing on a quiet Sunday would look lik
 collapse every week. The chart therefore sees invitations in the order they were made,
 one window late.
 
-The cell keeps its open invitations as {key: [deadline (epoch s), answered 0/1]} in
-insertion order; the cell's own event time (the time of each observation it sees) moves
-the deadlines, so a replay decides exactly the same way. Keys are a short hash of the
-contactId (no identifier in the state). Invitations and answers come from different
+Open invitations are kept in a queue under state keys of their own
+(pipeline/monitoring/pending.py), not in the cell's value, so an observation costs a
+bounded number of state keys however many invitations are open; the cell holds only the
+queue's counters. The cell's own event time (the time of each observation it sees) moves
+the deadlines, so a replay decides exactly the same way. Entry keys are a short hash of
+the contactId (no identifier in the state). Invitations and answers come from different
 topics, so on Kafka an answer may overtake its invitation on the way to the cell; such an
-answer is kept as "early" for one window and marks the invitation when it arrives.
+answer waits as "early" (a second queue) for one window and marks the invitation when it
+arrives.
 """
 
 from __future__ import annotations
@@ -20,30 +23,24 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from pipeline.monitoring.pending import Queue, Store, new_meta
 from pipeline.times import parse_time
 
 KEY_CHARS = 16
 MAX_PENDING = 20_000  # a cell never holds more open invitations; the oldest are decided
 MAX_EARLY = 1_000  # answers waiting for their invitation
+DECIDE_BUDGET = 64  # invitations decided per observation at most (the rest at the next)
+EARLY_BUDGET = 16  # early answers expired per observation at most
 
 
 def pending_key(contact_id: str) -> str:
     return hashlib.sha256(contact_id.encode()).hexdigest()[:KEY_CHARS]
 
 
-def _expire(entries: dict[str, Any], now: int, limit: int) -> list[Any]:
-    """Remove and return (in order) the entries whose deadline has passed."""
-    gone = []
-    for key, value in list(entries.items()):
-        deadline = value[0] if isinstance(value, list) else value
-        if deadline > now and len(entries) <= limit:
-            break  # insertion order: the rest is (nearly always) later still
-        gone.append(entries.pop(key))
-    return gone
-
-
 def response_outcomes(
     cell: dict[str, Any],
+    store: Store,
+    prefix: str,
     at: str,
     window_days: float,
     invited: str | None = None,
@@ -51,22 +48,31 @@ def response_outcomes(
 ) -> list[bool]:
     """The response outcomes (True = not answered) decided by this observation, in order.
 
+    `store`/`prefix`: where the queues keep their keys (the cell's own key as prefix);
     `invited`: a new invitation (its contactId) created at `at`; `answered`: an answer to
     the invitation of that contactId."""
-    pending: dict[str, list[int]] = cell.setdefault("pending", {})
-    early: dict[str, int] = cell.setdefault("early", {})
+    meta = cell.setdefault("response", {"pending": new_meta(), "early": new_meta()})
+    pending = Queue(store, f"{prefix}|p", meta["pending"])
+    early = Queue(store, f"{prefix}|e", meta["early"])
     now = int(parse_time(at).timestamp())
     window = round(window_days * 86_400)
-    decided = [not was_answered for _, was_answered in _expire(pending, now, MAX_PENDING)]
-    _expire(early, now, MAX_EARLY)
+    decided = [not flag for _, (_, flag) in pending.expire(now, MAX_PENDING, DECIDE_BUDGET)]
+    for _ in early.expire(now, MAX_EARLY, EARLY_BUDGET):
+        pass
     if answered is not None:
         key = pending_key(answered)
-        if key in pending:
-            pending[key][1] = 1
-        else:
-            early.setdefault(key, now + window)
+        if not pending.mark(key, 1) and key not in early:
+            early.push(key, now + window)
     if invited is not None:
         key = pending_key(invited)
         if key not in pending:
-            pending[key] = [now + window, 1 if early.pop(key, None) is not None else 0]
+            pending.push(key, now + window, 0 if early.remove(key) is None else 1)
+    pending.flush()
+    early.flush()
     return decided
+
+
+def has_open(cell: dict[str, Any]) -> bool:
+    """Whether the cell has open invitations or waiting answers (work for the deadline)."""
+    meta = cell.get("response")
+    return bool(meta and (meta["pending"]["n"] or meta["early"]["n"]))

@@ -139,7 +139,7 @@ class SQLiteState:
     def __init__(self, conn: sqlite3.Connection, namespace: str):
         self._conn = conn
         self._namespace = namespace
-        self._unwritten: dict[str, str] = {}
+        self._unwritten: dict[str, str | None] = {}  # None: delete
         self._stored: dict[str, str | None] = {}  # prefetched: the stored JSON, or None
 
     def prefetch(self, keys: Iterable[str]) -> None:
@@ -156,6 +156,8 @@ class SQLiteState:
                 self._stored[key] = found.get(key)
 
     def get(self, key: str) -> dict[str, Any] | None:
+        if key in self._unwritten and self._unwritten[key] is None:
+            return None
         value = self._unwritten.get(key)
         if value is None:
             if key in self._stored:
@@ -171,12 +173,19 @@ class SQLiteState:
     def put(self, key: str, value: dict[str, Any]) -> None:
         self._unwritten[key] = jsonfast.dumps_str(value)
 
+    def delete(self, key: str) -> None:
+        self._unwritten[key] = None
+
     def flush(self) -> None:
+        items = self._unwritten.items()
         self._conn.executemany(
             "INSERT INTO state (namespace, key, value) VALUES (?, ?, ?) "
             "ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value",
-            [(self._namespace, key, value) for key, value in self._unwritten.items()],
+            [(self._namespace, key, value) for key, value in items if value is not None],
         )
+        gone = [(self._namespace, key) for key, value in items if value is None]
+        if gone:
+            self._conn.executemany("DELETE FROM state WHERE namespace = ? AND key = ?", gone)
         self._stored.update(self._unwritten)
         self._unwritten.clear()
 

@@ -22,6 +22,10 @@ class State(Protocol):
 
     def put(self, key: str, value: dict[str, Any]) -> None: ...
 
+    def delete(self, key: str) -> None:
+        """Remove the entry (absent keys are fine); `get` then answers None."""
+        ...
+
 
 @dataclass(frozen=True)
 class Emit:

@@ -3,8 +3,9 @@
 Two stages, because the inputs are partitioned by klant and a chart needs every outcome
 of its service and channel in one place:
 
-- `monitor-feed` (stateless, reads contacts and scored signals keyed by klant) turns each
-  into a `monitor-observation` keyed by ``dienst|kanaal`` — a re-keying step. On Kafka
+- `monitor-feed` (stateless, reads contacts, scored signals and invitations keyed by
+  klant) turns each into a `monitor-observation` keyed by ``dienst|kanaal`` — a re-keying
+  step. On Kafka
   that record lands on the partition of its cell, on the embedded log it is just the next
   record.
 - `monitoring` reads those observations; its state `monitor_cells` is keyed by the same
@@ -70,11 +71,8 @@ def monitor_config(settings: Settings) -> MonitorConfig:
 class MonitorFeedStage:
     source: str = "/klantsignaal/monitor-feed"
     name: str = "monitor-feed"
-    # Invitations (the response-rate chart) are NOT read by default: the chart's pending
-    # invitations live in the cell state, which is rewritten whole on every observation, so
-    # a busy cell made the Kafka fault tests time out. Add INVITATION.topic here once the
-    # pending invitations have state keys of their own (docs/monitoring.md).
-    inputs: tuple[str, ...] = (CONTACT.topic, SIGNAL.topic)
+    # Invitations feed the response-rate chart (pipeline/monitoring/response.py).
+    inputs: tuple[str, ...] = (CONTACT.topic, SIGNAL.topic, INVITATION.topic)
     outputs: tuple[str, ...] = (MONITOR_OBSERVATION.topic,)
     state_names: tuple[str, ...] = ()
     # False on Kafka with crypto-shredding (docs/privacy.md): an observation is keyed by its
@@ -171,7 +169,9 @@ class MonitoringStage:
     inputs: tuple[str, ...] = (MONITOR_OBSERVATION.topic,)
     outputs: tuple[str, ...] = (SERVICE_ALERT.topic,)
     state_names: tuple[str, ...] = ("monitor_cells",)
-    response_chart: bool = False  # off: see MonitorFeedStage.inputs
+    # The response-rate chart; its open invitations live under keys of their own in
+    # monitor_cells ("<cell>|p|...", pipeline/monitoring/pending.py), beside the cell.
+    response_chart: bool = True
 
     def process(self, topic: str, event: CloudEvent, state: Mapping[str, State]) -> list[Emit]:
         obs = MonitorObservation.from_dict(event.data)
@@ -192,6 +192,8 @@ class MonitoringStage:
             self.config,
             invited=invited,
             answered=answered,
+            store=cells if on else None,
+            key=key,
         )
         cells.put(key, cell)
         out = []

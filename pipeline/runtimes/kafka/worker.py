@@ -84,6 +84,16 @@ class TableState:
             return
         self._set(key, copy_json(value))
 
+    def delete(self, key: str) -> None:
+        """Remove the entry; the table writes a tombstone to its changelog."""
+        if self._sealer is not None:
+            table_key = self._sealer.state_key(key, create=False)
+            if table_key is not None and table_key in self._table:
+                del self._table[table_key]
+            return
+        if key in self._table:
+            del self._table[key]
+
 
 def copy_json(value: Any) -> Any:
     """A deep copy of a JSON-shaped value (dicts, lists, tuples, scalars): what
