@@ -10,7 +10,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from consumers.warehouse import (
     Warehouse,
@@ -18,6 +18,7 @@ from consumers.warehouse import (
     alert_status_changes,
     alerts,
     contacts,
+    current_alert_status,
     responses,
     sentiment_corrections,
     signals,
@@ -34,15 +35,9 @@ def _row(r: Any) -> dict[str, Any]:
 
 
 def latest_status_column() -> Any:
-    """The status of an alert as the warehouse knows it: its latest change, else open."""
-    latest = (
-        select(alert_status_changes.c.status)
-        .where(alert_status_changes.c.alert_id == alerts.c.alert_id)
-        .order_by(alert_status_changes.c.op.desc(), alert_status_changes.c.stored_at.desc())
-        .limit(1)
-        .scalar_subquery()
-    )
-    return func.coalesce(latest, "open")
+    """The status of an alert as the warehouse knows it: its latest change, else open
+    (consumers.warehouse.current_alert_status, as v_alerts.actuele_status)."""
+    return current_alert_status()
 
 
 def _alerts_query(status: Any) -> Any:

@@ -229,6 +229,23 @@ alert_status_changes = Table(
     Column("toegewezen_aan", String(100)),
     _datum_key(),  # star schema: consumers/warehouse_schema.py
 )
+
+
+def current_alert_status() -> Any:
+    """An alert's current status: its latest change (by `op`, ties by `event_id`), else
+    open — the one definition, as the view v_alerts.actuele_status (alerts.status is the
+    status at creation, always open). Every reader of an alert's status uses this."""
+    changes = alert_status_changes.c
+    latest = (
+        select(changes.status)
+        .where(changes.alert_id == alerts.c.alert_id)
+        .order_by(changes.op.desc(), changes.event_id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    return func.coalesce(latest, "open")
+
+
 # Caseworkers' "sentiment klopt niet" on a comment: training data for `sentiment retrain`.
 sentiment_corrections = Table(
     "sentiment_corrections",
@@ -603,9 +620,13 @@ class Warehouse:
         since: datetime | None = None,
         limit: int = 100,
     ) -> list[dict[str, Any]]:
-        query = select(alerts).order_by(alerts.c.aangemaakt_op.desc()).limit(limit)
+        # `status` is the current status (the latest change), not the column (always open).
+        current = current_alert_status()
+        columns = [c for c in alerts.c if c.name != "status"]
+        query = select(*columns, current.label("status"))
+        query = query.order_by(alerts.c.aangemaakt_op.desc()).limit(limit)
         if status:
-            query = query.where(alerts.c.status == status)
+            query = query.where(current == status)
         if team:
             query = query.where(alerts.c.team == team)
         if since:

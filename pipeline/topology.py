@@ -9,7 +9,12 @@ from pipeline.sentiment import Scorer
 from pipeline.settings import Settings
 from pipeline.stages.alerting import AlertingStage
 from pipeline.stages.base import Stage
-from pipeline.stages.monitoring import MonitorFeedStage, MonitoringStage, monitor_config
+from pipeline.stages.monitoring import (
+    MonitorFeedStage,
+    MonitoringStage,
+    feed_inputs,
+    monitor_config,
+)
 from pipeline.stages.scoring import SignalStage
 from pipeline.stages.trigger import TriggerStage
 from schemas.types import EVENT_TYPES
@@ -33,8 +38,14 @@ def build_topology(settings: Settings, scorer: Scorer) -> Topology:
             TriggerStage(link_key=settings.link_key, policy=settings.invitation_policy()),
             SignalStage(scorer=scorer),
             AlertingStage(policy=load_policy(settings.alert_policy)),
-            MonitorFeedStage(keep_links=not (settings.runtime == "kafka" and settings.kafka_seal)),
-            MonitoringStage(config=monitor_config(settings)),
+            MonitorFeedStage(
+                keep_links=not (settings.runtime == "kafka" and settings.kafka_seal),
+                inputs=feed_inputs(bool(settings.monitor_response_chart)),
+            ),
+            MonitoringStage(
+                config=monitor_config(settings),
+                response_chart=bool(settings.monitor_response_chart),
+            ),
         )
     )
 

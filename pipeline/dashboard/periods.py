@@ -25,6 +25,23 @@ def bounds(key: str) -> tuple[datetime, datetime]:
     return _utc(start), _utc(end)
 
 
+def key_of(day: date, per: str) -> str:
+    """The period key ("week" or "month") that holds this day."""
+    if per == "week":
+        year, week, _ = day.isocalendar()
+        return f"{year}-W{week:02d}"
+    return f"{day.year}-{day.month:02d}"
+
+
+def periods_through(first: str, last: str) -> list[str]:
+    """Every period key from `first` to `last` inclusive (same kind), empty ones too."""
+    per = "week" if _WEEK.match(first) else "month"
+    keys = [first]
+    while keys[-1] < last:
+        keys.append(key_of(bounds(keys[-1])[1].date(), per))
+    return keys
+
+
 def _utc(day: date) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=UTC)
 

@@ -62,6 +62,7 @@ class Cell:
 
 
 SUPPRESSED = Cell("onderdrukt")
+EMPTY = Cell("leeg")  # no data at all in that period (shown as "–", drawn as a gap)
 
 
 def from_figure(figure: Figure | None) -> Cell:
@@ -146,6 +147,9 @@ def trend(table_id: str, title: str, cells: Sequence[dict[str, Any]]) -> Table:
     columns = tuple(Column(k, label(k)) for k in keys)
     rows = []
     for cell in cells:
+        if cell.get("leeg"):  # a period without any data: a gap, no number
+            rows.append(Row(cell["periode"], cell["periode"], tuple(EMPTY for _ in keys)))
+            continue
         flat = flatten(cell)
         rows.append(
             Row(cell["periode"], cell["periode"], tuple(from_figure(flat.get(k)) for k in keys))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipeline.dashboard.periods import name_nl
+from pipeline.dashboard.periods import name_nl, periods_through
 from pipeline.dashboard.tables import Chart, Table, comparison, distribution, trend
 
 TREND_PERIODS = 13
@@ -43,7 +43,7 @@ def measure_tables(
     """Channels side by side, the trend, and the distributions, for one period."""
     cells = [c for c in by_group if c["periode"] == periode]
     [total] = [c for c in totals if c["periode"] == periode] or [None]
-    upto = [c for c in totals if c["periode"] <= periode][-TREND_PERIODS:]
+    upto = with_gaps([c for c in totals if c["periode"] <= periode])[-TREND_PERIODS:]
     name = name_nl(periode)
     side = comparison("kanalen", f"Kanalen naast elkaar, {name}", cells, total)
     side = _with(
@@ -81,6 +81,18 @@ def measure_tables(
     )
     nps = _with(nps, Chart("rijen", (), "bar", "Aandeel per NPS-groep en kanaal", "%"))
     return [side, over_time, grades, nps]
+
+
+def with_gaps(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The cells in period order with an empty cell ({"periode": p, "leeg": True}) for every
+    period without data between them: the trend shows a gap there, not a shorter line."""
+    if not cells:
+        return []
+    by_period = {c["periode"]: c for c in cells}
+    return [
+        by_period.get(p, {"periode": p, "leeg": True})
+        for p in periods_through(cells[0]["periode"], cells[-1]["periode"])
+    ]
 
 
 def _with(table: Table, *charts: Chart) -> Table:

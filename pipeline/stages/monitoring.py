@@ -67,12 +67,18 @@ def monitor_config(settings: Settings) -> MonitorConfig:
     )
 
 
+def feed_inputs(response_chart: bool = True) -> tuple[str, ...]:
+    """What monitor-feed reads: invitations only for the response-rate chart."""
+    base = (CONTACT.topic, SIGNAL.topic)
+    return (*base, INVITATION.topic) if response_chart else base
+
+
 @dataclass
 class MonitorFeedStage:
     source: str = "/klantsignaal/monitor-feed"
     name: str = "monitor-feed"
     # Invitations feed the response-rate chart (pipeline/monitoring/response.py).
-    inputs: tuple[str, ...] = (CONTACT.topic, SIGNAL.topic, INVITATION.topic)
+    inputs: tuple[str, ...] = field(default_factory=feed_inputs)
     outputs: tuple[str, ...] = (MONITOR_OBSERVATION.topic,)
     state_names: tuple[str, ...] = ()
     # False on Kafka with crypto-shredding (docs/privacy.md): an observation is keyed by its

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from consumers.warehouse import Warehouse, WarehouseSink
 from pipeline.ports import SinkRecord
@@ -13,7 +14,8 @@ from pipeline.runtimes.embedded import EmbeddedRuntime, EventLog
 from pipeline.sentiment import load_scorer
 from pipeline.settings import Settings
 from pipeline.topology import TOPICS, build_topology
-from schemas.types import CONTACT, RESPONSE
+from schemas.cloudevents import new_event
+from schemas.types import ALERT_STATUS, CONTACT, RESPONSE
 from tests.support.events import VERY_NEGATIVE, contact_event, klant, response_event
 
 
@@ -63,6 +65,24 @@ def test_whole_chain_lands_in_the_warehouse(tmp_path: Path, warehouse_url: str) 
     assert warehouse.alerts(since=datetime(2999, 1, 1, tzinfo=UTC)) == []
     comments = warehouse.comments_with_scores()
     assert comments and comments[0][1] == 0
+    # Every reader uses the current status (the latest change), as v_alerts.actuele_status.
+    done = {
+        "alertId": alert["alert_id"],
+        "team": "Wmo-team",
+        "status": "afgehandeld",
+        "handeling": "afhandelen",
+        "door": "cw1",
+        "op": "2026-11-30T10:00:00Z",
+    }
+    event = new_event(ALERT_STATUS.name, done, source="/test", key=alert["klant"])
+    runtime.publish(ALERT_STATUS.topic, [event])
+    runtime.run_until_idle()
+    assert warehouse.alerts(status="open") == []
+    [handled] = warehouse.alerts(status="afgehandeld")
+    assert handled["status"] == "afgehandeld" and handled["alert_id"] == alert["alert_id"]
+    with warehouse.engine.connect() as conn:
+        view = conn.execute(text("SELECT actuele_status FROM v_alerts")).scalar_one()
+    assert view == "afgehandeld"
 
 
 def test_replayed_batch_is_stored_once(warehouse_url: str) -> None:
