@@ -42,6 +42,16 @@ class WriteBehind:
         table.data[key] = value
         self._pending.setdefault(table, {})[key] = (partition, value)
 
+    def delete(self, table: Any, key: Any) -> None:
+        """Remove `key` now; its tombstone (value None, as faust's own delete sends) follows
+        at the next flush in place of any pending value, so a deleted key cannot come back
+        on recovery from a value written before it."""
+        if key not in table.data:
+            return
+        partition = table.partition_for_key(key)
+        del table.data[key]
+        self._pending.setdefault(table, {})[key] = (partition, None)
+
     def flush(self) -> int:
         """Queue the latest value of every pending key on its changelog (faust's producer
         buffer, which faust drains before committing offsets). How many records."""

@@ -85,14 +85,15 @@ class TableState:
         self._set(key, copy_json(value))
 
     def delete(self, key: str) -> None:
-        """Remove the entry; the table writes a tombstone to its changelog."""
-        if self._sealer is not None:
-            table_key = self._sealer.state_key(key, create=False)
-            if table_key is not None and table_key in self._table:
-                del self._table[table_key]
+        """Remove the entry; a tombstone goes to the changelog (write-behind: at the next
+        commit, in place of a pending value of the key)."""
+        table_key = self._sealer.state_key(key, create=False) if self._sealer else key
+        if table_key is None:
             return
-        if key in self._table:
-            del self._table[key]
+        if self._writes is not None:
+            self._writes.delete(self._table, table_key)
+        elif table_key in self._table:
+            del self._table[table_key]
 
 
 def copy_json(value: Any) -> Any:

@@ -16,6 +16,7 @@ from pipeline.monitoring.pending import CHUNK, MemoryStore, Queue, new_meta
 from pipeline.monitoring.response import DECIDE_BUDGET, MAX_EARLY
 from pipeline.processing import BufferedState
 from pipeline.runtimes.embedded import SQLiteState
+from pipeline.runtimes.kafka.table_writes import WriteBehind
 from pipeline.runtimes.kafka.worker import TableState
 from pipeline.stages.monitoring import MonitoringStage
 from pipeline.times import iso
@@ -231,8 +232,34 @@ def test_state_adapters_delete() -> None:
     assert sqlite_state.get("a") is None, "read sees the unwritten delete"
     sqlite_state.flush()
     assert conn.execute("SELECT key FROM state").fetchall() == [("b",)]
-    table: dict[str, Any] = {"a": {"x": 1}}  # a faust Table is a mapping
-    kafka_state = TableState(table)
-    kafka_state.delete("a")
-    kafka_state.delete("never-there")
+    table = FakeTable({"a": {"x": 1}})
+    TableState(table, None, None).delete("a")
     assert table == {}
+    # Write-behind (monitor_cells on Kafka): the tombstone replaces a pending value.
+    writes = WriteBehind()
+    kafka_state = TableState(table, None, writes)
+    kafka_state.put("b", {"x": 2})
+    kafka_state.put("c", {"x": 3})
+    kafka_state.delete("b")
+    kafka_state.delete("never-there")
+    assert kafka_state.get("b") is None and dict(table) == {"c": {"x": 3}}
+    writes.flush()
+    assert table.sent == [("b", None), ("c", {"x": 3})]
+
+
+class FakeTable(dict):
+    """The part of a faust Table that TableState and WriteBehind use."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.data = self
+        self.sent: list[tuple[str, Any]] = []
+
+    def __hash__(self) -> int:  # a table is a key of the pending writes
+        return id(self)
+
+    def partition_for_key(self, key: str) -> int:
+        return 0
+
+    def send_changelog(self, partition: int, key: str, value: Any) -> None:
+        self.sent.append((key, value))
