@@ -86,7 +86,8 @@ class Settings:
     monitor_arl0: float = 0.0  # fixed in-control run length per chart; 0: from volume
     monitor_baselines: str = ""  # configured baselines, e.g. "aandeel-detractors=0.2"
     monitor_response_days: float = 3.0  # invitations unanswered this long count as missed
-    monitor_response_chart: int = 1  # 0: no response-rate chart (invitations not read)
+    # The response-rate chart: on | off | embedded (on for the embedded runtime only).
+    monitor_response_chart: str = "embedded"
     # Public service-norm pages (/servicenormen, docs/service-norms.md): a TOML file with
     # the norm per service; empty (the default): no public pages.
     service_norms_file: str = ""

@@ -32,7 +32,15 @@ class Topology:
         return {name for stage in self.stages for name in stage.state_names}
 
 
+def response_chart_on(settings: Settings) -> bool:
+    """MONITOR_RESPONSE_CHART: on, off, or embedded (default: on for the embedded runtime;
+    on Kafka not yet proven under the worker's write-behind, docs/monitoring.md)."""
+    wanted = settings.monitor_response_chart.strip().lower()
+    return wanted in ("on", "1") or (wanted == "embedded" and settings.runtime != "kafka")
+
+
 def build_topology(settings: Settings, scorer: Scorer) -> Topology:
+    chart = response_chart_on(settings)
     return Topology(
         stages=(
             TriggerStage(link_key=settings.link_key, policy=settings.invitation_policy()),
@@ -40,11 +48,11 @@ def build_topology(settings: Settings, scorer: Scorer) -> Topology:
             AlertingStage(policy=load_policy(settings.alert_policy)),
             MonitorFeedStage(
                 keep_links=not (settings.runtime == "kafka" and settings.kafka_seal),
-                inputs=feed_inputs(bool(settings.monitor_response_chart)),
+                inputs=feed_inputs(chart),
             ),
             MonitoringStage(
                 config=monitor_config(settings),
-                response_chart=bool(settings.monitor_response_chart),
+                response_chart=chart,
             ),
         )
     )
