@@ -23,7 +23,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -94,7 +94,13 @@ def _new_row(klant: str, now: datetime) -> dict[str, Any]:
 class SqlKeyStore:
     """pipeline.sealing.KeyStore on SQLAlchemy (SQLite or PostgreSQL)."""
 
-    def __init__(self, url: str, *, cache_seconds: float = KEY_CACHE_SECONDS) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        cache_seconds: float = KEY_CACHE_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         path = sqlite_path(url)
         if path is not None:
             secure_sqlite_file(path)  # 0600: the keys open every sealed record
@@ -117,6 +123,7 @@ class SqlKeyStore:
             # another store (KLANTSIGNAAL_KEYSTORE_URL) must fail loudly, not read "erased".
             self.store_id: str = conn.execute(select(keystore_meta.c.store_id)).scalar_one()
         self.cache_seconds = cache_seconds
+        self._clock = clock  # monotonic seconds; the tests drive it
         self._cache: dict[str, tuple[float, KlantKey]] = {}
         self._lock = threading.Lock()
         self._routes = _RouteReads(self.engine)
@@ -124,7 +131,7 @@ class SqlKeyStore:
     # -- cache ----------------------------------------------------------------------------
     def _cached(self, name: str) -> KlantKey | None:
         hit = self._cache.get(name)
-        if hit is not None and hit[0] > time.monotonic():
+        if hit is not None and hit[0] > self._clock():
             return hit[1]
         return None
 
@@ -134,7 +141,7 @@ class SqlKeyStore:
         until = read_at + self.cache_seconds
         with self._lock:
             if len(self._cache) > 2 * CACHE_ENTRIES:
-                now = time.monotonic()
+                now = self._clock()
                 for name in [n for n, (t, _) in self._cache.items() if t <= now]:
                     del self._cache[name]
                 if len(self._cache) > 2 * CACHE_ENTRIES:
@@ -167,22 +174,26 @@ class SqlKeyStore:
 
     def for_klants(self, klants: Iterable[str], create: bool) -> dict[str, KlantKey]:
         """The keys of these klanten (created for the ones without when `create`): cache
-        hits first, then one SELECT (and one INSERT, one SELECT) per chunk of the rest."""
+        hits first, then one SELECT (and one INSERT, one SELECT) per chunk of the rest.
+
+        With `create` (sealing new records at the edge) the cache is not used: a key
+        another process forgot may still be cached here, and a record sealed with it
+        could never be opened, an accepted event lost. One SELECT per group commit."""
         found: dict[str, KlantKey] = {}
         missing: list[str] = []
         for klant in dict.fromkeys(klants):
-            hit = self._cached(klant)
+            hit = None if create else self._cached(klant)
             if hit is not None:
                 found[klant] = hit
             else:
                 missing.append(klant)
         for chunk in _chunks(missing, _CHUNK):
-            read_at = time.monotonic()
+            read_at = self._clock()
             rows = {k.klant: k for k in self._select(klant_keys.c.klant.in_(chunk))}
             new = [klant for klant in chunk if klant not in rows]
             if new and create:
                 self._insert(new)
-                read_at = time.monotonic()
+                read_at = self._clock()
                 rows |= {k.klant: k for k in self._select(klant_keys.c.klant.in_(new))}
             for key in rows.values():
                 found[key.klant] = self._remember(key, read_at)
@@ -195,7 +206,7 @@ class SqlKeyStore:
         hit = self._cached("@" + route)
         if hit is not None:
             return hit
-        read_at = time.monotonic()
+        read_at = self._clock()
         try:
             # A worker opens every record of a citizen it has not seen for cache_seconds:
             # on a plain driver connection; through SQLAlchemy's pool ~10x slower.
