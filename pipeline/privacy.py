@@ -64,6 +64,11 @@ class RotatingPseudonymiser(Pseudonymiser):
         self._known = known
         self._chosen: dict[str, str] = {}
 
+    @property
+    def may_block(self) -> bool:
+        """Choosing a pseudonym may query the warehouse (`known`) while old keys remain."""
+        return bool(self._old)
+
     def candidates(self, identifier: str, kind: str = "bsn") -> list[str]:
         """The pseudonym under the current key, then under each previous key."""
         return [super().klant(identifier, kind)] + [o.klant(identifier, kind) for o in self._old]

@@ -103,6 +103,9 @@ def publish_accepted(
 class IngestionEdge:
     def __init__(self, pseudonymiser: Pseudonymiser):
         self._pseudonymiser = pseudonymiser
+        # True when `prepare` may wait on I/O (a rotated key looks citizens up in the
+        # warehouse): it must then run off the event loop, even for one small event.
+        self.prepare_may_block: bool = getattr(pseudonymiser, "may_block", False)
         self._memo = ScrubMemo()
 
     def prepare(self, items: Sequence[Any], *, batch: bool) -> list[Accepted]:

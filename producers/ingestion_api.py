@@ -92,8 +92,9 @@ class IngestionApi:
         if len(items) > self.max_batch_events:
             return problem(413, f"batch of {len(items)} events; at most {self.max_batch_events}")
         try:
-            if batch or len(body) > INLINE_BODY_BYTES:
-                # Validation of a large batch takes a while: keep the event loop free.
+            if batch or len(body) > INLINE_BODY_BYTES or self.edge.prepare_may_block:
+                # Validation of a large batch takes a while, and a rotated pseudonym key
+                # queries the warehouse: keep the event loop free.
                 accepted = await run_in_threadpool(self.edge.prepare, items, batch=batch)
             else:  # one small event: less work than the hop to a thread and back
                 accepted = self.edge.prepare(items, batch=False)

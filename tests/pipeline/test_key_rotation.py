@@ -3,12 +3,15 @@ up, not re-verified), new invitations get tokens from the new key."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from pathlib import Path
 
+import pytest
 from starlette.testclient import TestClient
 
+from consumers.warehouse import Warehouse
 from pipeline.app import build_embedded
 from pipeline.privacy import Pseudonymiser
 from pipeline.settings import Settings
@@ -111,3 +114,35 @@ def test_a_rotated_pseudonym_key_keeps_joins_and_forget_finds_both(tmp_path: Pat
     report = forget(new.with_secrets(), ANNA)
     assert set(report["klanten"]) == {Pseudonymiser(k).klant(ANNA) for k in ("oud", "nieuw")}
     assert report["removed"]["warehouse:contacts"] == 2
+
+
+def test_with_a_rotated_key_the_warehouse_lookup_never_runs_on_the_event_loop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rotated key looks new citizens up in the warehouse (on PostgreSQL: a network round
+    trip); on the event loop that would hold up every request of the process."""
+    settings = Settings(
+        data_dir=tmp_path,
+        api_token="t",
+        link_key="l",
+        pseudonym_key="nieuw",
+        pseudonym_keys_old="oud",
+    )
+    on_loop: list[bool] = []
+    real = Warehouse.klant_known
+
+    def recording(self: Warehouse, klant: str) -> bool:
+        try:
+            asyncio.get_running_loop()
+            on_loop.append(True)
+        except RuntimeError:
+            on_loop.append(False)
+        return real(self, klant)
+
+    monkeypatch.setattr(Warehouse, "klant_known", recording)
+    system = build_embedded(settings)
+    try:
+        _contact_with_bsn(TestClient(system.web), "111222333")  # one small event
+    finally:
+        system.close()
+    assert on_loop and not any(on_loop), "warehouse query ran on the asyncio event loop"
