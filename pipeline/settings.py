@@ -87,7 +87,7 @@ class Settings:
     monitor_baselines: str = ""  # configured baselines, e.g. "aandeel-detractors=0.2"
     monitor_response_days: float = 3.0  # invitations unanswered this long count as missed
     # The response-rate chart: on | off | embedded (on for the embedded runtime only).
-    monitor_response_chart: str = "embedded"
+    monitor_response_chart: str = "on"
     # Public service-norm pages (/servicenormen, docs/service-norms.md): a TOML file with
     # the norm per service; empty (the default): no public pages.
     service_norms_file: str = ""

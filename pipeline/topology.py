@@ -33,8 +33,8 @@ class Topology:
 
 
 def response_chart_on(settings: Settings) -> bool:
-    """MONITOR_RESPONSE_CHART: on, off, or embedded (default: on for the embedded runtime;
-    on Kafka not yet proven under the worker's write-behind, docs/monitoring.md)."""
+    """MONITOR_RESPONSE_CHART: on (default), off, or embedded (on for the embedded runtime
+    only)."""
     wanted = settings.monitor_response_chart.strip().lower()
     return wanted in ("on", "1") or (wanted == "embedded" and settings.runtime != "kafka")
 
