@@ -22,8 +22,8 @@ import pytest
 from kafka import KafkaConsumer, KafkaProducer
 from kafka.structs import TopicPartition
 
-from pipeline.keystore import sealer_for
 from pipeline.runtimes.kafka.codec import decode, headers_list, open_record, raw_parts
+from pipeline.runtimes.kafka.keystore import sealer_for
 from pipeline.runtimes.kafka.publisher import KafkaPublisher
 from pipeline.runtimes.kafka.topics import app_id, ensure_topics
 from pipeline.runtimes.kafka.worker import READY_MARKER

@@ -15,12 +15,12 @@ from kafka import KafkaConsumer
 from kafka.errors import CommitFailedError, KafkaError
 from kafka.structs import OffsetAndMetadata, TopicPartition
 
-from pipeline.keystore import sealer_for
 from pipeline.ops.health import READINESS
 from pipeline.ops.metrics import sink_stored
 from pipeline.ports import Sink, SinkRecord
 from pipeline.processing import sink_record
 from pipeline.runtimes.kafka.codec import decode, headers_list, open_record, raw_parts
+from pipeline.runtimes.kafka.keystore import sealer_for
 from pipeline.runtimes.kafka.lag import watch_lag
 from pipeline.sealing import ERASED, Sealer
 from pipeline.settings import Settings

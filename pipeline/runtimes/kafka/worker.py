@@ -23,7 +23,6 @@ from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 from faust.transport.drivers.aiokafka import Consumer as AIOKafkaConsumer
 from faust.transport.drivers.aiokafka import Transport as AIOKafkaTransport
 
-from pipeline.keystore import sealer_for
 from pipeline.ops.logs import configure as configure_logging
 from pipeline.processing import Outcome, outputs, process_record, runtime_failure
 from pipeline.runtimes.kafka.codec import (
@@ -34,6 +33,7 @@ from pipeline.runtimes.kafka.codec import (
     raw_parts,
     seal,
 )
+from pipeline.runtimes.kafka.keystore import sealer_for
 from pipeline.runtimes.kafka.offsets import PositionReportingThread, SafeOffsetsConsumer
 from pipeline.runtimes.kafka.table_writes import WriteBehind
 from pipeline.runtimes.kafka.topics import app_id, ensure_topics
