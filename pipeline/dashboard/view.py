@@ -10,6 +10,7 @@ from pipeline.dashboard.tables import Chart, Table, comparison, distribution, tr
 
 TREND_PERIODS = 13
 NPS_GROUPS = ("nps.promotors", "nps.passives", "nps.detractors")
+NPS_SCORES = tuple(f"nps.verdeling.{v}" for v in range(11))
 
 
 @dataclass
@@ -80,7 +81,18 @@ def measure_tables(
         keys=NPS_GROUPS,
     )
     nps = _with(nps, Chart("rijen", (), "bar", "Aandeel per NPS-groep en kanaal", "%"))
-    return [side, over_time, grades, nps]
+    # A score of 6 and one of 0 are both "criticaster": the whole 0-10 scale shows which.
+    scores = distribution(
+        "npsscores",
+        f"Verdeling van de NPS-score (0 tot en met 10), {name}",
+        "nps",
+        cells,
+        total,
+        "Score",
+        keys=NPS_SCORES,
+    )
+    scores = _with(scores, Chart("rijen", (), "bar", "Aandeel per NPS-score en kanaal", "%"))
+    return [side, over_time, grades, nps, scores]
 
 
 def with_gaps(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -58,6 +58,7 @@ def nps_block(scores: list[int]) -> dict[str, Any]:
         "promotors": share(nps.promoters, nps.n),
         "passives": share(nps.passives, nps.n),
         "detractors": share(nps.detractors, nps.n),
+        "verdeling": {str(v): round(scores.count(v) / nps.n, 4) for v in range(11)},
     }
 
 

@@ -187,7 +187,7 @@ def test_dashboard_in_a_real_browser(browser: WebDriver, tmp_path: Path) -> None
         print(f"screenshot: {shot}")
 
         charts = _drawn_pixels(browser)
-        assert len(charts) == 6, charts
+        assert len(charts) == 7, charts
         for chart in charts:
             assert chart["drawn"] and chart["series"] > 50, chart  # data, not only axes
         assert browser.execute_script("return window.__csp") == []

@@ -158,6 +158,7 @@ def _answers_sql(wh: Warehouse, kanaal: str | None, start: datetime, end: dateti
     where += [s.kanaal == kanaal] if kanaal else [s.kanaal.is_not(None)]
     coded = case((s.nps >= 9, 1), (s.nps <= 6, -1), else_=0)
     grades = [func.sum(case((s.rapportcijfer == g, 1), else_=0)) for g in range(1, 11)]
+    scores = [func.sum(case((s.nps == v, 1), else_=0)) for v in range(11)]
     query = select(
         func.count(),
         func.count(s.nps),
@@ -173,6 +174,7 @@ def _answers_sql(wh: Warehouse, kanaal: str | None, start: datetime, end: dateti
         func.sum(case((s.rapportcijfer <= 5, 1), else_=0)),
         func.sum(case((s.rapportcijfer <= 6, 1), else_=0)),
         *grades,
+        *scores,
     ).where(*where)
     with wh.engine.connect() as conn:
         row = [float(v or 0) for v in conn.execute(query).one()]
@@ -195,8 +197,10 @@ def _answers_sql(wh: Warehouse, kanaal: str | None, start: datetime, end: dateti
         "rapportcijfer.aandeelTotEnMet5": _share(le5, cijfern),
         "rapportcijfer.aandeelTotEnMet6": _share(le6, cijfern),
     }
-    for g, count in enumerate(row[13:], start=1):
+    for g, count in enumerate(row[13:23], start=1):
         out[f"rapportcijfer.verdeling.{g}"] = (count / cijfern, None, None)
+    for v, count in enumerate(row[23:]):
+        out[f"nps.verdeling.{v}"] = (count / npsn, None, None)
     return out
 
 
@@ -384,7 +388,7 @@ def test_each_figure_equals_independent_sql(warehouse: Warehouse, coordinator) -
             if key in want:
                 _assert_cell(trend.cell(period, key), want[key], f"trend {period} {key}")
 
-    for table_id in ("cijferverdeling", "npsverdeling"):
+    for table_id in ("cijferverdeling", "npsverdeling", "npsscores"):
         table = tables[table_id]
         for column in table.columns:
             want = expected(warehouse, None if column == "alle" else column, WEEK_A)
@@ -392,6 +396,7 @@ def test_each_figure_equals_independent_sql(warehouse: Warehouse, coordinator) -
                 grade_block_gone = want.get("antwoorden.n", 0) is None
                 _assert_cell(table.cell(key, column), None if grade_block_gone else want[key], key)
     assert len(tables["cijferverdeling"].rows) == 10
+    assert len(tables["npsscores"].rows) == 11
 
     funnel = tables["respons"]
     for row in funnel.rows:
@@ -411,7 +416,15 @@ def test_each_figure_equals_independent_sql(warehouse: Warehouse, coordinator) -
 def test_csv_holds_the_same_figures_as_the_page(warehouse: Warehouse, coordinator) -> None:
     client, _ = coordinator
     tables = tables_of(client.get("/dashboard?periode=2026-W46").text)
-    for table_id in ("kanalen", "trend", "cijferverdeling", "npsverdeling", "respons", "themas"):
+    for table_id in (
+        "kanalen",
+        "trend",
+        "cijferverdeling",
+        "npsverdeling",
+        "npsscores",
+        "respons",
+        "themas",
+    ):
         export = client.get(f"/dashboard/export/{table_id}.csv?periode=2026-W46")
         assert export.status_code == 200, table_id
         assert export.headers["content-type"].startswith("text/csv")
