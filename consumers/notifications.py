@@ -228,6 +228,14 @@ class ChannelNotConfigured(RuntimeError):
     """The outbox holds a notification for a channel this process has no transport for."""
 
 
+class WebhookRefused(RuntimeError):
+    """The webhook answered, but not with 2xx."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(f"webhook antwoordde {status}")
+        self.status = status
+
+
 def failure_reason(exc: Exception, kanaal: str) -> str:
     """What an operator may see of a failed send: the exception type and the protocol code.
 
@@ -241,6 +249,8 @@ def failure_reason(exc: Exception, kanaal: str) -> str:
         return f"{name}: SMTP {', '.join(map(str, codes))}"
     if isinstance(exc, smtplib.SMTPResponseException):
         return f"{name}: SMTP {exc.smtp_code}"
+    if isinstance(exc, WebhookRefused):
+        return f"{name}: HTTP {exc.status}"
     if isinstance(exc, httpx.HTTPStatusError):
         return f"{name}: HTTP {exc.response.status_code}"
     return name
@@ -289,7 +299,7 @@ class WebhookTransport:
     def send(self, target: str, subject: str, body: str) -> None:
         response = httpx.post(target, json={"text": body}, timeout=self.timeout)
         if not 200 <= response.status_code < 300:
-            raise RuntimeError(f"webhook antwoordde {response.status_code}")
+            raise WebhookRefused(response.status_code)
 
 
 # -- overdue alerts ---------------------------------------------------------------------------

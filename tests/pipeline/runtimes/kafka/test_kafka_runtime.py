@@ -7,6 +7,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -168,28 +169,32 @@ def test_ensure_topics_is_idempotent_and_refuses_other_partition_counts(
 # -- publisher and wire format ------------------------------------------------------------
 
 
-class ExplodingBatch(Sequence[CloudEvent]):
-    """A batch whose second event fails after the first is already on the broker."""
+@contextmanager
+def second_send_explodes(settings: Settings, topic: str) -> Iterator[None]:
+    """The next publish fails at its second record, after its first one is in the log
+    (visible to read_uncommitted): only the transaction's abort can keep it from committed
+    readers. Fault injection on the real producer; the broker is real. Counts records, so
+    it works on sealed topics too."""
+    real = KafkaProducer.send
+    calls = 0
+    before = len(read_all(settings, topic, "read_uncommitted"))
 
-    def __init__(self, first: CloudEvent, settings: Settings, topic: str) -> None:
-        self.first, self.settings, self.topic = first, settings, topic
+    def send(producer: KafkaProducer, *args: Any, **kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls != 2:
+            return real(producer, *args, **kwargs)
+        producer.flush()
+        deadline = time.monotonic() + 60
+        while len(read_all(settings, topic, "read_uncommitted")) <= before:
+            assert time.monotonic() < deadline, "the first record never reached the broker"
+            time.sleep(0.05)
+        raise RuntimeError("boom while sending")
 
-    def __len__(self) -> int:
-        return 2
-
-    def __getitem__(self, index: int) -> CloudEvent:  # type: ignore[override]
-        if index == 0:
-            return self.first
-        if index == 1:
-            # Wait until the first record is in the log (visible to read_uncommitted), so
-            # only the transaction's abort can keep it from committed readers. Generous: on a
-            # loaded machine the producer's sender thread may get the CPU late.
-            deadline = time.monotonic() + 60
-            while self.first.id not in ids(read_all(self.settings, self.topic, "read_uncommitted")):
-                assert time.monotonic() < deadline, "the first record never reached the broker"
-                time.sleep(0.05)
-            raise RuntimeError("boom while building the batch")
-        raise IndexError(index)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(KafkaProducer, "send", send)
+        yield
+    assert calls >= 2, "the publish never reached its second record"
 
 
 def ids(records: list[Any]) -> list[str]:
@@ -200,8 +205,11 @@ def test_publisher_is_all_or_nothing(settings: Settings) -> None:
     klant = new_klant()
     aborted, kept = contact(klant), contact(klant)
     with KafkaPublisher(settings) as publisher:
-        with pytest.raises(PublishFailed, match="boom"):
-            publisher.publish("contact-events", ExplodingBatch(aborted, settings, "contact-events"))
+        with (
+            second_send_explodes(settings, "contact-events"),
+            pytest.raises(PublishFailed, match="boom"),
+        ):
+            publisher.publish("contact-events", [aborted, contact(klant)])
         publisher.publish("contact-events", [kept])  # the producer is usable after an abort
 
     assert ids(read_all(settings, "contact-events", "read_committed")) == [kept.id]
@@ -274,11 +282,12 @@ def test_negative_response_becomes_signal_and_alert(shared_harness: KafkaHarness
 
 def test_an_aborted_publish_is_never_processed(shared_harness: KafkaHarness) -> None:
     klant = new_klant()
-    with pytest.raises(PublishFailed):
-        shared_harness.publish(
-            "contact-events",
-            ExplodingBatch(contact(klant, "c-aborted"), shared_harness.settings, "contact-events"),
-        )
+    aborted = contact(klant, "c-aborted")
+    with (
+        second_send_explodes(shared_harness.settings, "contact-events"),
+        pytest.raises(PublishFailed, match="boom"),
+    ):
+        shared_harness.publish("contact-events", [aborted, contact(klant, "c-aborted-2")])
     # Had the stage seen the aborted contact, this one would be in quarantine.
     shared_harness.publish("contact-events", [contact(klant, "c-good", T0 + timedelta(days=1))])
     invitation = wait_for(shared_harness, "survey-invitations", of_klant(klant))
