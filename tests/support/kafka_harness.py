@@ -380,6 +380,44 @@ def as_dict(logical_topic: str, record: Any, sealer: Sealer | None = None) -> di
     return {"undecodable": decoded, **raw_parts(key, headers, value)}
 
 
+def raw_topic_records(harness: KafkaHarness, prefix: str) -> tuple[list[str], list[Any]]:
+    """Every record of every topic whose name holds `prefix` (inputs, outputs, dead letter,
+    changelogs), read uncommitted and unopened: what an attacker with broker access sees."""
+    consumer = KafkaConsumer(
+        bootstrap_servers=harness.settings.kafka_bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        consumer_timeout_ms=3000,
+        isolation_level="read_uncommitted",
+    )
+    try:
+        topics = [t for t in consumer.topics() if prefix in t]
+        consumer.subscribe(topics)
+        return topics, list(consumer)
+    finally:
+        consumer.close()
+
+
+def raw_bytes(records: Sequence[Any]) -> bytes:
+    """Keys, values and header values of `records`, concatenated."""
+    return b"".join(
+        (r.key or b"") + (r.value or b"") + b"".join(v for _, v in r.headers or []) for r in records
+    )
+
+
+def wait_for_klant(
+    harness: KafkaHarness, topic: str, klant: str, timeout: float = 90
+) -> dict[str, Any]:
+    """The first record on `topic` about `klant`, waiting at most `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for record in harness.records(topic, min_count=0, timeout=1):
+            if record.get("data", {}).get("klant") == klant:
+                return record
+        time.sleep(0.2)
+    raise AssertionError(f"nothing for the klant on {topic} within {timeout:.0f} s")
+
+
 def worker_command() -> list[str]:
     """The real worker, or with KLANTSIGNAAL_TEST_WITHOUT_FIX=<fix> the worker with that
     offset fix switched off (tests/support/kafka_worker_without_fix.py), to show a test fails

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kafka import KafkaConsumer
 
 from consumers.dispatch import SqlAddressBook
 from consumers.warehouse import Warehouse, WarehouseSink
@@ -30,28 +29,18 @@ from pipeline.topology import TOPICS
 from producers.ingestion import IngestionEdge, publish_accepted
 from schemas.types import ALERT, CONTACT, INVITATION, RESPONSE
 from tests.support.events import contact_data, envelope
-from tests.support.kafka_harness import KafkaHarness, kafka_harness  # noqa: F401 - fixture
+from tests.support.kafka_harness import (  # noqa: F401 - fixture
+    KafkaHarness,
+    kafka_harness,
+    raw_bytes,
+    raw_topic_records,
+    wait_for_klant,
+)
 
 CITIZENS = {
     "a": ("111222333", "anna@example.nl", "Schandalig, drie keer doorverwezen"),
     "b": ("123456782", "bert@example.nl", "Waardeloos, niemand belt terug"),
 }
-
-
-def _raw_records(harness: KafkaHarness, prefix: str) -> list[Any]:
-    consumer = KafkaConsumer(
-        bootstrap_servers=harness.settings.kafka_bootstrap,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        consumer_timeout_ms=3000,
-        isolation_level="read_uncommitted",
-    )
-    try:
-        topics = [t for t in consumer.topics() if t.startswith(prefix) or prefix in t]
-        consumer.subscribe(topics)
-        return list(consumer)
-    finally:
-        consumer.close()
 
 
 def _opened(records: list[Any], sealer: Sealer) -> tuple[bytes, int]:
@@ -67,22 +56,6 @@ def _opened(records: list[Any], sealer: Sealer) -> tuple[bytes, int]:
         key, headers, value = opened
         chunks += [key or b"", value or b""] + [v for _, v in headers]
     return b"".join(chunks), erased
-
-
-def _raw_bytes(records: list[Any]) -> bytes:
-    return b"".join(
-        (r.key or b"") + (r.value or b"") + b"".join(v for _, v in r.headers or []) for r in records
-    )
-
-
-def _wait_for(harness: KafkaHarness, topic: str, klant: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        for record in harness.records(topic, min_count=0, timeout=1):
-            if record.get("data", {}).get("klant") == klant:
-                return record
-        time.sleep(0.2)
-    raise AssertionError(f"nothing for the klant on {topic}")
 
 
 def _send_citizen(harness: KafkaHarness, edge: IngestionEdge, book: Any, who: str) -> str:
@@ -110,7 +83,7 @@ def test_forget_on_kafka_shreds_one_citizen_everywhere(
     klant = {w: Pseudonymiser(settings.pseudonym_key).klant(CITIZENS[w][0]) for w in CITIZENS}
     contact_ids = {w: _send_citizen(kafka_harness, edge, book, w) for w in CITIZENS}
     for who in CITIZENS:
-        invitation = _wait_for(kafka_harness, INVITATION.topic, klant[who])["data"]
+        invitation = wait_for_klant(kafka_harness, INVITATION.topic, klant[who])["data"]
         response = {
             "responseId": f"r-forget-{who}",
             "invitationId": invitation["invitationId"],
@@ -123,7 +96,7 @@ def test_forget_on_kafka_shreds_one_citizen_everywhere(
         accepted = edge.prepare([envelope(RESPONSE.name, response)], batch=True)
         publish_accepted(kafka_harness.publisher, None, accepted)
     for who in CITIZENS:
-        _wait_for(kafka_harness, ALERT.topic, klant[who])
+        wait_for_klant(kafka_harness, ALERT.topic, klant[who])
     kafka_harness.wait_idle()
 
     warehouse = Warehouse(settings.warehouse)
@@ -142,13 +115,13 @@ def test_forget_on_kafka_shreds_one_citizen_everywhere(
 
     sealer = Sealer(KeyStore(settings.keystore))
     secret_a = sealer.keys.for_klant(klant["a"], create=False).secret  # type: ignore[union-attr]
-    before = _raw_records(kafka_harness, kafka_topic_prefix)
+    before = raw_topic_records(kafka_harness, kafka_topic_prefix)[1]
     opened, erased = _opened(before, sealer)
     assert erased == 0
     for who in CITIZENS:  # the search sees both citizens before
         for trace in (klant[who], contact_ids[who], CITIZENS[who][2]):
             assert trace.encode() in opened, trace
-    raw = _raw_bytes(before)
+    raw = raw_bytes(before)
     assert any("changelog" in t.topic for t in before)  # state is searched too
     for who in CITIZENS:  # on the wire, sealed: nothing readable even before forget
         for trace in (klant[who], contact_ids[who], CITIZENS[who][2], CITIZENS[who][1]):
@@ -178,12 +151,12 @@ def test_forget_on_kafka_shreds_one_citizen_everywhere(
         assert removed.get(where, 0) >= 1, (where, removed)
     assert removed.get("dispatch:dispatch_addresses", 0) >= 1, removed
 
-    after = _raw_records(kafka_harness, kafka_topic_prefix)
+    after = raw_topic_records(kafka_harness, kafka_topic_prefix)[1]
     opened, erased = _opened(after, Sealer(KeyStore(settings.keystore)))
     assert erased >= 4  # contact, invitation, response, signal, alert, state of citizen a
     for trace in (klant["a"], contact_ids["a"], CITIZENS["a"][2], CITIZENS["a"][1]):
         assert trace.encode() not in opened, trace
-        assert trace.encode() not in _raw_bytes(after), trace
+        assert trace.encode() not in raw_bytes(after), trace
     for trace in (klant["b"], contact_ids["b"], CITIZENS["b"][2]):
         assert trace.encode() in opened, trace
     stores = (

@@ -5,17 +5,19 @@ log, and none of it is there."""
 
 from __future__ import annotations
 
-import time
-from typing import Any
-
 import pytest
-from kafka import KafkaConsumer
 
 from pipeline.privacy import Pseudonymiser
 from producers.ingestion import IngestionEdge, publish_accepted
 from schemas.types import ALERT, CONTACT, INVITATION, RESPONSE
 from tests.support.events import contact_data, envelope
-from tests.support.kafka_harness import KafkaHarness, kafka_harness  # noqa: F401 - fixture
+from tests.support.kafka_harness import (  # noqa: F401 - fixture
+    KafkaHarness,
+    kafka_harness,
+    raw_bytes,
+    raw_topic_records,
+    wait_for_klant,
+)
 
 SECRETS = {
     "bsn9": "123456782",
@@ -32,37 +34,6 @@ COMMENT = (
     f" IBAN {SECRETS['iban']}, postcode {SECRETS['postcode']}, geboren op {SECRETS['dob']},"
     f" kenteken {SECRETS['plate']}. Schandalig, niemand helpt!"
 )
-
-
-def _all_bytes(harness: KafkaHarness, prefix: str) -> tuple[list[str], bytes]:
-    consumer = KafkaConsumer(
-        bootstrap_servers=harness.settings.kafka_bootstrap,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        consumer_timeout_ms=3000,
-        isolation_level="read_uncommitted",
-    )
-    try:
-        topics = [t for t in consumer.topics() if prefix in t]
-        assert topics
-        consumer.subscribe(topics)
-        chunks: list[bytes] = []
-        for record in consumer:
-            chunks += [record.key or b"", record.value or b""]
-            chunks += [v for _, v in record.headers or []]
-        return topics, b"".join(chunks)
-    finally:
-        consumer.close()
-
-
-def _wait(harness: KafkaHarness, topic: str, klant: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        for record in harness.records(topic, min_count=0, timeout=1):
-            if record.get("data", {}).get("klant") == klant:
-                return record
-        time.sleep(0.2)
-    raise AssertionError(f"nothing on {topic}")
 
 
 @pytest.mark.slow
@@ -83,7 +54,7 @@ def test_personal_data_reaches_no_topic_state_or_log_on_kafka(
         kafka_harness.publisher, None, edge.prepare([envelope(CONTACT.name, data)], batch=True)
     )
     klant = Pseudonymiser(kafka_harness.settings.pseudonym_key).klant("111222333")
-    invitation = _wait(kafka_harness, INVITATION.topic, klant)["data"]
+    invitation = wait_for_klant(kafka_harness, INVITATION.topic, klant)["data"]
     response = {
         "responseId": "r-kafka-pii",
         "invitationId": invitation["invitationId"],
@@ -97,9 +68,11 @@ def test_personal_data_reaches_no_topic_state_or_log_on_kafka(
     publish_accepted(
         kafka_harness.publisher, None, edge.prepare([envelope(RESPONSE.name, response)], batch=True)
     )
-    _wait(kafka_harness, ALERT.topic, klant)
+    wait_for_klant(kafka_harness, ALERT.topic, klant)
     kafka_harness.wait_idle()
-    topics, stored = _all_bytes(kafka_harness, kafka_topic_prefix)
+    topics, records = raw_topic_records(kafka_harness, kafka_topic_prefix)
+    assert topics
+    stored = raw_bytes(records)
     assert any("changelog" in t for t in topics), topics  # the worker's state is searched too
     worker_log = kafka_harness.worker_log_path.read_bytes()
     # The search does see the run's records: sealed per klant, under the klant's route id.
