@@ -26,11 +26,11 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 import httpx
-from sqlalchemy import bindparam, select, text
+from sqlalchemy import select
 
 from consumers.notify_outbox import Notification, Outbox, redacted
 from consumers.service_alert_notifications import service_alert_notifications, teams_for
-from consumers.warehouse import alert_details, alerts
+from consumers.warehouse import alert_details, alerts, current_alert_status
 from pipeline.ops.metrics import notification_outcome
 from pipeline.ports import SinkRecord
 from pipeline.settings import Settings
@@ -306,25 +306,25 @@ class WebhookTransport:
 
 
 def overdue_alerts(outbox: Outbox, now: datetime, window: timedelta) -> list[AlertFacts]:
-    """Alerts past their due date (within `window`) whose latest status is not afgehandeld."""
+    """Alerts past their due date (within `window`) whose current status is not afgehandeld
+    (the warehouse's one definition, `current_alert_status`)."""
+    # Where the inbox's status table is not there yet, every alert is still open.
+    status = current_alert_status() if outbox.has_table("alert_status_changes") else alerts.c.status
     query = (
         select(
             alerts.c.alert_id,
             alerts.c.team,
             alerts.c.ernst,
             alerts.c.dienst_naam,
-            alerts.c.status,
             alert_details.c.soort,
             alert_details.c.uiterlijk_op,
         )
         .join(alert_details, alert_details.c.alert_id == alerts.c.alert_id)
         .where(alert_details.c.uiterlijk_op < now, alert_details.c.uiterlijk_op >= now - window)
+        .where(status != "afgehandeld")
     )
     with outbox.engine.connect() as conn:
         rows = [dict(r._mapping) for r in conn.execute(query)]
-    if not rows:
-        return []
-    latest = _latest_statuses(outbox, [r["alert_id"] for r in rows])
     return [
         AlertFacts(
             alert_id=r["alert_id"],
@@ -335,24 +335,7 @@ def overdue_alerts(outbox: Outbox, now: datetime, window: timedelta) -> list[Ale
             uiterlijk_op=as_utc(r["uiterlijk_op"]),
         )
         for r in rows
-        if latest.get(r["alert_id"], r["status"]) != "afgehandeld"
     ]
-
-
-def _latest_statuses(outbox: Outbox, alert_ids: list[str]) -> dict[str, str]:
-    """Latest status per alert from alert_status_changes (the inbox's table), if it exists."""
-    if not outbox.has_table("alert_status_changes"):
-        return {}
-    query = text(
-        "SELECT alert_id, status, op FROM alert_status_changes WHERE alert_id IN :ids"
-    ).bindparams(bindparam("ids", expanding=True))
-    latest: dict[str, tuple[datetime, str]] = {}
-    with outbox.engine.connect() as conn:
-        for alert_id, status, op in conn.execute(query, {"ids": alert_ids}):
-            at = as_utc(op) if isinstance(op, datetime) else parse_time(str(op))
-            if alert_id not in latest or at >= latest[alert_id][0]:
-                latest[alert_id] = (at, status)
-    return {alert_id: status for alert_id, (_, status) in latest.items()}
 
 
 # -- the sender -------------------------------------------------------------------------------

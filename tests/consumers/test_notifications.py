@@ -317,13 +317,18 @@ def test_overdue_alerts_are_announced_once_unless_resolved_also_across_a_restart
     start = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
     _store_alert(warehouse, "open-overdue", start - timedelta(hours=2), start - timedelta(days=4))
     _store_alert(warehouse, "resolved", start - timedelta(hours=2), start - timedelta(days=4))
+    _store_alert(warehouse, "tie", start - timedelta(hours=2), start - timedelta(days=4))
     _store_alert(warehouse, "not-yet-due", start + timedelta(days=1), start - timedelta(hours=1))
-    # The inbox's status table (latest row per alert counts); "resolved" was reopened, then closed.
+    # The inbox's status table (latest row per alert counts); "resolved" was reopened, then
+    # closed. "tie" has two changes at the same moment: the higher event id decides (as in the
+    # inbox), not the order the rows were stored in (event ids fall as rows are added).
     changes = (
         ("resolved", "afgehandeld", 10),
         ("resolved", "open", 8),
         ("resolved", "afgehandeld", 6),
         ("open-overdue", "in-behandeling", 3),
+        ("tie", "afgehandeld", 5),
+        ("tie", "open", 5),
     )
     with warehouse.engine.begin() as conn:
         for n, (alert_id, status, hours) in enumerate(changes):
@@ -333,7 +338,7 @@ def test_overdue_alerts_are_announced_once_unless_resolved_also_across_a_restart
                     "handeling, op) VALUES (:id, :op, :a, :s, 'claim', :op)"
                 ),
                 {
-                    "id": f"change-{n}",
+                    "id": f"change-{9 - n}",
                     "a": alert_id,
                     "s": status,
                     "op": (start - timedelta(hours=hours)).replace(tzinfo=None),
