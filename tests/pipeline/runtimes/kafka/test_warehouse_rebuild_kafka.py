@@ -10,7 +10,9 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 from kafka import KafkaConsumer
@@ -88,9 +90,11 @@ def _rebuild_cli(settings: Settings, target_url: str) -> subprocess.CompletedPro
 
 
 @pytest.mark.kafka
+@pytest.mark.postgres
 @pytest.mark.slow
 def test_rebuild_from_the_topics_equals_the_live_sink(
     kafka_harness: KafkaHarness,  # noqa: F811
+    postgres_server: Any,
     tmp_path: Path,
 ) -> None:
     settings = kafka_harness.settings
@@ -118,9 +122,17 @@ def test_rebuild_from_the_topics_equals_the_live_sink(
         thread.join(timeout=30)
     assert live.count("alert_status_changes") == 2 and live.count("dead_letters") >= 1
 
-    target_url = f"sqlite:///{tmp_path / 'rebuilt.db'}"
-    done = _rebuild_cli(settings, target_url)
-    assert done.returncode == 0, done.stderr[-3000:]
-    rebuilt = Warehouse(target_url)
-    diff = differences(snapshot(live.engine, REBUILT), snapshot(rebuilt.engine, REBUILT))
-    assert not diff, "\n".join(diff[:20])
+    expected = snapshot(live.engine, REBUILT)
+    # Rebuilt into SQLite (the embedded default) and into PostgreSQL (production).
+    database = f"t_{uuid.uuid4().hex[:16]}"
+    targets = [f"sqlite:///{tmp_path / 'rebuilt.db'}", postgres_server.create_database(database)]
+    try:
+        for target_url in targets:
+            done = _rebuild_cli(settings, target_url)
+            assert done.returncode == 0, done.stderr[-3000:]
+            rebuilt = Warehouse(target_url)
+            diff = differences(expected, snapshot(rebuilt.engine, REBUILT))
+            rebuilt.engine.dispose()
+            assert not diff, f"{target_url.split(':')[0]}:\n" + "\n".join(diff[:20])
+    finally:
+        postgres_server.drop_database(database)
