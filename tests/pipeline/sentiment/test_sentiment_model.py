@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -119,25 +118,23 @@ def test_model_scoring_path_equals_training_features() -> None:
         assert got == pytest.approx(want, abs=1e-9), e.text
 
 
-def test_model_loads_fast_small_and_offline(tmp_path: Path) -> None:
-    """A fresh interpreter with sockets disabled loads and scores: no network, no downloads."""
+def test_model_loads_small_and_offline(tmp_path: Path) -> None:
+    """A fresh interpreter with sockets disabled loads and scores: no network, no downloads.
+    (How fast it loads is a `klantsignaal bench` figure, sentiment.model.load_s.)"""
     code = (
-        "import socket, time, tracemalloc\n"
+        "import socket, tracemalloc\n"
         "def _no_net(*a, **k):\n"
         "    raise OSError('network disabled in this test')\n"
         "socket.socket.connect = _no_net\n"
         "socket.create_connection = _no_net\n"
         "tracemalloc.start()\n"
-        # CPU time of this process: on a loaded shared machine wall time measures the others.
-        "t = time.process_time()\n"
         "from pipeline.sentiment import load_scorer\n"
         "s = load_scorer()\n"
-        "load = time.process_time() - t\n"
         "mb = tracemalloc.get_traced_memory()[0] / 2**20\n"
         "r = s.score('Onbekendwoord en zeer slecht geholpen, nooit meer')\n"
         "import sys\n"
         "heavy = [m for m in ('nltk', 'sklearn', 'scipy') if m in sys.modules]\n"
-        "print(load, mb, r.label, s.version, ','.join(heavy) or '-')\n"
+        "print(mb, r.label, s.version, ','.join(heavy) or '-')\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", code],
@@ -147,20 +144,11 @@ def test_model_loads_fast_small_and_offline(tmp_path: Path) -> None:
         timeout=60,
         check=True,
     ).stdout.split()
-    load_s, mb, label, version, heavy = float(out[0]), float(out[1]), out[2], out[3], out[4]
+    mb, label, version, heavy = float(out[0]), out[1], out[2], out[3]
     assert heavy == "-"  # scoring needs neither nltk (stems ship with the model) nor sklearn
     assert version.startswith("nl-linear-")
     assert label == "neg"
-    assert load_s < 1.0
     assert mb < 50
-
-
-def test_model_single_comment_is_fast(scorer: Scorer) -> None:
-    texts = ["Drie keer doorverwezen en niemand wist het"] * 200
-    scorer.score_batch(texts)
-    t0 = time.process_time()  # CPU time: robust to other load on a shared machine
-    scorer.score_batch(texts)
-    assert (time.process_time() - t0) / len(texts) < 0.001
 
 
 def test_unreadable_model_dir_falls_back_to_shipped(tmp_path: Path) -> None:
