@@ -28,7 +28,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -481,10 +481,15 @@ def edge_bench(
             await reader.readexactly(length)
             return int(status_line.split()[1])
 
+        # Two parts: as fast as `concurrency` clients go (the edge's capacity), then the rest
+        # paced at EDGE_RATE requests/s (the latency at the rate the issue names).
+        split = 1 + (len(payloads) - 1) * 3 // 5
+        saturated, paced_payloads = payloads[1:split], payloads[split:]
+
         async def run() -> float:
             # A plain HTTP/1.1 keep-alive client: cheap enough not to be what is measured.
-            todo = iter(payloads[1:])
-            bar = tqdm(total=len(payloads) - 1, desc="edge", file=sys.stderr, disable=not progress)
+            todo = iter(saturated)
+            bar = tqdm(total=len(saturated), desc="edge", file=sys.stderr, disable=not progress)
 
             async def one_client() -> None:
                 reader, writer = await asyncio.open_connection("127.0.0.1", port)
@@ -519,6 +524,7 @@ def edge_bench(
             # CPU the web process spent per request: less sensitive to a busy machine than
             # requests/s (which needs the CPU to be there)
             "web_cpu_ms_per_request": round(1000 * cpu / max(1, len(latencies)), 2),
+            "paced": asyncio.run(paced_requests(port, post, paced_payloads, EDGE_RATE, progress)),
         }
     finally:
         proc.terminate()
@@ -527,6 +533,58 @@ def edge_bench(
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+EDGE_RATE = 500.0  # single-event requests/s: the rate the Kafka issue sets p99 < 100 ms for
+
+
+async def paced_requests(
+    port: int,
+    post: Callable[[Any, Any, bytes], Awaitable[int]],
+    payloads: Sequence[bytes],
+    rate: float,
+    progress: bool,
+    connections: int = 64,
+) -> dict[str, Any]:
+    """Open loop: request i is due at start + i/rate, whether or not earlier ones are done,
+    and its latency counts from when it was due (so a stalled edge is not hidden by clients
+    that wait for it). Keep-alive connections come from a pool; waiting for one counts."""
+    pool: asyncio.Queue[tuple[Any, Any]] = asyncio.Queue()
+    for _ in range(connections):
+        pool.put_nowait(await asyncio.open_connection("127.0.0.1", port))
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    desc = f"edge {rate:.0f}/s"
+    bar = tqdm(total=len(payloads), desc=desc, file=sys.stderr, disable=not progress)
+
+    async def one(due: float, payload: bytes) -> None:
+        reader, writer = await pool.get()
+        try:
+            status = await post(reader, writer, payload)
+        finally:
+            pool.put_nowait((reader, writer))
+        latencies.append(time.perf_counter() - due)
+        statuses[status] = statuses.get(status, 0) + 1
+        bar.update(1)
+
+    began = time.perf_counter()
+    tasks = []
+    for i, payload in enumerate(payloads):
+        due = began + i / rate
+        await asyncio.sleep(max(0.0, due - time.perf_counter()))
+        tasks.append(asyncio.create_task(one(due, payload)))
+    await asyncio.gather(*tasks)
+    elapsed = time.perf_counter() - began
+    bar.close()
+    while not pool.empty():
+        pool.get_nowait()[1].close()
+    return {
+        "rate_per_s": rate,
+        "requests": len(latencies),
+        "achieved_per_s": round(len(latencies) / elapsed, 1),
+        "statuses": statuses,
+        "latency_ms": percentiles(latencies),
+    }
 
 
 def _phase(worker: Any, run: Callable[[], float], records: int) -> dict[str, Any]:
@@ -575,6 +633,7 @@ def summary(out: dict[str, Any]) -> dict[str, Any]:
         **latency,
         "edge_requests_per_s": at("edge.requests_per_s"),
         "edge_ms": {q: at(f"edge.latency_ms.{q}") for q in QS},
+        f"edge_ms_at_{EDGE_RATE:.0f}_per_s": {q: at(f"edge.paced.latency_ms.{q}") for q in QS},
         "worker_cpu_percent": {k: at(f"{k}.worker_cpu_percent") for k in ("contacts", "responses")},
         "worker_peak_rss_mib": at("worker.peak_rss_mib"),
     }
