@@ -16,12 +16,16 @@ Fixes (docs/kafka.md, "Offsets: what the worker corrects in faust-streaming"):
 - `stale-position`: a position reported by a fetch that spanned a revoke or seek back (or
   read while the flow was stopped) is taken, as before fix 4.
 - `dropped`: fetched records faust never handed to the streams go unnoticed (fix 5).
+- `paused-fetch`: the fetch gets faust's live set of active partitions, which aiokafka
+  reads as "all partitions" once faust has paused them all (fix 6).
 """
 
 from __future__ import annotations
 
 import sys
 from typing import Any
+
+from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 
 from pipeline.runtimes.kafka import offsets, worker
 
@@ -56,6 +60,33 @@ def _check_nothing(self: Any, tp: Any, offset: int) -> None:
     return None
 
 
+async def _fetch_with_live_set(
+    self: Any,
+    consumer: Any,
+    active_partitions: Any,
+    timeout: float | None = None,
+    max_records: int | None = None,
+) -> Any:
+    # The fetch before fix 6: faust's live set goes to aiokafka as it is, and positions are
+    # reported only while it is not empty.
+    epoch_of = getattr(self.consumer, "fetch_epoch", None)
+    epochs = {tp: epoch_of(tp) for tp in active_partitions or ()} if epoch_of else {}
+    records = await AIOKafkaConsumerThread._fetch_records(
+        self, consumer, active_partitions, timeout=timeout, max_records=max_records
+    )
+    note = getattr(self.consumer, "note_fetch", None)
+    if note is not None and active_partitions:
+        assignment = consumer._fetcher._subscriptions.subscription.assignment
+        for tp in active_partitions:
+            state = assignment.state_value(tp)
+            if state is None or not state.has_valid_position:
+                continue
+            batch = records.get(tp) if records else None
+            offsets = [r.offset for r in batch] if batch else ()
+            note(tp, offsets[-1] if offsets else None, state.position, epochs.get(tp), offsets)
+    return records
+
+
 def switch_off(fix: str) -> None:
     mixin = offsets.SafeOffsetsConsumer
     if fix == "position":
@@ -70,9 +101,12 @@ def switch_off(fix: str) -> None:
         mixin.note_fetch = _note_any_fetch  # type: ignore[method-assign]
     elif fix == "dropped":
         mixin._check_order = _check_nothing  # type: ignore[method-assign]
+    elif fix == "paused-fetch":
+        offsets.PositionReportingThread._fetch_records = _fetch_with_live_set  # type: ignore[method-assign]
     else:
         raise SystemExit(
-            f"unknown fix {fix!r}: position, seek-back, failed-commit, stale-position or dropped"
+            f"unknown fix {fix!r}: position, seek-back, failed-commit, stale-position, "
+            "dropped or paused-fetch"
         )
 
 

@@ -72,6 +72,21 @@ faust-streaming (0.11 .. 0.15) has bugs that break "never skip, commit what was 
    commit stays below them) and the partition is sought back to them at once, with a
    warning in the log.
 
+6. **A fetch for no active partition is a fetch for all of them** (found here: the cause of
+   the second-worker test's losses under load, the first few hundred records of a
+   partition skipped by a worker that had just taken it over). faust passes its *live* set
+   of active partitions to the fetch, which runs later in the consumer thread and may wait
+   there for data. At the end of table recovery faust pauses the changelog partitions
+   while the stream partitions are still paused, so the set can be empty by the time the
+   fetch reads it, and aiokafka reads an empty set as "all partitions": it returned every
+   record it had prefetched for the paused stream partitions, moving their positions past
+   them; faust handed over none of them (not active), and, as no position was reported for
+   an empty set, the next report carried the advanced position and the commit passed
+   records never processed. The fetch now gets a view of faust's set that is never empty
+   and whose membership follows it (a partition paused while the fetch waits is no longer
+   drained), and positions are reported for every partition the fetch began with or got
+   records of.
+
 The fixes are in `SafeOffsetsConsumer` (a mixin over faust's aiokafka Consumer) and
 `PositionReportingThread` (over faust's AIOKafkaConsumerThread), wired in by the worker's
 transport. Delivery stays at-least-once: a seek back may replay a few records, which the
@@ -97,8 +112,33 @@ DRAIN_TIMEOUT = 30.0  # seconds a commit waits for the table changelog writes be
 Fetched = tuple[int | None, int]
 
 
+class ActivePartitions:
+    """Fix 6: faust's live set of active partitions as aiokafka's fetch reads it: membership
+    follows the set (a partition faust pauses while a fetch waits is not drained from then
+    on), and it is never "empty". aiokafka reads an empty partition set as "all
+    partitions"; faust empties its set (every partition paused, as at the end of table
+    recovery) while a fetch it handed the set to is queued or waiting in the consumer
+    thread, and aiokafka then drained every buffered record of the paused partitions,
+    moved their positions past them, and faust dropped them."""
+
+    __slots__ = ("live",)
+
+    def __init__(self, live: Any) -> None:
+        self.live = live
+
+    def __contains__(self, tp: Any) -> bool:
+        return tp in self.live
+
+    def __bool__(self) -> bool:
+        return True  # "none active" must not read as "all"
+
+    def __iter__(self) -> Any:
+        return iter(list(self.live))
+
+
 class PositionReportingThread(AIOKafkaConsumerThread):
-    """Reports, after every fetch, each fetched partition's position to the main consumer."""
+    """Reports, after every fetch, each fetched partition's position to the main consumer;
+    fetches only what faust would hand to the streams (fix 6)."""
 
     async def _fetch_records(
         self,
@@ -107,19 +147,22 @@ class PositionReportingThread(AIOKafkaConsumerThread):
         timeout: float | None = None,
         max_records: int | None = None,
     ) -> Any:
+        wanted = ActivePartitions(active_partitions) if active_partitions is not None else None
         # The seek epoch of each partition when the fetch began: a fetch that spans a
         # rebalance or a seek back reports positions the bookkeeping has already voided.
+        began = list(active_partitions or ())
         epoch_of = getattr(self.consumer, "fetch_epoch", None)
-        epochs = {tp: epoch_of(tp) for tp in active_partitions or ()} if epoch_of else {}
+        epochs = {tp: epoch_of(tp) for tp in began} if epoch_of else {}
         records = await super()._fetch_records(
-            consumer, active_partitions, timeout=timeout, max_records=max_records
+            consumer, wanted, timeout=timeout, max_records=max_records
         )
         note = getattr(self.consumer, "note_fetch", None)
-        if note is not None and active_partitions:
+        if note is not None:
             assignment = consumer._fetcher._subscriptions.subscription
             assignment = assignment.assignment if assignment is not None else None
             if assignment is not None:
-                for tp in active_partitions:
+                # Every partition active when the fetch began or that it returned records of.
+                for tp in dict.fromkeys([*began, *(records or ())]):
                     state = assignment.state_value(tp)
                     if state is None or not state.has_valid_position:
                         continue

@@ -187,7 +187,9 @@ def positions(harness: KafkaHarness, topic: str, field: str, wanted: set[str]) -
 
 
 def diagnosis(harness: KafkaHarness, missing: dict[str, set[str]]) -> str:
-    """Where the missing events got lost: input, output topic, or dead letters."""
+    """Where the missing events got lost, hop by hop: how many of them are on the input
+    topic, on the output topic and in the dead letters (with the partitions and offset
+    ranges where they lie), so a failure says which stage skipped what."""
     if not any(missing.values()):
         return ""
     traces = {
@@ -197,15 +199,29 @@ def diagnosis(harness: KafkaHarness, missing: dict[str, set[str]]) -> str:
     }
     lines = []
     for kind, ids in missing.items():
-        some = set(sorted(ids)[:5])
+        if not ids:
+            continue
         field = traces[kind][0][1]
         for topic, _ in [*traces[kind], (DEAD_LETTER, field)]:
             try:
-                found: Any = positions(harness, topic, field, some)
+                found: Any = positions(harness, topic, field, ids)
             except Exception as exc:  # a diagnosis must not hide the assertion
-                found = f"(could not read: {exc!r})"
-            lines.append(f"{kind} {sorted(some)} on {topic}: {found}")
+                lines.append(f"{len(ids)} missing {kind}: {topic} not read ({exc!r})")
+                continue
+            lines.append(f"{len(ids)} missing {kind}: {len(found)} on {topic} {_ranges(found)}")
     return "\n".join(lines)
+
+
+def _ranges(found: list[str]) -> str:
+    """'p/o' positions summarised as partition: first-last offset (count); dead letters as
+    their first few lines."""
+    if not found or "@" in found[0]:
+        return "; ".join(found[:3])
+    by_partition: dict[str, list[int]] = {}
+    for position in found:
+        partition, offset = position.split("/")
+        by_partition.setdefault(partition, []).append(int(offset))
+    return ", ".join(f"p{p}: {min(o)}-{max(o)} ({len(o)})" for p, o in sorted(by_partition.items()))
 
 
 KILL_CONTACTS = 10_000  # and as many answers (issue 10: 10,000 contacts and their responses)
