@@ -56,7 +56,10 @@ class LinearScorer:
         # Extra bias on the neg logit of long texts (> LONG_WORDS words), chosen with the
         # short texts' bias on the dev part; 0 in older model files.
         self._neg_long = float(model["thresholds"].get("neg_offset_long", 0.0))
-        self._analyser = analyser or Analyser(stem_table=model.get("stems"), weights=self._w)
+        norm = tuple(model.get("length_norm") or (0.0, 0.0))
+        self._analyser = analyser or Analyser(
+            stem_table=model.get("stems"), weights=self._w, length_norm=norm
+        )
         zero = (0.0, 0.0, 0.0, 0.0)
         # How much one unit of our lexicon moves the pos-vs-neg margin (for explanations).
         lp, ln = self._w.get("lex:pos", zero), self._w.get("lex:neg", zero)

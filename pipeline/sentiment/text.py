@@ -98,8 +98,14 @@ class Analyser:
         stem_table: Mapping[str, str] | None = None,
         weights: Mapping[str, tuple[float, ...]] | None = None,
         bigrams: bool = True,
+        length_norm: tuple[float, float] = (0.0, 0.0),
     ) -> None:
         self._tokenize = _TOKEN_RE.findall
+        # (ref, power): the word, bigram and emoji features of a comment of n > ref words
+        # count (ref / n) ** power each, so a long review does not outvote its length in
+        # training and a short sentence is not judged by weights fitted to long sums.
+        # (0, 0): off (model files without "length_norm").
+        self.length_ref, self.length_power = (float(x) for x in length_norm)
         # Stems nltk's Snowball stemmer gave at training time for the model's vocabulary and
         # lexicons, shipped in the model file: scoring then never imports nltk (~0.8 s and
         # ~60 MB: it pulls scipy and sklearn). A word outside the table can only matter if it
@@ -469,6 +475,14 @@ class Analyser:
         if excl:
             # Exclamation marks amplify whatever was said.
             total *= 1.0 + 0.1 * min(excl, 3)
+        if (features or W is not None) and self.length_ref and n_words > self.length_ref:
+            f = (self.length_ref / n_words) ** self.length_power
+            if W is not None:
+                z0, z2, z3 = z0 * f, z2 * f, z3 * f
+                mterms = [(v * f, t) for v, t in mterms]
+            else:
+                for k in feats:
+                    feats[k] *= f
         if features or W is not None:
             dense: dict[str, float] = {}
             if excl:

@@ -108,7 +108,8 @@ def test_model_scoring_path_equals_training_features() -> None:
     model = json.loads(SHIPPED_MODEL.read_text("utf-8"))
     s = LinearScorer(model)
     w = model["weights"]
-    training_analyser = Analyser(stem_table=model["stems"])
+    norm = tuple(model.get("length_norm") or (0.0, 0.0))
+    training_analyser = Analyser(stem_table=model["stems"], length_norm=norm)
     train, test = load_gold()
     for e in (train + test)[::7]:
         feats = training_analyser.analyse(e.text, features=True).features
