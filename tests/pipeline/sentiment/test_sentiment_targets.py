@@ -1,6 +1,7 @@
-"""Issue 8, second round: the short/long neg bias chosen for the real-text targets and the
-weak short sentences cut from DBRD train reviews. Fast (no training); the real-text figures
-themselves are in test_sentiment_generalise.py (they skip without the fetched data)."""
+"""Issue 8, rounds 2 and 3: the short/long neg bias chosen on the DBRD dev part with gold as a
+floor, the weak short sentences cut from DBRD train reviews, and the length normalisation of
+word features. Fast (no training); the real-text figures themselves are in
+test_sentiment_generalise.py (they skip without the fetched data)."""
 
 from __future__ import annotations
 
@@ -33,11 +34,12 @@ def test_weak_sentences_are_closing_sentences_of_one_and_five_star_reviews() -> 
     assert {e.source for e in got} == {WEAK_SENTENCE_SOURCE}
 
 
-def _tiny_model(neg_offset_long: float) -> dict:
+def _tiny_model(neg_offset_long: float, length_norm: tuple[float, float] = (0.0, 0.0)) -> dict:
     return {
         "format": "klantsignaal-sentiment-linear",
         "version": "nl-linear-test",
         "intercepts": [0.0, 0.0, 0.0, -5.0],
+        "length_norm": list(length_norm),
         "thresholds": {"very_negative": 0.9, "polar_at": 0.2, "neg_offset_long": neg_offset_long},
         "weights": {"w:mooi": [0.0, 0.0, 0.2, 0.0]},
         "stems": {},
@@ -68,3 +70,39 @@ def test_offsets_are_chosen_for_the_smallest_margin_to_the_targets() -> None:
     margin, off_short, off_long, _ = _choose_offsets([(dec, y, lng)])
     assert margin > 0  # every target met with room to spare
     assert off_long < off_short
+
+
+def test_length_norm_scales_the_words_of_long_texts_only() -> None:
+    short = " ".join(["mooi"] * 10)
+    long_ = " ".join(["mooi"] * 90)
+    plain, normed = LinearScorer(_tiny_model(0.0)), LinearScorer(_tiny_model(0.0, (40.0, 0.5)))
+    assert plain.score(short) == normed.score(short)
+    z_plain = plain._analyser.analyse(long_, weights=plain._w).logits[1]
+    z_normed = normed._analyser.analyse(long_, weights=normed._w).logits[1]
+    assert z_plain == pytest.approx(90 * 0.2)
+    assert z_normed == pytest.approx(90 * 0.2 * (40 / 90) ** 0.5)
+
+
+def test_gold_is_a_floor_not_a_target() -> None:
+    """The offsets serve the dev cells; a gold cell only vetoes settings that take its
+    negative recall or accuracy under train.GOLD_FLOOR."""
+    np = pytest.importorskip("numpy")
+    from pipeline.sentiment.train import GOLD_FLOOR, _choose_offsets, _labels
+
+    rng = np.random.default_rng(1)
+    n = 400
+    y = np.array(["neg"] * (n // 2) + ["pos"] * (n // 2))
+    sign = np.where(y == "neg", 1.0, -1.0)
+    lng = np.zeros(n, dtype=bool)
+
+    def cell(shift: float):
+        gap = sign * 1.2 + rng.normal(0, 0.8, n) + shift
+        return np.stack([gap / 2, np.full(n, -3.0), -gap / 2], axis=1), y, lng
+
+    dev = cell(0.8)  # leans neg: the dev targets ask for a negative offset
+    gold = cell(-0.8)  # leans pos: a negative offset costs its negative recall
+    _, alone, _, polar_at = _choose_offsets([dev])
+    _, floored, _, polar_at2 = _choose_offsets([dev], [gold])
+    assert floored > alone
+    pred = _labels(gold[0], floored, polar_at2)
+    assert (pred[y == "neg"] == "neg").mean() >= GOLD_FLOOR
