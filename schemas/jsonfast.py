@@ -23,13 +23,32 @@ def _stdlib_dumps(obj: Any) -> bytes:
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
 
 
+_SCALARS = frozenset((str, int, bool, type(None)))
+
+
 def _has_non_finite(obj: Any) -> bool:
+    """Whether a NaN or an infinity is anywhere in obj (a loop, not a recursion: state
+    values with a null in them are checked on every write)."""
     if isinstance(obj, float):
         return not math.isfinite(obj)
-    if isinstance(obj, dict):
-        return any(_has_non_finite(v) for v in obj.values())
-    if isinstance(obj, list | tuple):
-        return any(_has_non_finite(v) for v in obj)
+    pending = [obj]
+    while pending:
+        current = pending.pop()
+        if isinstance(current, dict):
+            current = current.values()
+        elif not isinstance(current, list | tuple):
+            continue
+        if _SCALARS.issuperset(map(type, current)):
+            continue  # only strings, integers, booleans and None (a list of ids): nothing
+        for value in current:
+            kind = type(value)
+            if kind is str or kind is int or kind is bool or value is None:
+                continue
+            if isinstance(value, float):
+                if not math.isfinite(value):
+                    return True
+            elif isinstance(value, dict | list | tuple):
+                pending.append(value)
     return False
 
 
