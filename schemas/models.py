@@ -59,17 +59,32 @@ class Model:
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> Self:
         kwargs: dict[str, Any] = {}
-        names = _field_names(cls)
+        known = _wire_map(cls)
         for key, value in raw.items():
-            name = field_name(key)
-            if name not in names:
-                continue  # unknown wire fields are the schema's business, not the model's
-            if name in cls.NESTED and isinstance(value, dict):
-                value = cls.NESTED[name].from_dict(value)
+            found = known.get(key)
+            if found is None:  # not a wire name: as before, whatever field_name makes of it
+                name = field_name(key)
+                if name not in _field_names(cls):
+                    continue  # unknown wire fields are the schema's business, not the model's
+                found = (name, cls.NESTED.get(name))
+            name, nested = found
+            if nested is not None and isinstance(value, dict):
+                value = nested.from_dict(value)
             elif isinstance(value, list):
                 value = tuple(value)
             kwargs[name] = value
         return cls(**kwargs)
+
+
+@cache
+def _wire_map(cls: type[Model]) -> dict[str, tuple[str, type[Model] | None]]:
+    """Wire name -> (field name, nested model) of a class, computed once (from_dict runs
+    for every record a stage reads)."""
+    return {
+        wire: (name, cls.NESTED.get(name))
+        for name, wire in _wire_fields(cls)
+        if field_name(wire) == name
+    }
 
 
 @dataclass(frozen=True)
