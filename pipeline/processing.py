@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from pipeline.ops.metrics import observed_outputs, observed_processing
@@ -144,7 +144,9 @@ def _checked(emit: Emit) -> Emit:
     event = emit.event
     if not data_is_valid(event.type, event.data):
         raise DerivedEventInvalid(f"{event.type} voldoet niet aan zijn schema")
-    return Emit(emit.topic, replace(event, dataschema=schema_id(event.type)))
+    # As dataclasses.replace(event, dataschema=...), without its per-call field walk.
+    stamped = CloudEvent(**{**event.__dict__, "dataschema": schema_id(event.type)})
+    return Emit(emit.topic, stamped)
 
 
 def runtime_failure(
