@@ -37,7 +37,7 @@ from consumers.warehouse_revisions import details_metadata, keep_latest, store_d
 from consumers.warehouse_schema import add_datum_keys, fill_dimensions
 from pipeline.identity import event_key
 from pipeline.ports import SinkRecord
-from pipeline.privacy import scrub
+from pipeline.privacy import scrub, scrub_repeated
 from pipeline.times import iso_utc, parse_time
 from schemas.types import (
     ALERT,
@@ -334,7 +334,8 @@ def _contact_row(d: dict[str, Any]) -> dict[str, Any]:
         "contact_id": d["contactId"],
         "klant": d["klant"],
         "kanaal": d["kanaal"],
-        "onderwerp": _clean(d.get("onderwerp")),
+        # Subjects repeat (comments do not): a subject once found clean is not scrubbed again.
+        "onderwerp": scrub_repeated(d["onderwerp"]) if d.get("onderwerp") else None,
         **_dienst(d),
         "team": d.get("team"),
         "contact_gelukt": d.get("indicatieContactGelukt"),

@@ -519,6 +519,26 @@ def scrub(text: str) -> str:
     return text
 
 
+_ALREADY_CLEAN: dict[str, int] = {}  # text scrub() left as it was -> the year it did so
+_ALREADY_CLEAN_MAX = 4096
+
+
+def scrub_repeated(text: str) -> str:
+    """scrub() for texts that repeat, such as contact subjects ("Paspoort aanvragen"): a
+    text scrub() left unchanged is remembered and not scrubbed again. Only such texts are
+    kept, never one that held something to replace, and only for the year they were checked
+    in (a date turns into a date of birth as the years pass); at most 4096 of them."""
+    year = datetime.now(UTC).year
+    if _ALREADY_CLEAN.get(text) == year:
+        return text
+    cleaned = scrub(text)
+    if cleaned == text:
+        if len(_ALREADY_CLEAN) >= _ALREADY_CLEAN_MAX:
+            _ALREADY_CLEAN.clear()
+        _ALREADY_CLEAN[text] = year
+    return cleaned
+
+
 def scrub_bounded(text: str, max_length: int) -> str:
     """Scrubbed and cut to `max_length` (placeholders may be longer than what they hide);
     a placeholder is never cut in half."""
