@@ -271,7 +271,7 @@ class EmbeddedRuntime:
         return len(records)
 
     def _run_stages(self) -> int:
-        """Every stage once, in as few transactions as the lock bound allows."""
+        """Every stage at least once, in as few transactions as the lock bound allows."""
         done, stages = 0, list(self.topology.stages)
         while stages:
             n, stages = self._stage_transaction(stages)
@@ -281,36 +281,50 @@ class EmbeddedRuntime:
     def _stage_transaction(self, stages: list[Any]) -> tuple[int, list[Any]]:
         """Stages in ONE transaction (one fsync, not one per stage), each in a savepoint: a
         stage that fails is rolled back alone, the stages before it are committed, and the
-        failure is raised after the commit (as one transaction per stage did). Once the
-        write lock has been held `max_hold_s`, the rest goes into the next transaction, so a
-        publisher (an HTTP request) never waits for more than about that. The sinks' stored
-        offsets are written in the same transaction. Returns (records, stages left)."""
+        failure is raised after the commit (as one transaction per stage did). While a
+        round found records and the lock bound is not reached, another round over every
+        stage follows in the same transaction: what a stage left over (more than a batch)
+        or what an earlier stage made of this round's output is handled with the same
+        fsync and the same sink pass. Once the write lock has been held `max_hold_s`, the
+        rest goes into the next transaction, so a publisher (an HTTP request) never waits
+        for more than about that. The sinks' stored offsets are written in the same
+        transaction. Returns (records, stages left)."""
         done = 0
-        failure: Exception | None = None
-        rest: list[Any] = []
         with self.log.transaction() as conn:
             began = time.monotonic()
             for name, offset in self._sink_done.items():
                 self.log.commit_offset(conn, name, offset)
-            for i, stage in enumerate(stages):
-                conn.execute("SAVEPOINT stage")
-                try:
-                    done += self._run_stage(conn, stage)
-                except Exception as exc:
-                    if not conn.in_transaction:
-                        raise  # SQLite rolled back the whole pass (disk full, I/O error)
-                    conn.execute("ROLLBACK TO stage")
-                    conn.execute("RELEASE stage")
-                    failure = exc
+            while True:
+                n, rest, failure, timed_out = self._stage_round(conn, stages, began)
+                done += n
+                if failure is not None or timed_out or n == 0:
                     break
-                conn.execute("RELEASE stage")
-                if time.monotonic() - began >= self.max_hold_s:
-                    rest = stages[i + 1 :]
-                    break
+                stages = list(self.topology.stages)  # another round, same transaction
         self._sink_done.clear()
         if failure is not None:
             raise failure
         return done, rest
+
+    def _stage_round(
+        self, conn: sqlite3.Connection, stages: list[Any], began: float
+    ) -> tuple[int, list[Any], Exception | None, bool]:
+        """The stages in order, each in a savepoint; stops at a failure (rolled back) or at
+        the lock bound. Returns (records, stages not run, failure, bound reached)."""
+        done = 0
+        for i, stage in enumerate(stages):
+            conn.execute("SAVEPOINT stage")
+            try:
+                done += self._run_stage(conn, stage)
+            except Exception as exc:
+                if not conn.in_transaction:
+                    raise  # SQLite rolled back the whole pass (disk full, I/O error)
+                conn.execute("ROLLBACK TO stage")
+                conn.execute("RELEASE stage")
+                return done, [], exc, False
+            conn.execute("RELEASE stage")
+            if time.monotonic() - began >= self.max_hold_s:
+                return done, stages[i + 1 :], None, True
+        return done, [], None, False
 
     def _sink_position(self, conn: sqlite3.Connection, sink: Sink) -> int:
         done = self._sink_done.get(sink.name)
