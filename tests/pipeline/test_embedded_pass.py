@@ -116,3 +116,36 @@ def test_sink_offsets_land_with_the_next_pass_and_a_crash_before_replays_once(
     again.stop()
     last = runtime.log._connection().execute("SELECT max(offset) FROM log").fetchone()[0]
     assert _offsets(again)["warehouse"] == last
+
+
+def test_more_than_a_batch_is_done_in_one_pass_and_one_transaction(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rounds: what a stage left over (more than its batch) and what the stages after it
+    make of it go into the same transaction while the lock bound allows."""
+    warehouse = Warehouse(f"sqlite:///{tmp_path / 'warehouse.db'}")
+    settings = Settings(data_dir=tmp_path, link_key="k")
+    runtime = EmbeddedRuntime(
+        EventLog(tmp_path / "log.db"),
+        build_topology(settings, lexicon_scorer()),
+        sinks=[WarehouseSink(warehouse, TOPICS)],
+        batch_size=10,
+        sink_batch_size=1000,
+        max_hold_s=60.0,
+    )
+    runtime.publish(CONTACT.topic, [contact_event(klant=klant(i)) for i in range(1, 26)])
+    transactions = 0
+    real = EventLog.transaction
+
+    def counted(self: EventLog) -> Any:
+        nonlocal transactions
+        transactions += 1
+        return real(self)
+
+    monkeypatch.setattr(EventLog, "transaction", counted)
+    runtime.step()
+    assert transactions == 1
+    assert len(runtime.log.records(INVITATION.topic)) == 25  # three batches of the trigger
+    assert len(runtime.log.records(MONITOR_OBSERVATION.topic)) == 50  # contacts + invitations
+    assert warehouse.count("contacts") == 25 and warehouse.count("invitations") == 25
+    assert runtime.run_until_idle() == 0  # nothing left over

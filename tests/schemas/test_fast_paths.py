@@ -1,0 +1,104 @@
+"""The per-record fast paths give what the slow, obvious code gives: derived ids are the
+stdlib's uuid5, from_dict reads what the field-by-field translation reads, and the NaN check
+after an orjson dump finds what a plain recursive walk finds."""
+
+from __future__ import annotations
+
+import math
+import uuid
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from schemas import jsonfast
+from schemas.cloudevents import derived_id
+from schemas.models import Contact, MonitorObservation, field_name
+from tests.support.events import contact_data
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=30), st.lists(st.text(max_size=40), max_size=4))
+def test_derived_id_is_uuid5_of_the_url_namespace(namespace: str, parts: list[str]) -> None:
+    name = f"klantsignaal:{namespace}:" + ":".join(parts)
+    try:
+        expected = str(uuid.uuid5(uuid.NAMESPACE_URL, name))
+    except UnicodeEncodeError:  # lone surrogates: both refuse them
+        return
+    assert derived_id(namespace, *parts) == expected
+
+
+def _reference_from_dict(cls: Any, raw: dict[str, Any]) -> Any:
+    """The translation as it was: every key through field_name, nested models by name."""
+    names = {f for f in cls.__dataclass_fields__}
+    kwargs: dict[str, Any] = {}
+    for key, value in raw.items():
+        name = field_name(key)
+        if name not in names:
+            continue
+        if name in cls.NESTED and isinstance(value, dict):
+            value = _reference_from_dict(cls.NESTED[name], value)
+        elif isinstance(value, list):
+            value = tuple(value)
+        kwargs[name] = value
+    return cls(**kwargs)
+
+
+def test_from_dict_reads_wire_names_snake_names_and_skips_unknown_keys() -> None:
+    data = contact_data(inhoud="Vraag")
+    variants = [
+        data,
+        {**data, "onbekendVeld": 1, "Klant": "x"},  # unknown keys are skipped
+        {**data, "contact_id": "via-snake-name"},  # field_name maps snake names too
+        {**data, "dienst": "geen object"},  # not a dict: kept as it is
+        {**data, "bereikbaarheid": {"enqueteToestemming": True, "kanalen": ["email"]}},
+    ]
+    for raw in variants:
+        assert Contact.from_dict(raw) == _reference_from_dict(Contact, raw)
+    observation = {
+        "observationId": "o",
+        "bron": "contact",
+        "oorzaakId": "c",
+        "dienst": {"code": "d", "naam": "D"},
+        "kanaal": "balie",
+        "waargenomenOp": "2026-01-01T00:00:00Z",
+        "uitkomsten": {"ces": True},
+    }
+    assert MonitorObservation.from_dict(observation) == _reference_from_dict(
+        MonitorObservation, observation
+    )
+
+
+def _reference_non_finite(obj: Any) -> bool:
+    if isinstance(obj, float):
+        return not math.isfinite(obj)
+    if isinstance(obj, dict):
+        return any(_reference_non_finite(v) for v in obj.values())
+    if isinstance(obj, list | tuple):
+        return any(_reference_non_finite(v) for v in obj)
+    return False
+
+
+_json = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=5),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.tuples(inner, inner)
+        | st.dictionaries(st.text(max_size=3), inner, max_size=4)
+    ),
+    max_leaves=25,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_json)
+def test_the_nan_check_finds_what_a_recursive_walk_finds(obj: Any) -> None:
+    assert jsonfast._has_non_finite(obj) == _reference_non_finite(obj)
+    if not _reference_non_finite(obj):
+        return
+    # And dumps then writes what the stdlib writes (NaN, Infinity), not orjson's null.
+    assert b"NaN" in jsonfast.dumps(obj) or b"Infinity" in jsonfast.dumps(obj)
