@@ -232,10 +232,13 @@ class EmbeddedRuntime:
         self.publish_many({topic: events})
 
     def publish_many(self, batches: Mapping[str, Sequence[CloudEvent]]) -> None:
+        rows = [
+            (topic, event.partitionkey, _encode(event))
+            for topic, events in batches.items()
+            for event in events
+        ]
         with self.log.transaction() as conn:
-            for topic, events in batches.items():
-                for event in events:
-                    self.log.append(conn, topic, event.partitionkey, _encode(event))
+            self.log.append_many(conn, rows)  # one statement for the batch, in order
         self._wake.set()
 
     # -- processing -----------------------------------------------------------------------
