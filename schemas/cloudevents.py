@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -17,7 +18,20 @@ _NOT_EXTENSIONS = frozenset((*_CORE, "data", "partitionkey"))
 
 
 def utc_now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """The time now, to the millisecond ("2026-11-30T06:12:15.123Z"). Every derived event
+    gets one, so the text of the current millisecond is made once (same clock, same text)."""
+    global _now
+    ms = time.time_ns() // 1_000_000
+    last = _now
+    if last[0] == ms:
+        return last[1]
+    at = datetime.fromtimestamp(ms // 1000, UTC).replace(microsecond=ms % 1000 * 1000)
+    text = at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    _now = (ms, text)
+    return text
+
+
+_now: tuple[int, str] = (-1, "")  # (millisecond, its text), replaced as a whole
 
 
 @dataclass(frozen=True)

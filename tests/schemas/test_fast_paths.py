@@ -102,3 +102,17 @@ def test_the_nan_check_finds_what_a_recursive_walk_finds(obj: Any) -> None:
         return
     # And dumps then writes what the stdlib writes (NaN, Infinity), not orjson's null.
     assert b"NaN" in jsonfast.dumps(obj) or b"Infinity" in jsonfast.dumps(obj)
+
+
+def test_utc_now_is_the_datetime_text_of_this_millisecond() -> None:
+    from datetime import UTC, datetime
+
+    from schemas.cloudevents import utc_now
+
+    def slow() -> str:
+        return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+    for _ in range(200):
+        before, now, after = slow(), utc_now(), slow()
+        assert before <= now <= after
+        assert len(now) == len("2026-11-30T06:12:15.123Z") and now.endswith("Z")
