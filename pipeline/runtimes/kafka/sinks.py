@@ -74,6 +74,10 @@ def run_sink(
         # Never hand a sink a record of an aborted or still-open transaction.
         isolation_level="read_committed",
         max_poll_records=max_records,
+        # A group formed while the metadata still lacked one of the topics assigns none of
+        # its partitions ("No partition metadata for topic"); kafka-python rejoins when a
+        # metadata refresh shows them, which by default comes after five minutes.
+        metadata_max_age_ms=5000,
         **consumer_configs,
     )
     log.info("sink %s consuming %s", sink.name, ", ".join(logical))
