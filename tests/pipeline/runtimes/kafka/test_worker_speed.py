@@ -105,7 +105,7 @@ class _FaustWait:
     calls = 0
 
     async def wait_first(self, *coros: Any, timeout: Any = None) -> Any:
-        _FaustWait.calls += 1
+        type(self).calls += 1
         for coro in coros:
             coro.close()
         return "faust"
