@@ -35,7 +35,6 @@ from pipeline.runtimes.kafka.codec import (
     raw_parts,
     seal,
 )
-from pipeline.runtimes.kafka.fast_delivery import DirectDelivery, NoPauseOnFullQueue
 from pipeline.runtimes.kafka.keystore import sealer_for
 from pipeline.runtimes.kafka.lean_monitor import LeanMonitor
 from pipeline.runtimes.kafka.offsets import PositionReportingThread, SafeOffsetsConsumer
@@ -126,10 +125,8 @@ class _ReadCommittedThread(PositionReportingThread):
         return consumer
 
 
-class _Consumer(DirectDelivery, NoPauseOnFullQueue, SafeOffsetsConsumer, AIOKafkaConsumer):
-    """faust's aiokafka consumer with the offset fixes of pipeline.runtimes.kafka.offsets;
-    records handed over without tasks where they cannot wait, a full queue waited on
-    rather than its partitions paused (fast_delivery.py)."""
+class _Consumer(SafeOffsetsConsumer, AIOKafkaConsumer):
+    """faust's aiokafka consumer with the offset fixes of pipeline.runtimes.kafka.offsets."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -4,15 +4,12 @@ worker process. The guarantees themselves are shown by test_kafka_faults.py."""
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import replace
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 from pipeline.bench_kafka import _env
 from pipeline.runtimes.kafka.agent_plan import chained_readers, consumed_topics, plan_agents
-from pipeline.runtimes.kafka.fast_delivery import DirectDelivery
 from pipeline.runtimes.kafka.table_writes import WriteBehind
 from pipeline.runtimes.kafka.worker import deferrable_states
 from pipeline.settings import Settings
@@ -97,73 +94,3 @@ def test_one_agent_per_input_group_and_stateless_stages_on_what_it_emits() -> No
     # The consumer group reads (and its lag is watched on) only the subscribed topics.
     assert consumed_topics(topology) == sorted([*main.topics, "monitor-observations"])
     assert "scored-signals" not in consumed_topics(topology)
-
-
-class _FaustWait:
-    """Stands in for mode's Service.wait_first: records that the tasks path ran."""
-
-    calls = 0
-
-    async def wait_first(self, *coros: Any, timeout: Any = None) -> Any:
-        type(self).calls += 1
-        for coro in coros:
-            coro.close()
-        return "faust"
-
-
-class _Flag:
-    def __init__(self, value: bool = False) -> None:
-        self.value = value
-
-    def is_set(self) -> bool:
-        return self.value
-
-
-class _Delivering(DirectDelivery, _FaustWait):
-    def __init__(self) -> None:
-        self.suspend_flow = asyncio.Event()
-        self._stopped, self._crashed = _Flag(), _Flag()
-        self.queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=2)
-        channel = SimpleNamespace(queue=self.queue)
-        self.app = SimpleNamespace(
-            flow_control=SimpleNamespace(is_active=lambda: True),
-            producer=SimpleNamespace(buffer=SimpleNamespace(max_messages=100, size=0)),
-            topics=SimpleNamespace(
-                _tp_to_callback_lock=asyncio.Lock(), _tp_index={"tp-0": [channel]}
-            ),
-        )
-        self.delivered: list[Any] = []
-
-    async def callback(self, message: Any) -> str:
-        self.delivered.append(message)
-        return "done"
-
-
-def test_a_delivery_that_cannot_wait_is_awaited_without_tasks_else_faust_races_it() -> None:
-    async def scenario() -> None:
-        consumer = _Delivering()
-        message = SimpleNamespace(tp="tp-0", offset=7)
-
-        def drain_call() -> Any:  # as faust's drain loop calls it
-            return consumer.wait_first(consumer.callback(message), consumer.suspend_flow.wait())
-
-        result = await drain_call()
-        assert result.results == ["done"] and not result.stopped
-        assert consumer.delivered == [message] and _FaustWait.calls == 0
-        # Anything the delivery could wait on: faust's own race against suspend_flow.
-        for blocked in (
-            lambda: consumer.suspend_flow.set(),
-            lambda: setattr(consumer.app.producer.buffer, "size", 101),
-            lambda: consumer.queue.put_nowait(1) or consumer.queue.put_nowait(2),
-            lambda: setattr(consumer.app.flow_control, "is_active", lambda: False),
-        ):
-            fresh = _Delivering()
-            consumer.__dict__.update(fresh.__dict__)
-            blocked()
-            before = _FaustWait.calls
-            assert await drain_call() == "faust"
-            assert _FaustWait.calls == before + 1
-        # Other wait_first calls are faust's, untouched.
-        assert await consumer.wait_first(asyncio.sleep(0), asyncio.sleep(0)) == "faust"
-
-    asyncio.run(scenario())
