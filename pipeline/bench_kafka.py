@@ -595,29 +595,13 @@ def _phase(worker: Any, run: Callable[[], float], records: int) -> dict[str, Any
     run()
     seconds = time.monotonic() - began
     cpu = (worker.stats.cpu_seconds() or 0.0) - cpu0
-    # What the records cost in all: the monitor may still be reading its observations when
-    # the input offsets are committed, so the worker's CPU until it is idle, per 1,000.
-    cpu_all = _cpu_until_idle(worker.stats) - cpu0
     return {
         "records": records,
         "seconds": round(seconds, 3),
         "records_per_s": round(records / seconds, 1) if seconds else None,
         "worker_cpu_percent": round(100 * cpu / seconds, 1) if seconds else None,
-        "worker_cpu_s_per_1000": round(1000 * cpu_all / records, 3) if records else None,
         **worker.stats.rss_mib(),
     }
-
-
-def _cpu_until_idle(stats: Any, quiet_s: float = 2.0, timeout: float = 60.0) -> float:
-    """The process's CPU seconds once it used under 5 % of a core for `quiet_s` seconds."""
-    deadline = time.monotonic() + timeout
-    last, quiet = stats.cpu_seconds() or 0.0, 0.0
-    while quiet < quiet_s and time.monotonic() < deadline:
-        time.sleep(0.5)
-        now = stats.cpu_seconds() or 0.0
-        quiet = quiet + 0.5 if now - last < 0.025 else 0.0
-        last = now
-    return last
 
 
 def _publish_backlog(settings: Any, topic: str, events: Sequence[CloudEvent], size: int) -> None:
@@ -651,9 +635,6 @@ def summary(out: dict[str, Any]) -> dict[str, Any]:
         "edge_ms": {q: at(f"edge.latency_ms.{q}") for q in QS},
         f"edge_ms_at_{EDGE_RATE:.0f}_per_s": {q: at(f"edge.paced.latency_ms.{q}") for q in QS},
         "worker_cpu_percent": {k: at(f"{k}.worker_cpu_percent") for k in ("contacts", "responses")},
-        "worker_cpu_s_per_1000": {
-            k: at(f"{k}.worker_cpu_s_per_1000") for k in ("contacts", "responses")
-        },
         "worker_peak_rss_mib": at("worker.peak_rss_mib"),
     }
 

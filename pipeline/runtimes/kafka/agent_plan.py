@@ -45,11 +45,7 @@ def chained_readers(topology: Topology) -> dict[str, tuple[Stage, ...]]:
     written = {topic for stage in topology.stages for topic in stage.outputs}
     chained: dict[str, tuple[Stage, ...]] = {}
     for topic in sorted(written):
-        readers = tuple(  # not a stage writing the topic itself: no loops
-            s
-            for s in topology.stages
-            if topic in s.inputs and not s.state_names and topic not in s.outputs
-        )
+        readers = tuple(s for s in topology.stages if topic in s.inputs and not s.state_names)
         if readers:
             chained[topic] = readers
     return chained

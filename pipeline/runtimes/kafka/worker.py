@@ -298,8 +298,6 @@ def _add_agent(
     the stateless stages that read what those emitted."""
     logical = {settings.topic(t): t for t in plan.topics}
     source = raw_topic(*logical)
-    stages = [s for group in (plan.readers, chained) for run in group.values() for s in run]
-    states_of = {s.name: {name: states[name] for name in s.state_names} for s in stages}
 
     async def write(out: Output, in_key: bytes | None) -> None:
         # Straight to faust's producer (what Topic.send ends in, without its per-message
@@ -333,9 +331,8 @@ def _add_agent(
             )
             while work:
                 stage, on_topic, record, record_raw = work.popleft()
-                outcome = await _process(
-                    stage, on_topic, record, states_of[stage.name], position, record_raw
-                )
+                states_of = {name: states[name] for name in stage.state_names}
+                outcome = await _process(stage, on_topic, record, states_of, position, record_raw)
                 for out in outputs(outcome, stage.name, None):
                     await write(out, in_key)
                     if out.event is not None:

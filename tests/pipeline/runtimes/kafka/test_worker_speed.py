@@ -4,12 +4,10 @@ worker process. The guarantees themselves are shown by test_kafka_faults.py."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from pipeline.bench_kafka import _env
-from pipeline.runtimes.kafka.agent_plan import chained_readers, consumed_topics, plan_agents
 from pipeline.runtimes.kafka.table_writes import WriteBehind
 from pipeline.runtimes.kafka.worker import deferrable_states
 from pipeline.settings import Settings
@@ -65,32 +63,3 @@ def test_a_second_bench_worker_has_its_own_data_dir_and_the_shared_key_store(
     assert first["KLANTSIGNAAL_DATA_DIR"] != second["KLANTSIGNAAL_DATA_DIR"]
     assert first["KLANTSIGNAAL_KAFKA_INSTANCE_ID"] != second["KLANTSIGNAAL_KAFKA_INSTANCE_ID"]
     assert second["KLANTSIGNAAL_KEYSTORE_URL"] == settings.keystore
-
-
-def test_one_agent_per_input_group_and_stateless_stages_on_what_it_emits() -> None:
-    """A contact is delivered once, to one agent running trigger, signals and monitor-feed
-    in topology order; alerting and monitor-feed run on the signals and invitations the
-    agent emits (the topics are still written); monitoring, keyed by service cell and with
-    state of its own, keeps its own agent and topic."""
-    settings = replace(Settings(), runtime="kafka", monitor_response_chart="on")
-    topology = topology_for(settings, scorer_for(settings))
-    plans = {p.name: p for p in plan_agents(topology)}
-    assert set(plans) == {"trigger+signals+monitor-feed", "monitoring"}
-    main = plans["trigger+signals+monitor-feed"]
-    names = {t: [s.name for s in stages] for t, stages in main.readers.items()}
-    assert names["contact-events"] == ["trigger", "signals", "monitor-feed"]
-    assert names["survey-responses"] == ["signals"]
-    assert set(main.topics) == {"contact-events", "opt-outs", "survey-responses", "page-feedback"}
-    chained = {t: [s.name for s in stages] for t, stages in chained_readers(topology).items()}
-    assert chained == {
-        "scored-signals": ["alerting", "monitor-feed"],
-        "survey-invitations": ["monitor-feed"],
-    }
-    # Every input of every stage is read by an agent or run on what the stages emit.
-    for stage in topology.stages:
-        for topic in stage.inputs:
-            subscribed = any(stage in p.readers.get(topic, ()) for p in plans.values())
-            assert subscribed != (stage.name in chained.get(topic, ())), (stage.name, topic)
-    # The consumer group reads (and its lag is watched on) only the subscribed topics.
-    assert consumed_topics(topology) == sorted([*main.topics, "monitor-observations"])
-    assert "scored-signals" not in consumed_topics(topology)
