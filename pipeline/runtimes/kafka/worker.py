@@ -36,7 +36,6 @@ from pipeline.runtimes.kafka.codec import (
     seal,
 )
 from pipeline.runtimes.kafka.keystore import sealer_for
-from pipeline.runtimes.kafka.lean_monitor import LeanMonitor
 from pipeline.runtimes.kafka.offsets import PositionReportingThread, SafeOffsetsConsumer
 from pipeline.runtimes.kafka.table_writes import WriteBehind
 from pipeline.runtimes.kafka.topics import app_id, ensure_topics
@@ -206,7 +205,6 @@ def build_app(
         # on every restart and rebalance, and once a restarted worker came back without its
         # table state, cause not pinned down.)
         processing_guarantee="at_least_once",
-        monitor=LeanMonitor(),  # no per-record statistics nobody reads (lean_monitor.py)
         key_serializer="raw",
         value_serializer="raw",
         topic_partitions=settings.kafka_partitions,
@@ -248,8 +246,8 @@ def build_app(
     def raw_topic(*names: str) -> Any:
         return app.topic(*names, key_serializer="raw", value_serializer="raw", internal=False)
 
-    targets = {  # logical -> physical name of every topic the stages write
-        name: settings.topic(name)
+    targets = {
+        name: raw_topic(settings.topic(name))
         for stage in topology.stages
         for name in (*stage.outputs, DEAD_LETTER)
     }
@@ -300,19 +298,14 @@ def _add_agent(
     source = raw_topic(*logical)
 
     async def write(out: Output, in_key: bytes | None) -> None:
-        # Straight to faust's producer (what Topic.send ends in, without its per-message
-        # future and sensor wrapping); faust flushes it before committing offsets.
         if out.event is not None:
             key, out_headers, value = seal(sealer, *out.event.to_binary())
-            topic = targets.get(out.topic) or settings.topic(out.topic)
+            target = targets.get(out.topic) or raw_topic(settings.topic(out.topic))
+            await target.send(key=key, value=value, headers=out_headers)
         elif out.dead_letter is not None:
             dl_value, dl_headers = dead_letter_record(out.dead_letter)
-            key, out_headers, value = seal(sealer, in_key, dl_headers, dl_value)
-            topic = targets[DEAD_LETTER]
-        else:
-            return
-        sent = await app.producer.send(topic, key, value, None, None, out_headers)
-        sent.add_done_callback(_log_failed_send)
+            dl_key, dl_headers, value = seal(sealer, in_key, dl_headers, dl_value)
+            await targets[DEAD_LETTER].send(key=dl_key, value=value, headers=dl_headers)
 
     async def run_group(stream: Any) -> None:
         async for event in stream.events():
@@ -343,13 +336,6 @@ def _add_agent(
     # concurrency=1: with more, faust may commit past a record still being processed
     # (faust-streaming #606); scale out with partitions and workers instead.
     app.agent(source, name=f"klantsignaal.{plan.name}", concurrency=1)(run_group)
-
-
-def _log_failed_send(sent: Any) -> None:
-    """A stage output the producer could not deliver after its own retries (faust's
-    Topic.send logged these the same way). By exception type only: never a value."""
-    if not sent.cancelled() and sent.exception() is not None:
-        log.error("sending a stage output failed: %s", type(sent.exception()).__name__)
 
 
 async def _process(
