@@ -664,13 +664,11 @@ def run_kafka_bench(sizes: Any, bootstrap: str | None, workdir: Path) -> dict[st
 
 def _run(sizes: Any, bootstrap: str, workdir: Path) -> dict[str, Any]:
     from consumers.warehouse import Warehouse, WarehouseSink
-    from pipeline.runtimes.kafka.agent_plan import consumed_topics
     from pipeline.runtimes.kafka.publisher import KafkaPublisher
     from pipeline.runtimes.kafka.sinks import run_sink, sink_group
     from pipeline.runtimes.kafka.topics import ensure_topics
-    from pipeline.sentiment import lexicon_scorer
     from pipeline.settings import Settings
-    from pipeline.topology import TOPICS, topology_for
+    from pipeline.topology import TOPICS
     from producers.simulator import ContactSimulator
 
     settings = Settings(
@@ -688,7 +686,6 @@ def _run(sizes: Any, bootstrap: str, workdir: Path) -> dict[str, Any]:
     )
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     ensure_topics(settings)
-    consumed = consumed_topics(topology_for(settings, lexicon_scorer()))
     progress = sizes.progress
     sim = ContactSimulator(seed=sizes.seed, pseudonym_key=settings.pseudonym_key)
     contacts = [stamped(c) for c in sim.contacts(sizes.contacts)]
@@ -722,9 +719,7 @@ def _run(sizes: Any, bootstrap: str, workdir: Path) -> dict[str, Any]:
         worker.stop()
         _publish_backlog(settings, "survey-responses", answers, sizes.batch_size)
         out["worker_restart_ready_s"] = round(worker.start(), 2)
-        # scored-signals too when the group reads it (not when alerting runs on the signals
-        # as the join emits them: pipeline.runtimes.kafka.agent_plan)
-        topics = [t for t in ("survey-responses", "scored-signals") if t in consumed]
+        topics = ["survey-responses", "scored-signals"]
         with tqdm(desc="kafka: responses", file=sys.stderr, disable=not progress) as bar:
             out["responses"] = _phase(
                 worker, lambda: wait_caught_up(settings, topics, bar, 600), len(answers)

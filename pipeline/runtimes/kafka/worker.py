@@ -1,5 +1,4 @@
-"""The stages as faust-streaming agents: one agent per group of stages sharing an input
-(pipeline.runtimes.kafka.agent_plan), one table per state name.
+"""The stages as faust-streaming agents: one agent per stage, one table per state name.
 
 Every record goes through `pipeline.processing.process_record`, exactly as in the embedded
 runtime, so both accept and reject the same records. Run a worker with
@@ -14,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import logging
-from collections import deque
+import weakref
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -25,8 +24,7 @@ from faust.transport.drivers.aiokafka import Consumer as AIOKafkaConsumer
 from faust.transport.drivers.aiokafka import Transport as AIOKafkaTransport
 
 from pipeline.ops.logs import configure as configure_logging
-from pipeline.processing import Outcome, Output, outputs, process_record, runtime_failure
-from pipeline.runtimes.kafka.agent_plan import AgentPlan, chained_readers, plan_agents
+from pipeline.processing import Outcome, outputs, process_record, runtime_failure
 from pipeline.runtimes.kafka.codec import (
     dead_letter_record,
     decode,
@@ -251,9 +249,8 @@ def build_app(
         for stage in topology.stages
         for name in (*stage.outputs, DEAD_LETTER)
     }
-    chained = chained_readers(topology)
-    for plan in plan_agents(topology):
-        _add_agent(app, settings, plan, chained, states, targets, raw_topic, sealer)
+    for stage in topology.stages:
+        _add_agent(app, settings, stage, states, targets, raw_topic, sealer)
 
     async def on_ready() -> None:
         assigned = app.consumer.assignment()
@@ -284,58 +281,59 @@ def deferrable_states(topology: Topology) -> set[str]:
 def _add_agent(
     app: faust.App,
     settings: Settings,
-    plan: AgentPlan,
-    chained: Mapping[str, tuple[Stage, ...]],
+    stage: Stage,
     states: Mapping[str, State],
     targets: Mapping[str, Any],
     raw_topic: Callable[..., Any],
     sealer: Sealer | None = None,
 ) -> None:
-    """One agent for a group of stages (pipeline.runtimes.kafka.agent_plan): each record is
-    opened and decoded once and run through every stage that reads its topic, then through
-    the stateless stages that read what those emitted."""
-    logical = {settings.topic(t): t for t in plan.topics}
+    logical = {settings.topic(t): t for t in stage.inputs}
+    stage_states = {name: states[name] for name in stage.state_names}
     source = raw_topic(*logical)
 
-    async def write(out: Output, in_key: bytes | None) -> None:
-        if out.event is not None:
-            key, out_headers, value = seal(sealer, *out.event.to_binary())
-            target = targets.get(out.topic) or raw_topic(settings.topic(out.topic))
-            await target.send(key=key, value=value, headers=out_headers)
-        elif out.dead_letter is not None:
-            dl_value, dl_headers = dead_letter_record(out.dead_letter)
-            dl_key, dl_headers, value = seal(sealer, in_key, dl_headers, dl_value)
-            await targets[DEAD_LETTER].send(key=dl_key, value=value, headers=dl_headers)
-
-    async def run_group(stream: Any) -> None:
+    async def run_stage(stream: Any) -> None:
         async for event in stream.events():
             msg = event.message
             topic = logical.get(msg.topic, msg.topic)
             position = f"{msg.partition}/{msg.offset}"
-            opened = open_record(sealer, msg.key, headers_list(msg.headers), msg.value)
+            opened = opened_once(sealer, msg)
             if opened is ERASED:
                 continue  # its klant was forgotten: as if never there
             in_key, headers, in_value = opened
             decoded = decode(in_key, headers, in_value)
             raw = raw_parts(in_key, headers, in_value) if isinstance(decoded, str) else None
-            # Breadth first: the stages of the input record, then those of what they emitted.
-            work: deque[tuple[Stage, str, Any, Any]] = deque(
-                (stage, topic, decoded, raw) for stage in plan.readers.get(topic, ())
-            )
-            while work:
-                stage, on_topic, record, record_raw = work.popleft()
-                states_of = {name: states[name] for name in stage.state_names}
-                outcome = await _process(stage, on_topic, record, states_of, position, record_raw)
-                for out in outputs(outcome, stage.name, None):
-                    await write(out, in_key)
-                    if out.event is not None:
-                        for nxt in chained.get(out.topic, ()):
-                            work.append((nxt, out.topic, out.event, None))
+            outcome = await _process(stage, topic, decoded, stage_states, position, raw)
+            for out in outputs(outcome, stage.name, None):
+                if out.event is not None:
+                    key, out_headers, value = seal(sealer, *out.event.to_binary())
+                    target = targets.get(out.topic) or raw_topic(settings.topic(out.topic))
+                    await target.send(key=key, value=value, headers=out_headers)
+                elif out.dead_letter is not None:
+                    dl_value, dl_headers = dead_letter_record(out.dead_letter)
+                    dl_key, dl_headers, value = seal(sealer, in_key, dl_headers, dl_value)
+                    await targets[DEAD_LETTER].send(key=dl_key, value=value, headers=dl_headers)
 
-    run_group.__qualname__ = run_group.__name__ = f"stages_{plan.name.replace('+', '_')}"
+    run_stage.__qualname__ = run_stage.__name__ = f"stage_{stage.name}"  # readable logs
     # concurrency=1: with more, faust may commit past a record still being processed
     # (faust-streaming #606); scale out with partitions and workers instead.
-    app.agent(source, name=f"klantsignaal.{plan.name}", concurrency=1)(run_group)
+    app.agent(source, name=f"klantsignaal.{stage.name}", concurrency=1)(run_stage)
+
+
+# A record on a topic several agents read (contact-events: trigger, signals, monitor-feed;
+# scored-signals: alerting, monitor-feed) is one faust Message delivered to each of them:
+# open it once (key lookup, decryption, header parsing). Only the opened bytes are shared;
+# each agent decodes its own event. Entries go with the message.
+_OPENED: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+
+
+def opened_once(sealer: Sealer | None, msg: Any) -> Any:
+    """open_record for a faust Message, computed once per message."""
+    try:
+        return _OPENED[msg]
+    except KeyError:
+        opened = open_record(sealer, msg.key, headers_list(msg.headers), msg.value)
+        _OPENED[msg] = opened
+        return opened
 
 
 async def _process(
