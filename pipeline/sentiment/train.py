@@ -476,15 +476,23 @@ TARGET_POS_TO_NEG = 0.10
 VN_DEV_PRECISION = 0.90
 
 
-def _margin(pred, y) -> float:
-    """Smallest margin to the targets on one cell (negative: a target is missed)."""
+def _cell_rates(pred, y) -> tuple[float, float, float] | None:
+    """Pos-vs-neg accuracy, negative recall and pos->neg error on one cell (None when the
+    cell lacks a class)."""
     neg, pos = y == "neg", y == "pos"
     if not neg.any() or not pos.any():
-        return 1.0
+        return None
     polar = neg | pos
     acc = float((pred[polar] == y[polar]).mean())
-    rec = float((pred[neg] == "neg").mean())
-    p2n = float((pred[pos] == "neg").mean())
+    return acc, float((pred[neg] == "neg").mean()), float((pred[pos] == "neg").mean())
+
+
+def _margin(pred, y) -> float:
+    """Smallest margin to the targets on one cell (negative: a target is missed)."""
+    rates = _cell_rates(pred, y)
+    if rates is None:
+        return 1.0
+    acc, rec, p2n = rates
     return min(acc - TARGET_MIN, rec - TARGET_MIN, TARGET_POS_TO_NEG - p2n)
 
 
@@ -498,12 +506,10 @@ GOLD_FLOOR = 0.80
 
 def _floor_margin(pred, y) -> float:
     """Margin of one gold cell to GOLD_FLOOR (negative: below the floor)."""
-    neg, pos = y == "neg", y == "pos"
-    if not neg.any() or not pos.any():
+    rates = _cell_rates(pred, y)
+    if rates is None:
         return 1.0
-    polar = neg | pos
-    acc = float((pred[polar] == y[polar]).mean())
-    rec = float((pred[neg] == "neg").mean())
+    acc, rec, _ = rates
     return min(acc - GOLD_FLOOR, rec - GOLD_FLOOR)
 
 
