@@ -13,6 +13,46 @@ NPS_GROUPS = ("nps.promotors", "nps.passives", "nps.detractors")
 NPS_SCORES = tuple(f"nps.verdeling.{v}" for v in range(11))
 
 
+@dataclass(frozen=True)
+class Distribution:
+    """One distribution table with its bar chart; `keys` () = every value present."""
+
+    table_id: str
+    title: str
+    prefix: str
+    row_label: str
+    chart_title: str
+    keys: tuple[str, ...] = ()
+
+
+DISTRIBUTIONS = (
+    Distribution(
+        "cijferverdeling",
+        "Verdeling van het rapportcijfer",
+        "rapportcijfer",
+        "Cijfer",
+        "Aandeel per rapportcijfer en kanaal",
+    ),
+    Distribution(
+        "npsverdeling",
+        "NPS: promotors, passives en criticasters",
+        "nps",
+        "Groep",
+        "Aandeel per NPS-groep en kanaal",
+        NPS_GROUPS,
+    ),
+    # A score of 6 and one of 0 are both "criticaster": the whole 0-10 scale shows which.
+    Distribution(
+        "npsscores",
+        "Verdeling van de NPS-score (0 tot en met 10)",
+        "nps",
+        "Score",
+        "Aandeel per NPS-score en kanaal",
+        NPS_SCORES,
+    ),
+)
+
+
 @dataclass
 class View:
     per: str
@@ -62,37 +102,16 @@ def measure_tables(
             "%",
         ),
     )
-    grades = distribution(
-        "cijferverdeling",
-        f"Verdeling van het rapportcijfer, {name}",
-        "rapportcijfer",
-        cells,
-        total,
-        "Cijfer",
-    )
-    grades = _with(grades, Chart("rijen", (), "bar", "Aandeel per rapportcijfer en kanaal", "%"))
-    nps = distribution(
-        "npsverdeling",
-        f"NPS: promotors, passives en criticasters, {name}",
-        "nps",
-        cells,
-        total,
-        "Groep",
-        keys=NPS_GROUPS,
-    )
-    nps = _with(nps, Chart("rijen", (), "bar", "Aandeel per NPS-groep en kanaal", "%"))
-    # A score of 6 and one of 0 are both "criticaster": the whole 0-10 scale shows which.
-    scores = distribution(
-        "npsscores",
-        f"Verdeling van de NPS-score (0 tot en met 10), {name}",
-        "nps",
-        cells,
-        total,
-        "Score",
-        keys=NPS_SCORES,
-    )
-    scores = _with(scores, Chart("rijen", (), "bar", "Aandeel per NPS-score en kanaal", "%"))
-    return [side, over_time, grades, nps, scores]
+    spread = [
+        _with(
+            distribution(
+                d.table_id, f"{d.title}, {name}", d.prefix, cells, total, d.row_label, keys=d.keys
+            ),
+            Chart("rijen", (), "bar", d.chart_title, "%"),
+        )
+        for d in DISTRIBUTIONS
+    ]
+    return [side, over_time, *spread]
 
 
 def with_gaps(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
