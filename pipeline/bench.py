@@ -56,6 +56,7 @@ class BenchSizes:
     edge_requests: int = 5000
     latency_seconds: float = 10.0  # per rate, for accepted -> alert stored
     kafka_workers: int = 1  # worker processes in one consumer group (--runtime kafka)
+    edge_only: bool = False  # --runtime kafka: only the web edge phase (no worker phases)
 
 
 QUICK = BenchSizes(
@@ -429,6 +430,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         dest="kafka_workers",
         help="Kafka worker processes in one consumer group (default 1)",
+    )
+    parser.add_argument(
+        "--edge-only",
+        action="store_true",
+        help="--runtime kafka: only the web edge (single-event requests), no worker phases",
     )
 
 

@@ -511,9 +511,10 @@ def edge_bench(
             bar.close()
             return time.perf_counter() - began
 
-        cpu0 = stats.cpu_seconds() or 0.0
+        cpu0, client0 = stats.cpu_seconds() or 0.0, time.process_time()
         elapsed = asyncio.run(run())
         cpu = (stats.cpu_seconds() or 0.0) - cpu0
+        client = time.process_time() - client0
         return {
             "requests": len(latencies),
             "concurrency": concurrency,
@@ -524,6 +525,8 @@ def edge_bench(
             # CPU the web process spent per request: less sensitive to a busy machine than
             # requests/s (which needs the CPU to be there)
             "web_cpu_ms_per_request": round(1000 * cpu / max(1, len(latencies)), 2),
+            # the measuring client (this process) shares the machine: what it took of a core
+            "client_cpu_percent": round(100 * client / elapsed, 1),
             "paced": asyncio.run(paced_requests(port, post, paced_payloads, EDGE_RATE, progress)),
         }
     finally:
@@ -567,7 +570,7 @@ async def paced_requests(
         statuses[status] = statuses.get(status, 0) + 1
         bar.update(1)
 
-    began = time.perf_counter()
+    began, client0 = time.perf_counter(), time.process_time()
     tasks = []
     for i, payload in enumerate(payloads):
         due = began + i / rate
@@ -584,6 +587,7 @@ async def paced_requests(
         "achieved_per_s": round(len(latencies) / elapsed, 1),
         "statuses": statuses,
         "latency_ms": percentiles(latencies),
+        "client_cpu_percent": round(100 * (time.process_time() - client0) / elapsed, 1),
     }
 
 
@@ -688,6 +692,14 @@ def _run(sizes: Any, bootstrap: str, workdir: Path) -> dict[str, Any]:
     ensure_topics(settings)
     progress = sizes.progress
     sim = ContactSimulator(seed=sizes.seed, pseudonym_key=settings.pseudonym_key)
+    if sizes.edge_only:  # the web edge alone: no worker competes for the CPU meanwhile
+        edge_contacts = [stamped(c) for c in sim.contacts(max(2, sizes.edge_requests))]
+        return {
+            "partitions": settings.kafka_partitions,
+            "sealed": settings.kafka_seal,
+            "worker_processes": 0,
+            "edge": edge_bench(settings, workdir, edge_contacts, 32, progress),
+        }
     contacts = [stamped(c) for c in sim.contacts(sizes.contacts)]
     workers = sizes.kafka_workers
     worker: Any = (

@@ -89,6 +89,9 @@ def cmd_web(args: argparse.Namespace) -> int:
         web = build_web(settings, publisher, Warehouse(settings.warehouse))
         watch_broker(settings)  # /readyz: 503 while no Kafka broker answers
         _ops(settings, "web")
+        from pipeline.gc_tuning import freeze_startup_heap
+
+        freeze_startup_heap()  # full collections no longer stall requests (gc_tuning.py)
         uvicorn.run(
             web, host=settings.host, port=settings.port, log_level="warning", log_config=None
         )

@@ -110,6 +110,13 @@ class Settings:
     # a key per klant from the key store; `privacy forget` deletes the key. 0: off.
     kafka_seal: int = 1
     keystore_url: str = ""  # per-klant keys; empty: SQLite file keys.db in data_dir
+    # The web edge on Kafka (docs/kafka.md, "Guarantees"): a request of ONE event goes on an
+    # idempotent producer without a transaction (acks=all, answered once acknowledged);
+    # 0: every request in a transaction (group commit). Batches are always transactional.
+    kafka_single_event_idempotent: int = 1
+    # Key store or producer away inside a worker: retried in place this long (bounded
+    # backoff), then the worker stops (exit code 75) rather than skip the record.
+    kafka_outage_seconds: float = 300.0
 
     def __post_init__(self) -> None:
         if self.ces_scale not in (5, 7, 10):

@@ -15,6 +15,15 @@ one queue, so one group gathers and sends while another commits (a producer has 
 one open transaction). A request is in exactly one transaction of one lane; requests that
 are concurrent have no order anyway, and a request made after another returned comes after
 it on every lane (that one is committed).
+
+A request of ONE event (the common case at the HTTP edge) skips the transaction when
+`single_event_idempotent` is on (the default, KLANTSIGNAAL_KAFKA_SINGLE_EVENT_IDEMPOTENT):
+it goes on an idempotent producer (acks=all, retries without duplicates or reordering) and
+is answered when the broker acknowledged it, which is when a transaction's commit would
+have made it durable too. One record is all-or-nothing by itself, and read_committed
+readers see a record without a transaction as soon as no open transaction precedes it on
+its partition. What costs the transaction's extra round trips (AddPartitionsToTxn, EndTxn)
+and its markers is gone; see docs/kafka.md, "Guarantees".
 """
 
 from __future__ import annotations
@@ -101,6 +110,15 @@ class _Request:
                 log.debug("could not wake a publisher's caller", exc_info=True)
 
 
+def _unacknowledged(request: _Request, target: str, exc: BaseException) -> None:
+    """The broker did not acknowledge a single event in time: it may still be written (a
+    retry is safe, consumers dedupe on event id)."""
+    request.error = PublishFailed(
+        f"publishing 1 event to {target} failed: {exc!r}", maybe_published=True
+    )
+    request.finish()
+
+
 class _Lane:
     """One committer: a transactional producer and the lock of its one open transaction."""
 
@@ -121,6 +139,7 @@ class KafkaPublisher:
         linger: float = 0.002,
         max_group: int = 200,
         lanes: int = 2,
+        single_event_idempotent: bool | None = None,
         **producer_configs: Any,
     ) -> None:
         self.settings = settings
@@ -141,6 +160,13 @@ class KafkaPublisher:
         self._queue: queue.Queue[_Request] = queue.Queue()
         self._closed = False
         self.groups = 0  # transactions committed for groups (for the bench)
+        if single_event_idempotent is None:
+            single_event_idempotent = bool(settings.kafka_single_event_idempotent)
+        # Requests of one event: an idempotent producer, no transaction (module docstring).
+        self._single: _Lane | None = (
+            _Lane(f"{self.transactional_id}-single") if single_event_idempotent else None
+        )
+        self._singles: queue.Queue[_Request] = queue.Queue()
         self._sealer_made: list[Sealer | None] = []  # made on first publish (key store)
 
     def _sealer(self) -> Sealer | None:
@@ -192,7 +218,7 @@ class KafkaPublisher:
             return
         request = _Request(batches)
         self._start_committer()
-        self._queue.put(request)
+        self._queue_for(batches).put(request)
         # The committer bounds every step by self.timeout; this wait is only a backstop.
         if not request.done.wait(self.timeout * 4):
             raise PublishFailed("publishing timed out in the commit queue", maybe_published=True)
@@ -213,7 +239,7 @@ class KafkaPublisher:
 
         request = _Request(batches, lambda: loop.call_soon_threadsafe(settle))
         self._start_committer()
-        self._queue.put(request)
+        self._queue_for(batches).put(request)
         try:  # the committer bounds every step by self.timeout; this is only a backstop
             await asyncio.wait_for(committed, self.timeout * 4)
         except TimeoutError:
@@ -223,10 +249,21 @@ class KafkaPublisher:
         if request.error is not None:
             raise request.error
 
+    def _queue_for(self, batches: Mapping[str, Sequence[CloudEvent]]) -> queue.Queue[_Request]:
+        single = sum(len(events) for events in batches.values()) == 1
+        return self._singles if single and self._single is not None else self._queue
+
     def _start_committer(self) -> None:
-        if all(lane.thread is not None and lane.thread.is_alive() for lane in self._lanes):
+        lanes = [*self._lanes, self._single] if self._single is not None else self._lanes
+        if all(lane.thread is not None and lane.thread.is_alive() for lane in lanes):
             return
         with self._lock:
+            single = self._single
+            if single is not None and (single.thread is None or not single.thread.is_alive()):
+                single.thread = threading.Thread(
+                    target=self._single_loop, args=(single,), name="kafka-single", daemon=True
+                )
+                single.thread.start()
             for i, lane in enumerate(self._lanes):
                 if lane.thread is None or not lane.thread.is_alive():
                     lane.thread = threading.Thread(
@@ -331,6 +368,73 @@ class KafkaPublisher:
             records = sealer.seal_many(records)
         return list(zip(targets, records, strict=True))
 
+    # -- requests of one event: idempotent producer, no transaction ---------------------
+    def _connect_single(self, lane: _Lane) -> KafkaProducer:
+        if lane.producer is None:
+            configs = {k: v for k, v in self._configs.items() if k != "transactional_id"}
+            lane.producer = KafkaProducer(
+                bootstrap_servers=self.settings.kafka_bootstrap,
+                client_id=lane.transactional_id,
+                enable_idempotence=True,
+                acks="all",
+                max_block_ms=int(self.timeout * 1000),
+                # An answer within the caller's bound: success or an error, never silence.
+                **{
+                    "delivery_timeout_ms": int(self.timeout * 1000),
+                    "request_timeout_ms": int(self.timeout * 500),  # must be below it
+                    **configs,
+                },
+                bootstrap_timeout_ms=int(self.timeout * 1000),
+            )
+        return lane.producer
+
+    def _single_loop(self, lane: _Lane) -> None:
+        try:  # connect now, not on the first request
+            self._connect_single(lane)
+        except Exception:
+            log.debug("connecting %s early failed", lane.transactional_id, exc_info=True)
+        while not self._closed:
+            try:
+                group = [self._singles.get(timeout=0.5)]
+            except queue.Empty:
+                continue
+            # What queued up while the last group was sealed, and what arrives in `linger`:
+            # the group's keys are one key-store round trip (a commit), however many.
+            deadline = time.monotonic() + self.linger
+            while len(group) < self.max_group:
+                try:
+                    group.append(self._singles.get(timeout=max(0.0, deadline - time.monotonic())))
+                except queue.Empty:
+                    break
+            try:
+                self._send_singles(lane, group)
+            except BaseException as exc:  # never leave a caller waiting
+                for request in group:
+                    if not request.done.is_set():
+                        request.error = PublishFailed(f"publishing failed: {exc!r}")
+                        request.finish()
+
+    def _send_singles(self, lane: _Lane, group: list[_Request]) -> None:
+        """Seal the group's records together (one key-store round trip), send each, and
+        answer each request from its own acknowledgement (the producer's I/O thread)."""
+        try:
+            producer = self._connect_single(lane)
+            records = self._records([request.batches for request in group])
+        except Exception as exc:  # no broker, key store away: not one request's fault
+            for request in group:
+                request.error = PublishFailed(f"publishing 1 event failed: {exc!r}")
+                request.finish()
+            return
+        for request, (target, (key, headers, value)) in zip(group, records, strict=True):
+            try:
+                future = producer.send(target, value=value, key=key, headers=headers)
+            except Exception as exc:  # too large, say: refused before sending, this one only
+                request.error = PublishFailed(f"publishing 1 event to {target} failed: {exc!r}")
+                request.finish()
+                continue
+            future.add_callback(lambda _meta, r=request: r.finish())
+            future.add_errback(lambda exc, r=request, t=target: _unacknowledged(r, t, exc))
+
     def _abort(self, lane: _Lane) -> None:
         producer = lane.producer
         if producer is None:
@@ -343,10 +447,11 @@ class KafkaPublisher:
 
     def close(self) -> None:
         self._closed = True
-        for lane in self._lanes:
+        lanes = [*self._lanes, self._single] if self._single is not None else self._lanes
+        for lane in lanes:
             if lane.thread is not None:
                 lane.thread.join(timeout=2)
-        for lane in self._lanes:
+        for lane in lanes:
             with lane.lock:
                 if lane.producer is not None:
                     lane.producer.close(timeout=self.timeout)

@@ -34,7 +34,7 @@ def settings(kafka_broker: Any, kafka_topic_prefix: str, tmp_path: Path) -> Sett
 
 def test_concurrent_publishes_share_transactions(settings: Settings) -> None:
     events = [contact(new_klant()) for _ in range(300)]
-    with KafkaPublisher(settings, linger=0.005) as publisher:
+    with KafkaPublisher(settings, linger=0.005, single_event_idempotent=False) as publisher:
         publisher.publish(CONTACT.topic, events[:1])  # connects; not part of the count
         with ThreadPoolExecutor(32) as pool:
             list(pool.map(lambda e: publisher.publish(CONTACT.topic, [e]), events[1:]))
@@ -49,7 +49,9 @@ def test_a_failing_publish_does_not_fail_its_group(settings: Settings) -> None:
     # Over the broker's default max message size (1 MiB): this request alone must fail.
     huge = contact(new_klant())
     huge = CloudEvent(**{**huge.__dict__, "data": {**huge.data, "onderwerp": "x" * 1_200_000}})
-    with KafkaPublisher(settings, linger=0.05, timeout=10) as publisher:
+    with KafkaPublisher(
+        settings, linger=0.05, timeout=10, single_event_idempotent=False
+    ) as publisher:
         publisher.publish(CONTACT.topic, good[:1])
 
         def one(events: list[CloudEvent]) -> str:
@@ -92,7 +94,9 @@ def test_awaited_publishes_share_sealed_transactions_and_fail_alone(settings: Se
 
         return await asyncio.gather(*(one([e]) for e in events[1:]), one([huge]))
 
-    with KafkaPublisher(settings, linger=0.005, timeout=10) as publisher:
+    with KafkaPublisher(
+        settings, linger=0.005, timeout=10, single_event_idempotent=False
+    ) as publisher:
         publisher.publish(CONTACT.topic, events[:1])  # connects; not part of the count
         outcomes = asyncio.run(run(publisher))
         groups = publisher.groups
@@ -107,3 +111,79 @@ def test_awaited_publishes_share_sealed_transactions_and_fail_alone(settings: Se
     for event in events:
         assert event.data["klant"].encode() not in wire
         assert event.data["contactId"].encode() not in wire
+
+
+@pytest.fixture(scope="module")
+def own_broker() -> Any:
+    """A broker of this module's own: the restart must not disturb the session broker."""
+    from tests.pipeline.runtimes.kafka.test_kafka_faults import RestartableBroker
+
+    broker = RestartableBroker()
+    try:
+        broker.start()
+    except Exception as exc:  # same policy as the session broker
+        pytest.skip(f"no Kafka broker: {exc}")
+    try:
+        yield broker
+    finally:
+        broker.stop()
+
+
+def _contact_ids(settings: Settings) -> set[str]:
+    import json
+
+    from pipeline.runtimes.kafka.keystore import sealer_for
+
+    sealer = sealer_for(settings)
+    assert sealer is not None
+    ids = set()
+    for r in read_all(settings, CONTACT.topic, "read_committed"):
+        opened = sealer.open(r.key, list(r.headers), r.value)
+        ids.add(json.loads(opened[2])["contactId"])  # type: ignore[index]
+    return ids
+
+
+@pytest.mark.slow
+def test_single_events_without_a_transaction_survive_a_broker_restart(
+    own_broker: Any, kafka_topic_prefix: str, tmp_path: Path
+) -> None:
+    """A request of one event goes on the idempotent producer without a transaction and is
+    answered once acknowledged (acks=all): every acknowledged one is on the topic for
+    read_committed readers after the broker restarted. A batch in the same stream stays in
+    a transaction: all-or-nothing, a failing one leaves none of its events behind."""
+    import asyncio
+
+    settings = Settings(
+        data_dir=tmp_path,
+        kafka_bootstrap=own_broker.bootstrap,
+        kafka_topic_prefix=kafka_topic_prefix,
+        kafka_partitions=2,
+    )
+    ensure_topics(settings)
+    singles = [contact(new_klant()) for _ in range(200)]
+    batch = [contact(new_klant()) for _ in range(2)]
+    failing = [contact(new_klant()) for _ in range(2)]
+    huge = contact(new_klant())
+    huge = CloudEvent(**{**huge.__dict__, "data": {**huge.data, "onderwerp": "x" * 1_200_000}})
+
+    async def run(publisher: KafkaPublisher) -> list[str]:
+        async def one(events: list[CloudEvent]) -> str:
+            try:
+                await publisher.publish_many_async({CONTACT.topic: events})
+            except PublishFailed:
+                return "failed"
+            return "ok"
+
+        return await asyncio.gather(
+            *(one([e]) for e in singles), one([*failing, huge]), one(batch), one([huge])
+        )
+
+    with KafkaPublisher(settings, timeout=10) as publisher:
+        outcomes = asyncio.run(run(publisher))
+        groups = publisher.groups
+    assert outcomes == ["ok"] * len(singles) + ["failed", "ok", "failed"]
+    assert groups <= 1, "the single events went through transactions"  # only `batch`'s
+    own_broker.restart()
+    ids = _contact_ids(settings)
+    assert {e.data["contactId"] for e in [*singles, *batch]} <= ids
+    assert not ids & {e.data["contactId"] for e in [*failing, huge]}
