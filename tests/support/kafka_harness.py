@@ -50,6 +50,7 @@ class KafkaHarness:
         partitions: int = 2,
         env: dict[str, str] | None = None,
         instance_id: str = "",
+        keystore_url: str = "",
     ) -> None:
         self.workdir = workdir
         self.settings = Settings(
@@ -63,6 +64,7 @@ class KafkaHarness:
             link_key="test-link-key",
             log_level="INFO",
             kafka_instance_id=instance_id,
+            keystore_url=keystore_url,  # empty: SQLite keys.db in data_dir
         )
         self.extra_env = dict(env or {})
         self.ready_seconds: list[float] = []  # start-to-ready of each worker start
@@ -171,6 +173,7 @@ class KafkaHarness:
                 "KLANTSIGNAAL_LINK_KEY": self.settings.link_key,
                 "KLANTSIGNAAL_LOG_LEVEL": self.settings.log_level,
                 "KLANTSIGNAAL_KAFKA_INSTANCE_ID": self.settings.kafka_instance_id,
+                "KLANTSIGNAAL_KEYSTORE_URL": self.settings.keystore_url,
                 "PYTHONUNBUFFERED": "1",
                 **self.extra_env,
             }

@@ -14,6 +14,11 @@ looked up and created in batches (`for_klants`): the web edge's group commit cre
 keys of every new klant in a group with one INSERT and one commit.
 Nothing here logs a klant, a route or a key: statement parameters are hidden, and the
 engine's logger stays at WARNING (SQLAlchemy would log result rows at DEBUG).
+
+With an `outage` (the worker's, pipeline.runtimes.kafka.in_place) lookups that fail
+because the database is away (connection refused or lost, locked, read-only) are retried
+in place with a bounded backoff, and the worker stops if the outage outlasts the limit;
+without one (the web edge) they fail at once and the request is answered 503.
 """
 
 from __future__ import annotations
@@ -42,9 +47,11 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from pipeline.datafiles import secure_sqlite_file, sqlite_path
+from pipeline.runtimes.kafka.in_place import Outage
 from pipeline.sealing import KlantKey, Sealer
 
 KEY_CACHE_SECONDS = 30.0
@@ -77,6 +84,13 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+def is_unavailable(exc: BaseException) -> bool:
+    """The database is away or refuses writes for now (not a bad statement or value)."""
+    if isinstance(exc, OperationalError | InterfaceError | PoolTimeout):
+        return True
+    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+
+
 def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -100,7 +114,9 @@ class SqlKeyStore:
         *,
         cache_seconds: float = KEY_CACHE_SECONDS,
         clock: Callable[[], float] = time.monotonic,
+        outage: Outage | None = None,
     ) -> None:
+        self.outage = outage  # None: fail at once (the edge answers 503)
         path = sqlite_path(url)
         if path is not None:
             secure_sqlite_file(path)  # 0600: the keys open every sealed record
@@ -172,7 +188,18 @@ class SqlKeyStore:
             except IntegrityError:
                 pass
 
+    def _guarded(self, what: str, call: Callable[[], Any]) -> Any:
+        if self.outage is None:
+            return call()
+        return self.outage.retry(f"key store ({what})", call, is_unavailable)
+
     def for_klants(self, klants: Iterable[str], create: bool) -> dict[str, KlantKey]:
+        wanted = list(klants)
+        what = "creating keys" if create else "reading keys"
+        found: dict[str, KlantKey] = self._guarded(what, lambda: self._for_klants(wanted, create))
+        return found
+
+    def _for_klants(self, klants: Iterable[str], create: bool) -> dict[str, KlantKey]:
         """The keys of these klanten (created for the ones without when `create`): cache
         hits first, then one SELECT (and one INSERT, one SELECT) per chunk of the rest.
 
@@ -206,6 +233,10 @@ class SqlKeyStore:
         hit = self._cached("@" + route)
         if hit is not None:
             return hit
+        key: KlantKey | None = self._guarded("reading a key", lambda: self._for_route(route))
+        return key
+
+    def _for_route(self, route: str) -> KlantKey | None:
         read_at = self._clock()
         try:
             # A worker opens every record of a citizen it has not seen for cache_seconds:
@@ -269,8 +300,9 @@ class _RouteReads:
 KeyStore = SqlKeyStore  # the name the import sites knew
 
 
-def sealer_for(settings: object) -> Sealer | None:
-    """The sealer of a Kafka deployment (None when KLANTSIGNAAL_KAFKA_SEAL=0)."""
+def sealer_for(settings: object, outage: Outage | None = None) -> Sealer | None:
+    """The sealer of a Kafka deployment (None when KLANTSIGNAAL_KAFKA_SEAL=0); with an
+    outage, key store lookups are retried in place (the worker's)."""
     if not getattr(settings, "kafka_seal", 1):
         return None
-    return Sealer(SqlKeyStore(settings.keystore))  # type: ignore[attr-defined]
+    return Sealer(SqlKeyStore(settings.keystore, outage=outage))  # type: ignore[attr-defined]

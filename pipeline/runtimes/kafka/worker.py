@@ -33,6 +33,7 @@ from pipeline.runtimes.kafka.codec import (
     raw_parts,
     seal,
 )
+from pipeline.runtimes.kafka.in_place import Outage
 from pipeline.runtimes.kafka.keystore import sealer_for
 from pipeline.runtimes.kafka.offsets import PositionReportingThread, SafeOffsetsConsumer
 from pipeline.runtimes.kafka.table_writes import WriteBehind
@@ -233,7 +234,9 @@ def build_app(
         )
         for name in sorted(topology.state_names())
     }
-    sealer = sealer_for(settings)
+    # Key store or producer away: retried in place, never skipped (in_place.py).
+    outage = Outage(settings.kafka_outage_seconds)
+    sealer = sealer_for(settings, outage)
     app.table_writes = WriteBehind()
     deferred = deferrable_states(topology)
     states: dict[str, State] = {
@@ -250,7 +253,7 @@ def build_app(
         for name in (*stage.outputs, DEAD_LETTER)
     }
     for stage in topology.stages:
-        _add_agent(app, settings, stage, states, targets, raw_topic, sealer)
+        _add_agent(app, settings, stage, states, targets, raw_topic, sealer, outage)
 
     async def on_ready() -> None:
         assigned = app.consumer.assignment()
@@ -286,8 +289,10 @@ def _add_agent(
     targets: Mapping[str, Any],
     raw_topic: Callable[..., Any],
     sealer: Sealer | None = None,
+    outage: Outage | None = None,
 ) -> None:
     logical = {settings.topic(t): t for t in stage.inputs}
+    send = _sender(outage or Outage(settings.kafka_outage_seconds))
     stage_states = {name: states[name] for name in stage.state_names}
     source = raw_topic(*logical)
 
@@ -307,16 +312,34 @@ def _add_agent(
                 if out.event is not None:
                     key, out_headers, value = seal(sealer, *out.event.to_binary())
                     target = targets.get(out.topic) or raw_topic(settings.topic(out.topic))
-                    await target.send(key=key, value=value, headers=out_headers)
+                    await send(target, position, key=key, value=value, headers=out_headers)
                 elif out.dead_letter is not None:
                     dl_value, dl_headers = dead_letter_record(out.dead_letter)
                     dl_key, dl_headers, value = seal(sealer, in_key, dl_headers, dl_value)
-                    await targets[DEAD_LETTER].send(key=dl_key, value=value, headers=dl_headers)
+                    dead = targets[DEAD_LETTER]
+                    await send(dead, position, key=dl_key, value=value, headers=dl_headers)
 
     run_stage.__qualname__ = run_stage.__name__ = f"stage_{stage.name}"  # readable logs
     # concurrency=1: with more, faust may commit past a record still being processed
     # (faust-streaming #606); scale out with partitions and workers instead.
     app.agent(source, name=f"klantsignaal.{stage.name}", concurrency=1)(run_stage)
+
+
+def _sender(outage: Outage) -> Callable[..., Any]:
+    """`await send(target, position, **record)`: a send the producer refuses is retried in
+    place (in_place.py), never skipped."""
+
+    async def send(target: Any, position: str, **record: Any) -> Any:
+        try:
+            return await target.send(**record)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the first failure; the retries log their own
+            what = f"sending to {target.get_topic_name()} for the record at {position}"
+            log.warning("%s failed: %r; retrying in place", what, exc)
+        return await outage.retry_async(what, lambda: target.send(**record))
+
+    return send
 
 
 # A record on a topic several agents read (contact-events: trigger, signals, monitor-feed;

@@ -1,0 +1,125 @@
+"""Retry in place: what a worker's agent needs from outside (the key store, the producer)
+is retried where it failed, never skipped.
+
+faust acks a record in its stream's `finally`, whatever the agent did with it: an error
+that escapes the agent (a key store that is away while a record is opened or an output
+sealed, a send the producer refuses) would skip the record, and a dead letter is no
+answer either (the record was fine; the database was not). So these calls are retried
+with a bounded backoff (0.25 s doubling to at most 5 s between attempts), with a warning
+per attempt and a line when it works again. An outage that outlasts
+`KLANTSIGNAAL_KAFKA_OUTAGE_SECONDS` (default 300) stops the worker at once, exit code 75,
+without acking the record: its offset is not committed, so the restarted worker (or
+another one in the group) processes it again. Stopping, not skipping: a skipped answer is
+a citizen nobody calls back, and a worker that exits is seen by the operator (and
+restarted by the orchestrator); one that skips is not.
+
+Key store calls are synchronous (they run inside a stage's state access), so the key
+store retries block the worker's event loop while they wait: without the key store no
+record of a citizen can be opened or sealed anyway. Consumer heartbeats run in faust's
+consumer thread, so the group keeps the worker meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import NoReturn, TypeVar
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+EXIT_OUTAGE = 75  # EX_TEMPFAIL: a dependency is away; start again when it is back
+PAUSES = (0.25, 0.5, 1.0, 2.0, 4.0, 5.0)  # then 5 s each time
+
+
+def stop_worker(what: str, exc: BaseException) -> NoReturn:
+    """Exit now, without faust's shutdown: that would ack (and commit) the record in hand."""
+    log.critical(
+        "%s still failing (%r); the worker stops (exit %d) rather than skip the record: "
+        "it is processed again after the restart",
+        what,
+        exc,
+        EXIT_OUTAGE,
+    )
+    for handler in logging.getLogger().handlers:
+        with contextlib.suppress(Exception):  # exiting anyway
+            handler.flush()
+    sys.stderr.flush()
+    os._exit(EXIT_OUTAGE)
+
+
+@dataclass
+class Outage:
+    """How long a dependency may be away before the worker stops."""
+
+    limit_seconds: float = 300.0
+    pauses: tuple[float, ...] = PAUSES
+    give_up: Callable[[str, BaseException], NoReturn] = field(default=stop_worker)
+    clock: Callable[[], float] = time.monotonic
+
+    def pause(self, attempt: int) -> float:
+        return self.pauses[min(attempt, len(self.pauses) - 1)]
+
+    def _failed(self, what: str, exc: BaseException, attempt: int, began: float) -> float:
+        """Log the failure; the pause before the next attempt (or give up)."""
+        waited = self.clock() - began
+        if waited >= self.limit_seconds:
+            self.give_up(what, exc)
+        pause = min(self.pause(attempt), max(0.0, self.limit_seconds - waited))
+        log.warning(
+            "%s failed (attempt %d, %.1f s so far): %r; retrying in place in %.2f s",
+            what,
+            attempt + 1,
+            waited,
+            exc,
+            pause,
+        )
+        return pause
+
+    def _recovered(self, what: str, attempt: int, began: float) -> None:
+        if attempt:
+            log.warning(
+                "%s works again after %d failed attempt(s), %.1f s",
+                what,
+                attempt,
+                self.clock() - began,
+            )
+
+    def retry(
+        self, what: str, call: Callable[[], T], transient: Callable[[BaseException], bool]
+    ) -> T:
+        """call() until it works; errors that are not `transient` are raised at once."""
+        attempt, began = 0, self.clock()
+        while True:
+            try:
+                result = call()
+            except Exception as exc:
+                if not transient(exc):
+                    raise
+                time.sleep(self._failed(what, exc, attempt, began))
+                attempt += 1
+                continue
+            self._recovered(what, attempt, began)
+            return result
+
+    async def retry_async(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
+        """await call() until it works (any error: a send that failed is sent again; the
+        record has a deterministic id, so a copy that did get out is deduplicated)."""
+        attempt, began = 0, self.clock()
+        while True:
+            try:
+                result = await call()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                await asyncio.sleep(self._failed(what, exc, attempt, began))
+                attempt += 1
+                continue
+            self._recovered(what, attempt, began)
+            return result
