@@ -89,3 +89,26 @@ def test_kafka_bench_prints_the_figures_the_issue_asks_for(kafka_broker: KafkaBr
     assert all(v is not None for v in summary["edge_ms_at_500_per_s"].values())
     assert summary["worker_peak_rss_mib"] > 0
     assert len(out["load_average_start"]) == 3 and len(out["load_average_end"]) == 3
+
+
+@pytest.mark.kafka
+@pytest.mark.slow
+def test_kafka_bench_edge_only_measures_the_edge_alone(kafka_broker: KafkaBroker) -> None:
+    """`bench --runtime kafka --edge-only`: only the web edge phase (no worker phases),
+    every request accepted, and the measuring client's own CPU reported."""
+    out = run_bench(
+        {
+            "runtime": "kafka",
+            "bootstrap": kafka_broker.bootstrap,
+            "edge_only": True,
+            "edge_requests": 60,
+            "progress": False,
+        }
+    )
+    kafka = out["pipeline_kafka"]
+    assert "contacts" not in kafka and kafka["worker_processes"] == 0
+    edge = kafka["edge"]
+    assert edge["statuses"] == {202: edge["requests"]} and edge["requests"] > 0
+    assert edge["paced"]["statuses"] == {202: edge["paced"]["requests"]}
+    assert edge["client_cpu_percent"] >= 0 and edge["paced"]["client_cpu_percent"] >= 0
+    assert kafka["summary"]["edge_requests_per_s"] > 0
