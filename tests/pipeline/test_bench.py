@@ -88,6 +88,7 @@ def test_kafka_bench_prints_the_figures_the_issue_asks_for(kafka_broker: KafkaBr
     assert paced["statuses"] == {202: paced["requests"]} and paced["requests"] > 0
     assert all(v is not None for v in summary["edge_ms_at_500_per_s"].values())
     assert summary["worker_peak_rss_mib"] > 0
+    assert all(v > 0 for v in summary["worker_cpu_s_per_1000"].values())
     assert len(out["load_average_start"]) == 3 and len(out["load_average_end"]) == 3
 
 

@@ -22,6 +22,7 @@ import pytest
 from kafka import KafkaConsumer, KafkaProducer
 from kafka.structs import TopicPartition
 
+from pipeline.runtimes.kafka.agent_plan import consumed_topics
 from pipeline.runtimes.kafka.codec import decode, headers_list, open_record, raw_parts
 from pipeline.runtimes.kafka.keystore import sealer_for
 from pipeline.runtimes.kafka.publisher import KafkaPublisher
@@ -79,7 +80,7 @@ class KafkaHarness:
         self._raw_producer: KafkaProducer | None = None
         self._checker: KafkaConsumer | None = None
         topology = build_topology(self.settings, lexicon_scorer())
-        self._inputs = sorted({t for stage in topology.stages for t in stage.inputs})
+        self._inputs = consumed_topics(topology)  # what the workers' group reads
 
     # -- RuntimeHarness -------------------------------------------------------------------
 

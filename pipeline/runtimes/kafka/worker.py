@@ -1,4 +1,5 @@
-"""The stages as faust-streaming agents: one agent per stage, one table per state name.
+"""The stages as faust-streaming agents: one agent per group of stages sharing an input
+(pipeline.runtimes.kafka.agent_plan), one table per state name.
 
 Every record goes through `pipeline.processing.process_record`, exactly as in the embedded
 runtime, so both accept and reject the same records. Run a worker with
@@ -13,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import logging
-import weakref
+from collections import deque
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,8 @@ from faust.transport.drivers.aiokafka import Consumer as AIOKafkaConsumer
 from faust.transport.drivers.aiokafka import Transport as AIOKafkaTransport
 
 from pipeline.ops.logs import configure as configure_logging
-from pipeline.processing import Outcome, outputs, process_record, runtime_failure
+from pipeline.processing import Outcome, Output, outputs, process_record, runtime_failure
+from pipeline.runtimes.kafka.agent_plan import AgentPlan, chained_readers, plan_agents
 from pipeline.runtimes.kafka.codec import (
     dead_letter_record,
     decode,
@@ -33,8 +35,10 @@ from pipeline.runtimes.kafka.codec import (
     raw_parts,
     seal,
 )
+from pipeline.runtimes.kafka.fast_delivery import DirectDelivery, NoPauseOnFullQueue
 from pipeline.runtimes.kafka.in_place import Outage
 from pipeline.runtimes.kafka.keystore import sealer_for
+from pipeline.runtimes.kafka.lean_monitor import LeanMonitor
 from pipeline.runtimes.kafka.offsets import PositionReportingThread, SafeOffsetsConsumer
 from pipeline.runtimes.kafka.table_writes import WriteBehind
 from pipeline.runtimes.kafka.topics import app_id, ensure_topics
@@ -123,8 +127,10 @@ class _ReadCommittedThread(PositionReportingThread):
         return consumer
 
 
-class _Consumer(SafeOffsetsConsumer, AIOKafkaConsumer):
-    """faust's aiokafka consumer with the offset fixes of pipeline.runtimes.kafka.offsets."""
+class _Consumer(DirectDelivery, NoPauseOnFullQueue, SafeOffsetsConsumer, AIOKafkaConsumer):
+    """faust's aiokafka consumer with the offset fixes of pipeline.runtimes.kafka.offsets;
+    records handed over without tasks where they cannot wait, a full queue waited on
+    rather than its partitions paused (fast_delivery.py)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -204,6 +210,7 @@ def build_app(
         # on every restart and rebalance, and once a restarted worker came back without its
         # table state, cause not pinned down.)
         processing_guarantee="at_least_once",
+        monitor=LeanMonitor(),  # no per-record statistics nobody reads (lean_monitor.py)
         key_serializer="raw",
         value_serializer="raw",
         topic_partitions=settings.kafka_partitions,
@@ -247,13 +254,14 @@ def build_app(
     def raw_topic(*names: str) -> Any:
         return app.topic(*names, key_serializer="raw", value_serializer="raw", internal=False)
 
-    targets = {
-        name: raw_topic(settings.topic(name))
+    targets = {  # logical -> physical name of every topic the stages write
+        name: settings.topic(name)
         for stage in topology.stages
         for name in (*stage.outputs, DEAD_LETTER)
     }
-    for stage in topology.stages:
-        _add_agent(app, settings, stage, states, targets, raw_topic, sealer, outage)
+    chained = chained_readers(topology)
+    for plan in plan_agents(topology):
+        _add_agent(app, settings, plan, chained, states, targets, raw_topic, sealer, outage)
 
     async def on_ready() -> None:
         assigned = app.consumer.assignment()
@@ -284,79 +292,95 @@ def deferrable_states(topology: Topology) -> set[str]:
 def _add_agent(
     app: faust.App,
     settings: Settings,
-    stage: Stage,
+    plan: AgentPlan,
+    chained: Mapping[str, tuple[Stage, ...]],
     states: Mapping[str, State],
     targets: Mapping[str, Any],
     raw_topic: Callable[..., Any],
     sealer: Sealer | None = None,
     outage: Outage | None = None,
 ) -> None:
-    logical = {settings.topic(t): t for t in stage.inputs}
-    send = _sender(outage or Outage(settings.kafka_outage_seconds))
-    stage_states = {name: states[name] for name in stage.state_names}
+    """One agent for a group of stages (pipeline.runtimes.kafka.agent_plan): each record is
+    opened and decoded once and run through every stage that reads its topic, then through
+    the stateless stages that read what those emitted."""
+    logical = {settings.topic(t): t for t in plan.topics}
+    send = _sender(app, outage or Outage(settings.kafka_outage_seconds))
     source = raw_topic(*logical)
+    stages = [s for group in (plan.readers, chained) for run in group.values() for s in run]
+    states_of = {s.name: {name: states[name] for name in s.state_names} for s in stages}
 
-    async def run_stage(stream: Any) -> None:
+    async def write(out: Output, in_key: bytes | None, position: str) -> None:
+        if out.event is not None:
+            key, out_headers, value = seal(sealer, *out.event.to_binary())
+            topic = targets.get(out.topic) or settings.topic(out.topic)
+        elif out.dead_letter is not None:
+            dl_value, dl_headers = dead_letter_record(out.dead_letter)
+            key, out_headers, value = seal(sealer, in_key, dl_headers, dl_value)
+            topic = targets[DEAD_LETTER]
+        else:
+            return
+        sent = await send(topic, position, key, value, out_headers)
+        sent.add_done_callback(_log_failed_send)
+
+    async def run_group(stream: Any) -> None:
         async for event in stream.events():
             msg = event.message
             topic = logical.get(msg.topic, msg.topic)
             position = f"{msg.partition}/{msg.offset}"
-            opened = opened_once(sealer, msg)
+            opened = open_record(sealer, msg.key, headers_list(msg.headers), msg.value)
             if opened is ERASED:
                 continue  # its klant was forgotten: as if never there
             in_key, headers, in_value = opened
             decoded = decode(in_key, headers, in_value)
             raw = raw_parts(in_key, headers, in_value) if isinstance(decoded, str) else None
-            outcome = await _process(stage, topic, decoded, stage_states, position, raw)
-            for out in outputs(outcome, stage.name, None):
-                if out.event is not None:
-                    key, out_headers, value = seal(sealer, *out.event.to_binary())
-                    target = targets.get(out.topic) or raw_topic(settings.topic(out.topic))
-                    await send(target, position, key=key, value=value, headers=out_headers)
-                elif out.dead_letter is not None:
-                    dl_value, dl_headers = dead_letter_record(out.dead_letter)
-                    dl_key, dl_headers, value = seal(sealer, in_key, dl_headers, dl_value)
-                    dead = targets[DEAD_LETTER]
-                    await send(dead, position, key=dl_key, value=value, headers=dl_headers)
+            # Breadth first: the stages of the input record, then those of what they emitted.
+            work: deque[tuple[Stage, str, Any, Any]] = deque(
+                (stage, topic, decoded, raw) for stage in plan.readers.get(topic, ())
+            )
+            while work:
+                stage, on_topic, record, record_raw = work.popleft()
+                outcome = await _process(
+                    stage, on_topic, record, states_of[stage.name], position, record_raw
+                )
+                for out in outputs(outcome, stage.name, None):
+                    await write(out, in_key, position)
+                    if out.event is not None:
+                        for nxt in chained.get(out.topic, ()):
+                            work.append((nxt, out.topic, out.event, None))
 
-    run_stage.__qualname__ = run_stage.__name__ = f"stage_{stage.name}"  # readable logs
+    run_group.__qualname__ = run_group.__name__ = f"stages_{plan.name.replace('+', '_')}"
     # concurrency=1: with more, faust may commit past a record still being processed
     # (faust-streaming #606); scale out with partitions and workers instead.
-    app.agent(source, name=f"klantsignaal.{stage.name}", concurrency=1)(run_stage)
+    app.agent(source, name=f"klantsignaal.{plan.name}", concurrency=1)(run_group)
 
 
-def _sender(outage: Outage) -> Callable[..., Any]:
-    """`await send(target, position, **record)`: a send the producer refuses is retried in
-    place (in_place.py), never skipped."""
+def _sender(app: faust.App, outage: Outage) -> Callable[..., Any]:
+    """`await send(topic, position, key, value, headers)`: straight to faust's producer (what
+    Topic.send ends in, without its per-message future and sensor wrapping; faust flushes it
+    before committing offsets); a send the producer refuses is retried in place
+    (in_place.py), never skipped. Returns the delivery future."""
 
-    async def send(target: Any, position: str, **record: Any) -> Any:
+    async def send(topic: str, position: str, key: Any, value: Any, headers: Any) -> Any:
+        def again() -> Any:
+            return app.producer.send(topic, key, value, None, None, headers)
+
         try:
-            return await target.send(**record)
+            return await again()
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # the first failure; the retries log their own
-            what = f"sending to {target.get_topic_name()} for the record at {position}"
+            what = f"sending to {topic} for the record at {position}"
             log.warning("%s failed: %r; retrying in place", what, exc)
-        return await outage.retry_async(what, lambda: target.send(**record))
+        return await outage.retry_async(what, again)
 
     return send
 
 
-# A record on a topic several agents read (contact-events: trigger, signals, monitor-feed;
-# scored-signals: alerting, monitor-feed) is one faust Message delivered to each of them:
-# open it once (key lookup, decryption, header parsing). Only the opened bytes are shared;
-# each agent decodes its own event. Entries go with the message.
-_OPENED: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
-
-
-def opened_once(sealer: Sealer | None, msg: Any) -> Any:
-    """open_record for a faust Message, computed once per message."""
-    try:
-        return _OPENED[msg]
-    except KeyError:
-        opened = open_record(sealer, msg.key, headers_list(msg.headers), msg.value)
-        _OPENED[msg] = opened
-        return opened
+def _log_failed_send(sent: Any) -> None:
+    """A stage output the producer could not deliver after its own retries (faust's
+    Topic.send logged these the same way). By exception type only: never a value."""
+    if not sent.cancelled() and sent.exception() is not None:
+        log.error("sending a stage output failed: %s", type(sent.exception()).__name__)
 
 
 async def _process(

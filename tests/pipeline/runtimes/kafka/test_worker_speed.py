@@ -4,10 +4,15 @@ worker process. The guarantees themselves are shown by test_kafka_faults.py."""
 
 from __future__ import annotations
 
+import asyncio
+from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from pipeline.bench_kafka import _env
+from pipeline.runtimes.kafka.agent_plan import chained_readers, consumed_topics, plan_agents
+from pipeline.runtimes.kafka.fast_delivery import DirectDelivery
 from pipeline.runtimes.kafka.table_writes import WriteBehind
 from pipeline.runtimes.kafka.worker import deferrable_states
 from pipeline.settings import Settings
@@ -63,3 +68,102 @@ def test_a_second_bench_worker_has_its_own_data_dir_and_the_shared_key_store(
     assert first["KLANTSIGNAAL_DATA_DIR"] != second["KLANTSIGNAAL_DATA_DIR"]
     assert first["KLANTSIGNAAL_KAFKA_INSTANCE_ID"] != second["KLANTSIGNAAL_KAFKA_INSTANCE_ID"]
     assert second["KLANTSIGNAAL_KEYSTORE_URL"] == settings.keystore
+
+
+def test_one_agent_per_input_group_and_stateless_stages_on_what_it_emits() -> None:
+    """A contact is delivered once, to one agent running trigger, signals and monitor-feed
+    in topology order; alerting and monitor-feed run on the signals and invitations the
+    agent emits (the topics are still written); monitoring, keyed by service cell and with
+    state of its own, keeps its own agent and topic."""
+    settings = replace(Settings(), runtime="kafka", monitor_response_chart="on")
+    topology = topology_for(settings, scorer_for(settings))
+    plans = {p.name: p for p in plan_agents(topology)}
+    assert set(plans) == {"trigger+signals+monitor-feed", "monitoring"}
+    main = plans["trigger+signals+monitor-feed"]
+    names = {t: [s.name for s in stages] for t, stages in main.readers.items()}
+    assert names["contact-events"] == ["trigger", "signals", "monitor-feed"]
+    assert names["survey-responses"] == ["signals"]
+    assert set(main.topics) == {"contact-events", "opt-outs", "survey-responses", "page-feedback"}
+    chained = {t: [s.name for s in stages] for t, stages in chained_readers(topology).items()}
+    assert chained == {
+        "scored-signals": ["alerting", "monitor-feed"],
+        "survey-invitations": ["monitor-feed"],
+    }
+    # Every input of every stage is read by an agent or run on what the stages emit.
+    for stage in topology.stages:
+        for topic in stage.inputs:
+            subscribed = any(stage in p.readers.get(topic, ()) for p in plans.values())
+            assert subscribed != (stage.name in chained.get(topic, ())), (stage.name, topic)
+    # The consumer group reads (and its lag is watched on) only the subscribed topics.
+    assert consumed_topics(topology) == sorted([*main.topics, "monitor-observations"])
+    assert "scored-signals" not in consumed_topics(topology)
+
+
+class _FaustWait:
+    """Stands in for mode's Service.wait_first: records that the tasks path ran."""
+
+    calls = 0
+
+    async def wait_first(self, *coros: Any, timeout: Any = None) -> Any:
+        _FaustWait.calls += 1
+        for coro in coros:
+            coro.close()
+        return "faust"
+
+
+class _Flag:
+    def __init__(self, value: bool = False) -> None:
+        self.value = value
+
+    def is_set(self) -> bool:
+        return self.value
+
+
+class _Delivering(DirectDelivery, _FaustWait):
+    def __init__(self) -> None:
+        self.suspend_flow = asyncio.Event()
+        self._stopped, self._crashed = _Flag(), _Flag()
+        self.queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=2)
+        channel = SimpleNamespace(queue=self.queue)
+        self.app = SimpleNamespace(
+            flow_control=SimpleNamespace(is_active=lambda: True),
+            producer=SimpleNamespace(buffer=SimpleNamespace(max_messages=100, size=0)),
+            topics=SimpleNamespace(
+                _tp_to_callback_lock=asyncio.Lock(), _tp_index={"tp-0": [channel]}
+            ),
+        )
+        self.delivered: list[Any] = []
+
+    async def callback(self, message: Any) -> str:
+        self.delivered.append(message)
+        return "done"
+
+
+def test_a_delivery_that_cannot_wait_is_awaited_without_tasks_else_faust_races_it() -> None:
+    async def scenario() -> None:
+        consumer = _Delivering()
+        message = SimpleNamespace(tp="tp-0", offset=7)
+
+        def drain_call() -> Any:  # as faust's drain loop calls it
+            return consumer.wait_first(consumer.callback(message), consumer.suspend_flow.wait())
+
+        result = await drain_call()
+        assert result.results == ["done"] and not result.stopped
+        assert consumer.delivered == [message] and _FaustWait.calls == 0
+        # Anything the delivery could wait on: faust's own race against suspend_flow.
+        for blocked in (
+            lambda: consumer.suspend_flow.set(),
+            lambda: setattr(consumer.app.producer.buffer, "size", 101),
+            lambda: consumer.queue.put_nowait(1) or consumer.queue.put_nowait(2),
+            lambda: setattr(consumer.app.flow_control, "is_active", lambda: False),
+        ):
+            fresh = _Delivering()
+            consumer.__dict__.update(fresh.__dict__)
+            blocked()
+            before = _FaustWait.calls
+            assert await drain_call() == "faust"
+            assert _FaustWait.calls == before + 1
+        # Other wait_first calls are faust's, untouched.
+        assert await consumer.wait_first(asyncio.sleep(0), asyncio.sleep(0)) == "faust"
+
+    asyncio.run(scenario())
