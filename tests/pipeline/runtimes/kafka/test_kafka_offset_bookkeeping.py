@@ -154,3 +154,30 @@ def test_healing_a_partition_reported_by_the_driver_keeps_faust_bookkeeping_vali
     # crashed every later fetch of the worker (seen in the Kafka bench).
     assert books._get_active_partitions() == {TOPIC_PARTITION}
     assert all(type(tp) is TP for tp in books._get_active_partitions())
+
+
+def test_a_drop_noticed_in_the_tail_of_a_rebalance_is_sought_back_after_it() -> None:
+    """faust's recovery has sought and resumed the partitions, the worker's own seek back
+    (fix 2) is done, but faust has not declared the rebalance over yet when a drop is
+    noticed. The seek back must wait for the end, not give up: giving up left the
+    partition paused and the commit held at the dropped records for good (the
+    second-worker test: committed offsets 225-242 records behind the end at idle)."""
+    books = Seeking()
+    books.app.rebalancing = True
+    driver_tp = TopicPartition(TOPIC_PARTITION.topic, TOPIC_PARTITION.partition)
+    epoch = books.fetch_epoch(driver_tp)
+    books.note_fetch(driver_tp, 12, 13, epoch, [10, 11, 12])
+    books._note_delivery(Delivered(10), epoch)
+    books._note_delivery(Delivered(12), epoch)  # 11 dropped, mid-rebalance
+
+    async def scenario() -> None:
+        healing = asyncio.ensure_future(books._seek_dropped(driver_tp))
+        await asyncio.sleep(0.3)
+        assert books.sought == []  # not while faust still rebalances
+        books.app.rebalancing = False  # faust: "Worker ready"
+        await asyncio.wait_for(healing, 5)
+
+    asyncio.run(scenario())
+    assert books.sought == [(TOPIC_PARTITION, 11)]
+    assert books._get_active_partitions() == {TOPIC_PARTITION}  # resumed
+    assert books.safe_offset(driver_tp) is None  # void until fetched again from 11
