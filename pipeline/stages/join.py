@@ -82,22 +82,43 @@ def join_response(contacts: State, response: Response) -> JoinedResponse | None:
     return JoinedResponse(response, ContactContext.from_state(response.contact_id, raw))
 
 
+# Responses a contact took out of `pending`, kept (by contact id) so that a replay of that
+# contact emits their signals again: at-least-once runtimes (Kafka) may replay a contact
+# after its `pending` change reached the state but before its signals were sent (a crash
+# in between), and the replay must not find the answers gone (docs/kafka.md, Known gaps).
+TAKEN = "~taken"
+MAX_TAKEN_CONTACTS_PER_KLANT = 5
+
+
 def park_response(pending: State, response: Response, raw: dict[str, Any]) -> None:
     """Keep a response whose contact has not been seen yet, to join it when it comes."""
-    waiting = pending.get(response.klant) or {}
-    if sum(len(v) for v in waiting.values()) >= MAX_PENDING_PER_KLANT:
+    stored = pending.get(response.klant) or {}
+    if raw in stored.get(response.contact_id, ()):
+        return  # the same answer replayed: parked once
+    if sum(len(v) for k, v in stored.items() if k != TAKEN) >= MAX_PENDING_PER_KLANT:
         raise Rejected(
             f"te veel antwoorden wachten op hun contact voor deze klant; contact "
             f"{response.contact_id} onbekend"
         )
-    waiting.setdefault(response.contact_id, []).append(raw)
-    pending.put(response.klant, waiting)
+    stored.setdefault(response.contact_id, []).append(raw)
+    pending.put(response.klant, stored)
 
 
 def take_pending(pending: State, klant: str, contact_id: str) -> list[dict[str, Any]]:
-    waiting = pending.get(klant)
-    if not waiting or contact_id not in waiting:
+    """The responses waiting for this contact; also those it took before (a replay of the
+    contact gives the same signals again, with the same ids)."""
+    stored = pending.get(klant)
+    if not stored:
         return []
-    early = waiting.pop(contact_id)
-    pending.put(klant, waiting)
-    return list(early)
+    taken: dict[str, list[Any]] = stored.get(TAKEN) or {}
+    before = list(taken.get(contact_id, ()))
+    if contact_id not in stored:
+        return before
+    early = [r for r in stored.pop(contact_id) if r not in before]
+    taken.pop(contact_id, None)
+    taken[contact_id] = before + early  # newest last
+    while len(taken) > MAX_TAKEN_CONTACTS_PER_KLANT:
+        taken.pop(next(iter(taken)))
+    stored[TAKEN] = taken
+    pending.put(klant, stored)
+    return before + early

@@ -11,6 +11,7 @@ from pipeline.invitation_policy import load_policy
 from pipeline.processing import process_record
 from pipeline.sentiment import lexicon_scorer
 from pipeline.stages.alerting import AlertingStage, alert_reasons
+from pipeline.stages.join import TAKEN
 from pipeline.stages.scoring import SignalStage
 from pipeline.stages.trigger import TriggerStage, link_token, skip_reason
 from schemas.models import Contact, Dienst, Sentiment, Signal
@@ -140,7 +141,31 @@ def test_response_before_its_contact_waits_and_is_joined_later() -> None:
     joined = process_record(stage, CONTACT.topic, contact, states, "2").emits
     assert [e.event.data["responseId"] for e in joined] == [early.data["responseId"]]
     assert joined[0].event.data["team"] == contact.data["team"]
-    assert states["pending"].data[klant(1)] == {}
+    # no longer waiting; kept as taken by this contact (for a replay of it)
+    assert set(states["pending"].data[klant(1)]) == {TAKEN}
+
+
+def test_a_replayed_contact_emits_the_signals_of_the_answers_it_took_again() -> None:
+    """At-least-once runtimes may replay a contact after its `pending` change reached the
+    state but before the signals it produced were sent (a worker crash in between): the
+    replay must emit the same signals again (same ids), not find the answers gone
+    (docs/kafka.md, Known gaps). A replayed answer is parked once."""
+    stage = SignalStage(scorer=lexicon_scorer())
+    states = {"contacts": DictState(), "pending": DictState()}
+    contact = contact_event(klant=klant(3))
+    early = response_event(
+        {"invitationId": "i", "contactId": contact.data["contactId"], "klant": klant(3)},
+        **VERY_NEGATIVE,
+    )
+    for position in ("1", "2"):  # the answer itself replayed
+        assert process_record(stage, RESPONSE.topic, early, states, position).emits == []
+    first = process_record(stage, CONTACT.topic, contact, states, "3").emits
+    replayed = process_record(stage, CONTACT.topic, contact, states, "3").emits
+    assert [e.event.id for e in first] == [e.event.id for e in replayed]
+    assert len(first) == 1 and first[0].event.data["responseId"] == early.data["responseId"]
+    # and a later contact of the same klant takes nothing of it
+    other = contact_event(klant=klant(3))
+    assert process_record(stage, CONTACT.topic, other, states, "4").emits == []
 
 
 def test_too_many_waiting_responses_are_dead_lettered_and_state_untouched() -> None:
