@@ -182,7 +182,7 @@ class KafkaHarness:
         began = time.monotonic()
         self._log_file = open(log_path, "wb")  # noqa: SIM115 - lives as long as the worker
         self._proc = subprocess.Popen(
-            worker_command(),
+            worker_command(self.extra_env),
             cwd=REPO_ROOT,
             env=env,
             stdin=subprocess.DEVNULL,
@@ -422,11 +422,14 @@ def wait_for_klant(
     raise AssertionError(f"nothing for the klant on {topic} within {timeout:.0f} s")
 
 
-def worker_command() -> list[str]:
+def worker_command(env: dict[str, str] | None = None) -> list[str]:
     """The real worker, or with KLANTSIGNAAL_TEST_WITHOUT_FIX=<fix> the worker with that
     offset fix switched off (tests/support/kafka_worker_without_fix.py), to show a test fails
-    without it."""
+    without it. A worker env with KLANTSIGNAAL_TEST_CRASH_MARKER: the fault-injection worker
+    (tests/support/kafka_worker_crash_before_signal.py)."""
     without = os.environ.get("KLANTSIGNAAL_TEST_WITHOUT_FIX", "").split()
+    if env and "KLANTSIGNAAL_TEST_CRASH_MARKER" in env:
+        return [sys.executable, "-m", "tests.support.kafka_worker_crash_before_signal", *without]
     if without:
         return [sys.executable, "-m", "tests.support.kafka_worker_without_fix", *without]
     return [sys.executable, "-m", "pipeline.runtimes.kafka.worker"]

@@ -18,6 +18,9 @@ Fixes (docs/kafka.md, "Offsets: what the worker corrects in faust-streaming"):
 - `dropped`: fetched records faust never handed to the streams go unnoticed (fix 5).
 - `paused-fetch`: the fetch gets faust's live set of active partitions, which aiokafka
   reads as "all partitions" once faust has paused them all (fix 6).
+- `pending-taken` (not an offset fix: the join's): a contact takes the answers waiting for
+  it out of `pending` and forgets them, so a replay of the contact finds none (docs/kafka.md,
+  Known gaps; tests/pipeline/runtimes/kafka/test_kafka_pending_replay.py).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from typing import Any
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 
 from pipeline.runtimes.kafka import offsets, worker
+from pipeline.stages import scoring
 
 
 async def _seek_nothing(self: Any) -> dict[Any, int]:
@@ -87,6 +91,16 @@ async def _fetch_with_live_set(
     return records
 
 
+def _take_and_forget(pending: Any, klant: str, contact_id: str) -> list[Any]:
+    # The join before its fix: what a contact took is gone from the state.
+    waiting = pending.get(klant)
+    if not waiting or contact_id not in waiting:
+        return []
+    early = waiting.pop(contact_id)
+    pending.put(klant, waiting)
+    return list(early)
+
+
 def switch_off(fix: str) -> None:
     mixin = offsets.SafeOffsetsConsumer
     if fix == "position":
@@ -103,10 +117,12 @@ def switch_off(fix: str) -> None:
         mixin._check_order = _check_nothing  # type: ignore[method-assign]
     elif fix == "paused-fetch":
         offsets.PositionReportingThread._fetch_records = _fetch_with_live_set  # type: ignore[method-assign]
+    elif fix == "pending-taken":
+        scoring.take_pending = _take_and_forget  # type: ignore[assignment]
     else:
         raise SystemExit(
             f"unknown fix {fix!r}: position, seek-back, failed-commit, stale-position, "
-            "dropped or paused-fetch"
+            "dropped, paused-fetch or pending-taken"
         )
 
 

@@ -1,0 +1,41 @@
+"""The Kafka worker, crashing once right before it sends its first signal: after the state
+changes of the record in hand reached their changelogs, before the signal, its alert and the
+record's offset commit. Fault injection for
+tests/pipeline/runtimes/kafka/test_kafka_pending_replay.py only: the harness starts this
+module instead of the worker when its env holds KLANTSIGNAAL_TEST_CRASH_MARKER (a path; the
+crash happens only while that file does not exist, so the restarted worker runs normally).
+Arguments name offset or stage fixes to switch off (tests/support/kafka_worker_without_fix.py),
+e.g. `pending-taken`. Nothing in pipeline/ reads these variables.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from faust.transport.drivers.aiokafka import Producer
+
+from pipeline.runtimes.kafka import worker
+from tests.support.kafka_worker_without_fix import switch_off
+
+_send = Producer.send
+
+
+async def _send_or_crash(self: Any, topic: str, *args: Any, **kwargs: Any) -> Any:
+    marker = Path(os.environ["KLANTSIGNAAL_TEST_CRASH_MARKER"])
+    if topic.endswith("scored-signals") and not marker.exists():
+        await self.flush()  # the record's table changes (pending) are on the changelog now
+        marker.write_text("crashed before sending a signal\n", encoding="utf-8")
+        print("fault injected: crash before sending a signal", flush=True)
+        os._exit(9)
+    return await _send(self, topic, *args, **kwargs)
+
+
+if __name__ == "__main__":
+    for name in sys.argv[1:]:
+        switch_off(name)
+        print(f"fix switched off: {name}", flush=True)
+    Producer.send = _send_or_crash  # type: ignore[method-assign]
+    worker.main()
