@@ -432,6 +432,10 @@ def edge_bench(
 
     port = _free_port()
     env = _env(settings) | {"KLANTSIGNAAL_PORT": str(port), "KLANTSIGNAAL_HOST": "127.0.0.1"}
+    # For an A/B of the edge's single-event path (docs/kafka.md, "Guarantees"): 0 puts
+    # every request in a transaction, as before.
+    single = os.environ.get("KLANTSIGNAAL_KAFKA_SINGLE_EVENT_IDEMPOTENT", "1")
+    env["KLANTSIGNAAL_KAFKA_SINGLE_EVENT_IDEMPOTENT"] = single
     log = open(workdir / "web.log", "wb")  # noqa: SIM115 - closed with the process
     proc = subprocess.Popen(
         [sys.executable, "-m", "pipeline.cli", "web"],
@@ -517,6 +521,7 @@ def edge_bench(
         client = time.process_time() - client0
         return {
             "requests": len(latencies),
+            "single_event_idempotent": int(single),
             "concurrency": concurrency,
             "statuses": statuses,
             "requests_per_s": round(len(latencies) / elapsed, 1),
