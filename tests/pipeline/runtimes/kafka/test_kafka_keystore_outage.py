@@ -140,3 +140,47 @@ def test_a_key_store_outage_mid_stream_skips_nothing(
         assert "Crashed reason" not in log, harness.worker_log_tail()
     finally:
         harness.close()
+
+
+def test_an_outage_longer_than_the_limit_stops_the_process(
+    key_store: RestartablePostgres,
+) -> None:
+    """Past KLANTSIGNAAL_KAFKA_OUTAGE_SECONDS the worker's key store gives up the way the
+    worker does: it logs why and exits at once with 75 (no shutdown that could ack the
+    record in hand), instead of returning an error that would skip the record."""
+    import sys
+
+    from tests.support.paths import REPO_ROOT
+
+    code = (
+        "import logging, sys\n"
+        "logging.basicConfig(level=logging.INFO)\n"
+        "from pipeline.runtimes.kafka.in_place import Outage\n"
+        "from pipeline.runtimes.kafka.keystore import SqlKeyStore\n"
+        f"store = SqlKeyStore({key_store.url!r}, outage=Outage(limit_seconds=1.0))\n"
+        "print('ready', flush=True)\n"
+        "sys.stdin.readline()\n"
+        "store.for_route('r-' + '0' * 32)\n"
+        "print('returned', flush=True)\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code],
+        cwd=REPO_ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None and proc.stdin is not None
+        assert proc.stdout.readline().strip() == "ready"
+        key_store.halt()
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 75, err
+    assert "returned" not in out
+    assert "retrying in place" in err and "the worker stops (exit 75)" in err, err
