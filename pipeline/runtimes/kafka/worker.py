@@ -304,7 +304,8 @@ def _add_agent(
     opened and decoded once and run through every stage that reads its topic, then through
     the stateless stages that read what those emitted."""
     logical = {settings.topic(t): t for t in plan.topics}
-    send = _sender(app, outage or Outage(settings.kafka_outage_seconds))
+    outage = outage or Outage(settings.kafka_outage_seconds)
+    send = _sender(app, outage)
     source = raw_topic(*logical)
     stages = [s for group in (plan.readers, chained) for run in group.values() for s in run]
     states_of = {s.name: {name: states[name] for name in s.state_names} for s in stages}
@@ -320,7 +321,7 @@ def _add_agent(
         else:
             return
         sent = await send(topic, position, key, value, out_headers)
-        sent.add_done_callback(_log_failed_send)
+        sent.add_done_callback(_on_delivered(outage, topic, position))
 
     async def run_group(stream: Any) -> None:
         async for event in stream.events():
@@ -376,11 +377,22 @@ def _sender(app: faust.App, outage: Outage) -> Callable[..., Any]:
     return send
 
 
-def _log_failed_send(sent: Any) -> None:
-    """A stage output the producer could not deliver after its own retries (faust's
-    Topic.send logged these the same way). By exception type only: never a value."""
-    if not sent.cancelled() and sent.exception() is not None:
-        log.error("sending a stage output failed: %s", type(sent.exception()).__name__)
+def _on_delivered(outage: Outage, topic: str, position: str) -> Callable[[Any], None]:
+    """The delivery callback of a stage output: one the producer could not deliver after
+    its own retries (the broker refused it, or it outlived the request timeout) stops the
+    worker (in_place.py, exit 75). Its record was acked when the send returned, and a commit
+    would pass it with the output lost; the stop comes first (faust flushes the producer
+    before it commits, and this callback runs before that flush returns), so the record is
+    processed again after the restart. Logged by exception type only: never a value."""
+
+    def delivered(sent: Any) -> None:
+        if sent.cancelled() or sent.exception() is None:
+            return
+        exc = sent.exception()
+        log.error("sending a stage output failed: %s", type(exc).__name__)
+        outage.give_up(f"delivering to {topic} the output of the record at {position}", exc)
+
+    return delivered
 
 
 async def _process(
