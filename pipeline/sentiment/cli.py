@@ -85,6 +85,7 @@ def register(
         action="store_true",
         help="previous method: function words fitted freely, neutralised at export",
     )
+    _recipe_args(t)
     t.set_defaults(func=cmd_train)
 
     r = sub.add_parser("retrain", help="gold corpus + warehouse weak labels; promote if not worse")
@@ -96,6 +97,25 @@ def register(
     b.add_argument("-n", type=int, default=20000, help="comments (20000)")
     b.set_defaults(func=cmd_bench)
     return p
+
+
+def _pair(text: str) -> tuple[float, float]:
+    a, b = text.split(",")
+    return float(a), float(b)
+
+
+def _recipe_args(p: argparse.ArgumentParser) -> None:
+    """Training settings a candidate can differ in (defaults: the train module's constants)."""
+    p.add_argument("--length-norm", type=_pair, help="REF,POWER (train.LENGTH_NORM)")
+    p.add_argument(
+        "--length-norm-lexicon",
+        action="store_true",
+        default=None,
+        help="length normalisation also of the lexicon sums",
+    )
+    p.add_argument("--realtext-weight", type=float, help="train.REALTEXT_WEIGHT")
+    p.add_argument("--weak-sentence-weight", type=float, help="train.WEAK_SENTENCE_WEIGHT")
+    p.add_argument("--closing", type=_pair, help="MIN_WORDS,EXTRA (train.CLOSING)")
 
 
 def _scorer_args(p: argparse.ArgumentParser) -> None:
@@ -209,6 +229,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from . import train as T
     from .corpus import load_dev, load_gold
     from .evaluate import evaluate
     from .lexicon import LexiconScorer
@@ -225,8 +246,15 @@ def cmd_train(args: argparse.Namespace) -> int:
         train,
         c=args.c or DEFAULT_C,
         drop_excluded=DROP_EXCLUDED and not getattr(args, "unconstrained", False),
-        extra=realtext_extra(rt_train),
+        extra=realtext_extra(
+            rt_train,
+            args.realtext_weight if args.realtext_weight is not None else T.REALTEXT_WEIGHT,
+            args.weak_sentence_weight,
+        ),
         dev=rt_dev,
+        length_norm=args.length_norm or T.LENGTH_NORM,
+        closing=args.closing or T.CLOSING,
+        length_norm_lexicon=args.length_norm_lexicon or T.LENGTH_NORM_LEXICON,
         note=f"shipped model: gold train split + {len(rt_train)} real-text train lines; "
         f"settings chosen on {len(rt_dev)} real-text dev lines (never on the eval part)",
     )

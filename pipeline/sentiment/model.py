@@ -57,8 +57,13 @@ class LinearScorer:
         # short texts' bias on the dev part; 0 in older model files.
         self._neg_long = float(model["thresholds"].get("neg_offset_long", 0.0))
         norm = tuple(model.get("length_norm") or (0.0, 0.0))
+        closing = tuple(model.get("closing") or (0.0, 0.0))
         self._analyser = analyser or Analyser(
-            stem_table=model.get("stems"), weights=self._w, length_norm=norm
+            stem_table=model.get("stems"),
+            weights=self._w,
+            length_norm=norm,
+            closing=closing,
+            length_norm_lexicon=bool(model.get("length_norm_lexicon", False)),
         )
         zero = (0.0, 0.0, 0.0, 0.0)
         # How much one unit of our lexicon moves the pos-vs-neg margin (for explanations).

@@ -99,13 +99,24 @@ class Analyser:
         weights: Mapping[str, tuple[float, ...]] | None = None,
         bigrams: bool = True,
         length_norm: tuple[float, float] = (0.0, 0.0),
+        closing: tuple[float, float] = (0.0, 0.0),
+        length_norm_lexicon: bool = False,
     ) -> None:
         self._tokenize = _TOKEN_RE.findall
+        # (min_words, extra): in a comment of more than min_words words and more than one
+        # sentence, the features of the closing sentence (from the last ".", "!", "?" or "…"
+        # followed by a word) count 1 + extra times. Reviews close with their verdict; a
+        # position in the text, not a word, so it holds for any review. (0, 0): off.
+        self.closing_min, self.closing_extra = (float(x) for x in closing)
         # (ref, power): the word, bigram and emoji features of a comment of n > ref words
         # count (ref / n) ** power each, so a long review does not outvote its length in
         # training and a short sentence is not judged by weights fitted to long sums.
         # (0, 0): off (model files without "length_norm").
         self.length_ref, self.length_power = (float(x) for x in length_norm)
+        # The same factor on the sums of our lexicon (lex:pos, lex:neg and their negated
+        # parts): otherwise they grow with the length of a review while its word features do
+        # not, and decide very long reviews alone. False: as model files before round 4.
+        self.length_norm_lexicon = length_norm_lexicon
         # Stems nltk's Snowball stemmer gave at training time for the model's vocabulary and
         # lexicons, shipped in the model file: scoring then never imports nltk (~0.8 s and
         # ~60 MB: it pulls scipy and sklearn). A word outside the table can only matter if it
@@ -321,11 +332,22 @@ class Analyser:
             raise ValueError("an analyser with weights cannot produce training features")
         z0 = z2 = z3 = 0.0
         mterms: list[tuple[float, str]] = []
+        # Start of the closing sentence: logits, features and lexicon terms before it.
+        closing = self.closing_extra
+        sent_end = False
+        t0 = t2 = t3 = 0.0
+        t_feats: dict[str, float] = {}
+        t_terms = -1
         lo, hi = -min_margin, min_margin
         for tok in toks:
             c = tok[0]
             if c.isalpha():
                 n_words += 1
+                if sent_end:
+                    sent_end = False
+                    t0, t2, t3, t_terms = z0, z2, z3, len(terms)
+                    if features:
+                        t_feats = dict(feats)
                 info = memo_get(tok)
                 if info is None:
                     info = info_of(tok)
@@ -380,10 +402,13 @@ class Analyser:
                             z0 *= CONTRAST_BEFORE
                             z2 *= CONTRAST_BEFORE
                             z3 *= CONTRAST_BEFORE
+                            t0, t2, t3 = (t * CONTRAST_BEFORE for t in (t0, t2, t3))
                             mterms = [(v * CONTRAST_BEFORE, t) for v, t in mterms]
                         elif features:
                             for k in feats:
                                 feats[k] *= CONTRAST_BEFORE
+                            for k in t_feats:
+                                t_feats[k] *= CONTRAST_BEFORE
                         contrast = True
                         neg_left = 0
                         prev, prev_b = "", ""
@@ -436,10 +461,12 @@ class Analyser:
                 prev, prev_b = "", ""
             elif c == "!":
                 excl += len(tok)
+                sent_end = closing > 0.0
                 neg_left = 0
                 prev, prev_b = "", ""
             elif c == "?":
                 quest += len(tok)
+                sent_end = closing > 0.0
                 neg_left = 0
                 prev, prev_b = "", ""
             elif c.isdigit():
@@ -459,6 +486,8 @@ class Analyser:
             elif c in _PUNCT:
                 if len(tok) > 1 or c == "…":
                     ellipsis = True
+                if c == "." or c == "…":
+                    sent_end = closing > 0.0
                 neg_left = 0
                 boost = 1.0
                 prev, prev_b = "", ""
@@ -475,6 +504,17 @@ class Analyser:
         if excl:
             # Exclamation marks amplify whatever was said.
             total *= 1.0 + 0.1 * min(excl, 3)
+        if t_terms < 0 or n_words <= self.closing_min or not (features or W is not None):
+            closing = 0.0
+        if closing:
+            if W is not None:
+                z0 += closing * (z0 - t0)
+                z2 += closing * (z2 - t2)
+                z3 += closing * (z3 - t3)
+            else:
+                for k, v in feats.items():
+                    feats[k] = v + closing * (v - t_feats.get(k, 0.0))
+        f = 1.0
         if (features or W is not None) and self.length_ref and n_words > self.length_ref:
             f = (self.length_ref / n_words) ** self.length_power
             if W is not None:
@@ -498,11 +538,16 @@ class Analyser:
             if _CAPS_WORD.search(text):
                 dense["p:CAPS"] = 1.0
             pos = neg = 0.0
-            for v, _ in terms:
+            for i, (v, _) in enumerate(terms):
+                if closing and i >= t_terms:
+                    v *= 1.0 + closing
                 if v > 0:
                     pos += v
                 else:
                     neg += v
+            if f != 1.0 and self.length_norm_lexicon:
+                pos, neg = pos * f, neg * f
+                negated_pos, negated_neg = negated_pos * f, negated_neg * f
             dense["lex:pos"] = pos
             dense["lex:neg"] = neg
             if negated_pos:

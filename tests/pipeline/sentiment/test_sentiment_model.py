@@ -109,7 +109,13 @@ def test_model_scoring_path_equals_training_features() -> None:
     s = LinearScorer(model)
     w = model["weights"]
     norm = tuple(model.get("length_norm") or (0.0, 0.0))
-    training_analyser = Analyser(stem_table=model["stems"], length_norm=norm)
+    closing = tuple(model.get("closing") or (0.0, 0.0))
+    training_analyser = Analyser(
+        stem_table=model["stems"],
+        length_norm=norm,
+        closing=closing,
+        length_norm_lexicon=bool(model.get("length_norm_lexicon", False)),
+    )
     train, test = load_gold()
     for e in (train + test)[::7]:
         feats = training_analyser.analyse(e.text, features=True).features

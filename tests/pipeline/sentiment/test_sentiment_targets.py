@@ -1,7 +1,7 @@
-"""Issue 8, rounds 2 and 3: the short/long neg bias chosen on the DBRD dev part with gold as a
-floor, the weak short sentences cut from DBRD train reviews, and the length normalisation of
-word features. Fast (no training); the real-text figures themselves are in
-test_sentiment_generalise.py (they skip without the fetched data)."""
+"""Issue 8, rounds 2 to 4: the short/long neg bias chosen on the DBRD dev part with gold as a
+floor, the weak short sentences cut from DBRD train reviews, the length normalisation of word
+features and the closing-sentence weight. Fast (no training); the real-text figures themselves
+are in test_sentiment_generalise.py (they skip without the fetched data)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import pytest
 from pipeline.sentiment.corpus import Example
 from pipeline.sentiment.model import LinearScorer
 from pipeline.sentiment.realtext import WEAK_SENTENCE_SOURCE, weak_sentences
+from pipeline.sentiment.text import Analyser
 
 
 def _review(text: str, label: str, stars: str) -> Example:
@@ -106,3 +107,45 @@ def test_gold_is_a_floor_not_a_target() -> None:
     assert floored > alone
     pred = _labels(gold[0], floored, polar_at2)
     assert (pred[y == "neg"] == "neg").mean() >= GOLD_FLOOR
+
+
+def _closing_model(closing: tuple[float, float]) -> dict:
+    model = _tiny_model(0.0)
+    model["closing"] = list(closing)
+    model["weights"] = {"w:mooi": [0.0, 0.0, 0.2, 0.0], "w:saai": [0.2, 0.0, 0.0, 0.0]}
+    return model
+
+
+def test_the_closing_sentence_of_a_long_text_counts_more() -> None:
+    """A review's verdict is its closing sentence: its features count 1 + extra times, in a
+    text of more than min_words words with more than one sentence, and nowhere else."""
+    plot = " ".join(["en"] * 40)
+    verdict_saai = f"Mooi {plot}. Saai en mooi!"
+    plain = LinearScorer(_closing_model((0.0, 0.0)))
+    closing = LinearScorer(_closing_model((40.0, 1.0)))
+    z = closing._analyser.analyse(verdict_saai, weights=closing._w).logits
+    z_plain = plain._analyser.analyse(verdict_saai, weights=plain._w).logits
+    assert z_plain[0] == pytest.approx(0.2) and z_plain[1] == pytest.approx(0.4)
+    assert z[0] == pytest.approx(0.4) and z[1] == pytest.approx(0.6)  # "Saai en mooi" twice
+    for text in ("Mooi. Saai en mooi!", f"Mooi {plot} saai en mooi"):  # short; one sentence
+        assert plain.score(text) == closing.score(text)
+    # Training features and scoring agree (the weights of the closing sentence are not new
+    # features: the same words count more).
+    training = Analyser(closing=(40.0, 1.0), bigrams=False)
+    feats = training.analyse(verdict_saai, features=True).features
+    assert feats["w:saai"] == pytest.approx(2.0) and feats["w:mooi"] == pytest.approx(3.0)
+
+
+def test_length_norm_of_the_lexicon_sums_is_recorded_in_the_model_file() -> None:
+    """With length_norm_lexicon the lexicon sums of a long text get the words' length factor;
+    a model file without the key scores as before."""
+    model = _tiny_model(0.0, (40.0, 0.5))
+    model["weights"] = {"lex:pos": [0.0, 0.0, 1.0, 0.0]}
+    long_ = " ".join(["prima"] * 90)
+    before = LinearScorer(model)
+    after = LinearScorer({**model, "length_norm_lexicon": True})
+    z_before = before._analyser.analyse(long_, weights=before._w).logits[1]
+    z_after = after._analyser.analyse(long_, weights=after._w).logits[1]
+    assert z_before > 0
+    assert z_after == pytest.approx(z_before * (40 / 90) ** 0.5)
+    assert before.score("prima") == after.score("prima")
