@@ -51,9 +51,17 @@ def _first_delivery_stays(self: Any, message: Any, epoch: int) -> None:
 
 
 def _note_any_fetch(
-    self: Any, tp: Any, last: int | None, position: int, epoch: int | None = None
+    self: Any,
+    tp: Any,
+    last: int | None,
+    position: int,
+    epoch: int | None = None,
+    offsets: Any = (),
 ) -> None:
-    # The bookkeeping before fix 4: every report is taken, whenever its fetch began.
+    # The bookkeeping before fix 4: every report is taken, whenever its fetch began (what
+    # fix 5 notes of each fetch is kept: only fix 4 is switched off).
+    if offsets:
+        self._expected[tp].extend(offsets)
     previous = self._fetched.get(tp)
     if last is None and previous is not None:
         last = previous[0]

@@ -181,3 +181,27 @@ def test_a_drop_noticed_in_the_tail_of_a_rebalance_is_sought_back_after_it() -> 
     assert books.sought == [(TOPIC_PARTITION, 11)]
     assert books._get_active_partitions() == {TOPIC_PARTITION}  # resumed
     assert books.safe_offset(driver_tp) is None  # void until fetched again from 11
+
+
+def test_each_switched_off_fix_takes_the_call_the_worker_makes() -> None:
+    """KLANTSIGNAAL_TEST_WITHOUT_FIX=<fix> puts the code before a fix in the fix's place
+    (tests/support/kafka_worker_without_fix.py), to show its test fails without it. The
+    stand-in must take the call the worker makes, or the worker breaks for another reason
+    (`stale-position` took no `offsets` since fix 5, and every fetch raised TypeError)."""
+    import inspect
+
+    from pipeline.runtimes.kafka.offsets import PositionReportingThread
+    from pipeline.stages import join
+    from tests.support import kafka_worker_without_fix as without
+
+    pairs = [
+        (without._note_any_fetch, SafeOffsetsConsumer.note_fetch),
+        (without._first_delivery_stays, SafeOffsetsConsumer._note_delivery),
+        (without._check_nothing, SafeOffsetsConsumer._check_order),
+        (without._seek_nothing, SafeOffsetsConsumer.seek_back),
+        (without._fetch_with_live_set, PositionReportingThread._fetch_records),
+        (without._take_and_forget, join.take_pending),
+    ]
+    for stand_in, fixed in pairs:
+        wanted = list(inspect.signature(fixed).parameters)
+        assert list(inspect.signature(stand_in).parameters) == wanted, stand_in.__name__
