@@ -86,7 +86,9 @@ def join_response(contacts: State, response: Response) -> JoinedResponse | None:
 # contact emits their signals again: at-least-once runtimes (Kafka) may replay a contact
 # after its `pending` change reached the state but before its signals were sent (a crash
 # in between), and the replay must not find the answers gone (docs/kafka.md, Known gaps).
-TAKEN = "~taken"
+# The key is one no contactId can be (the schemas ask for at least one character): a
+# channel system's contactId "~taken" once collided with the key "~taken".
+TAKEN = ""
 MAX_TAKEN_CONTACTS_PER_KLANT = 5
 
 

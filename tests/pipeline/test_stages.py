@@ -168,6 +168,38 @@ def test_a_replayed_contact_emits_the_signals_of_the_answers_it_took_again() -> 
     assert process_record(stage, CONTACT.topic, other, states, "4").emits == []
 
 
+def test_a_contact_id_that_looks_like_the_taken_key_is_joined_like_any_other() -> None:
+    """The answers a contact took are kept beside those waiting, under a key no contactId
+    can have: a channel system's contactId is any string of 1 to 100 characters, and one
+    that equalled the key (it was "~taken") had its early answer dead-lettered and its
+    contact's signals broken for a klant with an earlier early answer."""
+    stage = SignalStage(scorer=lexicon_scorer())
+    states = {"contacts": DictState(), "pending": DictState()}
+    first = contact_event(klant=klant(5))
+    early = response_event(
+        {"invitationId": "i1", "contactId": first.data["contactId"], "klant": klant(5)},
+        **VERY_NEGATIVE,
+    )
+    assert process_record(stage, RESPONSE.topic, early, states, "1").emits == []
+    assert len(process_record(stage, CONTACT.topic, first, states, "2").emits) == 1
+    odd = "~taken"
+    contact = contact_event(klant=klant(5), contactId=odd)
+    answer = response_event(
+        {"invitationId": "i2", "contactId": odd, "klant": klant(5)}, **VERY_NEGATIVE
+    )
+    parked = process_record(stage, RESPONSE.topic, answer, states, "3")
+    assert parked.dead_letter is None and parked.emits == []
+    joined = process_record(stage, CONTACT.topic, contact, states, "4")
+    assert joined.dead_letter is None
+    assert [e.event.data["responseId"] for e in joined.emits] == [answer.data["responseId"]]
+    # no contact can have the key as its id: the schema refuses it
+    keyed = contact_event(klant=klant(5), contactId=TAKEN)
+    assert process_record(stage, CONTACT.topic, keyed, states, "5").dead_letter is not None
+    # the first contact's answer is still kept for a replay of it
+    again = process_record(stage, CONTACT.topic, first, states, "2").emits
+    assert [e.event.data["responseId"] for e in again] == [early.data["responseId"]]
+
+
 def test_too_many_waiting_responses_are_dead_lettered_and_state_untouched() -> None:
     stage = SignalStage(scorer=lexicon_scorer())
     states = {"contacts": DictState(), "pending": DictState()}
