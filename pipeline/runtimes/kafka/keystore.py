@@ -84,11 +84,21 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+# SQLSTATE read_only_sql_transaction: PostgreSQL refuses writes for now (a primary being
+# failed over, a standby, default_transaction_read_only). The driver raises it as an
+# InternalError, not an OperationalError; SQLite's read-only database is an OperationalError.
+READ_ONLY_SQLSTATE = "25006"
+
+
 def is_unavailable(exc: BaseException) -> bool:
     """The database is away or refuses writes for now (not a bad statement or value)."""
     if isinstance(exc, OperationalError | InterfaceError | PoolTimeout):
         return True
-    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+    if not isinstance(exc, DBAPIError):
+        return False
+    orig = exc.orig
+    sqlstate = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    return sqlstate == READ_ONLY_SQLSTATE or bool(exc.connection_invalidated)
 
 
 def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
