@@ -20,10 +20,21 @@ def secure_dir(path: Path) -> None:
 
 
 def secure_sqlite_file(path: Path) -> None:
-    """Create the database file 0600 if missing; tighten it and its companions if not."""
+    """Create the database file 0600 if missing; tighten it and its companions if not.
+
+    An existing file is never opened here: closing any descriptor of a file drops every
+    POSIX lock this process holds on it, SQLite's included. A second store opened in a
+    process that already had the file open then left SQLite unprotected: another process
+    closing its last connection deleted the WAL under it, and what this process wrote next
+    went to the deleted WAL, invisible to every other process (keys a worker then read as
+    "erased")."""
     path.parent.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT, FILE_MODE)
-    os.close(fd)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    except FileExistsError:
+        pass
+    else:
+        os.close(fd)  # a new, empty file: nothing holds a lock on it yet
     for suffix in SQLITE_COMPANIONS:
         companion = path.with_name(path.name + suffix)
         if companion.exists():
