@@ -17,7 +17,8 @@ are concurrent have no order anyway, and a request made after another returned c
 it on every lane (that one is committed).
 
 A request of ONE event (the common case at the HTTP edge) skips the transaction when
-`single_event_idempotent` is on (the default, KLANTSIGNAAL_KAFKA_SINGLE_EVENT_IDEMPOTENT):
+`single_event_idempotent` is on (KLANTSIGNAAL_KAFKA_SINGLE_EVENT_IDEMPOTENT=1; off by
+default until its producer recovers from a broker restart, see docs/kafka.md):
 it goes on an idempotent producer (acks=all, retries without duplicates or reordering) and
 is answered when the broker acknowledged it, which is when a transaction's commit would
 have made it durable too. One record is all-or-nothing by itself, and read_committed
