@@ -434,7 +434,7 @@ def edge_bench(
     env = _env(settings) | {"KLANTSIGNAAL_PORT": str(port), "KLANTSIGNAAL_HOST": "127.0.0.1"}
     # For an A/B of the edge's single-event path (docs/kafka.md, "Guarantees"): 0 puts
     # every request in a transaction, as before.
-    single = os.environ.get("KLANTSIGNAAL_KAFKA_SINGLE_EVENT_IDEMPOTENT", "0")  # the default
+    single = os.environ.get("KLANTSIGNAAL_KAFKA_SINGLE_EVENT_IDEMPOTENT", "1")  # the default
     env["KLANTSIGNAAL_KAFKA_SINGLE_EVENT_IDEMPOTENT"] = single
     log = open(workdir / "web.log", "wb")  # noqa: SIM115 - closed with the process
     proc = subprocess.Popen(

@@ -112,10 +112,10 @@ class Settings:
     keystore_url: str = ""  # per-klant keys; empty: SQLite file keys.db in data_dir
     # The web edge on Kafka (docs/kafka.md, "Guarantees"): 1 = a request of ONE event goes
     # on an idempotent producer without a transaction (acks=all, answered once
-    # acknowledged). Off by default: that producer did not recover from a broker restart
-    # (every later request 503 until the web process restarted). 0: every request in a
-    # transaction (group commit). Batches are always transactional.
-    kafka_single_event_idempotent: int = 0
+    # acknowledged; a producer that missed an acknowledgement is replaced, as kafka-python's
+    # did not recover from a broker restart). 0: every request in a transaction (group
+    # commit). Batches are always transactional.
+    kafka_single_event_idempotent: int = 1
     # Key store or producer away inside a worker: retried in place this long (bounded
     # backoff), then the worker stops (exit code 75) rather than skip the record.
     kafka_outage_seconds: float = 300.0

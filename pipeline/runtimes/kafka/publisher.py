@@ -17,8 +17,9 @@ are concurrent have no order anyway, and a request made after another returned c
 it on every lane (that one is committed).
 
 A request of ONE event (the common case at the HTTP edge) skips the transaction when
-`single_event_idempotent` is on (KLANTSIGNAAL_KAFKA_SINGLE_EVENT_IDEMPOTENT=1; off by
-default until its producer recovers from a broker restart, see docs/kafka.md):
+`single_event_idempotent` is on (the default, KLANTSIGNAAL_KAFKA_SINGLE_EVENT_IDEMPOTENT;
+a producer that missed an acknowledgement is replaced before the next group, because
+kafka-python's idempotent producer did not recover from a broker restart):
 it goes on an idempotent producer (acks=all, retries without duplicates or reordering) and
 is answered when the broker acknowledged it, which is when a transaction's commit would
 have made it durable too. One record is all-or-nothing by itself, and read_committed
@@ -30,6 +31,7 @@ and its markers is gone; see docs/kafka.md, "Guarantees".
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import queue
 import threading
@@ -128,6 +130,9 @@ class _Lane:
         self.lock = threading.Lock()
         self.producer: KafkaProducer | None = None
         self.thread: threading.Thread | None = None
+        # The single-event producer missed an acknowledgement: replaced before the next
+        # group (after a broker restart kafka-python's idempotent producer never recovered).
+        self.stale = False
 
 
 class KafkaPublisher:
@@ -222,6 +227,7 @@ class KafkaPublisher:
         self._queue_for(batches).put(request)
         # The committer bounds every step by self.timeout; this wait is only a backstop.
         if not request.done.wait(self.timeout * 4):
+            self._mark_stale(batches)
             raise PublishFailed("publishing timed out in the commit queue", maybe_published=True)
         if request.error is not None:
             raise request.error
@@ -244,11 +250,16 @@ class KafkaPublisher:
         try:  # the committer bounds every step by self.timeout; this is only a backstop
             await asyncio.wait_for(committed, self.timeout * 4)
         except TimeoutError:
+            self._mark_stale(batches)
             raise PublishFailed(
                 "publishing timed out in the commit queue", maybe_published=True
             ) from None
         if request.error is not None:
             raise request.error
+
+    def _mark_stale(self, batches: Mapping[str, Sequence[CloudEvent]]) -> None:
+        if self._queue_for(batches) is self._singles and self._single is not None:
+            self._single.stale = True
 
     def _queue_for(self, batches: Mapping[str, Sequence[CloudEvent]]) -> queue.Queue[_Request]:
         single = sum(len(events) for events in batches.values()) == 1
@@ -418,6 +429,8 @@ class KafkaPublisher:
     def _send_singles(self, lane: _Lane, group: list[_Request]) -> None:
         """Seal the group's records together (one key-store round trip), send each, and
         answer each request from its own acknowledgement (the producer's I/O thread)."""
+        if lane.stale:
+            self._replace_single(lane)
         try:
             producer = self._connect_single(lane)
             records = self._records([request.batches for request in group])
@@ -434,7 +447,30 @@ class KafkaPublisher:
                 request.finish()
                 continue
             future.add_callback(lambda _meta, r=request: r.finish())
-            future.add_errback(lambda exc, r=request, t=target: _unacknowledged(r, t, exc))
+            future.add_errback(lambda exc, r=request, t=target: self._missed(lane, r, t, exc))
+
+    def _missed(self, lane: _Lane, request: _Request, target: str, exc: BaseException) -> None:
+        lane.stale = True
+        _unacknowledged(request, target, exc)
+
+    def _replace_single(self, lane: _Lane) -> None:
+        """Drop a single-event producer that missed an acknowledgement; the next group gets
+        a new one. Closed in the background: its close may block or raise (kafka-python)."""
+        old, lane.producer, lane.stale = lane.producer, None, False
+        if old is None:
+            return
+        log.warning("single-event producer missed an acknowledgement; replacing it")
+
+        def close() -> None:
+            try:
+                old.close(timeout=0)
+            except Exception:
+                sender = getattr(old, "_sender", None)
+                with contextlib.suppress(Exception):
+                    if sender is not None:
+                        sender.force_close()
+
+        threading.Thread(target=close, name="close-stale-producer", daemon=True).start()
 
     def _abort(self, lane: _Lane) -> None:
         producer = lane.producer

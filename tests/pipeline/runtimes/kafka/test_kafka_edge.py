@@ -178,7 +178,7 @@ def test_single_events_without_a_transaction_survive_a_broker_restart(
             *(one([e]) for e in singles), one([*failing, huge]), one(batch), one([huge])
         )
 
-    with KafkaPublisher(settings, timeout=10) as publisher:
+    with KafkaPublisher(settings, timeout=10, single_event_idempotent=True) as publisher:
         outcomes = asyncio.run(run(publisher))
         groups = publisher.groups
     assert outcomes == ["ok"] * len(singles) + ["failed", "ok", "failed"]
@@ -187,3 +187,58 @@ def test_single_events_without_a_transaction_survive_a_broker_restart(
     ids = _contact_ids(settings)
     assert {e.data["contactId"] for e in [*singles, *batch]} <= ids
     assert not ids & {e.data["contactId"] for e in [*failing, huge]}
+
+
+@pytest.mark.slow
+def test_single_events_are_accepted_again_after_a_broker_restart_while_requests_flow(
+    own_broker: Any, kafka_topic_prefix: str, tmp_path: Path
+) -> None:
+    """Requests of one event keep coming (50/s) while the broker restarts. Those made once
+    it is back are acknowledged again: the idempotent producer that missed
+    acknowledgements is replaced (kafka-python's own never recovered: every later request
+    failed until the process restarted). Every acknowledged event is on the topic."""
+    import asyncio
+    import threading
+    import time
+
+    settings = Settings(
+        data_dir=tmp_path,
+        kafka_bootstrap=own_broker.bootstrap,
+        kafka_topic_prefix=kafka_topic_prefix,
+        kafka_partitions=2,
+    )
+    ensure_topics(settings)
+    outcomes: dict[str, tuple[str, float]] = {}
+    stop = threading.Event()
+
+    async def flow(publisher: KafkaPublisher) -> None:
+        async def one(event: CloudEvent) -> None:
+            began = time.monotonic()
+            try:
+                await publisher.publish_many_async({CONTACT.topic: [event]})
+                outcomes[event.data["contactId"]] = ("ok", began)
+            except PublishFailed:
+                outcomes[event.data["contactId"]] = ("failed", began)
+
+        tasks = []
+        while not stop.is_set():
+            tasks.append(asyncio.ensure_future(one(contact(new_klant()))))
+            await asyncio.sleep(0.02)
+        await asyncio.gather(*tasks)
+
+    with KafkaPublisher(settings, timeout=5, single_event_idempotent=True) as publisher:
+        runner = threading.Thread(target=lambda: asyncio.run(flow(publisher)), daemon=True)
+        runner.start()
+        try:
+            time.sleep(2)
+            own_broker.restart(down_seconds=2)  # in this thread: the broker is its child
+            back = time.monotonic()
+            time.sleep(18)
+        finally:
+            stop.set()
+            runner.join(60)
+    late = [outcome for outcome, began in outcomes.values() if began > back + 10]
+    assert len(late) > 50, f"too few requests after the restart: {len(late)}"
+    assert late == ["ok"] * len(late), f"{late.count('failed')} of {len(late)} failed"
+    acknowledged = {cid for cid, (outcome, _) in outcomes.items() if outcome == "ok"}
+    assert acknowledged <= _contact_ids(settings)
