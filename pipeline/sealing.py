@@ -35,6 +35,7 @@ _PLAIN_HEADERS = frozenset(
     ["content-type", "ce_specversion", "ce_type", "ce_source", "dl_stage", "dl_topic"]
 )
 _KLANT = re.compile(r"k-[0-9a-f]{32}")
+_ROUTE = re.compile(rb"r-[0-9a-f]{32}")  # the routes the key store gives out
 Headers = list[tuple[str, bytes]]
 Record = tuple[bytes | None, Headers, bytes]
 
@@ -157,12 +158,19 @@ class Sealer:
                 "record sealed with another key store: every process must share "
                 "KLANTSIGNAAL_KEYSTORE_URL (docs/privacy.md)"
             )
-        found = self.keys.for_route(key.decode("utf-8", "replace")) if key else None
+        if key is None or _ROUTE.fullmatch(key) is None:  # not looked up: no route of ours
+            raise ValueError("sealed record has no route as its key")
+        found = self.keys.for_route(key.decode())
         if found is None:
             return ERASED
-        inner = jsonfast.loads(_decrypt(found, value or b""))
-        restored = [(str(n), str(v).encode("latin-1")) for n, v in inner["h"]]
-        return inner["k"].encode(), restored, inner["v"].encode("latin-1")
+        try:
+            inner = jsonfast.loads(_decrypt(found, value or b""))
+            restored = [(str(n), str(v).encode("latin-1")) for n, v in inner["h"]]
+            return inner["k"].encode(), restored, inner["v"].encode("latin-1")
+        except ValueError:
+            raise
+        except Exception as exc:  # its content is not a sealed record: the type, never a value
+            raise ValueError(f"sealed record is malformed ({type(exc).__name__})") from exc
 
     # -- state --------------------------------------------------------------------------
     def state_key(self, key: str, *, create: bool) -> str | None:

@@ -108,7 +108,7 @@ class CloudEvent:
             names = ", ".join("ce_" + m for m in missing)
             raise ValueError(f"not a CloudEvent: missing header(s) {names}")
         try:
-            data = jsonfast.loads(value) if value else {}
+            data = jsonfast.loads_text(value) if value else {}
         except (ValueError, UnicodeDecodeError) as exc:
             raise ValueError(f"record value is not JSON: {exc}") from exc
         if not isinstance(data, dict):

@@ -74,3 +74,19 @@ def loads(raw: str | bytes | bytearray) -> Any:
         return orjson.loads(raw)
     except (orjson.JSONDecodeError, TypeError):
         return json.loads(raw)
+
+
+def loads_text(raw: str | bytes | bytearray) -> Any:
+    """`loads` for JSON from outside (a record's value): also refuses a lone surrogate
+    escape (``"\\ud800"``), which the stdlib reads into a str that no UTF-8 encoder, JSON
+    Schema validator or Kafka record can take (I-JSON, RFC 7493, forbids it). ValueError
+    without the value, like any JSON that does not parse."""
+    try:
+        return orjson.loads(raw)  # refuses lone surrogates itself
+    except (orjson.JSONDecodeError, TypeError):
+        obj = json.loads(raw)
+    try:
+        _stdlib_dumps(obj)  # rare path (big integers, NaN, surrogates): check it writes
+    except UnicodeEncodeError:
+        raise ValueError("JSON text has a lone surrogate escape (\\ud800-\\udfff)") from None
+    return obj

@@ -18,6 +18,11 @@ Fixes (docs/kafka.md, "Offsets: what the worker corrects in faust-streaming"):
 - `dropped`: fetched records faust never handed to the streams go unnoticed (fix 5).
 - `paused-fetch`: the fetch gets faust's live set of active partitions, which aiokafka
   reads as "all partitions" once faust has paused them all (fix 6).
+- `agent-guard` (not an offset fix: the agent's, pipeline/runtimes/kafka/record_guard.py):
+  an error escaping a record's processing leaves the agent (faust acks the record and
+  restarts the agent), a lone surrogate escape decodes, a sealed record that is no route
+  or no sealed envelope escapes opening, an output or dead letter that UTF-8 cannot carry
+  raises (tests/pipeline/runtimes/kafka/test_kafka_agent_guard.py).
 - `pending-taken` (not an offset fix: the join's): a contact takes the answers waiting for
   it out of `pending` and forgets them, so a replay of the contact finds none (docs/kafka.md,
   Known gaps; tests/pipeline/runtimes/kafka/test_kafka_pending_replay.py).
@@ -25,13 +30,17 @@ Fixes (docs/kafka.md, "Offsets: what the worker corrects in faust-streaming"):
 
 from __future__ import annotations
 
+import json
 import sys
-from typing import Any
+from typing import Any, NoReturn
 
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 
-from pipeline.runtimes.kafka import offsets, worker
+from pipeline import sealing
+from pipeline.runtimes.kafka import codec, offsets, record_guard, worker
 from pipeline.stages import scoring
+from pipeline.topology import DEAD_LETTER
+from schemas import jsonfast
 
 
 async def _seek_nothing(self: Any) -> dict[Any, int]:
@@ -109,6 +118,47 @@ def _take_and_forget(pending: Any, klant: str, contact_id: str) -> list[Any]:
     return list(early)
 
 
+def _raise(outage: Any, message: Any, exc: BaseException) -> NoReturn:
+    # Before the guard: what escaped the record left the agent.
+    raise exc
+
+
+def _wire_unguarded(out: Any, in_key: Any, source: Any) -> Any:
+    # Before the guard: an event that is no record raised; a dead letter too (old codec).
+    if out.event is not None:
+        return (out.topic, *out.event.to_binary())
+    value = json.dumps(out.dead_letter.to_dict(), ensure_ascii=False, separators=(",", ":"))
+    return DEAD_LETTER, in_key, _old_dl_headers(out.dead_letter), value.encode()
+
+
+def _old_dl_headers(dl: Any) -> list[tuple[str, bytes]]:
+    return [
+        ("content-type", b"application/json"),
+        ("dl_reason", dl.reason.encode()[:1000]),
+        ("dl_stage", dl.stage.encode()),
+        ("dl_topic", dl.topic.encode()),
+    ]
+
+
+def _open_unguarded(self: Any, key: Any, headers: Any, value: Any) -> Any:
+    # Sealer.open before the guard: any key looked up, the content trusted.
+    seal = next((v for name, v in headers if name == sealing.SEAL_HEADER), None)
+    if seal is None:
+        return key, headers, value
+    if seal != sealing.SEAL_VERSION + b":" + self.keys.store_id.encode():
+        raise ValueError("record sealed with another key store")
+    found = self.keys.for_route(key.decode("utf-8", "replace")) if key else None
+    if found is None:
+        return sealing.ERASED
+    inner = jsonfast.loads(sealing._decrypt(found, value or b""))
+    restored = [(str(n), str(v).encode("latin-1")) for n, v in inner["h"]]
+    return inner["k"].encode(), restored, inner["v"].encode("latin-1")
+
+
+def _open_input_unguarded(sealer: Any, key: Any, headers: Any, value: Any) -> Any:
+    return codec.open_record(sealer, key, headers, value)
+
+
 def switch_off(fix: str) -> None:
     mixin = offsets.SafeOffsetsConsumer
     if fix == "position":
@@ -125,12 +175,18 @@ def switch_off(fix: str) -> None:
         mixin._check_order = _check_nothing  # type: ignore[method-assign]
     elif fix == "paused-fetch":
         offsets.PositionReportingThread._fetch_records = _fetch_with_live_set  # type: ignore[method-assign]
+    elif fix == "agent-guard":
+        record_guard.unhandled = _raise  # type: ignore[assignment]
+        record_guard.wire_record = _wire_unguarded  # type: ignore[assignment]
+        worker.open_input = _open_input_unguarded  # type: ignore[assignment]
+        sealing.Sealer.open = _open_unguarded  # type: ignore[method-assign]
+        jsonfast.loads_text = jsonfast.loads  # type: ignore[assignment]
     elif fix == "pending-taken":
         scoring.take_pending = _take_and_forget  # type: ignore[assignment]
     else:
         raise SystemExit(
             f"unknown fix {fix!r}: position, seek-back, failed-commit, stale-position, "
-            "dropped, paused-fetch or pending-taken"
+            "dropped, paused-fetch, agent-guard or pending-taken"
         )
 
 

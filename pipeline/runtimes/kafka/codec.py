@@ -46,15 +46,25 @@ def decode(key: bytes | None, headers: Headers, value: bytes | None) -> CloudEve
 
 
 def dead_letter_record(dl: DeadLetter) -> tuple[bytes, Headers]:
-    """Value (DeadLetter.to_dict() as JSON) and headers of a dead-letter record."""
-    value = json.dumps(dl.to_dict(), ensure_ascii=False, separators=(",", ":")).encode()
+    """Value (DeadLetter.to_dict() as JSON) and headers of a dead-letter record. Whatever
+    text the record holds, this gives a record: a str UTF-8 cannot carry (a lone surrogate)
+    is written as a JSON escape, so the dead letter is never the error that loses it."""
+    body = dl.to_dict()
+    try:
+        value = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    except UnicodeEncodeError:
+        value = json.dumps(body, ensure_ascii=True, separators=(",", ":")).encode()
     headers: Headers = [
         ("content-type", b"application/json"),
-        ("dl_reason", dl.reason.encode()[:1000]),
-        ("dl_stage", dl.stage.encode()),
-        ("dl_topic", dl.topic.encode()),
+        ("dl_reason", _header(dl.reason)[:1000]),
+        ("dl_stage", _header(dl.stage)),
+        ("dl_topic", _header(dl.topic)),
     ]
     return value, headers
+
+
+def _header(text: str) -> bytes:
+    return text.encode("utf-8", "backslashreplace")
 
 
 def seal(
@@ -62,6 +72,24 @@ def seal(
 ) -> tuple[bytes | None, Headers, bytes]:
     """A record as it goes on the wire: sealed per klant when crypto-shredding is on."""
     return sealer.seal(key, headers, value) if sealer is not None else (key, headers, value)
+
+
+def open_input(
+    sealer: Sealer | None, key: bytes | None, headers: Headers, value: bytes | None
+) -> tuple[bytes | None, Headers, bytes | None] | Erased | str:
+    """A stage's input record opened, ERASED, or the reason it cannot be opened (a record
+    sealed with another key store, a key that is no route, content that is no sealed
+    record): the stages dead-letter it. Named by type, never a value. What else raises is
+    not the record's fault (the key store failing: retried in place inside it, or raised
+    for the worker to stop)."""
+    if sealer is None:
+        return key, headers, value
+    try:
+        return sealer.open(key, headers, value)
+    except (ValueError, KeyError, TypeError) as exc:
+        # Sealing's own ValueErrors name the problem, never a value; others only by type.
+        why = str(exc) if type(exc) is ValueError else type(exc).__name__
+        return f"verzegeld record niet te openen: {why}"
 
 
 def open_record(

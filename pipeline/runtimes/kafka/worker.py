@@ -26,15 +26,9 @@ from faust.transport.drivers.aiokafka import Transport as AIOKafkaTransport
 
 from pipeline.ops.logs import configure as configure_logging
 from pipeline.processing import Outcome, Output, outputs, process_record, runtime_failure
+from pipeline.runtimes.kafka import record_guard
 from pipeline.runtimes.kafka.agent_plan import AgentPlan, chained_readers, plan_agents
-from pipeline.runtimes.kafka.codec import (
-    dead_letter_record,
-    decode,
-    headers_list,
-    open_record,
-    raw_parts,
-    seal,
-)
+from pipeline.runtimes.kafka.codec import decode, headers_list, open_input, raw_parts, seal
 from pipeline.runtimes.kafka.fast_delivery import DirectDelivery, NoPauseOnFullQueue
 from pipeline.runtimes.kafka.in_place import Outage
 from pipeline.runtimes.kafka.keystore import sealer_for
@@ -310,44 +304,50 @@ def _add_agent(
     stages = [s for group in (plan.readers, chained) for run in group.values() for s in run]
     states_of = {s.name: {name: states[name] for name in s.state_names} for s in stages}
 
-    async def write(out: Output, in_key: bytes | None, position: str) -> None:
-        if out.event is not None:
-            key, out_headers, value = seal(sealer, *out.event.to_binary())
-            topic = targets.get(out.topic) or settings.topic(out.topic)
-        elif out.dead_letter is not None:
-            dl_value, dl_headers = dead_letter_record(out.dead_letter)
-            key, out_headers, value = seal(sealer, in_key, dl_headers, dl_value)
-            topic = targets[DEAD_LETTER]
-        else:
-            return
+    async def write(out: Output, in_key: bytes | None, position: str, source: Any) -> bool:
+        """Seal and send one output; False when an event went as a dead letter of its
+        `source` instead (record_guard.wire_record)."""
+        logical_topic, key, out_headers, value = record_guard.wire_record(out, in_key, source)
+        key, out_headers, value = seal(sealer, key, out_headers, value)
+        topic = targets.get(logical_topic) or settings.topic(logical_topic)
         sent = await send(topic, position, key, value, out_headers)
         sent.add_done_callback(_on_delivered(outage, topic, position))
+        return logical_topic == out.topic
+
+    async def handle(msg: Any) -> None:
+        topic = logical.get(msg.topic, msg.topic)
+        position = f"{msg.partition}/{msg.offset}"
+        in_key, headers, in_value = msg.key, headers_list(msg.headers), msg.value
+        opened = open_input(sealer, in_key, headers, in_value)
+        if opened is ERASED:
+            return  # its klant was forgotten: as if never there
+        if isinstance(opened, str):
+            decoded: Any = opened  # not openable: each stage dead-letters it with the reason
+        else:
+            in_key, headers, in_value = opened
+            decoded = decode(in_key, headers, in_value)
+        raw = raw_parts(in_key, headers, in_value) if isinstance(decoded, str) else None
+        # Breadth first: the stages of the input record, then those of what they emitted.
+        work: deque[tuple[Stage, str, Any, Any]] = deque(
+            (stage, topic, decoded, raw) for stage in plan.readers.get(topic, ())
+        )
+        while work:
+            stage, on_topic, record, record_raw = work.popleft()
+            outcome = await _process(
+                stage, on_topic, record, states_of[stage.name], position, record_raw
+            )
+            source = (stage.name, on_topic, position, record, record_raw)  # for a dead letter
+            for out in outputs(outcome, stage.name, None):
+                if await write(out, in_key, position, source) and out.event is not None:
+                    for nxt in chained.get(out.topic, ()):
+                        work.append((nxt, out.topic, out.event, None))
 
     async def run_group(stream: Any) -> None:
         async for event in stream.events():
-            msg = event.message
-            topic = logical.get(msg.topic, msg.topic)
-            position = f"{msg.partition}/{msg.offset}"
-            opened = open_record(sealer, msg.key, headers_list(msg.headers), msg.value)
-            if opened is ERASED:
-                continue  # its klant was forgotten: as if never there
-            in_key, headers, in_value = opened
-            decoded = decode(in_key, headers, in_value)
-            raw = raw_parts(in_key, headers, in_value) if isinstance(decoded, str) else None
-            # Breadth first: the stages of the input record, then those of what they emitted.
-            work: deque[tuple[Stage, str, Any, Any]] = deque(
-                (stage, topic, decoded, raw) for stage in plan.readers.get(topic, ())
-            )
-            while work:
-                stage, on_topic, record, record_raw = work.popleft()
-                outcome = await _process(
-                    stage, on_topic, record, states_of[stage.name], position, record_raw
-                )
-                for out in outputs(outcome, stage.name, None):
-                    await write(out, in_key, position)
-                    if out.event is not None:
-                        for nxt in chained.get(out.topic, ()):
-                            work.append((nxt, out.topic, out.event, None))
+            try:
+                await handle(event.message)
+            except BaseException as exc:  # faust's `finally` would ack it: stop first
+                record_guard.unhandled(outage, event.message, exc)
 
     run_group.__qualname__ = run_group.__name__ = f"stages_{plan.name.replace('+', '_')}"
     # concurrency=1: with more, faust may commit past a record still being processed

@@ -190,7 +190,9 @@ def test_each_switched_off_fix_takes_the_call_the_worker_makes() -> None:
     (`stale-position` took no `offsets` since fix 5, and every fetch raised TypeError)."""
     import inspect
 
+    from pipeline.runtimes.kafka import codec, record_guard
     from pipeline.runtimes.kafka.offsets import PositionReportingThread
+    from pipeline.sealing import Sealer
     from pipeline.stages import join
     from tests.support import kafka_worker_without_fix as without
 
@@ -201,6 +203,10 @@ def test_each_switched_off_fix_takes_the_call_the_worker_makes() -> None:
         (without._seek_nothing, SafeOffsetsConsumer.seek_back),
         (without._fetch_with_live_set, PositionReportingThread._fetch_records),
         (without._take_and_forget, join.take_pending),
+        (without._raise, record_guard.unhandled),
+        (without._wire_unguarded, record_guard.wire_record),
+        (without._open_unguarded, Sealer.open),
+        (without._open_input_unguarded, codec.open_input),
     ]
     for stand_in, fixed in pairs:
         wanted = list(inspect.signature(fixed).parameters)
