@@ -245,22 +245,25 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise SystemExit("no gold corpus found (pipeline/sentiment/corpus)")
     parts = load_parts()
     rt_train, rt_dev, rt_eval = parts["train"], parts["dev"], parts["eval"]
+    real_w = args.realtext_weight if args.realtext_weight is not None else T.REALTEXT_WEIGHT
+    weak_w = (
+        args.weak_sentence_weight
+        if args.weak_sentence_weight is not None
+        else T.WEAK_SENTENCE_WEIGHT
+    )
     model = fit(
         train,
         c=args.c or DEFAULT_C,
         drop_excluded=DROP_EXCLUDED and not getattr(args, "unconstrained", False),
-        extra=realtext_extra(
-            rt_train,
-            args.realtext_weight if args.realtext_weight is not None else T.REALTEXT_WEIGHT,
-            args.weak_sentence_weight,
-        ),
+        extra=realtext_extra(rt_train, real_w, weak_w),
         dev=rt_dev,
         length_norm=args.length_norm or T.LENGTH_NORM,
         closing=args.closing or T.CLOSING,
         length_norm_lexicon=args.length_norm_lexicon or T.LENGTH_NORM_LEXICON,
         lexicon_sign=args.lexicon_sign if args.lexicon_sign is not None else T.LEXICON_SIGN,
         note=f"shipped model: gold train split + {len(rt_train)} real-text train lines; "
-        f"settings chosen on {len(rt_dev)} real-text dev lines (never on the eval part)",
+        f"settings chosen on {len(rt_dev)} real-text dev lines (never on the eval part); "
+        f"real-text weight {real_w}, weak sentences {weak_w}",
     )
     scorer = LinearScorer(model)
     model["evaluation"] = {

@@ -168,3 +168,21 @@ def test_a_lexicon_sign_bound_keeps_a_word_from_leaning_against_its_lexicon() ->
     assert margin(free) < 0  # learned as a complaint word
     assert bound.coef_[0, 0] <= 0 <= bound.coef_[2, 0] and margin(bound) >= 0
     assert bound.coef_[0, 1] > 0  # the other columns stay free
+
+
+def test_training_defaults_are_the_recipe_of_the_shipped_model() -> None:
+    # `sentiment train` and `sentiment retrain` must build candidates the way the shipped
+    # model was built, or the promotion gate compares two recipes instead of two data sets.
+    import json
+
+    from pipeline.sentiment import train as T
+    from pipeline.sentiment.model import SHIPPED_MODEL
+
+    m = json.loads(SHIPPED_MODEL.read_text("utf-8"))
+    assert tuple(m["length_norm"]) == T.LENGTH_NORM
+    assert tuple(m["closing"]) == T.CLOSING
+    assert m["length_norm_lexicon"] is T.LENGTH_NORM_LEXICON
+    assert m.get("lexicon_sign", 0.0) == T.LEXICON_SIGN
+    note = m["training"]["note"]
+    assert f"real-text weight {T.REALTEXT_WEIGHT}" in note
+    assert f"weak sentences {T.WEAK_SENTENCE_WEIGHT}" in note
