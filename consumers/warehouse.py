@@ -44,6 +44,7 @@ from schemas.types import (
     ALERT_STATUS,
     CONTACT,
     DISPATCH,
+    EVENT_TYPES,
     INVITATION,
     OPT_OUT,
     PAGE_FEEDBACK,
@@ -692,6 +693,12 @@ class WarehouseSink:
     def __init__(self, warehouse: Warehouse, topics: tuple[str, ...]):
         self.warehouse = warehouse
         self.topics = topics
+        # What it has rows for (monitor observations, for one, it has none): the embedded
+        # runtime reads only these topics for it.
+        unused = {t.topic for t in EVENT_TYPES.values()} - {
+            t.topic for t in EVENT_TYPES.values() if t.name in ROWS
+        }
+        self.stored_topics = tuple(t for t in topics if t not in unused)
 
     def handle(self, records: Sequence[SinkRecord]) -> None:
         try:

@@ -15,7 +15,7 @@ from pipeline.ops.metrics import observed_outputs, observed_processing
 from pipeline.ports import SinkRecord
 from pipeline.stages.base import Emit, Rejected, Stage, State
 from pipeline.topology import DEAD_LETTER, TOPIC_TYPES
-from schemas.cloudevents import CloudEvent, utc_now
+from schemas.cloudevents import CloudEvent, built, utc_now
 from schemas.validation import data_is_valid, schema_id, validate_data
 
 log = logging.getLogger(__name__)
@@ -145,7 +145,7 @@ def _checked(emit: Emit) -> Emit:
     if not data_is_valid(event.type, event.data):
         raise DerivedEventInvalid(f"{event.type} voldoet niet aan zijn schema")
     # As dataclasses.replace(event, dataschema=...), without its per-call field walk.
-    stamped = CloudEvent(**{**event.__dict__, "dataschema": schema_id(event.type)})
+    stamped = built({**event.__dict__, "dataschema": schema_id(event.type)})
     return Emit(emit.topic, stamped)
 
 

@@ -73,7 +73,35 @@ class Model:
             elif isinstance(value, list):
                 value = tuple(value)
             kwargs[name] = value
+        return _built(cls, kwargs)
+
+
+@cache
+def _init_plan(cls: type) -> tuple[frozenset[str], dict[str, Any]] | None:
+    """(required field names, defaults of the others) of a model whose __init__ only sets
+    its fields; None for any other (then its __init__ is called)."""
+    fields = dataclasses.fields(cls)
+    if hasattr(cls, "__post_init__") or hasattr(cls, "__slots__"):
+        return None
+    if any(f.default_factory is not dataclasses.MISSING or not f.init for f in fields):
+        return None
+    required = frozenset(f.name for f in fields if f.default is dataclasses.MISSING)
+    return required, {f.name: f.default for f in fields if f.default is not dataclasses.MISSING}
+
+
+def _built(cls: type[Any], kwargs: dict[str, Any]) -> Any:
+    """cls(**kwargs) for field names of a model, without the frozen dataclass's __init__
+    (one object.__setattr__ per field): an equal object, several times faster (stages
+    build one or two models per record). Missing required fields go through __init__,
+    which raises as before."""
+    plan = _init_plan(cls)
+    if plan is None or not plan[0] <= kwargs.keys():
         return cls(**kwargs)
+    obj = object.__new__(cls)
+    fields = obj.__dict__
+    fields.update(plan[1])
+    fields.update(kwargs)
+    return obj
 
 
 @cache

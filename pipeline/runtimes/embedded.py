@@ -168,6 +168,7 @@ class SQLiteState:
                     (self._namespace, key),
                 ).fetchone()
                 value = row[0] if row else None
+                self._stored[key] = value  # the lock is held: asked again, it is the same
         return jsonfast.loads(value) if value is not None else None
 
     def put(self, key: str, value: dict[str, Any]) -> None:
@@ -254,6 +255,7 @@ class EmbeddedRuntime:
         for state in states.values():
             state.prefetch(keys)  # stages key their state by the record's key (klant, cell)
         appends: list[tuple[str, str | None, str]] = []
+        made: list[CloudEvent | None] = []  # the event of each append (None: a dead letter)
         for rec in records:
             outcome = process_record(
                 stage,
@@ -266,12 +268,32 @@ class EmbeddedRuntime:
             for out in outputs(outcome, stage.name, rec.key):
                 value = _encode(out.event) if out.event else dead_letter_json(out.dead_letter)
                 appends.append((out.topic, out.key, value))
+                made.append(out.event)
         # Same transaction as the reads: collected writes land together, in order.
         for state in states.values():
             state.flush()
         self.log.append_many(conn, appends)
         self.log.commit_offset(conn, stage.name, records[-1].offset)
+        if appends:
+            self._remember_appended(conn, appends, made)
         return len(records)
+
+    def _remember_appended(
+        self,
+        conn: sqlite3.Connection,
+        appends: Sequence[tuple[str, str | None, str]],
+        made: Sequence[CloudEvent | None],
+    ) -> None:
+        """The events a stage just appended go into the decode cache under their offsets,
+        so the stages and sinks after it in this pass do not decode the JSON made from them
+        (the same event: its data holds only JSON types). One statement appended them with
+        the write lock held, so their offsets are consecutive up to the last one; the cache
+        compares the value anyway."""
+        last = int(conn.execute("SELECT last_insert_rowid()").fetchone()[0])
+        first = last - len(appends) + 1
+        for i, ((_, _, value), event) in enumerate(zip(appends, made, strict=True)):
+            if event is not None:
+                self._decode_cache[first + i] = (value, event)
 
     def _run_stages(self) -> int:
         """Every stage at least once, in as few transactions as the lock bound allows."""
@@ -333,12 +355,32 @@ class EmbeddedRuntime:
         done = self._sink_done.get(sink.name)
         return done if done is not None else self.log.offset(conn, sink.name)
 
-    def _run_sink(self, sink: Sink) -> int:
+    def _sink_read(self, sink: Sink) -> tuple[list[LogRecord], int]:
+        """The sink's next records, and how far its position may move once it stored them.
+
+        A sink may name the topics it stores anything of (`stored_topics`: the warehouse has
+        no rows for monitor observations); only those are read. When that read ends before
+        its limit, nothing of those topics is left up to the log's end as the same read
+        transaction sees it, so the position moves there (an idle sink is at the end, as
+        when it read every topic)."""
         conn = self.log._connection()
-        records = self.log.read(
-            conn, sink.topics, self._sink_position(conn, sink), self.sink_batch_size
-        )
+        topics = getattr(sink, "stored_topics", sink.topics)
+        position = self._sink_position(conn, sink)
+        conn.execute("BEGIN")  # one snapshot for both reads (WAL)
+        try:
+            records = self.log.read(conn, topics, position, self.sink_batch_size)
+            if len(records) == self.sink_batch_size:
+                return records, records[-1].offset
+            end = conn.execute("SELECT coalesce(max(offset), 0) FROM log").fetchone()[0]
+            return records, max(int(end), records[-1].offset if records else position)
+        finally:
+            conn.execute("COMMIT")
+
+    def _run_sink(self, sink: Sink) -> int:
+        records, upto = self._sink_read(sink)
         if not records:
+            if upto > self._sink_position(self.log._connection(), sink):
+                self._sink_done[sink.name] = upto  # only records it does not read came
             return 0
         batch = []
         for rec in records:
@@ -351,7 +393,7 @@ class EmbeddedRuntime:
         # replays the batch too, which idempotent sinks ignore.
         sink.handle(batch)
         sink_stored(sink.name, batch)
-        self._sink_done[sink.name] = records[-1].offset
+        self._sink_done[sink.name] = upto
         return len(records)
 
     def flush_offsets(self) -> None:
