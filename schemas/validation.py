@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from typing import Any
 
@@ -53,6 +53,11 @@ def _load(name: str) -> dict[str, Any]:
 def _is_datetime(value: object) -> bool:
     if not isinstance(value, str):
         return True  # wrong types are reported by the "type" keyword
+    return _is_datetime_text(value)
+
+
+@lru_cache(maxsize=4096)  # derived events repeat their times (a contact's, this second)
+def _is_datetime_text(value: str) -> bool:
     if not is_rfc3339(value):
         return False
     try:

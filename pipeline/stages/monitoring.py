@@ -44,6 +44,7 @@ from schemas.models import (
     MonitorObservation,
     ServiceAlert,
     Signal,
+    parsed,
 )
 from schemas.types import CONTACT, INVITATION, MONITOR_OBSERVATION, SERVICE_ALERT, SIGNAL
 
@@ -95,7 +96,7 @@ class MonitorFeedStage:
 
     def process(self, topic: str, event: CloudEvent, state: Mapping[str, State]) -> list[Emit]:
         if event.type == CONTACT.name:
-            outcomes: Outcomes | None = from_contact(Contact.from_dict(event.data))
+            outcomes: Outcomes | None = from_contact(parsed(Contact, event.data))
             bron = "contact"
         elif event.type == SIGNAL.name:
             signal = Signal.from_dict(event.data)

@@ -19,7 +19,7 @@ from pipeline.stages.join import (
 )
 from pipeline.times import parse_time
 from schemas.cloudevents import CloudEvent, derived_id
-from schemas.models import Contact, PageFeedback, Response, Sentiment, Signal
+from schemas.models import Contact, PageFeedback, Response, Sentiment, Signal, parsed
 from schemas.types import CONTACT, PAGE_FEEDBACK, RESPONSE, SIGNAL
 
 _NO_COMMENT = Sentiment(
@@ -98,7 +98,7 @@ class SignalStage:
 
     def process(self, topic: str, event: CloudEvent, state: Mapping[str, State]) -> list[Emit]:
         if event.type == CONTACT.name:
-            contact = Contact.from_dict(event.data)
+            contact = parsed(Contact, event.data)
             remember_contact(state["contacts"], contact)
             # Responses that arrived before their contact (topics are not ordered among
             # each other) are joined now.

@@ -22,7 +22,7 @@ from pipeline.invitation_policy import Decision, InvitationPolicy
 from pipeline.stages.base import Clock, Emit, Rejected, State, emit, system_clock
 from pipeline.times import iso, parse_time
 from schemas.cloudevents import CloudEvent, derived_id
-from schemas.models import Contact, Invitation, OptOut
+from schemas.models import Contact, Invitation, OptOut, parsed
 from schemas.types import CONTACT, INVITATION, OPT_OUT
 
 # Invitation moments kept per klant for the quarantine check (the newest ones).
@@ -122,7 +122,7 @@ class TriggerStage:
             return []
         if event.type != CONTACT.name:
             raise Rejected(f"onverwacht type {event.type} op {topic}")
-        contact = Contact.from_dict(event.data)
+        contact = parsed(Contact, event.data)
         invited = _invited(state["last_invited"].get(contact.klant))
         opted_out = state["opted_out"].get(contact.klant)
         if skip_reason(contact, invited, opted_out, self.policy.quarantine_days):
