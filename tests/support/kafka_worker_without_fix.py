@@ -23,6 +23,12 @@ Fixes (docs/kafka.md, "Offsets: what the worker corrects in faust-streaming"):
   restarts the agent), a lone surrogate escape decodes, a sealed record that is no route
   or no sealed envelope escapes opening, an output or dead letter that UTF-8 cannot carry
   raises (tests/pipeline/runtimes/kafka/test_kafka_agent_guard.py).
+- `changelog-refused` (not an offset fix): a table change the broker refused is only
+  logged by faust (pipeline/runtimes/kafka/changelog_guard.py;
+  tests/pipeline/runtimes/kafka/test_kafka_changelog_refused.py).
+- `outage-rebalance` (not an offset fix): a rebalance during an in-place retry goes
+  unnoticed (pipeline/runtimes/kafka/in_place.py;
+  tests/pipeline/runtimes/kafka/test_kafka_outage_rebalance.py).
 - `pending-taken` (not an offset fix: the join's): a contact takes the answers waiting for
   it out of `pending` and forgets them, so a replay of the contact finds none (docs/kafka.md,
   Known gaps; tests/pipeline/runtimes/kafka/test_kafka_pending_replay.py).
@@ -37,7 +43,7 @@ from typing import Any, NoReturn
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 
 from pipeline import sealing
-from pipeline.runtimes.kafka import codec, offsets, record_guard, worker
+from pipeline.runtimes.kafka import codec, in_place, offsets, record_guard, worker
 from pipeline.stages import scoring
 from pipeline.topology import DEAD_LETTER
 from schemas import jsonfast
@@ -159,6 +165,18 @@ def _open_input_unguarded(sealer: Any, key: Any, headers: Any, value: Any) -> An
     return codec.open_record(sealer, key, headers, value)
 
 
+def _guard_nothing(table: Any, outage: Any) -> None:
+    return None  # faust's own: a failed changelog delivery is logged, nothing more
+
+
+async def _settle_nothing() -> None:
+    return None
+
+
+def _revoked_unnoticed(self: Any, begins: bool) -> None:
+    return None  # the retry goes on through a rebalance, as before
+
+
 def switch_off(fix: str) -> None:
     mixin = offsets.SafeOffsetsConsumer
     if fix == "position":
@@ -181,12 +199,18 @@ def switch_off(fix: str) -> None:
         worker.open_input = _open_input_unguarded  # type: ignore[assignment]
         sealing.Sealer.open = _open_unguarded  # type: ignore[method-assign]
         jsonfast.loads_text = jsonfast.loads  # type: ignore[assignment]
+    elif fix == "changelog-refused":
+        worker.guard_changelog = _guard_nothing  # type: ignore[assignment]
+        worker.callbacks_settled = _settle_nothing  # type: ignore[assignment]
+    elif fix == "outage-rebalance":
+        in_place.Outage.partitions_revoked = _revoked_unnoticed  # type: ignore[method-assign]
     elif fix == "pending-taken":
         scoring.take_pending = _take_and_forget  # type: ignore[assignment]
     else:
         raise SystemExit(
             f"unknown fix {fix!r}: position, seek-back, failed-commit, stale-position, "
-            "dropped, paused-fetch, agent-guard or pending-taken"
+            "dropped, paused-fetch, agent-guard, changelog-refused, outage-rebalance or "
+            "pending-taken"
         )
 
 

@@ -16,7 +16,15 @@ restarted by the orchestrator); one that skips is not.
 Key store calls are synchronous (they run inside a stage's state access), so the key
 store retries block the worker's event loop while they wait: without the key store no
 record of a citizen can be opened or sealed anyway. Consumer heartbeats run in faust's
-consumer thread, so the group keeps the worker meanwhile.
+consumer thread, so the group keeps the worker meanwhile (session timeout 10 s), and
+aiokafka's poll limit (faust's `broker_max_poll_interval`, 1,000 s) is above the outage
+limit. A rebalance is another matter: faust hands partitions back on the event loop and
+waits for the record in hand, which a retry holds up; past the rebalance timeout (20 s)
+the group gives the partitions to another worker, which processes the record again,
+while this one, once the dependency answers, would go on sending outputs and table
+changes for partitions it no longer owns. So a rebalance that begins during a retry (or a
+retry that fails while one is under way) stops the worker at once, exit 75, from the
+consumer thread (`partitions_revoked`): nothing sent, acked or committed after it.
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ import contextlib
 import logging
 import os
 import sys
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -54,6 +63,10 @@ def stop_worker(what: str, exc: BaseException) -> NoReturn:
     os._exit(EXIT_OUTAGE)
 
 
+class PartitionsTaken(Exception):
+    """The group takes the worker's partitions while a record waits for a dependency."""
+
+
 @dataclass
 class Outage:
     """How long a dependency may be away before the worker stops."""
@@ -62,13 +75,31 @@ class Outage:
     pauses: tuple[float, ...] = PAUSES
     give_up: Callable[[str, BaseException], NoReturn] = field(default=stop_worker)
     clock: Callable[[], float] = time.monotonic
+    _retrying: int = field(default=0, init=False, repr=False)  # retries under way
+    _revoking: threading.Event = field(default_factory=threading.Event, init=False, repr=False)
 
     def pause(self, attempt: int) -> float:
         return self.pauses[min(attempt, len(self.pauses) - 1)]
 
+    def partitions_revoked(self, begins: bool) -> None:
+        """Called from the consumer thread when a rebalance takes the worker's partitions
+        (`begins`) and when faust has handed them back. A record in an in-place retry then
+        stops the worker at once (see the module docstring)."""
+        if not begins:
+            self._revoking.clear()
+            return
+        self._revoking.set()
+        if self._retrying:
+            self.give_up(
+                "a record waiting for a dependency while the group takes the partitions",
+                PartitionsTaken("rebalance during an in-place retry"),
+            )
+
     def _failed(self, what: str, exc: BaseException, attempt: int, began: float) -> float:
         """Log the failure; the pause before the next attempt (or give up)."""
         waited = self.clock() - began
+        if self._revoking.is_set():
+            self.give_up(f"{what}, while the group takes the partitions,", exc)
         if waited >= self.limit_seconds:
             self.give_up(what, exc)
         pause = min(self.pause(attempt), max(0.0, self.limit_seconds - waited))
@@ -95,31 +126,43 @@ class Outage:
         self, what: str, call: Callable[[], T], transient: Callable[[BaseException], bool]
     ) -> T:
         """call() until it works; errors that are not `transient` are raised at once."""
-        attempt, began = 0, self.clock()
-        while True:
-            try:
-                result = call()
-            except Exception as exc:
-                if not transient(exc):
-                    raise
-                time.sleep(self._failed(what, exc, attempt, began))
-                attempt += 1
-                continue
-            self._recovered(what, attempt, began)
-            return result
+        attempt, began, counted = 0, self.clock(), False
+        try:
+            while True:
+                try:
+                    result = call()
+                except Exception as exc:
+                    if not transient(exc):
+                        raise
+                    if not counted:  # a retry under way (partitions_revoked)
+                        self._retrying, counted = self._retrying + 1, True
+                    time.sleep(self._failed(what, exc, attempt, began))
+                    attempt += 1
+                    continue
+                self._recovered(what, attempt, began)
+                return result
+        finally:
+            if counted:
+                self._retrying -= 1
 
     async def retry_async(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
         """await call() until it works (any error: a send that failed is sent again; the
         record has a deterministic id, so a copy that did get out is deduplicated)."""
-        attempt, began = 0, self.clock()
-        while True:
-            try:
-                result = await call()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                await asyncio.sleep(self._failed(what, exc, attempt, began))
-                attempt += 1
-                continue
-            self._recovered(what, attempt, began)
-            return result
+        attempt, began, counted = 0, self.clock(), False
+        try:
+            while True:
+                try:
+                    result = await call()
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    if not counted:  # a retry under way (partitions_revoked)
+                        self._retrying, counted = self._retrying + 1, True
+                    await asyncio.sleep(self._failed(what, exc, attempt, began))
+                    attempt += 1
+                    continue
+                self._recovered(what, attempt, began)
+                return result
+        finally:
+            if counted:
+                self._retrying -= 1

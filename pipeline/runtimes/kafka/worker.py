@@ -28,6 +28,7 @@ from pipeline.ops.logs import configure as configure_logging
 from pipeline.processing import Outcome, Output, outputs, process_record, runtime_failure
 from pipeline.runtimes.kafka import record_guard
 from pipeline.runtimes.kafka.agent_plan import AgentPlan, chained_readers, plan_agents
+from pipeline.runtimes.kafka.changelog_guard import callbacks_settled, guard_changelog
 from pipeline.runtimes.kafka.codec import decode, headers_list, open_input, raw_parts, seal
 from pipeline.runtimes.kafka.fast_delivery import DirectDelivery, NoPauseOnFullQueue
 from pipeline.runtimes.kafka.in_place import Outage
@@ -110,6 +111,17 @@ def copy_json(value: Any) -> Any:
 
 
 class _ReadCommittedThread(PositionReportingThread):
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        # In the consumer thread, before faust hands the partitions back on the worker's
+        # loop (which a record in an in-place retry holds up): such a record stops the
+        # worker now rather than outlive its partitions (in_place.py).
+        outage: Outage = self.app.outage
+        outage.partitions_revoked(True)
+        try:
+            await super().on_partitions_revoked(revoked)
+        finally:
+            outage.partitions_revoked(False)
+
     def _create_worker_consumer(self, transport: Any) -> Any:
         consumer = super()._create_worker_consumer(transport)
         # faust reads read_uncommitted unless in exactly_once mode, which would let a stage
@@ -136,6 +148,12 @@ class _Consumer(DirectDelivery, NoPauseOnFullQueue, SafeOffsetsConsumer, AIOKafk
         self.app.table_writes.flush()
         return await super()._commit_offsets(offsets, start_new_transaction=start_new_transaction)
 
+    async def _commit(self, offsets: Any) -> bool:
+        # The delivery callbacks faust's producer flush woke run first: a refused output or
+        # table change stops the worker before these offsets go out (changelog_guard.py).
+        await callbacks_settled()
+        return bool(await super()._commit(offsets))
+
     async def on_partitions_revoked(self, revoked: Any) -> None:
         # Before faust drops the partitions and flushes its producer: a worker taking them
         # over recovers every write made here, as when each write went out at once.
@@ -154,6 +172,7 @@ class _App(faust.App):
     """A faust App whose stream consumer reads committed records only."""
 
     table_writes: WriteBehind  # set in build_app
+    outage: Outage  # set in build_app: key store and producer retries (in_place.py)
 
     def _new_transport(self) -> Any:
         return _Transport(self.conf.broker_consumer, self)
@@ -236,7 +255,9 @@ def build_app(
         for name in sorted(topology.state_names())
     }
     # Key store or producer away: retried in place, never skipped (in_place.py).
-    outage = Outage(settings.kafka_outage_seconds)
+    outage = app.outage = Outage(settings.kafka_outage_seconds)
+    for table in tables.values():
+        guard_changelog(table, outage)  # a refused table change stops the worker
     sealer = sealer_for(settings, outage)
     app.table_writes = WriteBehind()
     deferred = deferrable_states(topology)

@@ -73,3 +73,38 @@ def test_async_sends_are_retried_then_given_up() -> None:
 
     with pytest.raises(GaveUp):
         asyncio.run(_outage(0.05).retry_async("sending", never))
+
+
+def test_a_rebalance_during_a_retry_gives_up_at_once_from_the_consumer_thread() -> None:
+    """The group takes the partitions while a record waits for the key store: the worker
+    stops (give_up) from the consumer thread, not after the outage limit; a retry that
+    fails while a rebalance is under way gives up too. Without a retry under way, or once
+    the partitions are handed back, a rebalance changes nothing."""
+    import threading
+
+    outage = Outage(limit_seconds=60, pauses=(0.5,), give_up=_give_up)
+    outage.partitions_revoked(True)  # nothing retrying: nothing to stop
+    outage.partitions_revoked(False)
+    assert outage.retry("key store", lambda: "key", is_unavailable) == "key"
+
+    stopped: list[str] = []
+    in_retry = threading.Event()
+
+    def away() -> None:
+        in_retry.set()
+        raise OperationalError("SELECT", {}, Exception("connection refused"))
+
+    def consumer_thread() -> None:
+        in_retry.wait(5)
+        try:
+            outage.partitions_revoked(True)
+        except GaveUp as exc:
+            stopped.append(str(exc))
+
+    thread = threading.Thread(target=consumer_thread)
+    thread.start()
+    with pytest.raises(GaveUp, match="while the group takes the partitions"):
+        outage.retry("key store", away, is_unavailable)  # the next failure sees the rebalance
+    thread.join(5)
+    assert stopped and "while the group takes the partitions" in stopped[0]
+    assert outage._retrying == 0

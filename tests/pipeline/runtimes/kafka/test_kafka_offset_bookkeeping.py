@@ -190,7 +190,8 @@ def test_each_switched_off_fix_takes_the_call_the_worker_makes() -> None:
     (`stale-position` took no `offsets` since fix 5, and every fetch raised TypeError)."""
     import inspect
 
-    from pipeline.runtimes.kafka import codec, record_guard
+    from pipeline.runtimes.kafka import changelog_guard, codec, record_guard
+    from pipeline.runtimes.kafka.in_place import Outage
     from pipeline.runtimes.kafka.offsets import PositionReportingThread
     from pipeline.sealing import Sealer
     from pipeline.stages import join
@@ -207,6 +208,9 @@ def test_each_switched_off_fix_takes_the_call_the_worker_makes() -> None:
         (without._wire_unguarded, record_guard.wire_record),
         (without._open_unguarded, Sealer.open),
         (without._open_input_unguarded, codec.open_input),
+        (without._guard_nothing, changelog_guard.guard_changelog),
+        (without._settle_nothing, changelog_guard.callbacks_settled),
+        (without._revoked_unnoticed, Outage.partitions_revoked),
     ]
     for stand_in, fixed in pairs:
         wanted = list(inspect.signature(fixed).parameters)
