@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient
 
 from pipeline.runtimes.kafka.in_place import EXIT_OUTAGE
 from pipeline.runtimes.kafka.topics import changelog_topic
@@ -32,9 +33,26 @@ pytestmark = pytest.mark.kafka
 
 
 def _changelog_bytes(harness: KafkaHarness, value: str) -> None:
+    """Set the trigger changelog's max.message.bytes and wait until the broker reports it
+    (it applies the change from its metadata log: on a busy machine not at once)."""
     name = changelog_topic(harness.settings, "last_invited")
     prefix = harness.settings.kafka_topic_prefix
     _max_message_bytes(harness.settings, name[len(prefix) :], value)  # it adds the prefix
+    admin = KafkaAdminClient(bootstrap_servers=harness.settings.kafka_bootstrap)
+    try:
+        deadline = time.monotonic() + 30
+        while _reported(admin, name) != value:
+            assert time.monotonic() < deadline, f"the broker never reported {value} for {name}"
+            time.sleep(0.1)
+    finally:
+        admin.close()
+
+
+def _reported(admin: KafkaAdminClient, topic: str) -> str | None:
+    resource = ConfigResource(ConfigResourceType.TOPIC, topic)
+    described = admin.describe_configs([resource])  # {"topic": {name: {key: {"value": …}}}}
+    entry = described.get("topic", {}).get(topic, {}).get("max.message.bytes")
+    return entry.get("value") if entry else None
 
 
 def test_a_table_change_the_broker_refuses_stops_the_worker_before_its_record_is_committed(
