@@ -17,7 +17,7 @@ from .corpus import LONG_WORDS
 from .function_words import is_reason
 from .lexicon import NOT_SCORED
 from .result import Scorer, SentimentResult, explain
-from .text import Analyser
+from .text import Analyser, Analysis
 
 SHIPPED_MODEL = Path(__file__).resolve().parent / "data" / "model.json"
 PROMOTED_FILE = "promoted.json"
@@ -70,6 +70,10 @@ class LinearScorer:
         lp, ln = self._w.get("lex:pos", zero), self._w.get("lex:neg", zero)
         self._lex_pos_gain = lp[1] - lp[0]
         self._lex_neg_gain = ln[1] - ln[0]
+        # Negated lexicon words also feed the negated sums ("niet leuk": lex:negpos).
+        npos, nneg = self._w.get("lex:negpos", zero), self._w.get("lex:negneg", zero)
+        self._negpos_gain = npos[1] - npos[0]
+        self._negneg_gain = nneg[1] - nneg[0]
         self.meta: dict = dict(model.get("training", {}))
 
     @classmethod
@@ -85,12 +89,40 @@ class LinearScorer:
         z = (z0 + b0, 0.0, z2 + b2, z3 + b3)
         if not with_terms:
             return a.language, z, []
+        return a.language, z, self._reasons(a) if a.terms else a.model_terms
+
+    def _reasons(self, a: Analysis) -> list[tuple[float, str]]:
+        """Candidate reasons (pos-vs-neg margin, term). A word's own weight (w:/n:) and its
+        lexicon contribution are one contribution: "leuk" leaning -0.57 by its own weight and
+        +0.81 through the lexicon is +0.24, so never the reason for a negative label.
+        Margins are what a term adds to the logits (model terms carry the length factor;
+        lexicon terms get it when the model normalises the lexicon sums); the 0.15 floor is
+        applied before the length factor."""
         terms = a.model_terms  # (margin, feature key): rendered lazily by explain()
-        for v, t in a.terms:
-            d = v * (self._lex_pos_gain if v > 0 else self._lex_neg_gain)
-            if (d > _MIN_EXPLAIN or d < -_MIN_EXPLAIN) and is_reason(t):
-                terms.append((d, t))
-        return a.language, z, terms
+        pos_gain, neg_gain = self._lex_pos_gain, self._lex_neg_gain
+        g = 1.0
+        analyser = self._analyser
+        if analyser.length_norm_lexicon and a.n_words > analyser.length_ref > 0:
+            g = (analyser.length_ref / a.n_words) ** analyser.length_power
+        paired = {}
+        for i, j in a.pairs:
+            paired[i] = j
+        for i, (v, t) in enumerate(a.terms):
+            d = v * (pos_gain if v > 0 else neg_gain)
+            if t[-1] == ")":  # "niet leuk (negatie)" also feeds the negated sums
+                d += v * (self._negpos_gain if v < 0 else self._negneg_gain)
+            j = paired.get(i) if paired else None
+            if j is not None:
+                m, k = terms[j]
+                d *= g
+                total = m + d
+                # Named by the part that pushes hardest the way of the total.
+                name = t if (d > m if total > 0 else d < m) and is_reason(t) else k
+                floor = _MIN_EXPLAIN * g
+                terms[j] = (total if total > floor or total < -floor else 0.0, name)
+            elif (d > _MIN_EXPLAIN or d < -_MIN_EXPLAIN) and is_reason(t):
+                terms.append((d * g, t))
+        return terms
 
     def _term(self, key: str) -> str:
         """A feature as the caseworker reads it; "" for function words, numbers and cues."""

@@ -53,7 +53,7 @@ def explain(
     elif direction < 0:
         picked = sorted(t for t in terms if t[0] < 0)
     else:
-        picked = sorted(terms, key=lambda t: -abs(t[0]))
+        picked = sorted((t for t in terms if t[0]), key=lambda t: -abs(t[0]))
     seen: list[str] = []
     seen_words: list[set[str]] = []
     for _, term in picked:

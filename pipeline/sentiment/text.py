@@ -75,6 +75,10 @@ class Analysis:
     # (margin, feature key) of the features that moved pos-vs-neg.
     logits: tuple[float, float, float] = (0.0, 0.0, 0.0)
     model_terms: list[tuple[float, str]] = field(default_factory=list)
+    # Scoring mode: (index in `terms`, index in `model_terms`) of a lexicon term and the
+    # model term of the same token ("heel leuk" and w:leuk, "niet goed (negatie)" and
+    # n:goed), so an explanation can add the two into the word's total contribution.
+    pairs: list[tuple[int, int]] = field(default_factory=list)
 
 
 def _decide_language(nl: int, en: int, other: int) -> str:
@@ -332,6 +336,8 @@ class Analyser:
             raise ValueError("an analyser with weights cannot produce training features")
         z0 = z2 = z3 = 0.0
         mterms: list[tuple[float, str]] = []
+        pairs: list[tuple[int, int]] = []  # lexicon term and model term of one token
+        mkey = ""  # the current token's model key (scoring)
         # Start of the closing sentence: logits, features and lexicon terms before it.
         closing = self.closing_extra
         sent_end = False
@@ -357,15 +363,15 @@ class Analyser:
                     value = en_value
                 if W is not None:
                     if neg_left:
-                        w, key = nrow, nkey
+                        w, mkey = nrow, nkey
                     else:
-                        w, key = wrow, wkey
+                        w, mkey = wrow, wkey
                     if w is not None:
                         z0 += w[0]
                         z2 += w[1]
                         z3 += w[2]
                         if w[3] > hi or w[3] < lo:
-                            mterms.append((w[3], key))
+                            mterms.append((w[3], mkey))
                     if prev_b:
                         key = prev_b + s
                         w = W.get(key)
@@ -389,6 +395,8 @@ class Analyser:
                         # and already carries its own negation.
                         total += pv
                         terms.append((pv, phrase))
+                        if mterms and mterms[-1][1] is mkey:
+                            pairs.append((len(terms) - 1, len(mterms) - 1))
                         neg_left = 0
                         boost = 1.0
                         prev, prev_b = pword, bkey
@@ -417,6 +425,8 @@ class Analyser:
                         if value:
                             total += value
                             terms.append((value, word))
+                            if mterms and mterms[-1][1] is mkey:
+                                pairs.append((len(terms) - 1, len(mterms) - 1))
                         neg_left = NEG_SCOPE
                         neg_word = word
                         prev, prev_b = pword, bkey
@@ -439,6 +449,8 @@ class Analyser:
                         label = neg_word + " " + label + " (negatie)"
                     total += value
                     terms.append((value, label))
+                    if mterms and mterms[-1][1] is mkey:
+                        pairs.append((len(terms) - 1, len(mterms) - 1))
                     boost = 1.0
                 if neg_left:
                     neg_left -= 1
@@ -563,6 +575,6 @@ class Analyser:
                         z0 += w[0] * v
                         z2 += w[1] * v
                         z3 += w[2] * v
-                return Analysis(lang, n_words, total, terms, feats, (z0, z2, z3), mterms)
+                return Analysis(lang, n_words, total, terms, feats, (z0, z2, z3), mterms, pairs)
             feats.update(dense)
         return Analysis(lang, n_words, total, terms, feats)
