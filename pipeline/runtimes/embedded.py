@@ -273,9 +273,9 @@ class EmbeddedRuntime:
         for state in states.values():
             state.flush()
         self.log.append_many(conn, appends)
-        self.log.commit_offset(conn, stage.name, records[-1].offset)
-        if appends:
+        if appends:  # before the offset's upsert, which may insert a row of its own
             self._remember_appended(conn, appends, made)
+        self.log.commit_offset(conn, stage.name, records[-1].offset)
         return len(records)
 
     def _remember_appended(
