@@ -1,0 +1,50 @@
+"""Records already waiting in an agent's queue, taken without a trip through the event loop.
+
+faust's stream iterator hands an agent one event per turn of the event loop: before each
+event it yields to the loop (`await asyncio.sleep(0)`, an epoll call with every ready
+callback run), takes the event through its iterator and acks it afterwards. With a
+backlog the agent's queue holds hundreds of records, and that round trip per record was
+a large part of what the worker spends outside the stages (docs/kafka.md, Performance).
+
+`take_queued` takes the next event waiting in the stream's queue the way faust's own
+iterator does (faust 0.15 `_prepare_event`): a record of an old consumer generation, or
+taken while flow control is off (a rebalance), is left out unacked exactly as faust
+leaves it out; otherwise the message is tracked as unacked and made the stream's current
+event. The caller processes it and acks the previous one (`Stream.ack`, faust's own);
+the stream's iterator acks the last one as it acks the event it yielded. So every
+record is acked once, after it was processed, in partition order, and the offset
+bookkeeping (offsets.py) sees exactly what it saw before. A run of queued records is
+bounded (`max_run` in the worker), so producer, fetcher and commit tasks still get the
+loop between runs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from faust.types import EventT
+
+
+def take_queued(stream: Any) -> Any:
+    """The next event already in `stream`'s queue, made its current event; None when the
+    queue is empty (or holds an error for the iterator to raise), the stream is stopping,
+    or the event must be skipped (old generation, flow stopped: faust skips it unacked)."""
+    if stream.should_stop:
+        return None
+    queue = stream.channel.queue
+    if queue._errors or queue.empty():
+        return None
+    event = queue.get_nowait()
+    if not isinstance(event, EventT):  # not from a topic: leave it to faust's iterator
+        raise TypeError(f"unexpected value in an agent queue: {type(event).__name__}")
+    app = stream.app
+    message = event.message
+    if not app.flow_control.is_active() or message.generation_id != app.consumer_generation_id:
+        return None  # as faust: skipped, not tracked, not acked (a rebalance replays it)
+    if message.topic in app.topics.acking_topics and not message.tracked:
+        message.tracked = True
+        app.consumer._unacked_messages.add(message)
+        stream._on_message_in(message.tp, message.offset, message)
+    stream._on_stream_event_in(message.tp, message.offset, stream, event)
+    stream._set_current_event(event)
+    return event
