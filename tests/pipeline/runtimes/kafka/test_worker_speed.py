@@ -167,3 +167,66 @@ def test_a_delivery_that_cannot_wait_is_awaited_without_tasks_else_faust_races_i
         assert await consumer.wait_first(asyncio.sleep(0), asyncio.sleep(0)) == "faust"
 
     asyncio.run(scenario())
+
+
+class _Queue(asyncio.Queue):  # type: ignore[type-arg]
+    """faust's ThrowableQueue as take_queued reads it: a queue with a deque of errors."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._errors: list[Any] = []
+
+
+def _stream(generation: int = 1) -> Any:
+    tracked: set[Any] = set()
+    seen: list[Any] = []
+    stream = SimpleNamespace(
+        should_stop=False,
+        channel=SimpleNamespace(queue=_Queue()),
+        app=SimpleNamespace(
+            flow_control=SimpleNamespace(is_active=lambda: True),
+            consumer_generation_id=generation,
+            topics=SimpleNamespace(acking_topics={"contact-events"}),
+            consumer=SimpleNamespace(_unacked_messages=tracked),
+        ),
+        current_event=None,
+        seen=seen,
+        _on_message_in=lambda tp, offset, message: seen.append(("in", offset)),
+        _on_stream_event_in=lambda tp, offset, stream, event: seen.append(("event", offset)),
+    )
+    stream._set_current_event = lambda event: setattr(stream, "current_event", event)
+    return stream
+
+
+def _event(stream: Any, offset: int, generation: int = 1) -> Any:
+    from faust.events import Event
+    from faust.types.tuples import Message
+
+    message = Message(
+        "contact-events", 0, offset, 0.0, 0, {}, b"k", b"v", None, generation_id=generation
+    )
+    message.tracked = False
+    return Event(stream.app, b"k", b"v", {}, message)
+
+
+def test_a_queued_record_is_taken_as_faust_takes_it_and_a_stale_one_is_left_out() -> None:
+    from pipeline.runtimes.kafka.queued_events import take_queued
+
+    stream = _stream(generation=2)
+    assert take_queued(stream) is None  # nothing queued
+    fresh, stale, later = _event(stream, 5, 2), _event(stream, 6, 1), _event(stream, 7, 2)
+    for event in (fresh, stale, later):
+        stream.channel.queue.put_nowait(event)
+    assert take_queued(stream) is fresh
+    assert stream.current_event is fresh and fresh.message.tracked
+    assert stream.app.consumer._unacked_messages == {fresh.message}
+    assert stream.seen == [("in", 5), ("event", 5)]
+    # A record of an old consumer generation is skipped unacked and untracked, as faust
+    # skips it (a rebalance replays it); the run of queued records ends there.
+    assert take_queued(stream) is None
+    assert not stale.message.tracked and stream.current_event is fresh
+    stream.should_stop = True  # a stopping stream takes nothing more
+    assert take_queued(stream) is None and stream.channel.queue.qsize() == 1
+    stream.should_stop = False
+    stream.channel.queue._errors.append(RuntimeError("for faust's iterator to raise"))
+    assert take_queued(stream) is None and stream.channel.queue.qsize() == 1
