@@ -14,8 +14,9 @@ event. The caller processes it and acks the previous one (`Stream.ack`, faust's 
 the stream's iterator acks the last one as it acks the event it yielded. So every
 record is acked once, after it was processed, in partition order, and the offset
 bookkeeping (offsets.py) sees exactly what it saw before. A run of queued records is
-bounded (`max_run` in the worker), so producer, fetcher and commit tasks still get the
-loop between runs.
+bounded (`QUEUED_RUN_MAX` in the worker) and ends when faust's producer buffer is half
+full (above its limit faust's delivery stops to drain it), so producer, fetcher and commit
+tasks still get the loop between runs.
 """
 
 from __future__ import annotations
@@ -28,9 +29,14 @@ from faust.types import EventT
 def take_queued(stream: Any) -> Any:
     """The next event already in `stream`'s queue, made its current event; None when the
     queue is empty (or holds an error for the iterator to raise), the stream is stopping,
-    or the event must be skipped (old generation, flow stopped: faust skips it unacked)."""
+    faust's producer buffer (table changelog writes, drained by a task of its own) is half
+    full, or the event must be skipped (old generation, flow stopped: faust skips it
+    unacked)."""
     if stream.should_stop:
         return None
+    buffer = stream.app.producer.buffer
+    if buffer.max_messages and buffer.size * 2 >= buffer.max_messages:
+        return None  # let faust's producer drain its buffer of changelog writes first
     queue = stream.channel.queue
     if queue._errors or queue.empty():
         return None

@@ -188,6 +188,7 @@ def _stream(generation: int = 1) -> Any:
             consumer_generation_id=generation,
             topics=SimpleNamespace(acking_topics={"contact-events"}),
             consumer=SimpleNamespace(_unacked_messages=tracked),
+            producer=SimpleNamespace(buffer=SimpleNamespace(max_messages=100, size=0)),
         ),
         current_event=None,
         seen=seen,
@@ -217,6 +218,9 @@ def test_a_queued_record_is_taken_as_faust_takes_it_and_a_stale_one_is_left_out(
     fresh, stale, later = _event(stream, 5, 2), _event(stream, 6, 1), _event(stream, 7, 2)
     for event in (fresh, stale, later):
         stream.channel.queue.put_nowait(event)
+    stream.app.producer.buffer.size = 50  # half full: faust's producer drains it first
+    assert take_queued(stream) is None and stream.channel.queue.qsize() == 3
+    stream.app.producer.buffer.size = 49
     assert take_queued(stream) is fresh
     assert stream.current_event is fresh and fresh.message.tracked
     assert stream.app.consumer._unacked_messages == {fresh.message}
