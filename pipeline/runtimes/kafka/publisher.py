@@ -294,17 +294,25 @@ class KafkaPublisher:
             except Exception:
                 log.debug("connecting %s early failed", lane.transactional_id, exc_info=True)
         while not self._closed:
+            group = self._gather(self._queue)  # what queued up during the last commit
+            if group:
+                self._commit_group(lane, group)
+
+    def _gather(self, source: queue.Queue[_Request]) -> list[_Request]:
+        """The next group from `source` (empty after 0.5 s without a request): the first
+        request, what queued up meanwhile and what arrives within `linger`, at most
+        `max_group`."""
+        try:
+            group = [source.get(timeout=0.5)]
+        except queue.Empty:
+            return []
+        deadline = time.monotonic() + self.linger
+        while len(group) < self.max_group:
             try:
-                group = [self._queue.get(timeout=0.5)]
+                group.append(source.get(timeout=max(0.0, deadline - time.monotonic())))
             except queue.Empty:
-                continue
-            deadline = time.monotonic() + self.linger
-            while len(group) < self.max_group:
-                try:  # what queued up during the last commit, and what arrives in `linger`
-                    group.append(self._queue.get(timeout=max(0.0, deadline - time.monotonic())))
-                except queue.Empty:
-                    break
-            self._commit_group(lane, group)
+                break
+        return group
 
     def _commit_group(self, lane: _Lane, group: list[_Request]) -> None:
         try:
@@ -406,18 +414,11 @@ class KafkaPublisher:
         except Exception:
             log.debug("connecting %s early failed", lane.transactional_id, exc_info=True)
         while not self._closed:
-            try:
-                group = [self._singles.get(timeout=0.5)]
-            except queue.Empty:
-                continue
             # What queued up while the last group was sealed, and what arrives in `linger`:
             # the group's keys are one key-store round trip (a commit), however many.
-            deadline = time.monotonic() + self.linger
-            while len(group) < self.max_group:
-                try:
-                    group.append(self._singles.get(timeout=max(0.0, deadline - time.monotonic())))
-                except queue.Empty:
-                    break
+            group = self._gather(self._singles)
+            if not group:
+                continue
             try:
                 self._send_singles(lane, group)
             except BaseException as exc:  # never leave a caller waiting

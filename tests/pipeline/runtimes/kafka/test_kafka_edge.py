@@ -16,8 +16,18 @@ from pipeline.settings import Settings
 from schemas.cloudevents import CloudEvent
 from schemas.types import CONTACT
 from tests.pipeline.runtimes.kafka.test_kafka_runtime import contact, new_klant, read_all
+from tests.support.own_server import own_server
 
 pytestmark = pytest.mark.kafka
+
+
+async def _outcome(publisher: KafkaPublisher, events: list[CloudEvent]) -> str:
+    """ "ok" once an awaited publish of `events` returned, "failed" when it raised."""
+    try:
+        await publisher.publish_many_async({CONTACT.topic: events})
+    except PublishFailed:
+        return "failed"
+    return "ok"
 
 
 @pytest.fixture
@@ -85,14 +95,9 @@ def test_awaited_publishes_share_sealed_transactions_and_fail_alone(settings: Se
     huge = CloudEvent(**{**huge.__dict__, "data": {**huge.data, "onderwerp": "x" * 1_200_000}})
 
     async def run(publisher: KafkaPublisher) -> list[str]:
-        async def one(batch: list[CloudEvent]) -> str:
-            try:
-                await publisher.publish_many_async({CONTACT.topic: batch})
-            except PublishFailed:
-                return "failed"
-            return "ok"
-
-        return await asyncio.gather(*(one([e]) for e in events[1:]), one([huge]))
+        return await asyncio.gather(
+            *(_outcome(publisher, [e]) for e in events[1:]), _outcome(publisher, [huge])
+        )
 
     with KafkaPublisher(
         settings, linger=0.005, timeout=10, single_event_idempotent=False
@@ -118,15 +123,8 @@ def own_broker() -> Any:
     """A broker of this module's own: the restart must not disturb the session broker."""
     from tests.pipeline.runtimes.kafka.test_kafka_faults import RestartableBroker
 
-    broker = RestartableBroker()
-    try:
-        broker.start()
-    except Exception as exc:  # same policy as the session broker
-        pytest.skip(f"no Kafka broker: {exc}")
-    try:
+    with own_server(RestartableBroker(), "Kafka broker") as broker:
         yield broker
-    finally:
-        broker.stop()
 
 
 def _contact_ids(settings: Settings) -> set[str]:
@@ -167,15 +165,12 @@ def test_single_events_without_a_transaction_survive_a_broker_restart(
     huge = CloudEvent(**{**huge.__dict__, "data": {**huge.data, "onderwerp": "x" * 1_200_000}})
 
     async def run(publisher: KafkaPublisher) -> list[str]:
-        async def one(events: list[CloudEvent]) -> str:
-            try:
-                await publisher.publish_many_async({CONTACT.topic: events})
-            except PublishFailed:
-                return "failed"
-            return "ok"
-
+        one = _outcome
         return await asyncio.gather(
-            *(one([e]) for e in singles), one([*failing, huge]), one(batch), one([huge])
+            *(one(publisher, [e]) for e in singles),
+            one(publisher, [*failing, huge]),
+            one(publisher, batch),
+            one(publisher, [huge]),
         )
 
     with KafkaPublisher(settings, timeout=10, single_event_idempotent=True) as publisher:
@@ -214,11 +209,7 @@ def test_single_events_are_accepted_again_after_a_broker_restart_while_requests_
     async def flow(publisher: KafkaPublisher) -> None:
         async def one(event: CloudEvent) -> None:
             began = time.monotonic()
-            try:
-                await publisher.publish_many_async({CONTACT.topic: [event]})
-                outcomes[event.data["contactId"]] = ("ok", began)
-            except PublishFailed:
-                outcomes[event.data["contactId"]] = ("failed", began)
+            outcomes[event.data["contactId"]] = (await _outcome(publisher, [event]), began)
 
         tasks = []
         while not stop.is_set():

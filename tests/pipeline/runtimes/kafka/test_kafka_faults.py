@@ -34,6 +34,7 @@ from tests.pipeline.runtimes.kafka.test_kafka_runtime import read_all
 from tests.support.kafka_harness import KafkaHarness, as_dict, unique_prefix
 from tests.support.live_server import free_port
 from tests.support.ops_helpers import status
+from tests.support.own_server import own_server
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
@@ -356,15 +357,8 @@ class RestartableBroker(KafkaBroker):
 def restartable_broker() -> Iterator[RestartableBroker]:
     """A broker of its own (the restart tests must not disturb the session broker), shared
     by this module's restart tests."""
-    broker = RestartableBroker()
-    try:
-        broker.start()
-    except Exception as exc:  # same policy as the session broker
-        pytest.skip(f"no Kafka broker: {exc}")
-    try:
+    with own_server(RestartableBroker(), "Kafka broker") as broker:
         yield broker
-    finally:
-        broker.stop()
 
 
 def test_a_broker_restart_mid_stream_loses_nothing(

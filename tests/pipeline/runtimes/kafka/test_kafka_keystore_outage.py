@@ -28,6 +28,7 @@ from tests.infra.postgres_server import PostgresServer
 from tests.pipeline.runtimes.kafka.test_kafka_offsets import publish_each, wait_all
 from tests.pipeline.runtimes.kafka.test_kafka_runtime import contact, response
 from tests.support.kafka_harness import KafkaHarness, unique_prefix
+from tests.support.own_server import own_server
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
@@ -56,15 +57,8 @@ class RestartablePostgres(PostgresServer):
 
 @pytest.fixture
 def key_store() -> Iterator[RestartablePostgres]:
-    server = RestartablePostgres()
-    try:
-        server.start()
-    except Exception as exc:  # same policy as the session server
-        pytest.skip(f"no PostgreSQL: {exc}")
-    try:
+    with own_server(RestartablePostgres(), "PostgreSQL") as server:
         yield server
-    finally:
-        server.stop()
 
 
 def sealed_flows(n: int) -> tuple[list[CloudEvent], list[CloudEvent]]:
