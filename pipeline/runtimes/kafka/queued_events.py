@@ -17,12 +17,18 @@ bookkeeping (offsets.py) sees exactly what it saw before. A run of queued record
 bounded (`QUEUED_RUN_MAX` in the worker) and ends when faust's producer buffer is half
 full (above its limit faust's delivery stops to drain it), so producer, fetcher and commit
 tasks still get the loop between runs.
+
+That last ack is the Cython iterator's (faust's default): it acks the stream's *current*
+event. faust's pure-Python iterator (`NO_CYTHON=1`, or a faust built without its
+extension) acks the event it took itself, so the last record of every run would stay
+unacked for good (the commit never passes it); with that iterator nothing is taken here.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import faust.streams
 from faust.types import EventT
 
 
@@ -32,8 +38,8 @@ def take_queued(stream: Any) -> Any:
     faust's producer buffer (table changelog writes, drained by a task of its own) is half
     full, or the event must be skipped (old generation, flow stopped: faust skips it
     unacked)."""
-    if stream.should_stop:
-        return None
+    if stream.should_stop or faust.streams._CStreamIterator is None:
+        return None  # stopping, or an iterator that would not ack the last one taken here
     buffer = stream.app.producer.buffer
     if buffer.max_messages and buffer.size * 2 >= buffer.max_messages:
         return None  # let faust's producer drain its buffer of changelog writes first
