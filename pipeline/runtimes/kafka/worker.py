@@ -285,11 +285,17 @@ def build_app(
     for plan in plan_agents(topology):
         _add_agent(app, settings, plan, chained, states, targets, raw_topic, sealer, outage)
 
+    frozen: list[bool] = []  # the start-up heap is frozen at the first ready only
+
     async def on_ready() -> None:
         assigned = app.consumer.assignment()
         sizes = ", ".join(f"{name}={len(table)}" for name, table in tables.items())
         log.info("%s: %d partition(s) assigned; table keys: %s", READY_MARKER, len(assigned), sizes)
-        freeze_startup_heap()  # the recovered tables leave the collector's walks (gc_tuning.py)
+        if not frozen:  # the recovered tables leave the collector's walks (gc_tuning.py)
+            # Once: this runs after every rebalance, and a cycle holding an object frozen
+            # then (whatever lived at that moment) would never be collected.
+            freeze_startup_heap()
+            frozen.append(True)
         worker_ready()  # /readyz (pipeline.runtimes.kafka.worker_ops)
 
     # Ready once the consumer sought back and resumed (offsets.py), not when faust's
