@@ -16,6 +16,7 @@ from pipeline.sentiment.retrain import (
     weak_label,
 )
 from pipeline.sentiment.train import save
+from tests.support.realtext_fixture import write_dbrd_test_split
 
 PER_FILE = 30  # a small gold corpus keeps these tests to seconds
 
@@ -184,4 +185,17 @@ def test_retrain_judges_on_real_text_when_present(
     assert rt["eval"] + rt["dev"] + rt["train"] == 60
     cand, cur = report["candidate"]["real_text_eval"], report["current"]["real_text_eval"]
     assert cand["n"] == report["real_text"]["eval"] and cur is not None
-    assert report["promoted"] is True  # the all-"neu" model scores 0 by sign
+    # Real text without DBRD: the opinion cells are missing, and that refuses by name.
+    assert report["promoted"] is False
+    named = [r.split(":")[0] for r in report["gate"]["reasons"] if "missing" in r]
+    assert named == ["dbrd/short", "dbrd/long"]
+    # With DBRD's test split (gold texts as stand-in): every opinion cell is judged against
+    # both the current (all-"neu") model and the shipped one.
+    n = write_dbrd_test_split(no_realtext)
+    report = retrain(tmp_path, None, corpus_dir=small_corpus)
+    assert report["real_text"]["eval"] >= n
+    assert not any("missing" in r for r in report["gate"]["reasons"])
+    for cell in ("dbrd/short", "dbrd/long"):
+        fig = report["gate"]["cells"][cell]["neg_recall"]
+        assert fig["current"] == 0.0 and fig["shipped"] > 0.5 and fig["reference"] == "shipped"
+    assert report["promoted"] is (report["gate"]["reasons"] == [])
