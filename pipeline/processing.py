@@ -13,7 +13,7 @@ from typing import Any
 
 from pipeline.ops.metrics import observed_outputs, observed_processing
 from pipeline.ports import SinkRecord
-from pipeline.stages.base import Emit, Rejected, Stage, State
+from pipeline.stages.base import Emit, Rejected, Stage, State, StateUnavailable
 from pipeline.topology import DEAD_LETTER, TOPIC_TYPES
 from schemas.cloudevents import CloudEvent, built, utc_now
 from schemas.validation import data_is_valid, schema_id, validate_data
@@ -102,7 +102,9 @@ def process_record(
     position: str,
     raw: dict[str, Any] | None = None,
 ) -> Outcome:
-    """`decoded` is the event, or the reason it could not be decoded."""
+    """`decoded` is the event, or the reason it could not be decoded. A record's own fault
+    becomes a dead letter; StateUnavailable (a stage's state could not be reached: no fault
+    of the record) is raised on, for the runtime to stop or retry without skipping it."""
     if isinstance(decoded, str):
         return Outcome(dead_letter=DeadLetter(decoded, stage.name, topic, position, raw or {}))
     problem = input_problem(topic, decoded)
@@ -117,6 +119,8 @@ def process_record(
         return Outcome(
             dead_letter=DeadLetter(str(exc), stage.name, topic, position, decoded.to_structured())
         )
+    except StateUnavailable:  # not the record's fault: the runtime stops or retries
+        raise
     except Exception as exc:  # one bad record must never stop the stream
         log.exception("stage %s failed on %s at %s", stage.name, topic, position)
         reason = f"interne fout in {stage.name}: {type(exc).__name__}"
@@ -126,6 +130,8 @@ def process_record(
     try:
         for state in buffered.values():
             state.flush()
+    except StateUnavailable:
+        raise
     except Exception as exc:
         log.exception("state of %s could not be saved at %s", stage.name, position)
         reason = f"state van {stage.name} niet op te slaan: {type(exc).__name__}"

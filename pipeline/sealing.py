@@ -26,6 +26,7 @@ from typing import Any, Protocol
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from pipeline.stages.base import StateUnavailable
 from schemas import jsonfast
 
 SEAL_HEADER = "ks_seal"
@@ -173,17 +174,26 @@ class Sealer:
             raise ValueError(f"sealed record is malformed ({type(exc).__name__})") from exc
 
     # -- state --------------------------------------------------------------------------
+    def _state_key_of(self, klant: str, create: bool) -> KlantKey | None:
+        """The klant's key for a state entry. A key store that fails (what its own retries
+        did not cover: a lost grant, a missing table) is never the record's fault: raised
+        as StateUnavailable, so the stage does not dead-letter the record."""
+        try:
+            return self.keys.for_klant(klant, create=create)
+        except Exception as exc:
+            raise StateUnavailable(f"key store: {type(exc).__name__}") from exc
+
     def state_key(self, key: str, *, create: bool) -> str | None:
         """The table key for a state key: the route of a klant (None: no key, so no state)."""
         if not is_klant(key):
             return key
-        found = self.keys.for_klant(key, create=create)
+        found = self._state_key_of(key, create)
         return found.route if found else None
 
     def seal_state(self, key: str, value: dict[str, Any]) -> dict[str, Any]:
         if not is_klant(key):
             return value
-        found = self.keys.for_klant(key, create=True)
+        found = self._state_key_of(key, True)
         assert found is not None
         plain = jsonfast.dumps(value)
         return {"sealed": base64.b64encode(_encrypt(found, plain)).decode()}
@@ -191,7 +201,7 @@ class Sealer:
     def open_state(self, key: str, stored: dict[str, Any]) -> dict[str, Any] | None:
         if not is_klant(key) or "sealed" not in stored:
             return stored
-        found = self.keys.for_klant(key, create=False)
+        found = self._state_key_of(key, False)
         if found is None:
             return None
         return jsonfast.loads(_decrypt(found, base64.b64decode(stored["sealed"])))

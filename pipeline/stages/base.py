@@ -15,6 +15,14 @@ from schemas.models import Model
 from schemas.types import EventType
 
 
+class StateUnavailable(Exception):
+    """A stage's state could not be read or written because what it depends on failed (the
+    key store sealing it: a lost grant, a missing table), never because of the record.
+    `process_record` raises it on instead of dead-lettering the record: the runtime stops
+    (the Kafka worker, exit 75, before the record is acked) or rolls back and retries (the
+    embedded runtime). Its text names the cause by type only, never a value."""
+
+
 class State(Protocol):
     """Key-value state of one stage, keyed by klant (co-partitioned with the input topics)."""
 

@@ -11,10 +11,11 @@ from typing import Any
 import pytest
 
 from consumers.warehouse import Warehouse, WarehouseSink
-from pipeline.runtimes.embedded import EmbeddedRuntime, EventLog
+from pipeline.runtimes.embedded import EmbeddedRuntime, EventLog, SQLiteState
 from pipeline.sentiment import lexicon_scorer
 from pipeline.settings import Settings
-from pipeline.topology import TOPICS, build_topology
+from pipeline.stages.base import StateUnavailable
+from pipeline.topology import DEAD_LETTER, TOPICS, build_topology
 from schemas.types import CONTACT, INVITATION, MONITOR_OBSERVATION
 from tests.support.events import contact_event, klant
 
@@ -92,6 +93,33 @@ def test_an_error_that_rolls_back_the_whole_pass_is_raised_as_itself_and_loses_n
     runtime.run_until_idle()
     ids = [r["id"] for r in runtime.log.records(INVITATION.topic)]
     assert len(ids) == len(set(ids)) == 5
+
+
+def test_a_state_that_cannot_be_reached_rolls_the_stage_back_and_it_is_redone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """StateUnavailable (not the record's fault) is raised by process_record: the stage's
+    savepoint is rolled back, its offset stays, no dead letter; the next pass redoes it."""
+    runtime = _runtime(tmp_path)
+    runtime.publish(CONTACT.topic, [contact_event(klant=klant(i)) for i in range(1, 6)])
+    real_get = SQLiteState.get
+
+    def unreachable(self: SQLiteState, key: str) -> Any:
+        if self._namespace == "last_invited":
+            raise StateUnavailable("key store: ProgrammingError")
+        return real_get(self, key)
+
+    monkeypatch.setattr(SQLiteState, "get", unreachable)
+    with pytest.raises(StateUnavailable):
+        runtime.step()
+    assert runtime.log.records(DEAD_LETTER) == []
+    assert runtime.log.records(INVITATION.topic) == []
+    assert "trigger" not in _offsets(runtime)
+    monkeypatch.setattr(SQLiteState, "get", real_get)
+    runtime.run_until_idle()
+    ids = [r["id"] for r in runtime.log.records(INVITATION.topic)]
+    assert len(ids) == len(set(ids)) == 5
+    assert runtime.log.records(DEAD_LETTER) == []
 
 
 def test_sink_offsets_land_with_the_next_pass_and_a_crash_before_replays_once(

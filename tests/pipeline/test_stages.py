@@ -11,6 +11,7 @@ from pipeline.invitation_policy import load_policy
 from pipeline.processing import process_record
 from pipeline.sentiment import lexicon_scorer
 from pipeline.stages.alerting import AlertingStage, alert_reasons
+from pipeline.stages.base import StateUnavailable
 from pipeline.stages.join import TAKEN
 from pipeline.stages.scoring import SignalStage
 from pipeline.stages.trigger import TriggerStage, link_token, skip_reason
@@ -226,6 +227,33 @@ def test_stage_crash_becomes_dead_letter_not_an_exception() -> None:
 
     outcome = process_record(Broken(), CONTACT.topic, contact_event(), {}, "1")
     assert "ZeroDivisionError" in outcome.dead_letter.reason
+
+
+class UnreachableState(DictState):
+    """A state whose backing (the key store sealing it) fails on `fails_on`."""
+
+    def __init__(self, fails_on: str) -> None:
+        super().__init__()
+        self.fails_on = fails_on
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        if self.fails_on == "get":
+            raise StateUnavailable("key store: ProgrammingError")
+        return super().get(key)
+
+    def put(self, key: str, value: dict[str, Any]) -> None:
+        if self.fails_on == "put":
+            raise StateUnavailable("key store: ProgrammingError")
+        super().put(key, value)
+
+
+@pytest.mark.parametrize("fails_on", ["get", "put"])
+def test_unreachable_state_is_raised_for_the_runtime_not_dead_lettered(fails_on: str) -> None:
+    """Not the record's fault: a dead letter would park every citizen's record while the
+    key store lacks a grant; the runtime stops (Kafka) or rolls back and retries."""
+    states = {"last_invited": UnreachableState(fails_on), "opted_out": DictState()}
+    with pytest.raises(StateUnavailable):
+        process_record(TriggerStage(link_key="k"), CONTACT.topic, contact_event(), states, "1")
 
 
 def test_undecodable_record_is_dead_lettered_with_reason() -> None:

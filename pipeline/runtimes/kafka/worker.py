@@ -43,7 +43,7 @@ from pipeline.runtimes.kafka.topics import app_id, ensure_topics
 from pipeline.runtimes.kafka.worker_ops import start_worker_ops, worker_not_ready, worker_ready
 from pipeline.sealing import ERASED, Sealer
 from pipeline.settings import Settings
-from pipeline.stages.base import Stage, State
+from pipeline.stages.base import Stage, State, StateUnavailable
 from pipeline.topology import DEAD_LETTER, Topology
 
 log = logging.getLogger(__name__)
@@ -456,11 +456,18 @@ async def _process(
     Stage errors come back as dead letters already; what still raises is the runtime's own
     part, typically transient (metadata, a broker moving). Retry a few times, then
     dead-letter rather than let faust's agent crash, which would skip the record unseen.
+    StateUnavailable (the key store failing inside a stage's state access, beyond its own
+    in-place retries) is no fault of the record: raised on, so the agent's guard stops the
+    worker (exit 75) before the record is acked (record_guard.py).
     """
     attempt = 0
     while True:
         try:
             return process_record(stage, topic, decoded, states, position, raw)
+        except StateUnavailable as exc:
+            cause = type(exc.__cause__).__name__ if exc.__cause__ else "?"
+            log.error("state of %s at %s %s unavailable: %s", stage.name, topic, position, cause)
+            raise
         except Exception as exc:
             if attempt == len(GLUE_RETRY_PAUSES):
                 log.exception("processing %s at %s failed for good", topic, position)

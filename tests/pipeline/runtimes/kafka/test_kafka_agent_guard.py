@@ -11,8 +11,9 @@ citizen's next record is processed; the worker stays up. Before, each escaped th
   written either;
 - a sealed record whose content is no sealed envelope, and one whose key is no route.
 And an infrastructure error (the key store's table gone: not an outage the key store
-retries) stops the worker with exit 75 before the record is committed; the restarted
-worker processes it once the table is back. Before, faust acked it: skipped.
+retries) stops the worker with exit 75 before the record is committed, whether it arises
+opening the record or inside a stage's state access; the restarted worker processes it
+once the table is back. Before, faust acked it (skipped), or the stage dead-lettered it.
 
 `KLANTSIGNAAL_TEST_WITHOUT_FIX=agent-guard` runs the worker without these fixes
 (tests/support/kafka_worker_without_fix.py): both tests fail.
@@ -27,9 +28,15 @@ from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
 
+from pipeline.processing import process_record
 from pipeline.runtimes.kafka.in_place import EXIT_OUTAGE
-from pipeline.sealing import SEAL_HEADER, SEAL_VERSION, _encrypt
+from pipeline.runtimes.kafka.keystore import SqlKeyStore
+from pipeline.runtimes.kafka.worker import TableState
+from pipeline.sealing import SEAL_HEADER, SEAL_VERSION, Sealer, _encrypt
+from pipeline.stages.base import StateUnavailable
+from pipeline.stages.trigger import TriggerStage
 from pipeline.topology import DEAD_LETTER
 from schemas.cloudevents import CloudEvent
 from tests.pipeline.runtimes.kafka.test_kafka_offsets import wait_all
@@ -104,9 +111,13 @@ def test_poison_records_are_dead_lettered_and_the_stream_goes_on(
 
 
 @pytest.mark.postgres
+@pytest.mark.parametrize("where", ["opening the record", "a stage's state"])
 def test_a_key_store_error_that_is_no_outage_stops_the_worker_before_the_commit(
-    kafka_broker: Any, postgres_url: str, tmp_path: Path
+    kafka_broker: Any, postgres_url: str, tmp_path: Path, where: str
 ) -> None:
+    """`where` the key store is first needed: opening the sealed record (its route), or,
+    for a record that comes unsealed, the trigger stage's state of its klant (before the
+    fix that was dead-lettered as "interne fout in trigger: ProgrammingError")."""
     harness = KafkaHarness(
         kafka_broker.bootstrap, unique_prefix("guardks"), tmp_path, keystore_url=postgres_url
     )
@@ -121,6 +132,8 @@ def test_a_key_store_error_that_is_no_outage_stops_the_worker_before_the_commit(
         # so it must look the route up.
         assert harness.sealer is not None
         sealed = harness.sealer.seal(*contact(second, "c-while-away").to_binary())
+        if where == "a stage's state":
+            sealed = contact(second, "c-while-away").to_binary()
         with admin.connect() as conn:
             conn.execute(text("ALTER TABLE klant_keys RENAME TO klant_keys_away"))
         harness.publish_raw("contact-events", sealed[2], key=sealed[0], headers=sealed[1])
@@ -137,6 +150,7 @@ def test_a_key_store_error_that_is_no_outage_stops_the_worker_before_the_commit(
         assert any("contact-events" in tp for tp in unprocessed), unprocessed
         log = harness.worker_log_path.read_text("utf-8", "replace")
         assert "ProgrammingError" in log and "the worker stops (exit 75)" in log
+        assert harness.records(DEAD_LETTER, min_count=0, timeout=2) == []
         with admin.connect() as conn:
             conn.execute(text("ALTER TABLE klant_keys_away RENAME TO klant_keys"))
         harness.kill_worker()  # reap it
@@ -148,3 +162,22 @@ def test_a_key_store_error_that_is_no_outage_stops_the_worker_before_the_commit(
     finally:
         harness.close()
         admin.dispose()
+
+
+def test_a_key_store_error_in_a_stage_state_is_raised_not_dead_lettered(tmp_path: Path) -> None:
+    """Unit level: the worker's sealed table state over a real key store (SQLite, no
+    outage retries) whose table is gone. process_record raises StateUnavailable (the
+    agent's guard then stops the worker) instead of dead-lettering the record."""
+    store = SqlKeyStore(f"sqlite:///{tmp_path / 'keys.db'}")
+    stage = TriggerStage(link_key="k")
+    try:
+        states = {name: TableState({}, Sealer(store), None) for name in stage.state_names}
+        with store.engine.begin() as conn:
+            conn.execute(text("DROP TABLE klant_keys"))
+        record = contact(new_klant(), "c-1")
+        with pytest.raises(StateUnavailable) as raised:
+            process_record(stage, "contact-events", record, states, "0/1")
+        assert isinstance(raised.value.__cause__, OperationalError)
+        assert "OperationalError" in str(raised.value) and "c-1" not in str(raised.value)
+    finally:
+        store.close()
