@@ -24,6 +24,7 @@ from kafka.structs import TopicPartition
 
 from pipeline.runtimes.kafka.agent_plan import consumed_topics
 from pipeline.runtimes.kafka.codec import decode, headers_list, open_record, raw_parts
+from pipeline.runtimes.kafka.in_place import EXIT_OUTAGE
 from pipeline.runtimes.kafka.keystore import sealer_for
 from pipeline.runtimes.kafka.publisher import KafkaPublisher
 from pipeline.runtimes.kafka.topics import app_id, ensure_topics
@@ -230,6 +231,22 @@ class KafkaHarness:
     @property
     def worker_log_path(self) -> Path:
         return self.workdir / f"worker-{max(self._starts, 1)}.log"
+
+    def assert_worker_stopped_before(self, topic: str, why: str, timeout: float = 30) -> str:
+        """The worker stopped with exit 75 and left a record of `topic` unprocessed (its
+        successor processes it). Returns the worker log."""
+        proc = self._proc
+        assert proc is not None
+        deadline = time.monotonic() + timeout
+        while proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        unprocessed = self._unprocessed()
+        assert proc.returncode == EXIT_OUTAGE, (
+            f"the worker went on (exit {proc.returncode}) after {why}; "
+            f"unprocessed input: {unprocessed}\n{self.worker_log_tail()}"
+        )
+        assert any(topic in tp for tp in unprocessed), unprocessed
+        return self.worker_log_path.read_text("utf-8", "replace")
 
     def worker_log_tail(self, lines: int = 60) -> str:
         return tail(str(self.worker_log_path), lines) if self._starts else "(never started)"
