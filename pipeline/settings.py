@@ -119,6 +119,13 @@ class Settings:
     # Key store or producer away inside a worker: retried in place this long (bounded
     # backoff), then the worker stops (exit code 75) rather than skip the record.
     kafka_outage_seconds: float = 300.0
+    # The key store's PostgreSQL (docs/kafka.md, "A key store that does not answer"): a
+    # database that does not answer fails a call after these bounds instead of hanging it
+    # (the worker then retries in place, as when it is down). 0 switches a bound off.
+    keystore_connect_timeout_seconds: int = 5  # libpq connect_timeout (at least 2)
+    keystore_statement_timeout_ms: int = 5000  # server-side statement_timeout
+    keystore_call_timeout_seconds: float = 10.0  # client side: the call's connections cut
+    keystore_keepalive_seconds: int = 10  # TCP keepalive idle and interval (3 probes)
 
     def __post_init__(self) -> None:
         if self.ces_scale not in (5, 7, 10):

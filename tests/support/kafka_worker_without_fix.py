@@ -29,6 +29,10 @@ Fixes (docs/kafka.md, "Offsets: what the worker corrects in faust-streaming"):
 - `outage-rebalance` (not an offset fix): a rebalance during an in-place retry goes
   unnoticed (pipeline/runtimes/kafka/in_place.py;
   tests/pipeline/runtimes/kafka/test_kafka_outage_rebalance.py).
+- `keystore-hang` (not an offset fix: the key store's): no connect or statement timeout,
+  no keepalives, no call deadline, so a key store that does not answer hangs the worker
+  (pipeline/runtimes/kafka/keystore_bounds.py;
+  tests/pipeline/runtimes/kafka/test_kafka_keystore_hang.py).
 - `pending-taken` (not an offset fix: the join's): a contact takes the answers waiting for
   it out of `pending` and forgets them, so a replay of the contact finds none (docs/kafka.md,
   Known gaps; tests/pipeline/runtimes/kafka/test_kafka_pending_replay.py).
@@ -43,7 +47,7 @@ from typing import Any, NoReturn
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 
 from pipeline import sealing
-from pipeline.runtimes.kafka import codec, in_place, offsets, record_guard, worker
+from pipeline.runtimes.kafka import codec, in_place, keystore_bounds, offsets, record_guard, worker
 from pipeline.stages import scoring
 from pipeline.topology import DEAD_LETTER
 from schemas import jsonfast
@@ -177,6 +181,10 @@ def _revoked_unnoticed(self: Any, begins: bool) -> None:
     return None  # the retry goes on through a rebalance, as before
 
 
+def _unbounded(cls: Any, settings: object) -> Any:
+    return cls(connect_seconds=0, statement_ms=0, call_seconds=0, keepalive_seconds=0)
+
+
 def switch_off(fix: str) -> None:
     mixin = offsets.SafeOffsetsConsumer
     if fix == "position":
@@ -204,13 +212,15 @@ def switch_off(fix: str) -> None:
         worker.callbacks_settled = _settle_nothing  # type: ignore[assignment]
     elif fix == "outage-rebalance":
         in_place.Outage.partitions_revoked = _revoked_unnoticed  # type: ignore[method-assign]
+    elif fix == "keystore-hang":
+        keystore_bounds.KeyStoreTimeouts.from_settings = classmethod(_unbounded)  # type: ignore[method-assign,assignment]
     elif fix == "pending-taken":
         scoring.take_pending = _take_and_forget  # type: ignore[assignment]
     else:
         raise SystemExit(
             f"unknown fix {fix!r}: position, seek-back, failed-commit, stale-position, "
-            "dropped, paused-fetch, agent-guard, changelog-refused, outage-rebalance or "
-            "pending-taken"
+            "dropped, paused-fetch, agent-guard, changelog-refused, outage-rebalance, "
+            "keystore-hang or pending-taken"
         )
 
 

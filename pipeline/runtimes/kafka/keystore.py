@@ -43,6 +43,7 @@ from sqlalchemy import (
     create_engine,
     delete,
     event,
+    make_url,
     select,
     text,
 )
@@ -52,6 +53,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from pipeline.datafiles import secure_sqlite_file, sqlite_path
 from pipeline.runtimes.kafka.in_place import Outage
+from pipeline.runtimes.kafka.keystore_bounds import CallDeadline, KeyStoreTimeouts, pg_connect_args
 from pipeline.sealing import KlantKey, Sealer
 
 KEY_CACHE_SECONDS = 30.0
@@ -101,6 +103,29 @@ def is_unavailable(exc: BaseException) -> bool:
     return sqlstate == READ_ONLY_SQLSTATE or bool(exc.connection_invalidated)
 
 
+def _engine(url: str, timeouts: KeyStoreTimeouts) -> Engine:
+    """The engine; on PostgreSQL with the connect and statement timeouts and keepalives."""
+    options: dict[str, Any] = {}
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "postgresql":
+        query_options = parsed.query.get("options")
+        url_options = query_options if isinstance(query_options, str) else None
+        options["connect_args"] = pg_connect_args(timeouts, url_options)
+    engine = create_engine(
+        url, future=True, hide_parameters=True, logging_name=_LOGGING_NAME, **options
+    )
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _deadline(engine: Engine, timeouts: KeyStoreTimeouts) -> CallDeadline | None:
+    """The call deadline (PostgreSQL only: SQLite is a local file with a busy timeout)."""
+    if engine.dialect.name != "postgresql" or timeouts.call_seconds <= 0:
+        return None
+    return CallDeadline(engine, timeouts.call_seconds)
+
+
 def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -125,6 +150,7 @@ class SqlKeyStore:
         cache_seconds: float = KEY_CACHE_SECONDS,
         clock: Callable[[], float] = time.monotonic,
         outage: Outage | None = None,
+        timeouts: KeyStoreTimeouts | None = None,
     ) -> None:
         self.outage = outage  # None: fail at once (the edge answers 503)
         path = sqlite_path(url)
@@ -133,11 +159,18 @@ class SqlKeyStore:
         # Never logged, whatever the log level: SQLAlchemy logs result rows at DEBUG (with
         # KLANTSIGNAAL_LOG_LEVEL=DEBUG that would be every klant with its key).
         logging.getLogger(f"sqlalchemy.engine.Engine.{_LOGGING_NAME}").setLevel(logging.WARNING)
-        self.engine: Engine = create_engine(
-            url, future=True, hide_parameters=True, logging_name=_LOGGING_NAME
-        )
-        if self.engine.dialect.name == "sqlite":
-            event.listen(self.engine, "connect", _sqlite_pragmas)
+        self.engine: Engine = _engine(url, timeouts or KeyStoreTimeouts())
+        # A database that does not answer fails a call after the bound (keystore_bounds.py).
+        self._deadline = _deadline(self.engine, timeouts or KeyStoreTimeouts())
+        self._bounded(self._prepare)
+        self.cache_seconds = cache_seconds
+        self._clock = clock  # monotonic seconds; the tests drive it
+        self._cache: dict[str, tuple[float, KlantKey]] = {}
+        self._lock = threading.Lock()
+        self._routes = _RouteReads(self.engine)
+
+    def _prepare(self) -> None:
+        """The tables (created once, under a lock across processes) and the store id."""
         with self.engine.begin() as conn:
             if self.engine.dialect.name == "postgresql":
                 conn.execute(text("SELECT pg_advisory_xact_lock(4215011)"))
@@ -148,11 +181,9 @@ class SqlKeyStore:
             # Sealed records name the store that can open them: a process configured with
             # another store (KLANTSIGNAAL_KEYSTORE_URL) must fail loudly, not read "erased".
             self.store_id: str = conn.execute(select(keystore_meta.c.store_id)).scalar_one()
-        self.cache_seconds = cache_seconds
-        self._clock = clock  # monotonic seconds; the tests drive it
-        self._cache: dict[str, tuple[float, KlantKey]] = {}
-        self._lock = threading.Lock()
-        self._routes = _RouteReads(self.engine)
+
+    def _bounded(self, call: Callable[[], Any]) -> Any:
+        return call() if self._deadline is None else self._deadline.bounded(call)
 
     # -- cache ----------------------------------------------------------------------------
     def _cached(self, name: str) -> KlantKey | None:
@@ -200,8 +231,8 @@ class SqlKeyStore:
 
     def _guarded(self, what: str, call: Callable[[], Any]) -> Any:
         if self.outage is None:
-            return call()
-        return self.outage.retry(f"key store ({what})", call, is_unavailable)
+            return self._bounded(call)
+        return self.outage.retry(f"key store ({what})", lambda: self._bounded(call), is_unavailable)
 
     def for_klants(self, klants: Iterable[str], create: bool) -> dict[str, KlantKey]:
         wanted = list(klants)
@@ -315,4 +346,6 @@ def sealer_for(settings: object, outage: Outage | None = None) -> Sealer | None:
     outage, key store lookups are retried in place (the worker's)."""
     if not getattr(settings, "kafka_seal", 1):
         return None
-    return Sealer(SqlKeyStore(settings.keystore, outage=outage))  # type: ignore[attr-defined]
+    timeouts = KeyStoreTimeouts.from_settings(settings)
+    store = SqlKeyStore(settings.keystore, outage=outage, timeouts=timeouts)  # type: ignore[attr-defined]
+    return Sealer(store)

@@ -1,0 +1,105 @@
+"""A live worker whose key store stops answering (pipeline/runtimes/kafka/keystore_bounds.py).
+
+The worker reaches its PostgreSQL key store through a proxy that the test black-holes:
+connections stay open and accepted, and nothing is answered (a network dropping packets,
+a stuck server). Before, the worker's key lookups waited for good and so did the worker,
+with the record in hand: alive to the group, processing nothing. Now a call that waits
+longer than the bound fails as an outage: retried in place, and the worker recovers when
+the store answers again; past KLANTSIGNAAL_KAFKA_OUTAGE_SECONDS it stops (exit 75) before
+the record is acked. After a restart with the store back every contact has exactly one
+invitation. `KLANTSIGNAAL_TEST_WITHOUT_FIX=keystore-hang` runs the worker without the
+bounds (tests/support/kafka_worker_without_fix.py): it hangs and the test fails.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.pipeline.runtimes.kafka.test_kafka_offsets import wait_all
+from tests.pipeline.runtimes.kafka.test_kafka_runtime import contact, new_klant
+from tests.pipeline.runtimes.kafka.test_keystore_hang import proxied
+from tests.support.kafka_harness import KafkaHarness, unique_prefix
+
+pytestmark = [pytest.mark.kafka, pytest.mark.postgres, pytest.mark.slow]
+
+# Short bounds and a short outage limit, so the test is quick (defaults: 10 s, 300 s).
+WORKER_ENV = {
+    "KLANTSIGNAAL_KEYSTORE_CALL_TIMEOUT_SECONDS": "1",
+    "KLANTSIGNAAL_KEYSTORE_CONNECT_TIMEOUT_SECONDS": "2",
+    "KLANTSIGNAAL_KEYSTORE_STATEMENT_TIMEOUT_MS": "2000",
+    "KLANTSIGNAAL_KAFKA_OUTAGE_SECONDS": "6",
+}
+
+
+def _log(harness: KafkaHarness) -> str:
+    return harness.worker_log_path.read_text("utf-8", "replace")
+
+
+def _wait_for(what: str, check: Any, harness: KafkaHarness, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"{what}:\n{harness.worker_log_tail()}"
+        time.sleep(0.1)
+
+
+def test_a_key_store_that_does_not_answer_is_an_outage_not_a_hang(
+    kafka_broker: Any, postgres_url: str, tmp_path: Path
+) -> None:
+    proxy, url = proxied(postgres_url)
+    env = {"KLANTSIGNAAL_KEYSTORE_URL": url, **WORKER_ENV}
+    harness = KafkaHarness(
+        kafka_broker.bootstrap,
+        unique_prefix("hang"),
+        tmp_path,
+        keystore_url=postgres_url,
+        env=env,
+        instance_id="hang-worker",  # static membership: the restart takes over at once
+    )
+    try:
+        harness.start_worker()
+        warm = [contact(new_klant(), f"c-warm-{i}") for i in range(3)]
+        harness.publish("contact-events", warm)  # the worker's connections are open now
+        harness.records("survey-invitations", min_count=len(warm), timeout=60)
+
+        # 1. Silent for a few seconds, then back: retried in place, nothing skipped.
+        proxy.black_hole()
+        healed = [contact(new_klant(), f"c-healed-{i}") for i in range(3)]
+        harness.publish("contact-events", healed)  # new citizens: their keys are needed
+        _wait_for("no retry began", lambda: "retrying in place" in _log(harness), harness, 30)
+        time.sleep(1.0)
+        proxy.heal()
+        wait_all(harness, "survey-invitations", "contactId", _ids(warm + healed), 60)
+        assert "works again" in _log(harness), harness.worker_log_tail()
+        harness.assert_worker_alive()
+
+        # 2. Silent for longer than the outage limit: the worker stops before the ack.
+        proxy.black_hole()
+        stuck = [contact(new_klant(), f"c-stuck-{i}") for i in range(3)]
+        harness.publish("contact-events", stuck)
+        log = harness.assert_worker_stopped_before(
+            "contact-events", "the key store stopped answering", timeout=45
+        )
+        assert "still failing" in log and "connection is cut" in log, harness.worker_log_tail()
+        proxy.heal()
+        harness.kill_worker()  # reap it
+        harness.start_worker()
+        everything = warm + healed + stuck
+        wait_all(harness, "survey-invitations", "contactId", _ids(everything), 60)
+        harness.wait_idle(timeout=60)
+        invitations: dict[str, set[str]] = defaultdict(set)
+        for record in harness.records("survey-invitations", min_count=len(everything)):
+            invitations[record["data"]["contactId"]].add(record["id"])  # a replay: same id
+        assert {c: len(ids) for c, ids in invitations.items()} == dict.fromkeys(_ids(everything), 1)
+    finally:
+        harness.close()
+        proxy.heal()
+        proxy.cut()
+
+
+def _ids(contacts: list[Any]) -> set[str]:
+    return {c.data["contactId"] for c in contacts}
