@@ -112,11 +112,10 @@ class CallDeadline:
         self._conns: dict[int, tuple[int, Any]] = {}  # id(dbapi conn) -> (thread, conn)
         self._cut: set[int] = set()  # shut down already (until the pool lets go of them)
         self.cuts = 0  # connections shut down, for the log and the tests
-        pool = engine.pool
-        event.listen(pool, "checkout", self._checked_out)
-        for name in ("checkin", "invalidate", "close", "detach"):
-            event.listen(pool, name, self._gone)
-        event.listen(pool, "close_detached", self._gone)
+        # Pool events on the engine: they follow its pool when dispose() makes a new one.
+        event.listen(engine, "checkout", self._checked_out)
+        for name in ("checkin", "invalidate", "close", "detach", "close_detached"):
+            event.listen(engine, name, self._gone)
         self._tick = max(0.05, min(0.5, seconds / 4))
         threading.Thread(target=self._watch, name="keystore-deadline", daemon=True).start()
 
