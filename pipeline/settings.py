@@ -126,6 +126,10 @@ class Settings:
     keystore_statement_timeout_ms: int = 5000  # server-side statement_timeout
     keystore_call_timeout_seconds: float = 10.0  # client side: the call's connections cut
     keystore_keepalive_seconds: int = 10  # TCP keepalive idle and interval (3 probes)
+    # The worker's producer max.request.size in bytes; 0: 4 x kafka_producer_batch_bytes,
+    # at least 1,000,000 (2 MiB by default). A table change larger than this stops the
+    # worker (docs/kafka.md, "A table change too large to send").
+    kafka_producer_max_request_bytes: int = 0
 
     def __post_init__(self) -> None:
         if self.ces_scale not in (5, 7, 10):

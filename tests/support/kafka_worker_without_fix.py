@@ -33,6 +33,12 @@ Fixes (docs/kafka.md, "Offsets: what the worker corrects in faust-streaming"):
   no keepalives, no call deadline, so a key store that does not answer hangs the worker
   (pipeline/runtimes/kafka/keystore_bounds.py;
   tests/pipeline/runtimes/kafka/test_kafka_keystore_hang.py).
+- `changelog-size` (not an offset fix): a table change over the producer's
+  max.request.size goes into faust's buffer unmeasured and crashes it there
+  (pipeline/runtimes/kafka/changelog_guard.py;
+  tests/pipeline/runtimes/kafka/test_kafka_changelog_too_large.py);
+  `changelog-size-check` switches off only the measuring (the buffer guard then stops the
+  worker when the send fails).
 - `pending-taken` (not an offset fix: the join's): a contact takes the answers waiting for
   it out of `pending` and forgets them, so a replay of the contact finds none (docs/kafka.md,
   Known gaps; tests/pipeline/runtimes/kafka/test_kafka_pending_replay.py).
@@ -47,7 +53,15 @@ from typing import Any, NoReturn
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 
 from pipeline import sealing
-from pipeline.runtimes.kafka import codec, in_place, keystore_bounds, offsets, record_guard, worker
+from pipeline.runtimes.kafka import (
+    changelog_guard,
+    codec,
+    in_place,
+    keystore_bounds,
+    offsets,
+    record_guard,
+    worker,
+)
 from pipeline.stages import scoring
 from pipeline.topology import DEAD_LETTER
 from schemas import jsonfast
@@ -185,6 +199,10 @@ def _unbounded(cls: Any, settings: object) -> Any:
     return cls(connect_seconds=0, statement_ms=0, call_seconds=0, keepalive_seconds=0)
 
 
+def _refuse_nothing(*args: Any) -> None:
+    return None
+
+
 def switch_off(fix: str) -> None:
     mixin = offsets.SafeOffsetsConsumer
     if fix == "position":
@@ -214,13 +232,17 @@ def switch_off(fix: str) -> None:
         in_place.Outage.partitions_revoked = _revoked_unnoticed  # type: ignore[method-assign]
     elif fix == "keystore-hang":
         keystore_bounds.KeyStoreTimeouts.from_settings = classmethod(_unbounded)  # type: ignore[method-assign,assignment]
+    elif fix in ("changelog-size", "changelog-size-check"):
+        changelog_guard._refuse_too_large = _refuse_nothing  # type: ignore[assignment]
+        if fix == "changelog-size":
+            changelog_guard.guard_buffer = _refuse_nothing  # type: ignore[assignment]
     elif fix == "pending-taken":
         scoring.take_pending = _take_and_forget  # type: ignore[assignment]
     else:
         raise SystemExit(
             f"unknown fix {fix!r}: position, seek-back, failed-commit, stale-position, "
             "dropped, paused-fetch, agent-guard, changelog-refused, outage-rebalance, "
-            "keystore-hang or pending-taken"
+            "keystore-hang, changelog-size, changelog-size-check or pending-taken"
         )
 
 

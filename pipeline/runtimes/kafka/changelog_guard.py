@@ -10,6 +10,15 @@ the worker (in_place.py, exit 75) as a refused stage output does (worker.py
 `_on_delivered`): the record is processed again after the restart, and a refusal that
 persists keeps the worker stopping, visibly.
 
+A change too large for the producer (over its max.request.size, 2 MiB by default) never
+gets that far: aiokafka refuses it before sending, inside faust's producer-buffer task,
+which crashed on it (the worker then shut down with exit 1, and its shutdown commit passed
+the record when nothing else waited in the buffer). So `send_changelog` measures each
+change as aiokafka will and stops the worker at once, before the record that made it is
+acked (a deferred write: before the commit that flushes it); and any other error the
+buffer meets sending a change is set on that change's future (`guard_buffer`), where the
+delivery callback sees it, instead of crashing the buffer.
+
 The stop comes before the commit: faust flushes its producer before committing offsets,
 the worker's commit waits for the changelog writes queued before it (offsets.py, fix 3),
 and `callbacks_settled` lets the delivery callbacks that flush woke run before the offsets
@@ -22,6 +31,10 @@ import asyncio
 import logging
 from collections.abc import Callable
 from typing import Any
+
+from aiokafka.errors import MessageSizeTooLargeError
+from aiokafka.record.default_records import DefaultRecordBatchBuilder
+from faust.transport.drivers.aiokafka import Producer as AIOKafkaProducer
 
 from pipeline.runtimes.kafka.in_place import Outage
 
@@ -46,10 +59,53 @@ def guard_changelog(table: Any, outage: Outage) -> None:
         value_serializer: Any = None,
     ) -> Any:
         sent = send(partition, key, value, key_serializer, value_serializer)
+        _refuse_too_large(sent, table, outage)
         sent.add_done_callback(delivered)
         return sent
 
     table.send_changelog = send_changelog
+
+
+def _refuse_too_large(sent: Any, table: Any, outage: Outage) -> None:
+    """Stop now when the change (serialized already) is over the producer's limit, as
+    aiokafka measures it: it would refuse it in the buffer task, unseen by any callback."""
+    message = sent.message
+    size = DefaultRecordBatchBuilder.estimate_size_in_bytes(
+        message.key, message.value, message.headers or []
+    )
+    limit = table.app.conf.producer_max_request_size
+    if size > limit:
+        log.error("a change of table %s is %d bytes, over max.request.size", table.name, size)
+        outage.give_up(
+            f"writing a change of table {table.name} ({size} bytes; the producer's "
+            f"max.request.size is {limit})",
+            MessageSizeTooLargeError("table change over max.request.size"),
+        )
+
+
+def guard_buffer(buffer: Any) -> None:
+    """An error sending a buffered message (a table change) fails that message's future,
+    which its delivery callback watches, instead of crashing faust's producer buffer."""
+    send_pending = buffer._send_pending
+
+    async def _send_pending(fut: Any) -> None:
+        try:
+            await send_pending(fut)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            if not fut.done():
+                fut.set_exception(exc)
+
+    buffer._send_pending = _send_pending
+
+
+class GuardedProducer(AIOKafkaProducer):
+    """faust's aiokafka producer whose buffer fails a change it cannot send (guard_buffer)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        guard_buffer(self.buffer)
 
 
 def _on_changelog_delivered(outage: Outage, table: str) -> Callable[[Any], None]:

@@ -30,7 +30,11 @@ from pipeline.ops.logs import configure as configure_logging
 from pipeline.processing import Outcome, Output, outputs, process_record, runtime_failure
 from pipeline.runtimes.kafka import record_guard
 from pipeline.runtimes.kafka.agent_plan import AgentPlan, chained_readers, plan_agents
-from pipeline.runtimes.kafka.changelog_guard import callbacks_settled, guard_changelog
+from pipeline.runtimes.kafka.changelog_guard import (
+    GuardedProducer,
+    callbacks_settled,
+    guard_changelog,
+)
 from pipeline.runtimes.kafka.codec import decode, headers_list, open_input, raw_parts, seal
 from pipeline.runtimes.kafka.fast_delivery import DirectDelivery, NoPauseOnFullQueue
 from pipeline.runtimes.kafka.in_place import Outage
@@ -173,6 +177,7 @@ class _Consumer(DirectDelivery, NoPauseOnFullQueue, SafeOffsetsConsumer, AIOKafk
 
 class _Transport(AIOKafkaTransport):
     Consumer = _Consumer
+    Producer = GuardedProducer  # a table change it cannot send stops the worker
 
 
 class _App(faust.App):
@@ -247,7 +252,8 @@ def build_app(
         producer_max_batch_size=settings.kafka_producer_batch_bytes,
         # Several full batches fit in one request (the broker's default limit is ~1 MiB
         # per batch, which a batch stays under).
-        producer_max_request_size=max(1_000_000, 4 * settings.kafka_producer_batch_bytes),
+        producer_max_request_size=settings.kafka_producer_max_request_bytes
+        or max(1_000_000, 4 * settings.kafka_producer_batch_bytes),
         web_enabled=False,
         autodiscover=False,
     )
