@@ -8,12 +8,22 @@ from typing import Any
 from pipeline.contacthistory import recent_contacts
 from pipeline.stages.base import Rejected, State
 from pipeline.times import parse_time
+from schemas import jsonfast
 from schemas.models import Contact, Dienst, Response
 
 # A klant with very many contacts must not grow state without bound.
 MAX_CONTACTS_PER_KLANT = 50
 # Responses waiting for their contact; more than this for one klant is not a race but a fault.
 MAX_PENDING_PER_KLANT = 20
+# And in bytes (compact JSON): an answer carries up to four comments of 2,000 characters
+# (up to 4 bytes each), so a count alone let one klant's `pending` state pass the 1 MiB a
+# Kafka changelog record may have, which stops every worker that meets it (docs/kafka.md,
+# "A table change too large to send"). Waiting answers at most MAX_PENDING_BYTES, those
+# kept for replays of the contacts that took them at most MAX_TAKEN_BYTES (the newest
+# contact's always kept): a klant's whole `pending` value stays under ~400 KiB, ~530 KiB
+# sealed.
+MAX_PENDING_BYTES = 128 * 1024
+MAX_TAKEN_BYTES = 256 * 1024
 
 
 @dataclass(frozen=True)
@@ -92,15 +102,26 @@ TAKEN = ""
 MAX_TAKEN_CONTACTS_PER_KLANT = 5
 
 
+def _size(value: Any) -> int:
+    """Bytes of `value` as compact JSON (what the state stores, before sealing)."""
+    return len(jsonfast.dumps(value))
+
+
 def park_response(pending: State, response: Response, raw: dict[str, Any]) -> None:
     """Keep a response whose contact has not been seen yet, to join it when it comes."""
     stored = pending.get(response.klant) or {}
     if raw in stored.get(response.contact_id, ()):
         return  # the same answer replayed: parked once
-    if sum(len(v) for k, v in stored.items() if k != TAKEN) >= MAX_PENDING_PER_KLANT:
+    waiting = {k: v for k, v in stored.items() if k != TAKEN}
+    if sum(len(v) for v in waiting.values()) >= MAX_PENDING_PER_KLANT:
         raise Rejected(
             f"te veel antwoorden wachten op hun contact voor deze klant; contact "
             f"{response.contact_id} onbekend"
+        )
+    if _size(waiting) + _size(raw) > MAX_PENDING_BYTES:
+        raise Rejected(
+            f"de antwoorden die voor deze klant op hun contact wachten zijn samen te groot "
+            f"(meer dan {MAX_PENDING_BYTES} bytes); contact {response.contact_id} onbekend"
         )
     stored.setdefault(response.contact_id, []).append(raw)
     pending.put(response.klant, stored)
@@ -119,8 +140,10 @@ def take_pending(pending: State, klant: str, contact_id: str) -> list[dict[str, 
     early = [r for r in stored.pop(contact_id) if r not in before]
     taken.pop(contact_id, None)
     taken[contact_id] = before + early  # newest last
-    while len(taken) > MAX_TAKEN_CONTACTS_PER_KLANT:
-        taken.pop(next(iter(taken)))
+    while len(taken) > MAX_TAKEN_CONTACTS_PER_KLANT or (
+        len(taken) > 1 and _size(taken) > MAX_TAKEN_BYTES
+    ):
+        taken.pop(next(iter(taken)))  # the oldest first; this contact's stays
     stored[TAKEN] = taken
     pending.put(klant, stored)
     return before + early
