@@ -187,7 +187,7 @@ def _guard_nothing(table: Any, outage: Any) -> None:
     return None  # faust's own: a failed changelog delivery is logged, nothing more
 
 
-async def _settle_nothing() -> None:
+async def _settle_nothing(*args: Any) -> None:
     return None
 
 

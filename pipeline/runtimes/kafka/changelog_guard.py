@@ -22,7 +22,11 @@ delivery callback sees it, instead of crashing the buffer.
 The stop comes before the commit: faust flushes its producer before committing offsets,
 the worker's commit waits for the changelog writes queued before it (offsets.py, fix 3),
 and `callbacks_settled` lets the delivery callbacks that flush woke run before the offsets
-go out.
+go out. That used to rest on the callbacks running within its 3 loop turns (aiokafka's
+record future, then faust's `_on_published`, then ours; one turn is enough in the order
+asyncio runs them, see DeliveryLedger). It no longer does: the producer keeps aiokafka's
+record futures of every send (`DeliveryLedger`), which the flush leaves done, and the
+commit looks at them directly before the offsets go out.
 """
 
 from __future__ import annotations
@@ -100,12 +104,48 @@ def guard_buffer(buffer: Any) -> None:
     buffer._send_pending = _send_pending
 
 
+class DeliveryLedger:
+    """aiokafka's record futures of what the producer sent since the last commit.
+
+    aiokafka resolves a batch's record futures in the same call that resolves the batch
+    (MessageBatch.done/failure), and the producer's flush waits for the batches: once it
+    returns, every record of a flushed batch is done, failed or not, whatever callbacks
+    are still queued. Looking at the futures themselves makes the stop before a commit
+    independent of how many loop turns the callbacks (aiokafka's, faust's, ours) take."""
+
+    def __init__(self) -> None:
+        self._sent: list[Any] = []
+
+    def track(self, sent: Any) -> None:
+        self._sent.append(sent)
+
+    def failed(self) -> BaseException | None:
+        """The error of a record that could not be delivered (among those done); those
+        still in flight are kept for the next look, the done ones dropped."""
+        waiting: list[Any] = []
+        error: BaseException | None = None
+        for sent in self._sent:
+            if not sent.done():
+                waiting.append(sent)
+            elif error is None and not sent.cancelled():
+                error = sent.exception()
+        self._sent = waiting
+        return error
+
+
 class GuardedProducer(AIOKafkaProducer):
-    """faust's aiokafka producer whose buffer fails a change it cannot send (guard_buffer)."""
+    """faust's aiokafka producer whose buffer fails a change it cannot send (guard_buffer)
+    and whose sends (stage outputs, table changes) are in a DeliveryLedger."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         guard_buffer(self.buffer)
+        self.ledger = DeliveryLedger()
+
+    async def send(self, *args: Any, **kwargs: Any) -> Any:
+        sent = await super().send(*args, **kwargs)
+        self.ledger.track(sent)
+        return sent
 
 
 def _on_changelog_delivered(outage: Outage, table: str) -> Callable[[Any], None]:
@@ -119,8 +159,17 @@ def _on_changelog_delivered(outage: Outage, table: str) -> Callable[[Any], None]
     return delivered
 
 
-async def callbacks_settled() -> None:
-    """Let delivery callbacks already due run (a failed one stops the worker) before the
-    caller commits offsets."""
+async def callbacks_settled(
+    ledger: DeliveryLedger | None = None, outage: Outage | None = None
+) -> None:
+    """Let delivery callbacks already due run (a failed one stops the worker, with its own
+    log line) before the caller commits offsets; then, whatever callbacks are still
+    queued, a record the ledger shows failed stops the worker too."""
     for _ in range(SETTLE_TURNS):
         await asyncio.sleep(0)
+    if ledger is None or outage is None:
+        return
+    error = ledger.failed()
+    if error is not None:
+        log.error("a record was not delivered: %s", type(error).__name__)
+        outage.give_up("delivering a record sent before this offset commit", error)

@@ -162,7 +162,7 @@ class _Consumer(DirectDelivery, NoPauseOnFullQueue, SafeOffsetsConsumer, AIOKafk
     async def _commit(self, offsets: Any) -> bool:
         # The delivery callbacks faust's producer flush woke run first: a refused output or
         # table change stops the worker before these offsets go out (changelog_guard.py).
-        await callbacks_settled()
+        await callbacks_settled(getattr(self.app.producer, "ledger", None), self.app.outage)
         return bool(await super()._commit(offsets))
 
     async def on_partitions_revoked(self, revoked: Any) -> None:

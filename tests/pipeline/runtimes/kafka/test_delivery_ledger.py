@@ -1,0 +1,90 @@
+"""The stop before an offset commit does not rest on loop turns (changelog_guard.py,
+DeliveryLedger). The worker's commit used to let 3 loop turns pass after faust's producer
+flush, so that a refused record's delivery callbacks (aiokafka's future, faust's
+`_on_published`, ours) could stop the worker first. Now the commit looks at aiokafka's
+record futures directly. What that rests on, shown here on the real broker with the real
+aiokafka producer: once `flush()` returns, a record the broker refused is done with its
+error, before any loop turn, while a callback chained behind it has not run yet.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any, NoReturn
+
+import pytest
+from aiokafka import AIOKafkaProducer
+from kafka.admin import KafkaAdminClient, NewTopic
+
+from pipeline.runtimes.kafka.changelog_guard import DeliveryLedger, callbacks_settled
+from pipeline.runtimes.kafka.in_place import Outage
+
+pytestmark = pytest.mark.kafka
+
+
+class Stopped(Exception):
+    pass
+
+
+def _stop(what: str, exc: BaseException) -> NoReturn:
+    raise Stopped(f"{what}: {type(exc).__name__}")
+
+
+def _small_topic(bootstrap: str) -> str:
+    name = f"t-ledger-{uuid.uuid4().hex[:8]}"
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        topic = NewTopic(name, 1, 1, topic_configs={"max.message.bytes": "100"})
+        admin.create_topics([topic])
+    finally:
+        admin.close()
+    return name
+
+
+async def _refused_then_flushed(bootstrap: str, topic: str) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, b"small")  # metadata known, topic writable
+        ledger = DeliveryLedger()
+        chained: list[str] = []  # a callback two hops behind, as faust's and ours are
+        sent = await producer.send(topic, b"x" * 1000)  # over the topic's max.message.bytes
+        ledger.track(sent)
+        relay: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        sent.add_done_callback(lambda f: relay.set_exception(f.exception() or Exception()))
+        relay.add_done_callback(lambda f: chained.append(type(f.exception()).__name__))
+        await producer.flush()
+        # No loop turn since the flush returned: the chained callback has not run ...
+        assert chained == []
+        # ... but the record's own future is done with the broker's refusal.
+        assert sent.done() and sent.exception() is not None
+        error = ledger.failed()
+        assert error is not None and "TooLarge" in type(error).__name__, error
+        ledger.track(sent)
+        with pytest.raises(Stopped):  # the commit's check stops the worker
+            await callbacks_settled(ledger, Outage(limit_seconds=1, give_up=_stop))
+    finally:
+        await producer.stop()
+
+
+def test_a_refused_record_is_done_when_the_flush_returns(kafka_broker: Any) -> None:
+    topic = _small_topic(kafka_broker.bootstrap)
+    asyncio.run(_refused_then_flushed(kafka_broker.bootstrap, topic))
+
+
+def test_the_ledger_keeps_what_is_in_flight_and_drops_what_was_delivered() -> None:
+    async def play() -> None:
+        loop = asyncio.get_running_loop()
+        ledger = DeliveryLedger()
+        delivered, waiting, cancelled = (loop.create_future() for _ in range(3))
+        delivered.set_result(None)
+        cancelled.cancel()
+        for sent in (delivered, waiting, cancelled):
+            ledger.track(sent)
+        assert ledger.failed() is None
+        waiting.set_exception(RuntimeError("refused"))
+        assert isinstance(ledger.failed(), RuntimeError)  # kept until it was done
+        assert ledger.failed() is None  # looked at once
+
+    asyncio.run(play())
