@@ -301,6 +301,8 @@ class SqlKeyStore:
         return n
 
     def close(self) -> None:
+        if self._deadline is not None:
+            self._deadline.stop()
         self._routes.reset()
         self.engine.dispose()
 

@@ -117,6 +117,7 @@ class CallDeadline:
         for name in ("checkin", "invalidate", "close", "detach", "close_detached"):
             event.listen(engine, name, self._gone)
         self._tick = max(0.05, min(0.5, seconds / 4))
+        self._stopped = threading.Event()
         threading.Thread(target=self._watch, name="keystore-deadline", daemon=True).start()
 
     def _checked_out(self, dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
@@ -132,18 +133,25 @@ class CallDeadline:
     def bounded(self, call: Any) -> Any:
         """call() with this thread's deadline armed."""
         ident = threading.get_ident()
-        self._armed[ident] = time.monotonic() + self.seconds
+        with self._lock:  # the watchdog iterates over them
+            self._armed[ident] = time.monotonic() + self.seconds
         try:
             return call()
         finally:
             with self._lock:  # no cut of this thread's connections after this
                 self._armed.pop(ident, None)
 
+    def stop(self) -> None:
+        """End the watchdog (the key store is closed)."""
+        self._stopped.set()
+
     def _watch(self) -> None:
-        while True:
-            time.sleep(self._tick)
+        while not self._stopped.wait(self._tick):
             if self._armed:
-                self._cut_overdue(time.monotonic())
+                try:
+                    self._cut_overdue(time.monotonic())
+                except Exception:  # the watchdog must outlive any surprise
+                    log.exception("key store call deadline: checking failed")
 
     def _cut_overdue(self, now: float) -> None:
         with self._lock:
