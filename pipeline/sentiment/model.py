@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from .corpus import LONG_WORDS
@@ -23,6 +24,48 @@ SHIPPED_MODEL = Path(__file__).resolve().parent / "data" / "model.json"
 PROMOTED_FILE = "promoted.json"
 FORMAT = "klantsignaal-sentiment-linear"
 _MIN_EXPLAIN = 0.15  # contributions smaller than this never make the explanation
+
+
+@dataclass(frozen=True)
+class EvidenceRule:
+    """Round 7 of issue 8: the intercepts alone may not make a text polar.
+
+    The pos-vs-neg margin of a text is its features' part f (every feature: words, negation
+    scope, lexicon sums, cues) plus the intercepts' part m (with the long-text bias). When
+    a polar label does not have f on its side (f >= 0 for `neg`, f <= 0 for `pos`), m is
+    capped at +-cap (the neg and pos logits move by the same amount the other way) and
+    the label is decided again: with cap 0 the features' sign decides, and a text whose
+    features are ~0 next to the neu logit becomes `neu`. Only texts of at most
+    `max_words` words (0: all texts), and only when f points against the label by at least
+    `min_against` (0: also when f is 0)."""
+
+    cap: float = 0.0
+    max_words: int = 0
+    min_against: float = 0.0
+
+    @classmethod
+    def from_model(cls, model: dict) -> EvidenceRule | None:
+        rule = model.get("evidence")
+        if not rule:
+            return None
+        return cls(
+            float(rule.get("cap", 0.0)),
+            int(rule.get("max_words", 0)),
+            float(rule.get("min_against", 0.0)),
+        )
+
+    def to_model(self) -> dict:
+        return {"cap": self.cap, "max_words": self.max_words, "min_against": self.min_against}
+
+    def adjust(self, z: tuple, m: float, direction: int, text: str) -> tuple | None:
+        """Logits with the intercepts' share capped, or None when the rule does not apply."""
+        f = (z[2] - z[0]) - m
+        if -f * direction < self.min_against or -self.cap <= m <= self.cap:
+            return None
+        if self.max_words and len(text.split()) > self.max_words:
+            return None
+        shift = (m - max(-self.cap, min(self.cap, m))) / 2.0
+        return (z[0] + shift, z[1], z[2] - shift, z[3])
 
 
 class LinearScorer:
@@ -56,6 +99,11 @@ class LinearScorer:
         # Extra bias on the neg logit of long texts (> LONG_WORDS words), chosen with the
         # short texts' bias on the dev part; 0 in older model files.
         self._neg_long = float(model["thresholds"].get("neg_offset_long", 0.0))
+        # Round 7: a polar label needs evidence in the text. When the features' own
+        # pos-vs-neg margin does not point the label's way, the intercepts' share of the
+        # margin is capped at +-cap and the text relabelled (model file "evidence"; absent
+        # in older files: off). See EvidenceRule.
+        self._evidence = EvidenceRule.from_model(model)
         norm = tuple(model.get("length_norm") or (0.0, 0.0))
         closing = tuple(model.get("closing") or (0.0, 0.0))
         self._analyser = analyser or Analyser(
@@ -90,6 +138,13 @@ class LinearScorer:
         if not with_terms:
             return a.language, z, []
         return a.language, z, self._reasons(a) if a.terms else a.model_terms
+
+    def _intercept_margin(self, text: str) -> float:
+        """The intercepts' part of the pos-vs-neg margin of `text` (with the long bias)."""
+        b0, b2, _ = self._b
+        if self._neg_long and len(text.split()) > LONG_WORDS:
+            b0 += self._neg_long
+        return b2 - b0
 
     def _reasons(self, a: Analysis) -> list[tuple[float, str]]:
         """Candidate reasons (pos-vs-neg margin, term). A word's own weight (w:/n:) and its
@@ -143,22 +198,37 @@ class LinearScorer:
         _, z, _ = self._logits(text, False)
         return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z[3]))))
 
-    def score(self, text: str) -> SentimentResult:
-        lang, (z0, z1, z2, z3), terms = self._logits(text, True)
-        if lang == "oth":
-            return SentimentResult("neu", 0.0, False, NOT_SCORED, self.version, "und")
+    def _decide(self, z: tuple[float, ...]) -> tuple[str, int, float, float]:
+        """(label, direction, score, P(neg)) from the logits (relative to neu)."""
+        z0, z1, z2 = z[0], z[1], z[2]
         m = max(z0, z1, z2)
         e0, e1, e2 = math.exp(z0 - m), math.exp(z1 - m), math.exp(z2 - m)
         total = e0 + e1 + e2
         score = round((e2 - e0) / total, 4)
         if z0 >= z1 and z0 >= z2 or (z2 < z1 and score <= -self._polar_at):
-            label, direction = "neg", -1
-            pvn = 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z3))))
-            very = pvn >= self._vn_at and e0 / total >= self._vn_min_pneg
-        elif z2 >= z1 or score >= self._polar_at:
-            label, direction, very = "pos", 1, False
-        else:
-            label, direction, very = "neu", 0, False
+            return "neg", -1, score, e0 / total
+        if z2 >= z1 or score >= self._polar_at:
+            return "pos", 1, score, e0 / total
+        return "neu", 0, score, e0 / total
+
+    def score(self, text: str) -> SentimentResult:
+        lang, z, terms = self._logits(text, True)
+        if lang == "oth":
+            return SentimentResult("neu", 0.0, False, NOT_SCORED, self.version, "und")
+        label, direction, score, p_neg = self._decide(z)
+        rule = self._evidence
+        if rule is not None and direction:
+            m = self._intercept_margin(text)
+            z2 = rule.adjust(z, m, direction, text)
+            if z2 is not None:
+                z = z2
+                label, direction, score, p_neg = self._decide(z)
+                if z[2] - z[0] == 0.0:  # no evidence either way: not polar
+                    label, direction = "neu", 0
+        very = False
+        if label == "neg":
+            pvn = 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z[3]))))
+            very = pvn >= self._vn_at and p_neg >= self._vn_min_pneg
         return SentimentResult(
             label, score, very, explain(terms, direction, 3, self._rendered), self.version, lang
         )
