@@ -108,3 +108,23 @@ def test_model_files_without_the_rule_score_as_before(shipped) -> None:
     assert EvidenceRule.from_model(shipped) is None
     rule = EvidenceRule(cap=0.1, max_words=40, min_against=0.2)
     assert EvidenceRule.from_model({"evidence": rule.to_model()}) == rule
+
+
+def test_r3_caps_the_intercepts_share_of_short_and_long_texts(shipped) -> None:
+    from pipeline.sentiment.dev_rules import with_r3
+
+    def margins(m: dict) -> tuple[float, float]:
+        b = m["intercepts"]
+        short = b[2] - b[0]
+        return short, short - m["thresholds"]["neg_offset_long"]
+
+    short, long_ = margins(shipped)
+    assert short < -0.3  # the shipped intercepts lean neg on short texts
+    for cap in (0.0, 0.1, 0.3):
+        m = with_r3(shipped, cap)
+        s2, l2 = margins(m)
+        assert s2 == pytest.approx(max(-cap, min(cap, short)))
+        assert l2 == pytest.approx(max(-cap, min(cap, long_)))
+        # The neu-vs-polar balance (sum of the neg and pos intercepts) is kept.
+        b, b0 = m["intercepts"], shipped["intercepts"]
+        assert b[0] + b[2] == pytest.approx(b0[0] + b0[2])
