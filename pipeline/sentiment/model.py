@@ -218,12 +218,11 @@ class LinearScorer:
         label, direction, score, p_neg = self._decide(z)
         rule = self._evidence
         if rule is not None and direction:
-            m = self._intercept_margin(text)
-            z2 = rule.adjust(z, m, direction, text)
-            if z2 is not None:
-                z = z2
+            capped = rule.adjust(z, self._intercept_margin(text), direction, text)
+            if capped is not None:
+                z = capped
                 label, direction, score, p_neg = self._decide(z)
-                if z[2] - z[0] == 0.0:  # no evidence either way: not polar
+                if z[2] - z[0] == 0.0:  # f = 0 with cap 0: no evidence either way, not polar
                     label, direction = "neu", 0
         very = False
         if label == "neg":
