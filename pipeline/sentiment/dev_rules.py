@@ -6,7 +6,7 @@ prints one JSON line per variant of model.EvidenceRule (R1: all texts, R2: <= 40
 cap and min_against) and of R3 (the intercepts' pos-vs-neg share capped for every text, i.e.
 a bias change): the DBRD dev cells (pos-vs-neg accuracy, negative recall, pos->neg), the
 gold train split's gold figures (in-sample: a proxy, the rule changes no weight), and the
-dev analogue of the promotion gate against the model without a rule
+dev analogue of the promotion gate against the shipped model without a rule
 (`promotion.judge_real_text` on dev + `promotion.judge_gold` on gold train). The eval parts
 and the gold test split are never read.
 """
@@ -53,11 +53,11 @@ def with_r3(model: dict, cap: float) -> dict:
 
 
 def variants(model: dict) -> list[tuple[str, dict]]:
-    out = [("as shipped", model)]
+    out = [("no rule", model)]
     for max_words, tag in ((0, "R1"), (40, "R2")):
         for cap, eps in ((0.0, 0.0), (0.0, 0.1), (0.0, 0.2), (0.1, 0.0), (0.2, 0.0), (0.3, 0.0)):
             m = copy.deepcopy(model)
-            m["evidence"] = {"cap": cap, "max_words": max_words, "min_against": eps}
+            m["evidence_rule"] = {"cap": cap, "max_words": max_words, "min_against": eps}
             out.append((f"{tag} cap={cap} min_against={eps}", m))
     for cap in (0.0, 0.1, 0.2, 0.3):
         out.append((f"R3 cap={cap}", with_r3(model, cap)))
@@ -72,16 +72,19 @@ def margin(cells: dict) -> float:
     )
 
 
-def compare(model: dict) -> list[dict]:
+def compare(model: dict, reference: dict | None = None) -> list[dict]:
+    """Rows for the variants of `model`, each judged against `reference` (default: the
+    shipped model without a rule)."""
     dev = [e for e in load_parts()["dev"] if e.source in promotion.OPINION_SOURCES]
     gold_train, _ = load_gold()
     if not dev:
         raise SystemExit("no DBRD dev part: run scripts/fetch-sentiment-data.sh")
-    rows, ref = [], None
+    base = LinearScorer(reference or json.loads(SHIPPED_MODEL.read_text("utf-8")))
+    ref = report(base, dev), gold_summary(evaluate(base, gold_train))
+    rows = []
     for name, m in variants(model):
         s = LinearScorer(m)
         rep, gold = report(s, dev), gold_summary(evaluate(s, gold_train))
-        ref = ref or (rep, gold)
         _, why = promotion.judge_real_text(ref[0], rep)
         why += promotion.judge_gold(ref[1], gold)
         keys = ("pos_vs_neg_accuracy", "neg_recall", "pos_to_neg_error")

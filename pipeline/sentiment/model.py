@@ -45,7 +45,7 @@ class EvidenceRule:
 
     @classmethod
     def from_model(cls, model: dict) -> EvidenceRule | None:
-        rule = model.get("evidence")
+        rule = model.get("evidence_rule")
         if not rule:
             return None
         return cls(
@@ -101,7 +101,7 @@ class LinearScorer:
         self._neg_long = float(model["thresholds"].get("neg_offset_long", 0.0))
         # Round 7: a polar label needs evidence in the text. When the features' own
         # pos-vs-neg margin does not point the label's way, the intercepts' share of the
-        # margin is capped at +-cap and the text relabelled (model file "evidence"; absent
+        # margin is capped at +-cap and the text relabelled (model file "evidence_rule"; absent
         # in older files: off). See EvidenceRule.
         self._evidence = EvidenceRule.from_model(model)
         norm = tuple(model.get("length_norm") or (0.0, 0.0))

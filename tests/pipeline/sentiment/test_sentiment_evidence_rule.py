@@ -1,5 +1,5 @@
 """Round 7 of issue 8: the decision rule "a polar label needs evidence in the text"
-(model.EvidenceRule, model file "evidence"). Refuted on the dev part, so the shipped model
+(model.EvidenceRule, model file "evidence_rule"). Refuted on the dev part, so the shipped model
 has it off; these tests pin what the rule does when a model file carries it."""
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ def shipped() -> dict:
 
 def _with(model: dict, **evidence) -> LinearScorer:
     m = copy.deepcopy(model)
-    m["evidence"] = evidence
+    m["evidence_rule"] = evidence
     return LinearScorer(m)
 
 
@@ -104,10 +104,10 @@ def test_max_words_and_min_against_limit_the_rule(shipped) -> None:
 
 
 def test_model_files_without_the_rule_score_as_before(shipped) -> None:
-    assert "evidence" not in shipped
+    assert "evidence_rule" not in shipped
     assert EvidenceRule.from_model(shipped) is None
     rule = EvidenceRule(cap=0.1, max_words=40, min_against=0.2)
-    assert EvidenceRule.from_model({"evidence": rule.to_model()}) == rule
+    assert EvidenceRule.from_model({"evidence_rule": rule.to_model()}) == rule
 
 
 def test_r3_caps_the_intercepts_share_of_short_and_long_texts(shipped) -> None:
@@ -128,3 +128,22 @@ def test_r3_caps_the_intercepts_share_of_short_and_long_texts(shipped) -> None:
         # The neu-vs-polar balance (sum of the neg and pos intercepts) is kept.
         b, b0 = m["intercepts"], shipped["intercepts"]
         assert b[0] + b[2] == pytest.approx(b0[0] + b0[2])
+
+
+def test_a_trained_model_carries_the_rule_only_when_asked(monkeypatch, tmp_path) -> None:
+    # `sentiment train` / `retrain` write the rule into the model file (and its version)
+    # when train.EVIDENCE_RULE is set, and nothing else under that key (the source evidence
+    # of the feature selection once leaked into it).
+    from pipeline.sentiment import train as T
+
+    monkeypatch.setenv("KLANTSIGNAAL_SENTIMENT_DATA", str(tmp_path))
+    gold, _ = load_gold()
+    small = gold[::12]  # ~220 comments: seconds
+    plain = T.fit(small)
+    assert "evidence_rule" not in plain
+    rule = {"cap": 0.0, "max_words": 40, "min_against": 0.0}
+    ruled = T.fit(small, evidence_rule=rule)
+    assert ruled["evidence_rule"] == rule
+    assert ruled["version"] != plain["version"]
+    assert ruled["weights"] == plain["weights"]
+    assert LinearScorer(ruled)._evidence == EvidenceRule(0.0, 40, 0.0)

@@ -206,7 +206,7 @@ def test_training_defaults_are_the_recipe_of_the_shipped_model() -> None:
     assert tuple(m["closing"]) == T.CLOSING
     assert m["length_norm_lexicon"] is T.LENGTH_NORM_LEXICON
     assert m.get("lexicon_sign", 0.0) == T.LEXICON_SIGN
-    assert m.get("evidence") == T.EVIDENCE
+    assert m.get("evidence_rule") == T.EVIDENCE_RULE
     note = m["training"]["note"]
     assert f"real-text weight {T.REALTEXT_WEIGHT}" in note
     assert f"weak sentences {T.WEAK_SENTENCE_WEIGHT}" in note
