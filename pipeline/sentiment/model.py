@@ -199,7 +199,8 @@ class LinearScorer:
         return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z[3]))))
 
     def _decide(self, z: tuple[float, ...]) -> tuple[str, int, float, float]:
-        """(label, direction, score, P(neg)) from the logits (relative to neu)."""
+        """(label, direction, score, P(neg)) from the logits (relative to neu); score() has
+        the same steps inline (the per-comment fast path)."""
         z0, z1, z2 = z[0], z[1], z[2]
         m = max(z0, z1, z2)
         e0, e1, e2 = math.exp(z0 - m), math.exp(z1 - m), math.exp(z2 - m)
@@ -215,10 +216,20 @@ class LinearScorer:
         lang, z, terms = self._logits(text, True)
         if lang == "oth":
             return SentimentResult("neu", 0.0, False, NOT_SCORED, self.version, "und")
-        label, direction, score, p_neg = self._decide(z)
-        rule = self._evidence
-        if rule is not None and direction:
-            capped = rule.adjust(z, self._intercept_margin(text), direction, text)
+        z0, z1, z2, z3 = z
+        m = max(z0, z1, z2)
+        e0, e1, e2 = math.exp(z0 - m), math.exp(z1 - m), math.exp(z2 - m)
+        total = e0 + e1 + e2
+        score = round((e2 - e0) / total, 4)
+        if z0 >= z1 and z0 >= z2 or (z2 < z1 and score <= -self._polar_at):
+            label, direction = "neg", -1
+        elif z2 >= z1 or score >= self._polar_at:
+            label, direction = "pos", 1
+        else:
+            label, direction = "neu", 0
+        p_neg = e0 / total
+        if self._evidence is not None and direction:
+            capped = self._evidence.adjust(z, self._intercept_margin(text), direction, text)
             if capped is not None:
                 z = capped
                 label, direction, score, p_neg = self._decide(z)
