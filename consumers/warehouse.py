@@ -32,6 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
+from consumers.warehouse_insert import BulkInserts
 from consumers.warehouse_migrate import upgrade_schema
 from consumers.warehouse_revisions import details_metadata, keep_latest, store_details
 from consumers.warehouse_schema import add_datum_keys, fill_dimensions
@@ -556,6 +557,7 @@ class Warehouse:
         self.engine = make_engine(url)
         # Alembic (consumers/migrations); tables added without a migration are still created.
         upgrade_schema(self.engine, also=(metadata, details_metadata))
+        self._inserts = BulkInserts(self.engine)  # SQLite: Core's statement, bound once
 
     def store(self, records: Sequence[SinkRecord]) -> int:
         """Store a batch in one transaction; returns how many rows it offered."""
@@ -594,8 +596,9 @@ class Warehouse:
             for name, rows in grouped.items():
                 if name in LATEST_WINS:
                     rows = keep_latest(conn, metadata.tables[name], rows, *LATEST_WINS[name])
-                if rows:
-                    conn.execute(_insert_ignore(self.engine, metadata.tables[name]), rows)
+                table = metadata.tables[name]
+                if rows and not self._inserts.insert_ignore(conn, table, rows):
+                    conn.execute(_insert_ignore(self.engine, table), rows)
             store_details(conn, records, _ts)
         return sum(len(rows) for rows in grouped.values())
 
