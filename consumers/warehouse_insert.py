@@ -15,6 +15,7 @@ processor refuses (Core raises its own error for it).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Table
@@ -67,18 +68,33 @@ class BulkInserts:
 
 def _bound(binder: _Binder, rows: Sequence[dict[str, Any]]) -> list[tuple[Any, ...]] | None:
     """Each row's values in the statement's order, through the column types' processors;
-    None when a row has other keys than the first or a processor refuses a value."""
-    binds = binder[1]
-    width = len(binds)
+    None when a row has other keys than the first or a processor refuses a value. A value
+    that is the very object of the row before (`stored_at`: one per batch) reuses its
+    processed form (processors are functions of the value alone)."""
+    names = [name for name, _ in binder[1]]
+    if any(len(row) != len(names) for row in rows):
+        return None  # a row with extra keys: Core decides (it uses the first row's keys)
+    processed = [(i, proc) for i, (_, proc) in enumerate(binder[1]) if proc is not None]
+    values_of = itemgetter(*names) if len(names) > 1 else (lambda row: (row[names[0]],))
+    last: dict[int, tuple[Any, Any]] = {}
+    out: list[tuple[Any, ...]] = []
     try:
-        out = [
-            tuple([proc(row[name]) if proc is not None else row[name] for name, proc in binds])
-            for row in rows
-        ]
+        for row in rows:
+            values = values_of(row)
+            if processed:
+                values = list(values)
+                for i, proc in processed:
+                    value = values[i]
+                    seen = last.get(i)
+                    if seen is not None and seen[0] is value:
+                        values[i] = seen[1]
+                    else:
+                        values[i] = proc(value)
+                        last[i] = (value, values[i])
+                values = tuple(values)
+            out.append(values)
     except Exception:  # noqa: BLE001 - Core raises its own error for the same value
         return None
-    if any(len(row) != width for row in rows):
-        return None  # a row with extra keys: Core decides (it uses the first row's keys)
     return out
 
 
