@@ -162,7 +162,16 @@ class SqlKeyStore:
         self.engine: Engine = _engine(url, timeouts or KeyStoreTimeouts())
         # A database that does not answer fails a call after the bound (keystore_bounds.py).
         self._deadline = _deadline(self.engine, timeouts or KeyStoreTimeouts())
-        self._bounded(self._prepare)
+        try:
+            self._bounded(self._prepare)
+        except BaseException:
+            # A store that never opened leaves no watchdog thread or pool behind: the edge
+            # makes a new store for each publish until one opens (a key store that is
+            # down would otherwise leak a thread per request).
+            if self._deadline is not None:
+                self._deadline.stop()
+            self.engine.dispose()
+            raise
         self.cache_seconds = cache_seconds
         self._clock = clock  # monotonic seconds; the tests drive it
         self._cache: dict[str, tuple[float, KlantKey]] = {}
