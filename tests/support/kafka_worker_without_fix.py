@@ -187,7 +187,7 @@ def _guard_nothing(table: Any, outage: Any) -> None:
     return None  # faust's own: a failed changelog delivery is logged, nothing more
 
 
-async def _settle_nothing(*args: Any) -> None:
+async def _settle_nothing(ledger: Any = None, outage: Any = None) -> None:
     return None
 
 
@@ -199,8 +199,12 @@ def _unbounded(cls: Any, settings: object) -> Any:
     return cls(connect_seconds=0, statement_ms=0, call_seconds=0, keepalive_seconds=0)
 
 
-def _refuse_nothing(*args: Any) -> None:
-    return None
+def _measure_nothing(sent: Any, table: Any, outage: Any) -> None:
+    return None  # the change goes into faust's buffer unmeasured
+
+
+def _buffer_unguarded(buffer: Any) -> None:
+    return None  # an error sending a buffered change crashes faust's buffer, as before
 
 
 def switch_off(fix: str) -> None:
@@ -233,9 +237,9 @@ def switch_off(fix: str) -> None:
     elif fix == "keystore-hang":
         keystore_bounds.KeyStoreTimeouts.from_settings = classmethod(_unbounded)  # type: ignore[method-assign,assignment]
     elif fix in ("changelog-size", "changelog-size-check"):
-        changelog_guard._refuse_too_large = _refuse_nothing  # type: ignore[assignment]
+        changelog_guard._refuse_too_large = _measure_nothing  # type: ignore[assignment]
         if fix == "changelog-size":
-            changelog_guard.guard_buffer = _refuse_nothing  # type: ignore[assignment]
+            changelog_guard.guard_buffer = _buffer_unguarded  # type: ignore[assignment]
     elif fix == "pending-taken":
         scoring.take_pending = _take_and_forget  # type: ignore[assignment]
     else:

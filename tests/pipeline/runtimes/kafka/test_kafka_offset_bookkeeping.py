@@ -211,6 +211,8 @@ def test_each_switched_off_fix_takes_the_call_the_worker_makes() -> None:
         (without._guard_nothing, changelog_guard.guard_changelog),
         (without._settle_nothing, changelog_guard.callbacks_settled),
         (without._revoked_unnoticed, Outage.partitions_revoked),
+        (without._measure_nothing, changelog_guard._refuse_too_large),
+        (without._buffer_unguarded, changelog_guard.guard_buffer),
     ]
     for stand_in, fixed in pairs:
         wanted = list(inspect.signature(fixed).parameters)
