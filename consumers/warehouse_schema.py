@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date, datetime
+from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -139,10 +140,6 @@ def add_datum_keys(table: str, rows: Iterable[dict[str, Any]]) -> None:
         row["datum_key"] = datum_key(row.get(column))
 
 
-def _dialect(conn: Connection) -> Any:
-    return postgresql if conn.dialect.name == "postgresql" else sqlite
-
-
 def _dienst_candidates(rows: Iterable[tuple[dict[str, Any], str | None]]) -> dict[str, Any]:
     """Per dienst_code the winning name: the one of the latest event, ties by name."""
     best: dict[str, dict[str, Any]] = {}
@@ -187,23 +184,33 @@ def fill_dimensions(conn: Connection, grouped: dict[str, list[dict[str, Any]]]) 
                 keys.add(row["datum_key"])
             if row.get("dienst_code"):
                 diensten.append((row, FACT_TIMES.get(table)))
-    insert = _dialect(conn).insert
+    name = conn.dialect.name
     if kanalen:
         values = [{"kanaal": k, "omschrijving": KANALEN.get(k, k)} for k in sorted(kanalen)]
-        conn.execute(insert(dim_kanaal).on_conflict_do_nothing(), values)
+        conn.execute(_insert_new(name, "dim_kanaal"), values)
     if teams:
         values = [{"team": t} for t in sorted(teams)]
-        conn.execute(insert(dim_team).on_conflict_do_nothing(), values)
+        conn.execute(_insert_new(name, "dim_team"), values)
     if keys:
         values = [date_row(k) for k in sorted(keys)]
-        conn.execute(insert(dim_datum).on_conflict_do_nothing(), values)
+        conn.execute(_insert_new(name, "dim_datum"), values)
     best = _dienst_candidates(diensten)
     if best:
-        _upsert_diensten(conn, [best[code] for code in sorted(best)])
+        conn.execute(_upsert_diensten(name), [best[code] for code in sorted(best)])
 
 
-def _upsert_diensten(conn: Connection, values: list[dict[str, Any]]) -> None:
-    stmt = _dialect(conn).insert(dim_dienst)
+@cache
+def _insert_new(dialect_name: str, table: str) -> Any:
+    """INSERT ... ON CONFLICT DO NOTHING into a dimension table, built once per dialect
+    (a statement is immutable; built per batch, it cost its building and its cache key)."""
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    return dialect.insert(star_metadata.tables[table]).on_conflict_do_nothing()
+
+
+@cache
+def _upsert_diensten(dialect_name: str) -> Any:
+    """The dim_dienst upsert (a later name wins), built once per dialect."""
+    stmt = (postgresql if dialect_name == "postgresql" else sqlite).insert(dim_dienst)
     new, old = stmt.excluded, dim_dienst.c
     later = or_(
         old.naam_op.is_(None),
@@ -215,7 +222,7 @@ def _upsert_diensten(conn: Connection, values: list[dict[str, Any]]) -> None:
         set_={"dienst_naam": new.dienst_naam, "naam_op": new.naam_op},
         where=new.naam_op.is_not(None) & later,
     )
-    conn.execute(stmt, values)
+    return stmt
 
 
 __all__ = [
