@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from pipeline.monitoring.batches import coalesce_groups, is_single, observations_of
 from pipeline.ops.metrics import observed_outputs, observed_processing
 from pipeline.ports import SinkRecord
 from pipeline.stages.base import Emit, Rejected, Stage, State, StateUnavailable
-from pipeline.topology import DEAD_LETTER, TOPIC_TYPES
+from pipeline.topology import DEAD_LETTER, TOPIC_ACCEPTS
 from schemas.cloudevents import CloudEvent, built, utc_now
+from schemas.types import MONITOR_OBSERVATIONS
 from schemas.validation import data_is_valid, schema_id, validate_data
 
 log = logging.getLogger(__name__)
@@ -81,8 +84,9 @@ def is_validated(event: CloudEvent) -> bool:
 
 
 def input_problem(topic: str, event: CloudEvent) -> str | None:
-    expected = TOPIC_TYPES.get(topic)
-    if expected is not None and event.type != expected:
+    accepted = TOPIC_ACCEPTS.get(topic)
+    if accepted is not None and event.type not in accepted:
+        expected = " of ".join(sorted(accepted))
         return f"type {event.type} hoort niet op {topic} (verwacht {expected})"
     if is_validated(event):
         return None
@@ -91,6 +95,32 @@ def input_problem(topic: str, event: CloudEvent) -> str | None:
         # Pointer and rule, not the message: messages repeat values (comments, addresses).
         return "; ".join(f"{p.pointer}: voldoet niet aan '{p.rule}'" for p in problems)
     return None
+
+
+Item = tuple[CloudEvent | str, str, dict[str, Any] | None]  # (decoded, position, raw)
+
+
+def record_items(
+    topic: str, decoded: CloudEvent | str, position: str, raw: dict[str, Any] | None = None
+) -> list[Item]:
+    """What the stages take of a record, each for `process_record`: the record itself, or,
+    for coalesced monitor observations on their topic, each observation at
+    `position#i` (pipeline/monitoring/batches.py). Each is then validated, processed
+    all-or-nothing and dead-lettered on its own: one bad item loses none of the others."""
+    if not (
+        isinstance(decoded, CloudEvent)
+        and decoded.type == MONITOR_OBSERVATIONS.name
+        and topic == MONITOR_OBSERVATIONS.topic
+    ):
+        return [(decoded, position, raw)]
+    items = observations_of(decoded)
+    if isinstance(items, str):
+        return [(items, position, decoded.to_structured())]
+    data = decoded.data.get("observaties") or []
+    return [
+        (item, f"{position}#{i}", None if not isinstance(item, str) else {"item": data[i]})
+        for i, item in enumerate(items)
+    ]
 
 
 @observed_processing  # metrics per stage, correlation id for the logs (pipeline/ops)
@@ -186,6 +216,25 @@ def outputs(outcome: Outcome, stage: str, key: str | None) -> list[Output]:
         log.warning("dead-letter from %s at %s %s: %s", stage, dl.topic, dl.position, dl.reason)
         out.append(Output(DEAD_LETTER, key, dead_letter=dl))
     return out
+
+
+def coalesced(outs: Sequence[Output]) -> list[Output]:
+    """A run's outputs with its monitor observations coalesced, one record per cell
+    (pipeline/monitoring/batches.py), each where the first of its observations was; the
+    other outputs as they were, in order."""
+    singles = [i for i, out in enumerate(outs) if is_single(out.event)]
+    if len(singles) < 2:
+        return list(outs)
+    events = [outs[i].event for i in singles]
+    placed = {singles[group[0]]: record for group, record in coalesce_groups(events)}  # type: ignore[arg-type]
+    result: list[Output] = []
+    skip = set(singles)
+    for i, out in enumerate(outs):
+        if i in placed:
+            result.append(Output(out.topic, placed[i].partitionkey, event=placed[i]))
+        elif i not in skip:
+            result.append(out)
+    return result
 
 
 def dead_letter_json(dl: DeadLetter) -> str:

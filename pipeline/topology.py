@@ -20,8 +20,17 @@ from pipeline.stages.trigger import TriggerStage
 from schemas.types import EVENT_TYPES
 
 DEAD_LETTER = "dead-letter"
-TOPICS: tuple[str, ...] = tuple(t.topic for t in EVENT_TYPES.values()) + (DEAD_LETTER,)
-TOPIC_TYPES: dict[str, str] = {t.topic: t.name for t in EVENT_TYPES.values()}
+# A topic may carry more than one type (monitor-observations: single and coalesced).
+TOPICS: tuple[str, ...] = tuple(dict.fromkeys(t.topic for t in EVENT_TYPES.values())) + (
+    DEAD_LETTER,
+)
+TOPIC_TYPES: dict[str, str] = {}  # a topic's first (home) type
+for _t in EVENT_TYPES.values():
+    TOPIC_TYPES.setdefault(_t.topic, _t.name)
+TOPIC_ACCEPTS: dict[str, frozenset[str]] = {
+    topic: frozenset(t.name for t in EVENT_TYPES.values() if t.topic == topic)
+    for topic in TOPIC_TYPES
+}
 
 
 @dataclass(frozen=True)

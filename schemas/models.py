@@ -377,6 +377,18 @@ class MonitorObservation(Model):
 
 
 @dataclass(frozen=True)
+class MonitorObservations(Model):
+    """The observations of one service and channel from one run of records, in order; each
+    item is a MonitorObservation's wire form without dienst and kanaal."""
+
+    NESTED = {"dienst": Dienst}
+
+    dienst: Dienst
+    kanaal: str
+    observaties: tuple[dict[str, Any], ...]
+
+
+@dataclass(frozen=True)
 class OptOut(Model):
     opt_out_id: str
     klant: str
@@ -430,6 +442,7 @@ MODELS: dict[str, type[Model]] = {
     "alert-status.v1.json": AlertStatus,
     "dispatch.v1.json": DispatchOutcome,
     "monitor-observation.v1.json": MonitorObservation,
+    "monitor-observations.v1.json": MonitorObservations,
 }
 
 __all__ = [
@@ -445,6 +458,7 @@ __all__ = [
     "MODELS",
     "Model",
     "MonitorObservation",
+    "MonitorObservations",
     "OptOut",
     "PageFeedback",
     "Response",

@@ -24,13 +24,18 @@ SERVICE_ALERT = EventType(
     "nl.klantsignaal.service-alert.v1", "service-alert.v1.json", "service-alerts"
 )
 OPT_OUT = EventType("nl.klantsignaal.opt-out.v1", "opt-out.v1.json", "opt-outs")
-ALERT_STATUS = EventType(
-    "nl.klantsignaal.alert-status.v1", "alert-status.v1.json", "alert-status"
-)
+ALERT_STATUS = EventType("nl.klantsignaal.alert-status.v1", "alert-status.v1.json", "alert-status")
 DISPATCH = EventType("nl.klantsignaal.dispatch.v1", "dispatch.v1.json", "dispatch-outcomes")
 # Internal: contacts and signals re-keyed by dienst|kanaal for the monitoring stage.
 MONITOR_OBSERVATION = EventType(
     "nl.klantsignaal.monitor-observation.v1", "monitor-observation.v1.json", "monitor-observations"
+)
+# Internal: the observations of one run of records, one record per dienst|kanaal, on the
+# same topic (pipeline/monitoring/batches.py); the monitoring stage reads both types.
+MONITOR_OBSERVATIONS = EventType(
+    "nl.klantsignaal.monitor-observations.v1",
+    "monitor-observations.v1.json",
+    "monitor-observations",
 )
 
 EVENT_TYPES: dict[str, EventType] = {
@@ -47,6 +52,7 @@ EVENT_TYPES: dict[str, EventType] = {
         ALERT_STATUS,
         DISPATCH,
         MONITOR_OBSERVATION,
+        MONITOR_OBSERVATIONS,
     )
 }
 

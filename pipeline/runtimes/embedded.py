@@ -21,7 +21,15 @@ from typing import Any, NamedTuple
 
 from pipeline.ops.metrics import sink_stored
 from pipeline.ports import Sink
-from pipeline.processing import dead_letter_json, outputs, process_record, sink_record
+from pipeline.processing import (
+    Output,
+    coalesced,
+    dead_letter_json,
+    outputs,
+    process_record,
+    record_items,
+    sink_record,
+)
 from pipeline.topology import DEAD_LETTER, Topology
 from schemas import jsonfast
 from schemas.cloudevents import CloudEvent
@@ -277,21 +285,20 @@ class EmbeddedRuntime:
         keys = [rec.key for rec in records if rec.key is not None]
         for state in states.values():
             state.prefetch(keys)  # stages key their state by the record's key (klant, cell)
+        outs: list[Output] = []
+        for rec in records:
+            # A coalesced record of observations is its items, each on its own.
+            for decoded, position, raw in record_items(
+                rec.topic, self._decoded(rec), str(rec.offset), {"value": rec.value}
+            ):
+                outcome = process_record(stage, rec.topic, decoded, states, position, raw=raw)
+                outs += outputs(outcome, stage.name, rec.key)
         appends: list[tuple[str, str | None, str]] = []
         made: list[CloudEvent | None] = []  # the event of each append (None: a dead letter)
-        for rec in records:
-            outcome = process_record(
-                stage,
-                rec.topic,
-                self._decoded(rec),
-                states,
-                str(rec.offset),
-                raw={"value": rec.value},
-            )
-            for out in outputs(outcome, stage.name, rec.key):
-                value = _encode(out.event) if out.event else dead_letter_json(out.dead_letter)
-                appends.append((out.topic, out.key, value))
-                made.append(out.event)
+        for out in coalesced(outs):  # the batch's monitor observations: a record per cell
+            value = _encode(out.event) if out.event else dead_letter_json(out.dead_letter)
+            appends.append((out.topic, out.key, value))
+            made.append(out.event)
         # Same transaction as the reads: collected writes land together, in order.
         for state in states.values():
             state.flush()

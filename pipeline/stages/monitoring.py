@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from pipeline.identity import contact_key
+from pipeline.monitoring.batches import observations_of
 from pipeline.monitoring.cell import already_seen, examples, new_cell, observe_cell
 from pipeline.monitoring.charts import Finding, MonitorConfig
 from pipeline.monitoring.outcomes import (
@@ -46,7 +47,14 @@ from schemas.models import (
     Signal,
     parsed,
 )
-from schemas.types import CONTACT, INVITATION, MONITOR_OBSERVATION, SERVICE_ALERT, SIGNAL
+from schemas.types import (
+    CONTACT,
+    INVITATION,
+    MONITOR_OBSERVATION,
+    MONITOR_OBSERVATIONS,
+    SERVICE_ALERT,
+    SIGNAL,
+)
 
 
 def monitor_config(settings: Settings) -> MonitorConfig:
@@ -181,7 +189,22 @@ class MonitoringStage:
     response_chart: bool = True
 
     def process(self, topic: str, event: CloudEvent, state: Mapping[str, State]) -> list[Emit]:
-        obs = MonitorObservation.from_dict(event.data)
+        """One observation, or a coalesced record's observations in order, each counted
+        once (`already_seen`). The runtimes hand a coalesced record's items over one by one
+        (`pipeline.processing.record_items`), so each is also dead-lettered on its own."""
+        if event.type == MONITOR_OBSERVATIONS.name:
+            found = observations_of(event)
+            if isinstance(found, str):
+                raise Rejected(found)
+            out: list[Emit] = []
+            for item in found:
+                if isinstance(item, str):
+                    raise Rejected(item)
+                out += self._observe(MonitorObservation.from_dict(item.data), state)
+            return out
+        return self._observe(MonitorObservation.from_dict(event.data), state)
+
+    def _observe(self, obs: MonitorObservation, state: Mapping[str, State]) -> list[Emit]:
         key = cell_key(obs.dienst.code, obs.kanaal)
         cells = state["monitor_cells"]
         cell = cells.get(key) or new_cell()

@@ -31,6 +31,7 @@ from schemas.types import (
     RESPONSE,
 )
 from tests.support.events import contact_data, envelope, klant
+from tests.support.observations import observations
 
 TOKEN = "test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -136,9 +137,9 @@ def test_a_revision_replaces_the_answers_and_keeps_one_alert(
     for table in ("responses", "signals", "alerts"):
         assert system.warehouse.count(table) == 1, table
     observed = {
-        o["id"]
-        for o in _events(system, MONITOR_OBSERVATION.topic)
-        if o["data"]["bron"] == "response"
+        o["observationId"]
+        for o in observations(_events(system, MONITOR_OBSERVATION.topic))
+        if o["bron"] == "response"
     }
     assert len(observed) == 1  # the service monitor counts the response once
     with system.warehouse.engine.connect() as conn:

@@ -26,8 +26,16 @@ from faust.transport.drivers.aiokafka import Consumer as AIOKafkaConsumer
 from faust.transport.drivers.aiokafka import Transport as AIOKafkaTransport
 
 from pipeline.gc_tuning import freeze_startup_heap
+from pipeline.monitoring.batches import coalesce_groups, is_single
 from pipeline.ops.logs import configure as configure_logging
-from pipeline.processing import Outcome, Output, outputs, process_record, runtime_failure
+from pipeline.processing import (
+    Outcome,
+    Output,
+    outputs,
+    process_record,
+    record_items,
+    runtime_failure,
+)
 from pipeline.runtimes.kafka import record_guard
 from pipeline.runtimes.kafka.agent_plan import AgentPlan, chained_readers, plan_agents
 from pipeline.runtimes.kafka.changelog_guard import (
@@ -49,12 +57,15 @@ from pipeline.sealing import ERASED, Sealer
 from pipeline.settings import Settings
 from pipeline.stages.base import Stage, State, StateUnavailable
 from pipeline.topology import DEAD_LETTER, Topology
+from schemas.types import MONITOR_OBSERVATIONS
 
 log = logging.getLogger(__name__)
 
 READY_MARKER = "klantsignaal kafka worker ready"
 GLUE_RETRY_PAUSES = (0.5, 1.0, 2.0, 4.0)  # seconds between attempts, see _process
 QUEUED_RUN_MAX = 64  # queued records an agent takes per turn of the event loop
+# An observation held for the end of its run: (output, input key, source for a dead letter)
+Held = tuple[Output, bytes | None, record_guard.Source]
 # Young collections every 20,000 allocations instead of 700: a record allocates hundreds of
 # short-lived objects, most gone before a collection; measured in docs/kafka.md.
 WORKER_GC_THRESHOLDS = (20_000, 20, 20)
@@ -345,17 +356,24 @@ def _add_agent(
     stages = [s for group in (plan.readers, chained) for run in group.values() for s in run]
     states_of = {s.name: {name: states[name] for name in s.state_names} for s in stages}
 
-    async def write(out: Output, in_key: bytes | None, position: str, source: Any) -> bool:
-        """Seal and send one output; False when an event went as a dead letter of its
-        `source` instead (record_guard.wire_record)."""
-        logical_topic, key, out_headers, value = record_guard.wire_record(out, in_key, source)
+    async def put(wire: tuple[str, bytes | None, Any, bytes], position: str) -> None:
+        """Seal and send one record (logical topic, key, headers, value)."""
+        logical_topic, key, out_headers, value = wire
         key, out_headers, value = seal(sealer, key, out_headers, value)
         topic = targets.get(logical_topic) or settings.topic(logical_topic)
         sent = await send(topic, position, key, value, out_headers)
         sent.add_done_callback(_on_delivered(outage, topic, position))
-        return logical_topic == out.topic
 
-    async def handle(msg: Any) -> None:
+    async def write(out: Output, in_key: bytes | None, position: str, source: Any) -> bool:
+        """Seal and send one output; False when an event went as a dead letter of its
+        `source` instead (record_guard.wire_record)."""
+        wire = record_guard.wire_record(out, in_key, source)
+        await put(wire, position)
+        return wire[0] == out.topic
+
+    async def handle(msg: Any, held: list[Held]) -> None:
+        """Run a record through its stages; the monitor's observations it leads to are
+        added to `held` (sent coalesced at the end of the run, see run_group)."""
         topic = logical.get(msg.topic, msg.topic)
         position = f"{msg.partition}/{msg.offset}"
         in_key, headers, in_value = msg.key, headers_list(msg.headers), msg.value
@@ -368,38 +386,70 @@ def _add_agent(
             in_key, headers, in_value = opened
             decoded = decode(in_key, headers, in_value)
         raw = raw_parts(in_key, headers, in_value) if isinstance(decoded, str) else None
+        # A coalesced record of observations is its items, each on its own (processing.py).
+        items = record_items(topic, decoded, position, raw)
         # Breadth first: the stages of the input record, then those of what they emitted.
-        work: deque[tuple[Stage, str, Any, Any]] = deque(
-            (stage, topic, decoded, raw) for stage in plan.readers.get(topic, ())
+        work: deque[tuple[Stage, str, Any, Any, str]] = deque(
+            (stage, topic, item, item_raw, at)
+            for stage in plan.readers.get(topic, ())
+            for item, at, item_raw in items
         )
         while work:
-            stage, on_topic, record, record_raw = work.popleft()
-            outcome = await _process(
-                stage, on_topic, record, states_of[stage.name], position, record_raw
-            )
-            source = (stage.name, on_topic, position, record, record_raw)  # for a dead letter
+            stage, on_topic, record, record_raw, at = work.popleft()
+            outcome = await _process(stage, on_topic, record, states_of[stage.name], at, record_raw)
+            source = (stage.name, on_topic, at, record, record_raw)  # for a dead letter
             for out in outputs(outcome, stage.name, None):
-                if await write(out, in_key, position, source) and out.event is not None:
+                if is_single(out.event) and out.topic not in chained:
+                    held.append((out, in_key, source))  # coalesced at the end of the run
+                elif await write(out, in_key, at, source) and out.event is not None:
                     for nxt in chained.get(out.topic, ()):
-                        work.append((nxt, out.topic, out.event, None))
+                        work.append((nxt, out.topic, out.event, None, position))
+
+    async def send_held(held: list[Held]) -> None:
+        """The observations of a run, one record per cell (pipeline/monitoring/batches.py).
+        A record no Kafka record can carry (a text UTF-8 cannot encode) is split: each
+        observation alone, the one at fault dead-lettered as its own input's."""
+        events = [out.event for out, _, _ in held]
+        for group, record in coalesce_groups(events):
+            out, in_key, source = held[group[0]]
+            if len(group) == 1:
+                await write(out, in_key, source[2], source)
+                continue
+            try:
+                wire = (MONITOR_OBSERVATIONS.topic, *record.to_binary())
+            except Exception:
+                for i in group:
+                    await send_held([held[i]])
+                continue
+            await put(wire, source[2])
 
     async def run_group(stream: Any) -> None:
         async for event in stream.events():
-            await guarded(event)
             # Then what already waits in the queue, without a turn of the event loop per
-            # record (queued_events.py); each is acked after it was processed, the last
-            # by faust's iterator as the event it yielded.
+            # record (queued_events.py). The run's observations go out coalesced before
+            # any record of the run is acked (an ack lets the next commit pass a record,
+            # and faust flushes its producer, not this list, before committing); then
+            # each is acked, the last by faust's iterator as the event it yielded.
+            held: list[Held] = []
+            taken = [event]
+            await guarded(event, held)
             for _ in range(QUEUED_RUN_MAX):
                 queued = take_queued(stream)
                 if queued is None:
                     break
-                await stream.ack(event)
-                event = queued
-                await guarded(event)
+                taken.append(queued)
+                await guarded(queued, held)
+            if held:
+                try:
+                    await send_held(held)
+                except BaseException as exc:  # nothing of the run is acked: stop first
+                    record_guard.unhandled(outage, event.message, exc)
+            for done in taken[:-1]:
+                await stream.ack(done)
 
-    async def guarded(event: Any) -> None:
+    async def guarded(event: Any, held: list[Held]) -> None:
         try:
-            await handle(event.message)
+            await handle(event.message, held)
         except BaseException as exc:  # faust's `finally` would ack it: stop first
             record_guard.unhandled(outage, event.message, exc)
 

@@ -20,6 +20,7 @@ from schemas.types import CONTACT, MONITOR_OBSERVATION, RESPONSE, SERVICE_ALERT
 from tests.support.events import contact_event, envelope, klant
 from tests.support.harness import EmbeddedHarness, RuntimeHarness
 from tests.support.kafka_harness import open_harness
+from tests.support.observations import observations, wait_observations
 
 MONITOR = {"monitor_warmup_min": 40, "monitor_warmup_days": 0, "monitor_arl0": 300}
 
@@ -65,7 +66,7 @@ def test_a_drop_on_one_service_becomes_a_service_alert(runtime: Any) -> None:
     _answers(runtime, 0, ([3] + [9] * 4) * 8, start)  # warm-up: 20% detractors
     # Every warm-up outcome must be in the chart before the drop (Kafka partitions are
     # not ordered among each other): 40 contacts + 40 answers = 80 observations.
-    runtime.records(MONITOR_OBSERVATION.topic, min_count=80, timeout=60)
+    wait_observations(runtime, 80, timeout=60)
     if hasattr(runtime, "wait_idle"):
         runtime.wait_idle(timeout=60)
     assert runtime.records(SERVICE_ALERT.topic, min_count=0) == []
@@ -85,6 +86,7 @@ def test_a_drop_on_one_service_becomes_a_service_alert(runtime: Any) -> None:
     else:
         assert alert["bewijs"]["voorbeeldOpmerkingen"]
     # Observations carry no klant; the alert is keyed by its cell.
-    observations = runtime.records(MONITOR_OBSERVATION.topic, min_count=1)
-    assert all("klant" not in o["data"] for o in observations)
+    records = runtime.records(MONITOR_OBSERVATION.topic, min_count=1)
+    assert all("klant" not in o["data"] for o in records)
+    assert all("klant" not in o for o in observations(records))
     assert alerts[0].get("partitionkey") == "paspoort|telefoon"

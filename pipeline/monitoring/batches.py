@@ -1,0 +1,134 @@
+"""The monitor's observations coalesced: one record per service cell and run of records.
+
+The monitor-feed stage makes one `nl.klantsignaal.monitor-observation.v1` per contact,
+signal and invitation. What travels on `monitor-observations` is coalesced: the
+observations made while one run of records was processed (a Kafka agent's run of queued
+records, a batch of the embedded runtime) are grouped by cell, order kept within a cell,
+into one `nl.klantsignaal.monitor-observations.v1` per cell. Each item keeps every field of
+its observation except the `dienst` and `kanaal` the record states once; the record's id
+follows from its items' ids. Both runtimes call `coalesce`, and the shared processing
+(`pipeline.processing.record_items`) turns a batch back into its observations with
+`observations_of`, so the monitoring stage counts each observation once, with the same
+dedup, whether it came alone (records written before an upgrade, replays) or in a batch.
+
+Plain Python: no transport here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from schemas.cloudevents import CloudEvent, built, derived_id, new_event
+from schemas.types import MONITOR_OBSERVATION, MONITOR_OBSERVATIONS
+from schemas.validation import schema_id
+
+BATCH_LIMIT = 500  # observations per record at most (the schema allows 1,000)
+SHARED = ("dienst", "kanaal")  # stated once per record, not per item
+SOURCE = "/klantsignaal/monitor-feed"
+
+
+def is_single(event: CloudEvent | None) -> bool:
+    return event is not None and event.type == MONITOR_OBSERVATION.name
+
+
+def _cell(event: CloudEvent) -> tuple[Any, ...]:
+    """The cell key, and the dienst and kanaal a record states for all its items (two
+    observations of one cell whose service names differ are not put together)."""
+    data = event.data
+    dienst = data.get("dienst")
+    shown = tuple(sorted(dienst.items())) if isinstance(dienst, dict) else dienst
+    return (event.partitionkey, shown, data.get("kanaal"))
+
+
+def group_by_cell(events: Sequence[CloudEvent]) -> list[list[int]]:
+    """Indices of `events` (single observations) grouped by cell: groups in the order of
+    their first observation, observations in their own order, at most BATCH_LIMIT each."""
+    groups: dict[tuple[Any, ...], list[list[int]]] = {}
+    order: list[list[int]] = []
+    for i, event in enumerate(events):
+        chunks = groups.setdefault(_cell(event), [])
+        if not chunks or len(chunks[-1]) >= BATCH_LIMIT:
+            chunks.append([])
+            order.append(chunks[-1])
+        chunks[-1].append(i)
+    return order
+
+
+def observation_batch(events: Sequence[CloudEvent]) -> CloudEvent:
+    """One record of observations of one cell (`group_by_cell`), in order. Its id follows
+    from the items' ids, so the same observations make the same record. Stamped as valid
+    when every observation was (a stage's output is checked against its schema): the
+    items are those observations, and dienst and kanaal are theirs."""
+    first = events[0]
+    items = [{k: v for k, v in e.data.items() if k not in SHARED} for e in events]
+    data = {"dienst": first.data["dienst"], "kanaal": first.data["kanaal"], "observaties": items}
+    event_id = derived_id("monitor-observations", *(e.id for e in events))
+    batch = new_event(
+        MONITOR_OBSERVATIONS.name, data, source=SOURCE, key=first.partitionkey, event_id=event_id
+    )
+    single = schema_id(MONITOR_OBSERVATION.name)
+    if all(e.dataschema == single for e in events):
+        batch = built({**batch.__dict__, "dataschema": schema_id(MONITOR_OBSERVATIONS.name)})
+    return batch
+
+
+def coalesce_groups(events: Sequence[CloudEvent]) -> list[tuple[list[int], CloudEvent]]:
+    """(indices in `events`, the record for them) per cell, in order (`group_by_cell`); an
+    observation alone in its cell stays as it is (a record of one would only be longer)."""
+    return [
+        (
+            group,
+            observation_batch([events[i] for i in group]) if len(group) > 1 else events[group[0]],
+        )
+        for group in group_by_cell(events)
+    ]
+
+
+def coalesce(events: Sequence[CloudEvent]) -> list[CloudEvent]:
+    """Single observations as one record per cell (see the module docstring)."""
+    return [record for _, record in coalesce_groups(events)]
+
+
+def observations_of(batch: CloudEvent) -> list[CloudEvent | str] | str:
+    """A batch's items as single observation events, in order: id = the observation id,
+    dienst and kanaal from the record, stamped as valid when the record was. An item that
+    is no JSON object is the reason it is none (a dead letter of its own); a record without
+    a list of items is the reason for the whole record."""
+    data = batch.data
+    items = data.get("observaties") if isinstance(data, dict) else None
+    if not isinstance(items, list):
+        return "monitor-observations zonder lijst observaties"
+    shared = {k: data[k] for k in SHARED if k in data}
+    valid = batch.dataschema is not None and batch.dataschema == schema_id(batch.type)
+    stamp = schema_id(MONITOR_OBSERVATION.name) if valid else None
+    out: list[CloudEvent | str] = []
+    for i, item in enumerate(items):
+        if not isinstance(item, dict):
+            out.append(f"/data/observaties/{i}: geen object")
+            continue
+        out.append(
+            built(
+                {
+                    **batch.__dict__,
+                    "id": str(item.get("observationId") or f"{batch.id}#{i}"),
+                    "type": MONITOR_OBSERVATION.name,
+                    "data": {**item, **shared},
+                    "dataschema": stamp,
+                    "extensions": dict(batch.extensions),
+                }
+            )
+        )
+    return out
+
+
+def observation_items(structured: dict[str, Any]) -> list[dict[str, Any]]:
+    """The observations (wire form, dienst and kanaal included) in a structured record of
+    either type: for readers of the topic (tools, tests)."""
+    data = structured.get("data") or {}
+    if structured.get("type") == MONITOR_OBSERVATIONS.name:
+        shared = {k: data[k] for k in SHARED if k in data}
+        return [{**item, **shared} for item in data.get("observaties", [])]
+    if structured.get("type") == MONITOR_OBSERVATION.name:
+        return [data]
+    return []
