@@ -30,9 +30,11 @@ from sqlalchemy import Engine, MetaData, Table, delete, select, text, update
 
 from consumers.warehouse import make_engine
 from pipeline.identity import contact_key
+from pipeline.monitoring.batches import without_mark
 from pipeline.privacy import Pseudonymiser, is_valid_bsn, key_list, normalise_bsn
 from pipeline.settings import Settings
 from pipeline.state_retention import state_due
+from schemas.types import MONITOR_OBSERVATIONS
 
 LINK_COLUMNS = ("invitation_id", "alert_id", "signal_id", "response_id", "feedback_id")
 TOMBSTONE = "vergeten"
@@ -123,6 +125,41 @@ def _traces(values: Iterable[str]) -> tuple[set[str], set[str]]:
     return ids, texts
 
 
+_BATCH_TYPE = MONITOR_OBSERVATIONS.name
+_NOT_BATCH = (
+    f" AND NOT (topic = '{MONITOR_OBSERVATIONS.topic}' AND instr(value, '{_BATCH_TYPE}') > 0)"
+)
+
+
+def _forget_in_batches(
+    conn: sqlite3.Connection, mark: str, removed: Removed
+) -> list[tuple[str, str]]:
+    """Take the observations mentioning `mark` out of coalesced monitor records (one
+    record holds many citizens' observations, pipeline/monitoring/batches.py); a record
+    left empty is deleted. Returns the observations taken out, as (topic, JSON)."""
+    rows = conn.execute(
+        "SELECT offset, value FROM log WHERE topic = ? AND instr(value, ?) > 0"
+        " AND instr(value, ?) > 0",
+        (MONITOR_OBSERVATIONS.topic, _BATCH_TYPE, mark),
+    ).fetchall()
+    taken: list[tuple[str, str]] = []
+    for offset, value in rows:
+        record = json.loads(value)
+        if record.get("type") != _BATCH_TYPE:
+            continue
+        kept, gone = without_mark(record, mark)
+        if not gone:
+            continue
+        if kept is None:
+            conn.execute("DELETE FROM log WHERE offset = ?", (offset,))
+        else:
+            text = json.dumps(kept, ensure_ascii=False, separators=(",", ":"))
+            conn.execute("UPDATE log SET value = ? WHERE offset = ?", (text, offset))
+        removed.add("log.db:log (observations)", len(gone))
+        taken += [(MONITOR_OBSERVATIONS.topic, json.dumps(item)) for item in gone]
+    return taken
+
+
 def _forget_in_log(path: Path, klant: str, removed: Removed) -> list[str]:
     """Delete the citizen's records, and records derived from them (by id); unlink the
     state of other keys. Returns the contactIds seen."""
@@ -138,14 +175,18 @@ def _forget_in_log(path: Path, klant: str, removed: Removed) -> list[str]:
         for _ in range(3):  # derived records, and records derived from those
             found = []
             for mark in sorted(marks):
+                # Coalesced observations of many citizens: only this one's items go.
+                found += _forget_in_batches(conn, mark, removed)
                 found += conn.execute(
-                    "SELECT topic, value FROM log WHERE key = ? OR instr(value, ?) > 0",
+                    "SELECT topic, value FROM log WHERE (key = ? OR instr(value, ?) > 0)"
+                    + _NOT_BATCH,
                     (mark, mark),
                 ).fetchall()
                 removed.add(
                     "log.db:log",
                     conn.execute(
-                        "DELETE FROM log WHERE key = ? OR instr(value, ?) > 0", (mark, mark)
+                        "DELETE FROM log WHERE (key = ? OR instr(value, ?) > 0)" + _NOT_BATCH,
+                        (mark, mark),
                     ).rowcount,
                 )
             if not found:

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from schemas import jsonfast
 from schemas.cloudevents import CloudEvent, built, derived_id, new_event
 from schemas.types import MONITOR_OBSERVATION, MONITOR_OBSERVATIONS
 from schemas.validation import schema_id
@@ -132,3 +133,22 @@ def observation_items(structured: dict[str, Any]) -> list[dict[str, Any]]:
     if structured.get("type") == MONITOR_OBSERVATION.name:
         return [data]
     return []
+
+
+def without_mark(
+    structured: dict[str, Any], mark: str
+) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    """A coalesced record (structured) without the observations that mention `mark` (a
+    citizen's pseudonym or the id of one of their events: privacy forget on the embedded
+    log, where observations keep their cause and comment): (the record, None when no item
+    is left; the observations taken out, in wire form). A record of many citizens loses
+    only that citizen's items, and only those lead forget to further records."""
+    data = structured.get("data") or {}
+    items = data.get("observaties") or []
+    gone = [i for i in items if mark in jsonfast.dumps_str(i)]
+    if not gone:
+        return structured, []  # none of the citizen's (the mark is in no observation)
+    kept = [i for i in items if mark not in jsonfast.dumps_str(i)]
+    shared = {k: data[k] for k in SHARED if k in data}
+    out = {**structured, "data": {**data, "observaties": kept}} if kept else None
+    return out, [{**i, **shared} for i in gone]
