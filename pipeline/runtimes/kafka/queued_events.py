@@ -14,9 +14,11 @@ event. The caller processes it and acks the previous one (`Stream.ack`, faust's 
 the stream's iterator acks the last one as it acks the event it yielded. So every
 record is acked once, after it was processed, in partition order, and the offset
 bookkeeping (offsets.py) sees exactly what it saw before. A run of queued records is
-bounded (`QUEUED_RUN_MAX` in the worker) and ends when faust's producer buffer is half
-full (above its limit faust's delivery stops to drain it), so producer, fetcher and commit
-tasks still get the loop between runs.
+bounded (`QUEUED_RUN_MAX` in the worker) and ends when faust's producer buffer is full
+(above its limit faust's delivery stops to drain it), so producer, fetcher and commit
+tasks still get the loop between runs; from half full on, the worker gives the loop one
+turn per record within the run (its task then sends a changelog write), so a run (whose
+monitor observations go out coalesced at its end) is not cut short by a busy buffer.
 
 That last ack is the Cython iterator's (faust's default): it acks the stream's *current*
 event. faust's pure-Python iterator (`NO_CYTHON=1`, or a faust built without its
@@ -35,13 +37,12 @@ from faust.types import EventT
 def take_queued(stream: Any) -> Any:
     """The next event already in `stream`'s queue, made its current event; None when the
     queue is empty (or holds an error for the iterator to raise), the stream is stopping,
-    faust's producer buffer (table changelog writes, drained by a task of its own) is half
+    faust's producer buffer (table changelog writes, drained by a task of its own) is
     full, or the event must be skipped (old generation, flow stopped: faust skips it
     unacked)."""
     if stream.should_stop or faust.streams._CStreamIterator is None:
         return None  # stopping, or an iterator that would not ack the last one taken here
-    buffer = stream.app.producer.buffer
-    if buffer.max_messages and buffer.size * 2 >= buffer.max_messages:
+    if producer_buffer_busy(stream, full=True):
         return None  # let faust's producer drain its buffer of changelog writes first
     queue = stream.channel.queue
     if queue._errors or queue.empty():
@@ -60,3 +61,11 @@ def take_queued(stream: Any) -> Any:
     stream._on_stream_event_in(message.tp, message.offset, stream, event)
     stream._set_current_event(event)
     return event
+
+
+def producer_buffer_busy(stream: Any, full: bool = False) -> bool:
+    """faust's producer buffer of table changelog writes is half full (`full`: at its
+    limit): its own task should drain it (it gets the event loop when the agent yields)."""
+    buffer = stream.app.producer.buffer
+    limit = buffer.max_messages if full else buffer.max_messages / 2
+    return bool(buffer.max_messages and buffer.size >= limit)

@@ -81,9 +81,13 @@ def test_a_run_of_contacts_makes_fewer_observation_records_and_the_same_service_
         poison = contact_event(klant=klant(4242))
         bad = {k: v for k, v in poison.to_structured().items() if k != "dataschema"}
         poison = CloudEvent.from_structured({**bad, "data": {**poison.data, "kanaal": 42}})
-        # Waiting before the worker starts: taken in runs of queued records.
-        harness.publish(CONTACT.topic, [*contacts[:50], poison, *contacts[50:]])
         harness.start_worker()
+        harness.wait_idle(timeout=60)  # ready and recovered: no replay of the start-up
+        # One transaction: fetched together, taken by the agent in runs of queued records.
+        harness.publish(CONTACT.topic, [*contacts[:50], poison, *contacts[50:]])
+        # Seen by a read_committed reader once the markers are written (just after the
+        # publish returns): wait for the first outputs, then for idle.
+        harness.records("dead-letter", min_count=3, timeout=60)
         harness.wait_idle(timeout=90)
         harness.wait_monitoring_done(timeout=90)
         settings = replace(harness.settings, **MONITOR)  # type: ignore[arg-type]
@@ -92,9 +96,9 @@ def test_a_run_of_contacts_makes_fewer_observation_records_and_the_same_service_
 
         records = harness.records(MONITOR_OBSERVATION.topic, min_count=1)
         items = observations(records)
-        assert len(records) < CONTACTS, "coalesced: fewer records than contacts"
+        assert len(records) < CONTACTS / 4, f"coalesced: {len(records)} records"
         # Every observation of every good contact (and its invitation), none of the poison.
-        assert len({o["observationId"] for o in items}) == len(items) == CONTACTS + 1
+        assert len({o["observationId"] for o in items}) == CONTACTS + 1
         alerts = harness.records(SERVICE_ALERT.topic, min_count=len(expected), timeout=60)
         got = {a["id"]: a["data"] for a in alerts}
         assert got == {a["id"]: a["data"] for a in expected}
