@@ -211,16 +211,17 @@ def _event(stream: Any, offset: int, generation: int = 1) -> Any:
 
 
 def test_a_queued_record_is_taken_as_faust_takes_it_and_a_stale_one_is_left_out() -> None:
-    from pipeline.runtimes.kafka.queued_events import take_queued
+    from pipeline.runtimes.kafka.queued_events import producer_buffer_busy, take_queued
 
     stream = _stream(generation=2)
     assert take_queued(stream) is None  # nothing queued
     fresh, stale, later = _event(stream, 5, 2), _event(stream, 6, 1), _event(stream, 7, 2)
     for event in (fresh, stale, later):
         stream.channel.queue.put_nowait(event)
-    stream.app.producer.buffer.size = 50  # half full: faust's producer drains it first
+    stream.app.producer.buffer.size = 100  # full: faust's producer drains it first
     assert take_queued(stream) is None and stream.channel.queue.qsize() == 3
-    stream.app.producer.buffer.size = 49
+    stream.app.producer.buffer.size = 50  # half full: the worker yields a turn, takes on
+    assert producer_buffer_busy(stream) and not producer_buffer_busy(stream, full=True)
     assert take_queued(stream) is fresh
     assert stream.current_event is fresh and fresh.message.tracked
     assert stream.app.consumer._unacked_messages == {fresh.message}
