@@ -126,8 +126,11 @@ def _traces(values: Iterable[str]) -> tuple[set[str], set[str]]:
 
 
 _BATCH_TYPE = MONITOR_OBSERVATIONS.name
+# The record's own type as compact JSON writes it: inside a string (a comment quoting the
+# type name) its quotes are escaped, so a single observation never matches and is deleted.
+_BATCH_MARK = f'"type":"{_BATCH_TYPE}"'
 _NOT_BATCH = (
-    f" AND NOT (topic = '{MONITOR_OBSERVATIONS.topic}' AND instr(value, '{_BATCH_TYPE}') > 0)"
+    f" AND NOT (topic = '{MONITOR_OBSERVATIONS.topic}' AND instr(value, '{_BATCH_MARK}') > 0)"
 )
 
 
