@@ -358,7 +358,10 @@ def test_quarantine_survives_a_worker_restart(kafka_harness: KafkaHarness) -> No
 
 def test_a_killed_worker_loses_nothing(kafka_harness: KafkaHarness) -> None:
     harness = kafka_harness
-    contacts = [contact(new_klant()) for _ in range(600)]
+    # Enough that the kill lands mid-stream on a fast, idle machine too: since runs of
+    # queued records are longer (coalesced observations), 600 were once all done before
+    # the harness had read its 20.
+    contacts = [contact(new_klant()) for _ in range(2000)]
     harness.publish("contact-events", contacts)
     done_before = len(harness.records("survey-invitations", min_count=20))
     harness.kill_worker()  # mid-stream: the latest offsets are not committed yet
