@@ -28,6 +28,8 @@ unacked for good (the commit never passes it); with that iterator nothing is tak
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import faust.streams
@@ -69,3 +71,41 @@ def producer_buffer_busy(stream: Any, full: bool = False) -> bool:
     buffer = stream.app.producer.buffer
     limit = buffer.max_messages if full else buffer.max_messages / 2
     return bool(buffer.max_messages and buffer.size >= limit)
+
+
+async def run_queued(
+    stream: Any,
+    event: Any,
+    process: Callable[[Any, list[Any]], Awaitable[None]],
+    send_held: Callable[[list[Any]], Awaitable[None]],
+    limit: int,
+) -> None:
+    """A run: the event faust's iterator yielded, then up to `limit` queued ones, each
+    through `process(event, held)`. What `process` adds to `held` (the monitor's
+    observations) goes out through `send_held` at the end of the run, before any record
+    of the run is acked. While `held` is empty (an agent that holds nothing, such as the
+    monitoring agent) each record is acked as soon as the next is taken, as faust's own
+    iterator acks: deferred table writes flushed at a commit mid-run (table_writes.py)
+    then reflect acked records plus at most the one in hand. The last record of a run is
+    acked by faust's iterator, as the event it yielded (take_queued made it current)."""
+    held: list[Any] = []
+    unacked = [event]
+    await process(event, held)
+    for _ in range(limit):
+        if producer_buffer_busy(stream):
+            # faust's changelog buffer is half full: a turn of the loop per record lets
+            # its task send a write, and the run goes on (until the buffer is full).
+            await asyncio.sleep(0)
+        queued = take_queued(stream)
+        if queued is None:
+            break
+        if not held:  # nothing of the run waits to be sent: ack what is done now
+            for done in unacked:
+                await stream.ack(done)
+            unacked.clear()
+        unacked.append(queued)
+        await process(queued, held)
+    if held:
+        await send_held(held)
+    for done in unacked[:-1]:
+        await stream.ack(done)

@@ -49,7 +49,7 @@ from pipeline.runtimes.kafka.in_place import Outage
 from pipeline.runtimes.kafka.keystore import sealer_for
 from pipeline.runtimes.kafka.lean_monitor import LeanMonitor
 from pipeline.runtimes.kafka.offsets import PositionReportingThread, SafeOffsetsConsumer
-from pipeline.runtimes.kafka.queued_events import producer_buffer_busy, take_queued
+from pipeline.runtimes.kafka.queued_events import run_queued
 from pipeline.runtimes.kafka.table_writes import WriteBehind
 from pipeline.runtimes.kafka.topics import app_id, ensure_topics
 from pipeline.runtimes.kafka.worker_ops import start_worker_ops, worker_not_ready, worker_ready
@@ -435,26 +435,9 @@ def _add_agent(
         without a turn of the event loop per record (queued_events.py). The run's
         observations go out coalesced before any record of the run is acked (an ack lets
         the next commit pass a record, and faust flushes its producer, not `held`, before
-        committing); then each is acked, the last by faust's iterator as the event it
-        yielded."""
-        held: list[Held] = []
-        taken = [event]
-        await guarded(event, held)
-        for _ in range(QUEUED_RUN_MAX):
-            if producer_buffer_busy(stream):
-                # faust's changelog buffer is half full: a turn of the loop per record lets
-                # its task send a write, and the run goes on (until the buffer is full);
-                # records in hand stay unacked meanwhile, so no commit passes them.
-                await asyncio.sleep(0)
-            queued = take_queued(stream)
-            if queued is None:
-                break
-            taken.append(queued)
-            await guarded(queued, held)
-        if held:
-            await send_held(held)
-        for done in taken[:-1]:
-            await stream.ack(done)
+        committing); a run that holds none acks each record once the next is taken
+        (`run_queued`); the last is acked by faust's iterator as the event it yielded."""
+        await run_queued(stream, event, guarded, send_held, QUEUED_RUN_MAX)
 
     async def guarded(event: Any, held: list[Held]) -> None:
         try:

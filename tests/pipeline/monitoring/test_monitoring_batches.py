@@ -246,3 +246,43 @@ def test_without_links_no_item_carries_a_comment_or_a_cause() -> None:
     assert len(items) == 3
     assert all("opmerking" not in i and i["oorzaakId"] == i["observationId"] for i in items)
     assert all(i["contactId"] not in {"c0", "c1", "c2"} for i in items), "opaque references"
+
+
+def test_no_record_holds_more_observations_than_a_replay_window_of_a_cell() -> None:
+    """A run's observations of one cell over the cap go in several records, each at most
+    BATCH_LIMIT, which stays below the stage's window of seen ids (SEEN_IDS)."""
+    from pipeline.monitoring.cell import SEEN_IDS
+
+    assert BATCH_LIMIT < SEEN_IDS
+    rng = random.Random(7)
+    cells = [("paspoort", "telefoon"), ("paspoort", "balie"), ("rijbewijs", "telefoon")]
+    events = [
+        _observation(n, *rng.choice(cells[:2] if n % 3 else cells), False) for n in range(400)
+    ]
+    records = coalesce(events)
+    sizes = [len(observation_items(r.to_structured())) for r in records]
+    assert max(sizes) == BATCH_LIMIT and sum(sizes) == 400
+    assert [e.id for e in events if e.partitionkey == "paspoort|telefoon"] == [
+        str(i["observationId"])
+        for r in records
+        if r.partitionkey == "paspoort|telefoon"
+        for i in observation_items(r.to_structured())
+    ]
+
+
+def test_a_coalesced_record_replayed_after_it_was_counted_changes_no_chart() -> None:
+    """The reviewer's scenario: a busy cell's run of 130 observations, each record counted
+    and its cell flushed by a commit, the worker killed before the ack, the record
+    replayed. With records of at most BATCH_LIMIT items every replayed item is among the
+    cell's last seen ids (one record of 130 moved a chart's statistic from 24 to 48)."""
+    warm = [_observation(i, "paspoort", "telefoon", i % 5 == 0) for i in range(40)]
+    hot = [_observation(40 + i, "paspoort", "telefoon", i % 4 == 0) for i in range(130)]
+    stage, store = _stage(), MemoryStore()
+    _run(stage, store, coalesce(warm))
+    records = coalesce(hot)
+    assert len(records) == 3  # 64 + 64 + 2
+    for record in records:
+        _run(stage, store, [record])
+        before = copy.deepcopy(store["paspoort|telefoon"])
+        assert _run(stage, store, [record]) == []  # the replay: no alert, no dead letter
+        assert store["paspoort|telefoon"] == before

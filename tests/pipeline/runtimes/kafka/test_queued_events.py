@@ -75,3 +75,67 @@ def test_every_record_of_a_queued_run_is_acked_once_processed(
     # Without the check of the iterator, the pure-Python one leaves offset 4 (the last of
     # the run) unacked for good: the commit by position never passes it.
     assert acked == [True] * 5
+
+
+@pytest.mark.parametrize("holds", [False, True])
+def test_a_run_that_holds_nothing_acks_each_record_before_the_next_is_processed(
+    holds: bool, tmp_path: Path
+) -> None:
+    """The worker's run (`run_queued`) on faust's real stream: an agent that holds nothing
+    (the monitoring agent) has every earlier record of a run acked when it processes the
+    next, so a commit mid-run flushes its deferred table writes at most one record ahead
+    of the acks; an agent holding observations acks none before they are sent (then all,
+    the last by faust's iterator)."""
+    from pipeline.runtimes.kafka.queued_events import run_queued
+
+    if faust.streams._CStreamIterator is None:
+        pytest.skip("faust built without its Cython extension: no queued runs")
+
+    async def scenario() -> tuple[list[list[bool]], list[bool], list[bool]]:
+        app = faust.App(
+            "run-queued-test",
+            broker="kafka://127.0.0.1:1",  # never connected: the stream reads a channel
+            datadir=str(tmp_path),
+            web_enabled=False,
+            autodiscover=False,
+        )
+        app.flow_control.resume()
+        stream = app.stream(app.channel())
+        messages: list[Message] = []
+
+        def put(offset: int) -> None:
+            message = Message(
+                "contact-events", 0, offset, 0.0, 0, {}, b"k", b"v", None,
+                generation_id=app.consumer_generation_id,
+            )  # fmt: skip
+            message.refcount = 1
+            messages.append(message)
+            stream.channel.queue.put_nowait(Event(app, b"k", b"v", {}, message))
+
+        acked_at: list[list[bool]] = []  # acks of the run's records as each is processed
+        at_send: list[bool] = []
+
+        async def process(event: Any, held: list[Any]) -> None:
+            acked_at.append([m.acked for m in messages[:5]])
+            if holds:
+                held.append(event.message.offset)
+
+        async def send_held(held: list[Any]) -> None:
+            at_send.extend(m.acked for m in messages[:5])
+
+        for offset in range(5):
+            put(offset)
+        async for event in stream.events():
+            if event.message.offset == 5:
+                break
+            await run_queued(stream, event, process, send_held, 64)
+            put(5)  # the next record: faust's iterator acks the run's last before it
+        return acked_at, at_send, [m.acked for m in messages[:5]]
+
+    acked_at, at_send, acked = asyncio.run(asyncio.wait_for(scenario(), 20))
+    assert len(acked_at) == 5 and acked == [True] * 5
+    if holds:
+        assert acked_at == [[False] * 5] * 5 and at_send == [False] * 5
+    else:
+        assert acked_at == [[True] * k + [False] * (5 - k) for k in range(5)]
+        assert at_send == []
