@@ -114,14 +114,15 @@ def park_response(pending: State, response: Response, raw: dict[str, Any]) -> No
         return  # the same answer replayed: parked once
     waiting = {k: v for k, v in stored.items() if k != TAKEN}
     if sum(len(v) for v in waiting.values()) >= MAX_PENDING_PER_KLANT:
+        # The field and the rule, not the value (docs/operations.md: reasons quote no ids).
         raise Rejected(
-            f"te veel antwoorden wachten op hun contact voor deze klant; contact "
-            f"{response.contact_id} onbekend"
+            f"/data/contactId: contact onbekend en al {MAX_PENDING_PER_KLANT} antwoorden "
+            f"van deze klant wachten op hun contact"
         )
     if _size(waiting) + _size(raw) > MAX_PENDING_BYTES:
         raise Rejected(
-            f"de antwoorden die voor deze klant op hun contact wachten zijn samen te groot "
-            f"(meer dan {MAX_PENDING_BYTES} bytes); contact {response.contact_id} onbekend"
+            f"/data/contactId: contact onbekend en de antwoorden die voor deze klant op hun "
+            f"contact wachten zijn samen te groot (meer dan {MAX_PENDING_BYTES} bytes)"
         )
     stored.setdefault(response.contact_id, []).append(raw)
     pending.put(response.klant, stored)
