@@ -9,10 +9,10 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from pipeline.monitoring.batches import coalesce_groups, is_single, observations_of
+from pipeline.monitoring.batches import coalesce_groups, is_single, observations_of, placed
 from pipeline.ops.metrics import observed_outputs, observed_processing
 from pipeline.ports import SinkRecord
 from pipeline.stages.base import Emit, Rejected, Stage, State, StateUnavailable
@@ -216,6 +216,16 @@ def outputs(outcome: Outcome, stage: str, key: str | None) -> list[Output]:
         log.warning("dead-letter from %s at %s %s: %s", stage, dl.topic, dl.position, dl.reason)
         out.append(Output(DEAD_LETTER, key, dead_letter=dl))
     return out
+
+
+def positioned(outs: Sequence[Output], log: str, offset: int) -> list[Output]:
+    """One input record's outputs with its monitor observations placed: `log`, the
+    record's `offset`, their index among them (pipeline/monitoring/batches.placed)."""
+    if not any(is_single(out.event) for out in outs):
+        return list(outs)
+    events = placed([out.event for out in outs if out.event is not None], log, offset)
+    found = iter(events)
+    return [out if out.event is None else replace(out, event=next(found)) for out in outs]
 
 
 def coalesced(outs: Sequence[Output]) -> list[Output]:

@@ -374,6 +374,7 @@ class MonitorObservation(Model):
     uitkomsten: dict[str, bool]
     opmerking: str | None = None
     contact_id: str | None = None  # bron invitation: invited for it; response: answers it
+    bronpositie: dict[str, Any] | None = None  # input log, offset, item (monitoring/dedup.py)
 
 
 @dataclass(frozen=True)

@@ -157,3 +157,20 @@ def without_mark(
     shared = {k: data[k] for k in SHARED if k in data}
     out = {**structured, "data": {**data, "observaties": kept}} if kept else None
     return out, [{**i, **shared} for i in gone]
+
+
+def placed(events: Sequence[CloudEvent], log: str, offset: int) -> list[CloudEvent]:
+    """The single observations among `events` (what one input record led to, in order)
+    with where they came from: `log`, the input record's `offset` and their index among
+    its observations (`bronpositie`, pipeline/monitoring/dedup.py); other events as they
+    are. The runtimes call it per input record; an observation that has a position keeps
+    it. The schema stamp stays: the position is a field its schema allows."""
+    out: list[CloudEvent] = []
+    item = 0
+    for event in events:
+        if is_single(event) and "bronpositie" not in event.data:
+            where = {"log": log, "offset": offset, "item": item}
+            event = built({**event.__dict__, "data": {**event.data, "bronpositie": where}})
+            item += 1
+        out.append(event)
+    return out

@@ -6,20 +6,16 @@ from collections.abc import Mapping
 from typing import Any
 
 from pipeline.monitoring.charts import Finding, MonitorConfig, new_chart, observe
+from pipeline.monitoring.dedup import SEEN_CHARS, SEEN_IDS, Position, already_seen, remember
 from pipeline.monitoring.outcomes import NOT_ANSWERED
 from pipeline.monitoring.pending import Store
 from pipeline.monitoring.response import has_open, response_outcomes
 
-SEEN_IDS = 100  # observation ids kept to ignore a replayed observation (at-least-once)
-SEEN_CHARS = 16  # of each id: 64 bits of a UUIDv5 are plenty, and keep the state small
+__all__ = ["SEEN_CHARS", "SEEN_IDS", "already_seen", "examples", "new_cell", "observe_cell"]
 
 
 def new_cell() -> dict[str, Any]:
     return {"charts": {}, "examples": {}, "seen": []}
-
-
-def already_seen(cell: dict[str, Any], observation_id: str) -> bool:
-    return observation_id[:SEEN_CHARS] in cell["seen"]
 
 
 def observe_cell(
@@ -33,13 +29,15 @@ def observe_cell(
     answered: str | None = None,
     store: Store | None = None,
     key: str = "",
+    position: Position | None = None,
 ) -> list[Finding]:
     """Feed one observation's outcomes into the cell's charts (cell mutated in place).
 
     `invited`/`answered` (contactIds) feed the response-rate chart through the pending
     invitations, which live in `store` under keys starting with the cell's `key`
-    (pipeline/monitoring/response.py); without a store the chart is not fed."""
-    cell["seen"] = [*cell["seen"], observation_id[:SEEN_CHARS]][-SEEN_IDS:]
+    (pipeline/monitoring/response.py); without a store the chart is not fed. `position`:
+    where the observation came from, for counting it once (pipeline/monitoring/dedup.py)."""
+    remember(cell, observation_id, position)
     cell.pop("pending", None)  # the layout before the queues had their own keys
     cell.pop("early", None)
     found: list[Finding] = []

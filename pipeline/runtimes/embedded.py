@@ -26,6 +26,7 @@ from pipeline.processing import (
     coalesced,
     dead_letter_json,
     outputs,
+    positioned,
     process_record,
     record_items,
     sink_record,
@@ -287,12 +288,14 @@ class EmbeddedRuntime:
             state.prefetch(keys)  # stages key their state by the record's key (klant, cell)
         outs: list[Output] = []
         for rec in records:
+            of_rec: list[Output] = []
             # A coalesced record of observations is its items, each on its own.
             for decoded, position, raw in record_items(
                 rec.topic, self._decoded(rec), str(rec.offset), {"value": rec.value}
             ):
                 outcome = process_record(stage, rec.topic, decoded, states, position, raw=raw)
-                outs += outputs(outcome, stage.name, rec.key)
+                of_rec += outputs(outcome, stage.name, rec.key)
+            outs += positioned(of_rec, "log", rec.offset)  # observations: where they came from
         appends: list[tuple[str, str | None, str]] = []
         made: list[CloudEvent | None] = []  # the event of each append (None: a dead letter)
         for out in coalesced(outs):  # the batch's monitor observations: a record per cell

@@ -26,6 +26,7 @@ from pipeline.identity import contact_key
 from pipeline.monitoring.batches import observations_of
 from pipeline.monitoring.cell import already_seen, examples, new_cell, observe_cell
 from pipeline.monitoring.charts import Finding, MonitorConfig
+from pipeline.monitoring.dedup import position_of
 from pipeline.monitoring.outcomes import (
     METRICS,
     Outcomes,
@@ -208,7 +209,8 @@ class MonitoringStage:
         key = cell_key(obs.dienst.code, obs.kanaal)
         cells = state["monitor_cells"]
         cell = cells.get(key) or new_cell()
-        if already_seen(cell, obs.observation_id):
+        at = position_of(obs.bronpositie)  # where it came from (dedup.py), None on old ones
+        if already_seen(cell, obs.observation_id, at):
             return []  # a replayed observation must not count twice
         on = self.response_chart
         invited = obs.contact_id if on and obs.bron == "invitation" else None
@@ -224,6 +226,7 @@ class MonitoringStage:
             answered=answered,
             store=cells if on else None,
             key=key,
+            position=at,
         )
         cells.put(key, cell)
         out = []

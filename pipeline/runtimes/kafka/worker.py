@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import dataclasses
 import gc
 import logging
 from collections import deque
@@ -26,7 +27,7 @@ from faust.transport.drivers.aiokafka import Consumer as AIOKafkaConsumer
 from faust.transport.drivers.aiokafka import Transport as AIOKafkaTransport
 
 from pipeline.gc_tuning import freeze_startup_heap
-from pipeline.monitoring.batches import coalesce_groups, is_single
+from pipeline.monitoring.batches import coalesce_groups, is_single, placed
 from pipeline.ops.logs import configure as configure_logging
 from pipeline.processing import (
     Outcome,
@@ -388,6 +389,7 @@ def _add_agent(
         raw = raw_parts(in_key, headers, in_value) if isinstance(decoded, str) else None
         # A coalesced record of observations is its items, each on its own (processing.py).
         items = record_items(topic, decoded, position, raw)
+        start = len(held)
         # Breadth first: the stages of the input record, then those of what they emitted.
         work: deque[tuple[Stage, str, Any, Any, str]] = deque(
             (stage, topic, item, item_raw, at)
@@ -404,6 +406,8 @@ def _add_agent(
                 elif await write(out, in_key, at, source) and out.event is not None:
                     for nxt in chained.get(out.topic, ()):
                         work.append((nxt, out.topic, out.event, None, position))
+        # Where each observation came from: this record (pipeline/monitoring/dedup.py).
+        _place(held, start, f"{topic}/{msg.partition}", msg.offset)
 
     async def send_held(held: list[Held]) -> None:
         """The observations of a run, one record per cell (pipeline/monitoring/batches.py).
@@ -449,6 +453,16 @@ def _add_agent(
     # concurrency=1: with more, faust may commit past a record still being processed
     # (faust-streaming #606); scale out with partitions and workers instead.
     app.agent(source, name=f"klantsignaal.{plan.name}", concurrency=1)(run_group)
+
+
+def _place(held: list[Held], start: int, log: str, offset: int) -> None:
+    """The observations held from `start` on (one input record's) with their position."""
+    if len(held) <= start:
+        return
+    events = placed([out.event for out, _, _ in held[start:]], log, offset)  # type: ignore[misc]
+    for i, event in enumerate(events, start):
+        out, in_key, source = held[i]
+        held[i] = (dataclasses.replace(out, event=event), in_key, source)
 
 
 def _sender(app: faust.App, outage: Outage) -> Callable[..., Any]:
