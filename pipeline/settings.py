@@ -88,6 +88,10 @@ class Settings:
     monitor_response_days: float = 3.0  # invitations unanswered this long count as missed
     # The response-rate chart: on | off | embedded (on for the embedded runtime only).
     monitor_response_chart: str = "on"
+    # Kafka workers: the monitor's observations coalesced per cell and run (on, default) or
+    # sent one record each (off: while upgrading from workers that do not know the
+    # coalesced type; docs/kafka.md, "Upgrading").
+    monitor_coalesce: str = "on"
     # Public service-norm pages (/servicenormen, docs/service-norms.md): a TOML file with
     # the norm per service; empty (the default): no public pages.
     service_norms_file: str = ""

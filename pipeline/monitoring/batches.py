@@ -91,6 +91,25 @@ def coalesce_groups(events: Sequence[CloudEvent]) -> list[tuple[list[int], Cloud
     ]
 
 
+def coalescing(setting: str) -> bool:
+    """KLANTSIGNAAL_MONITOR_COALESCE: on (the default) or off; anything else is refused."""
+    wanted = setting.strip().lower()
+    if wanted not in ("on", "off"):
+        raise ValueError(f"KLANTSIGNAAL_MONITOR_COALESCE: on or off, not {setting!r}")
+    return wanted == "on"
+
+
+def records_for(
+    events: Sequence[CloudEvent], coalesce: bool = True
+) -> list[tuple[list[int], CloudEvent]]:
+    """What goes on the topic for a run's observations: `coalesce_groups`, or with
+    coalescing off each observation as its own record (readable by workers from before
+    the coalesced type, for a rolling upgrade)."""
+    if coalesce:
+        return coalesce_groups(events)
+    return [([i], event) for i, event in enumerate(events)]
+
+
 def coalesce(events: Sequence[CloudEvent]) -> list[CloudEvent]:
     """Single observations as one record per cell (see the module docstring)."""
     return [record for _, record in coalesce_groups(events)]

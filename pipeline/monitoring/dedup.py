@@ -77,7 +77,9 @@ def remember(cell: dict[str, Any], observation_id: str, at: Position | None = No
     if "seen_at" not in cell and at is None:  # no position seen yet: the old layout
         cell["seen"] = [*seen, observation_id[:SEEN_CHARS]][-SEEN_IDS:]
         return
-    where = cell.get("seen_at") or [None] * len(seen)  # beside each id in `seen`
+    where = cell.get("seen_at") or []  # beside each id in `seen`
+    if len(where) != len(seen):  # ids an older worker added without positions: ids only
+        where = [None] * len(seen)
     logs, marks = list(cell.get("logs") or []), list(cell.get("marks") or [])
     if at is not None and at.log not in logs:
         logs.append(at.log)

@@ -27,7 +27,7 @@ from faust.transport.drivers.aiokafka import Consumer as AIOKafkaConsumer
 from faust.transport.drivers.aiokafka import Transport as AIOKafkaTransport
 
 from pipeline.gc_tuning import freeze_startup_heap
-from pipeline.monitoring.batches import coalesce_groups, is_single, placed
+from pipeline.monitoring.batches import coalescing, is_single, placed, records_for
 from pipeline.ops.logs import configure as configure_logging
 from pipeline.processing import (
     Outcome,
@@ -355,6 +355,7 @@ def _add_agent(
     send = _sender(app, outage)
     source = raw_topic(*logical)
     stages = [s for group in (plan.readers, chained) for run in group.values() for s in run]
+    coalesce = coalescing(settings.monitor_coalesce)  # off: one record each (upgrades)
     states_of = {s.name: {name: states[name] for name in s.state_names} for s in stages}
 
     async def put(wire: tuple[str, bytes | None, Any, bytes], position: str) -> None:
@@ -414,7 +415,7 @@ def _add_agent(
         A record no Kafka record can carry (a text UTF-8 cannot encode) is split: each
         observation alone, the one at fault dead-lettered as its own input's."""
         events = [out.event for out, _, _ in held]
-        for group, record in coalesce_groups(events):
+        for group, record in records_for(events, coalesce):
             out, in_key, source = held[group[0]]
             if len(group) == 1:
                 await write(out, in_key, source[2], source)

@@ -10,6 +10,8 @@ import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
 from pipeline.monitoring.batches import (
     BATCH_LIMIT,
     coalesce,
@@ -286,3 +288,21 @@ def test_a_coalesced_record_replayed_after_it_was_counted_changes_no_chart() -> 
         before = copy.deepcopy(store["paspoort|telefoon"])
         assert _run(stage, store, [record]) == []  # the replay: no alert, no dead letter
         assert store["paspoort|telefoon"] == before
+
+
+def test_coalescing_can_be_switched_off_for_a_rolling_upgrade() -> None:
+    """KLANTSIGNAAL_MONITOR_COALESCE: off sends each observation as its own record (what
+    workers from before the coalesced type read); on (the default) one record per cell."""
+    from pipeline.monitoring.batches import coalesce_groups, coalescing, records_for
+    from pipeline.settings import Settings
+
+    assert Settings().monitor_coalesce == "on" and coalescing(Settings().monitor_coalesce)
+    assert coalescing(" OFF ") is False
+    with pytest.raises(ValueError, match="KLANTSIGNAAL_MONITOR_COALESCE"):
+        coalescing("ja")
+    events = _stream(40)
+    assert records_for(events, True) == coalesce_groups(events)
+    assert len(records_for(events, True)) < len(events)
+    singles = records_for(events, False)
+    assert [record for _, record in singles] == events
+    assert [group for group, _ in singles] == [[i] for i in range(len(events))]

@@ -172,3 +172,18 @@ def test_the_runtimes_place_a_records_observations_in_order() -> None:
     assert event is not None and event.dataschema == schema_id(MONITOR_OBSERVATION.name)
     assert validate_data(MONITOR_OBSERVATION.name, event.data) == []
     assert positioned(placed, "x/1", 99) == placed, "a placed observation keeps its position"
+
+
+def test_a_cell_an_older_worker_wrote_to_is_read_as_ids_only() -> None:
+    """During a rolling upgrade an older worker appends ids without positions to a cell a
+    newer one wrote: its positions no longer line up with the ids and are let go (the id
+    window as before), nothing breaks and nothing in the window counts twice."""
+    events = [_observation(n) for n in range(150)]
+    store = MemoryStore()
+    _run(store, events[:120])
+    cell = store[CELL]
+    cell["seen"] = [*cell["seen"], "older-worker-id1"][-SEEN_IDS:]  # as an older worker did
+    store.put(CELL, cell)
+    _run(store, events[100:])
+    assert _counted(store) == 150
+    assert len(store[CELL]["seen_at"]) == len(store[CELL]["seen"])
