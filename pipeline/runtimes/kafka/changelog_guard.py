@@ -104,6 +104,11 @@ def guard_buffer(buffer: Any) -> None:
     buffer._send_pending = _send_pending
 
 
+class DeliveryCancelled(Exception):
+    """A record future cancelled before the broker acknowledged the record: it may or may
+    not have been written, so the commit must not pass what it came from."""
+
+
 class DeliveryLedger:
     """aiokafka's record futures of what the producer sent since the last commit.
 
@@ -120,14 +125,17 @@ class DeliveryLedger:
         self._sent.append(sent)
 
     def failed(self) -> BaseException | None:
-        """The error of a record that could not be delivered (among those done); those
-        still in flight are kept for the next look, the done ones dropped."""
+        """The error of a record that could not be delivered (among those done), a
+        cancelled one included (never acknowledged: `DeliveryCancelled`); those still in
+        flight are kept for the next look, the done ones dropped."""
         waiting: list[Any] = []
         error: BaseException | None = None
         for sent in self._sent:
             if not sent.done():
                 waiting.append(sent)
-            elif error is None and not sent.cancelled():
+            elif error is None and sent.cancelled():
+                error = DeliveryCancelled("the send was cancelled before it was acknowledged")
+            elif error is None:
                 error = sent.exception()
         self._sent = waiting
         return error

@@ -17,7 +17,11 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from kafka.admin import KafkaAdminClient, NewTopic
 
-from pipeline.runtimes.kafka.changelog_guard import DeliveryLedger, callbacks_settled
+from pipeline.runtimes.kafka.changelog_guard import (
+    DeliveryCancelled,
+    DeliveryLedger,
+    callbacks_settled,
+)
 from pipeline.runtimes.kafka.in_place import Outage
 
 pytestmark = pytest.mark.kafka
@@ -73,6 +77,37 @@ def test_a_refused_record_is_done_when_the_flush_returns(kafka_broker: Any) -> N
     asyncio.run(_refused_then_flushed(kafka_broker.bootstrap, topic))
 
 
+async def _cancelled_then_flushed(bootstrap: str, topic: str) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, b"small")  # metadata known, topic writable
+        ledger = DeliveryLedger()
+        sent = await producer.send(topic, b"cancelled")
+        ledger.track(sent)
+        sent.cancel()  # aiokafka may still write it: nobody will know whether it did
+        await producer.flush()
+        assert sent.cancelled()
+        error = ledger.failed()
+        assert isinstance(error, DeliveryCancelled), error
+        ledger.track(sent)
+        with pytest.raises(Stopped):  # the commit's check stops the worker, as when refused
+            await callbacks_settled(ledger, Outage(limit_seconds=1, give_up=_stop))
+        fine = await producer.send(topic, b"fine")
+        ledger.track(fine)
+        await producer.flush()
+        assert ledger.failed() is None  # an acknowledged record lets the commit pass
+    finally:
+        await producer.stop()
+
+
+def test_a_cancelled_record_fails_the_commit_as_an_undelivered_one(kafka_broker: Any) -> None:
+    """A send whose record future was cancelled was never acknowledged by the broker; the
+    commit must not pass it (faust's own callback takes a cancel for no error)."""
+    topic = _small_topic(kafka_broker.bootstrap)
+    asyncio.run(_cancelled_then_flushed(kafka_broker.bootstrap, topic))
+
+
 def test_the_ledger_keeps_what_is_in_flight_and_drops_what_was_delivered() -> None:
     async def play() -> None:
         loop = asyncio.get_running_loop()
@@ -82,7 +117,8 @@ def test_the_ledger_keeps_what_is_in_flight_and_drops_what_was_delivered() -> No
         cancelled.cancel()
         for sent in (delivered, waiting, cancelled):
             ledger.track(sent)
-        assert ledger.failed() is None
+        assert isinstance(ledger.failed(), DeliveryCancelled)  # never acknowledged
+        assert ledger.failed() is None  # looked at once; the one in flight kept
         waiting.set_exception(RuntimeError("refused"))
         assert isinstance(ledger.failed(), RuntimeError)  # kept until it was done
         assert ledger.failed() is None  # looked at once
