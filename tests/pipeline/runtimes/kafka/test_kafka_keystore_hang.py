@@ -22,8 +22,8 @@ import pytest
 
 from tests.pipeline.runtimes.kafka.test_kafka_offsets import wait_all
 from tests.pipeline.runtimes.kafka.test_kafka_runtime import contact, new_klant
-from tests.pipeline.runtimes.kafka.test_keystore_hang import proxied
-from tests.support.kafka_harness import KafkaHarness, unique_prefix
+from tests.support.kafka_harness import unique_prefix
+from tests.support.keystore_proxy import proxied_worker_harness, wait_for, worker_log
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres, pytest.mark.slow]
 
@@ -36,28 +36,15 @@ WORKER_ENV = {
 }
 
 
-def _log(harness: KafkaHarness) -> str:
-    return harness.worker_log_path.read_text("utf-8", "replace")
-
-
-def _wait_for(what: str, check: Any, harness: KafkaHarness, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"{what}:\n{harness.worker_log_tail()}"
-        time.sleep(0.1)
-
-
 def test_a_key_store_that_does_not_answer_is_an_outage_not_a_hang(
     kafka_broker: Any, postgres_url: str, tmp_path: Path
 ) -> None:
-    proxy, url = proxied(postgres_url)
-    env = {"KLANTSIGNAAL_KEYSTORE_URL": url, **WORKER_ENV}
-    harness = KafkaHarness(
+    harness, proxy = proxied_worker_harness(
         kafka_broker.bootstrap,
         unique_prefix("hang"),
         tmp_path,
-        keystore_url=postgres_url,
-        env=env,
+        postgres_url,
+        env=WORKER_ENV,
         instance_id="hang-worker",  # static membership: the restart takes over at once
     )
     try:
@@ -70,11 +57,11 @@ def test_a_key_store_that_does_not_answer_is_an_outage_not_a_hang(
         proxy.black_hole()
         healed = [contact(new_klant(), f"c-healed-{i}") for i in range(3)]
         harness.publish("contact-events", healed)  # new citizens: their keys are needed
-        _wait_for("no retry began", lambda: "retrying in place" in _log(harness), harness, 30)
+        wait_for("no retry began", lambda: "retrying in place" in worker_log(harness), harness, 30)
         time.sleep(1.0)
         proxy.heal()
         wait_all(harness, "survey-invitations", "contactId", _ids(warm + healed), 60)
-        assert "works again" in _log(harness), harness.worker_log_tail()
+        assert "works again" in worker_log(harness), harness.worker_log_tail()
         harness.assert_worker_alive()
 
         # 2. Silent for longer than the outage limit: the worker stops before the ack.

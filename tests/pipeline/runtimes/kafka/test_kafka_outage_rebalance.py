@@ -16,42 +16,32 @@ cuts; the second worker reaches the same PostgreSQL directly.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy.engine import make_url
 
 from pipeline.runtimes.kafka.in_place import EXIT_OUTAGE
 from tests.pipeline.runtimes.kafka.test_kafka_offsets import wait_all
 from tests.pipeline.runtimes.kafka.test_kafka_runtime import contact, new_klant
 from tests.support.kafka_harness import KafkaHarness, unique_prefix
-from tests.support.tcp_proxy import CuttableProxy
+from tests.support.keystore_proxy import proxied_worker_harness, wait_for, worker_log
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
-
-
-def _wait_for(what: str, check: Any, harness: KafkaHarness, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"{what}:\n{harness.worker_log_tail()}"
-        time.sleep(0.1)
 
 
 def test_a_worker_retrying_an_outage_stops_when_the_group_takes_its_partitions(
     kafka_broker: Any, postgres_url: str, tmp_path: Path
 ) -> None:
-    direct = make_url(postgres_url)
-    assert direct.port is not None
-    proxy = CuttableProxy(direct.port)
-    proxied = direct.set(port=proxy.port).render_as_string(hide_password=False)
     prefix = unique_prefix("zombie")
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
-    env = {"KLANTSIGNAAL_KEYSTORE_URL": proxied, "KLANTSIGNAAL_KAFKA_OUTAGE_SECONDS": "120"}
-    first = KafkaHarness(
-        kafka_broker.bootstrap, prefix, tmp_path / "a", keystore_url=postgres_url, env=env
+    first, proxy = proxied_worker_harness(
+        kafka_broker.bootstrap,
+        prefix,
+        tmp_path / "a",
+        postgres_url,
+        env={"KLANTSIGNAAL_KAFKA_OUTAGE_SECONDS": "120"},
     )
     second = KafkaHarness(kafka_broker.bootstrap, prefix, tmp_path / "b", keystore_url=postgres_url)
     try:
@@ -62,19 +52,18 @@ def test_a_worker_retrying_an_outage_stops_when_the_group_takes_its_partitions(
         proxy.cut()  # the first worker's key store is away; new citizens need their keys
         stuck = [contact(new_klant(), f"c-stuck-{i}") for i in range(6)]
         first.publish("contact-events", stuck)
-        log = first.worker_log_path
-        _wait_for(
+        wait_for(
             "the first worker did not start retrying",
-            lambda: "retrying in place" in log.read_text("utf-8", "replace"),
+            lambda: "retrying in place" in worker_log(first),
             first,
             30,
         )
         proc = first._proc
         assert proc is not None
         second.start_worker()  # a rebalance while the first retries
-        _wait_for("the first worker went on", lambda: proc.poll() is not None, first, 40)
+        wait_for("the first worker went on", lambda: proc.poll() is not None, first, 40)
         assert proc.returncode == EXIT_OUTAGE, first.worker_log_tail()
-        assert "the group takes the partitions" in log.read_text("utf-8", "replace")
+        assert "the group takes the partitions" in worker_log(first)
         # The second worker owns every partition now and processes what the first had.
         wanted = {c.data["contactId"] for c in warm + stuck}
         wait_all(second, "survey-invitations", "contactId", wanted, 60)

@@ -16,13 +16,12 @@ import uuid
 from typing import Any, NoReturn
 
 import pytest
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from pipeline.runtimes.kafka.in_place import Outage
 from pipeline.runtimes.kafka.keystore import SqlKeyStore, is_unavailable
 from pipeline.runtimes.kafka.keystore_bounds import KeyStoreTimeouts
-from tests.support.tcp_proxy import CuttableProxy
+from tests.support.keystore_proxy import proxied
 
 pytestmark = pytest.mark.postgres
 
@@ -37,13 +36,6 @@ class GaveUp(Exception):
 
 def _give_up(what: str, exc: BaseException) -> NoReturn:
     raise GaveUp(f"{what}: {exc!r}")
-
-
-def proxied(postgres_url: str) -> tuple[CuttableProxy, str]:
-    direct = make_url(postgres_url)
-    assert direct.port is not None
-    proxy = CuttableProxy(direct.port)
-    return proxy, direct.set(port=proxy.port).render_as_string(hide_password=False)
 
 
 def _in_thread(call: Any, timeout: float) -> tuple[str, Any]:

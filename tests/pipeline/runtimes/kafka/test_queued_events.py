@@ -17,6 +17,35 @@ from faust.types.tuples import Message
 from pipeline.runtimes.kafka.queued_events import take_queued
 
 
+class ChannelStream:
+    """A faust stream on an in-memory channel, as the worker's agents read one: `put`
+    queues the record at an offset of `contact-events` partition 0, read by one stream."""
+
+    def __init__(self, name: str, tmp_path: Path) -> None:
+        self.app = faust.App(
+            name,
+            broker="kafka://127.0.0.1:1",  # never connected: the stream reads a channel
+            datadir=str(tmp_path),
+            web_enabled=False,
+            autodiscover=False,
+        )
+        self.app.flow_control.resume()
+        self.stream = self.app.stream(self.app.channel())
+        self.messages: list[Message] = []
+
+    def put(self, offset: int) -> None:
+        message = Message(
+            "contact-events", 0, offset, 0.0, 0, {}, b"k", b"v", None,
+            generation_id=self.app.consumer_generation_id,
+        )  # fmt: skip
+        message.refcount = 1  # one stream reads it, as faust's delivery counts it
+        self.messages.append(message)
+        self.stream.channel.queue.put_nowait(Event(self.app, b"k", b"v", {}, message))
+
+    def acked(self, first: int = 5) -> list[bool]:
+        return [m.acked for m in self.messages[:first]]
+
+
 async def _agent_loop(stream: Any, put: Any) -> list[int]:
     """The worker's run_group: the event faust yields, then what waits in its queue."""
     seen: list[int] = []
@@ -45,30 +74,11 @@ def test_every_record_of_a_queued_run_is_acked_once_processed(
         pytest.skip("faust built without its Cython extension")
 
     async def scenario() -> tuple[list[int], list[bool]]:
-        app = faust.App(
-            "queued-events-test",
-            broker="kafka://127.0.0.1:1",  # never connected: the stream reads a channel
-            datadir=str(tmp_path),
-            web_enabled=False,
-            autodiscover=False,
-        )
-        app.flow_control.resume()
-        stream = app.stream(app.channel())
-        messages: list[Message] = []
-
-        def put(offset: int) -> None:
-            message = Message(
-                "contact-events", 0, offset, 0.0, 0, {}, b"k", b"v", None,
-                generation_id=app.consumer_generation_id,
-            )  # fmt: skip
-            message.refcount = 1  # one stream reads it, as faust's delivery counts it
-            messages.append(message)
-            stream.channel.queue.put_nowait(Event(app, b"k", b"v", {}, message))
-
+        queued = ChannelStream("queued-events-test", tmp_path)
         for offset in range(5):
-            put(offset)
-        seen = await asyncio.wait_for(_agent_loop(stream, put), 20)
-        return seen, [m.acked for m in messages[:5]]
+            queued.put(offset)
+        seen = await asyncio.wait_for(_agent_loop(queued.stream, queued.put), 20)
+        return seen, queued.acked()
 
     seen, acked = asyncio.run(scenario())
     assert seen == [0, 1, 2, 3, 4, 5]
@@ -92,25 +102,8 @@ def test_a_run_that_holds_nothing_acks_each_record_before_the_next_is_processed(
         pytest.skip("faust built without its Cython extension: no queued runs")
 
     async def scenario() -> tuple[list[list[bool]], list[bool], list[bool]]:
-        app = faust.App(
-            "run-queued-test",
-            broker="kafka://127.0.0.1:1",  # never connected: the stream reads a channel
-            datadir=str(tmp_path),
-            web_enabled=False,
-            autodiscover=False,
-        )
-        app.flow_control.resume()
-        stream = app.stream(app.channel())
-        messages: list[Message] = []
-
-        def put(offset: int) -> None:
-            message = Message(
-                "contact-events", 0, offset, 0.0, 0, {}, b"k", b"v", None,
-                generation_id=app.consumer_generation_id,
-            )  # fmt: skip
-            message.refcount = 1
-            messages.append(message)
-            stream.channel.queue.put_nowait(Event(app, b"k", b"v", {}, message))
+        queued = ChannelStream("run-queued-test", tmp_path)
+        stream, messages, put = queued.stream, queued.messages, queued.put
 
         acked_at: list[list[bool]] = []  # acks of the run's records as each is processed
         at_send: list[bool] = []
