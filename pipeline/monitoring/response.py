@@ -52,10 +52,13 @@ def response_outcomes(
     `invited`: a new invitation (its contactId) created at `at`; `answered`: an answer to
     the invitation of that contactId."""
     meta = cell.setdefault("response", {"pending": new_meta(), "early": new_meta()})
-    pending = Queue(store, f"{prefix}|p", meta["pending"])
-    early = Queue(store, f"{prefix}|e", meta["early"])
     now = int(parse_time(at).timestamp())
     window = round(window_days * 86_400)
+    idle = invited is None and answered is None
+    if idle and _nothing_due(meta["pending"], now, MAX_PENDING, meta["early"], MAX_EARLY):
+        return []  # what the queues below would do: decide nothing, change nothing
+    pending = Queue(store, f"{prefix}|p", meta["pending"])
+    early = Queue(store, f"{prefix}|e", meta["early"])
     decided = [not flag for _, (_, flag) in pending.expire(now, MAX_PENDING, DECIDE_BUDGET)]
     for _ in early.expire(now, MAX_EARLY, EARLY_BUDGET):
         pass
@@ -70,6 +73,23 @@ def response_outcomes(
     pending.flush()
     early.flush()
     return decided
+
+
+def _nothing_due(
+    pending: dict[str, Any], now: int, pending_limit: int, early: dict[str, Any], early_limit: int
+) -> bool:
+    """Whether `Queue.expire(now, limit, ...)` on both queues would return at once, having
+    neither decided nor changed anything (most observations of a cell: no queue work)."""
+    return _idle_queue(pending, now, pending_limit) and _idle_queue(early, now, early_limit)
+
+
+def _idle_queue(meta: dict[str, Any], now: int, limit: int) -> bool:
+    """Empty, or its head's known deadline still ahead and no more than `limit` queued."""
+    n = meta["n"]
+    if n <= 0:
+        return True
+    due = meta["next"]
+    return due is not None and due > now and n <= limit
 
 
 def has_open(cell: dict[str, Any]) -> bool:

@@ -293,7 +293,7 @@ class EmbeddedRuntime:
             for decoded, position, raw in record_items(
                 rec.topic, self._decoded(rec), str(rec.offset), {"value": rec.value}
             ):
-                outcome = process_record(stage, rec.topic, decoded, states, position, raw=raw)
+                outcome = process_record(stage, rec.topic, decoded, states, position, raw)
                 of_rec += outputs(outcome, stage.name, rec.key)
             outs += positioned(of_rec, "log", rec.offset)  # observations: where they came from
         appends: list[tuple[str, str | None, str]] = []
