@@ -443,10 +443,14 @@ def worker_command(env: dict[str, str] | None = None) -> list[str]:
     """The real worker, or with KLANTSIGNAAL_TEST_WITHOUT_FIX=<fix> the worker with that
     offset fix switched off (tests/support/kafka_worker_without_fix.py), to show a test fails
     without it. A worker env with KLANTSIGNAAL_TEST_CRASH_MARKER: the fault-injection worker
-    (tests/support/kafka_worker_crash_before_signal.py)."""
+    (tests/support/kafka_worker_crash_before_signal.py); with
+    KLANTSIGNAAL_TEST_HOLD_FEED_COMMITS the one that commits only the monitoring's offsets
+    (tests/support/kafka_worker_feed_uncommitted.py)."""
     without = os.environ.get("KLANTSIGNAAL_TEST_WITHOUT_FIX", "").split()
     if env and "KLANTSIGNAAL_TEST_CRASH_MARKER" in env:
         return [sys.executable, "-m", "tests.support.kafka_worker_crash_before_signal", *without]
+    if env and "KLANTSIGNAAL_TEST_HOLD_FEED_COMMITS" in env:
+        return [sys.executable, "-m", "tests.support.kafka_worker_feed_uncommitted", *without]
     if without:
         return [sys.executable, "-m", "tests.support.kafka_worker_without_fix", *without]
     return [sys.executable, "-m", "pipeline.runtimes.kafka.worker"]

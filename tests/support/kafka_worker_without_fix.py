@@ -33,6 +33,9 @@ Fixes (docs/kafka.md, "Offsets: what the worker corrects in faust-streaming"):
   no keepalives, no call deadline, so a key store that does not answer hangs the worker
   (pipeline/runtimes/kafka/keystore_bounds.py;
   tests/pipeline/runtimes/kafka/test_kafka_keystore_hang.py).
+- `monitor-dedup` (not an offset fix: the monitoring stage's): observations are checked
+  against the cell's last 100 ids only, not their positions (pipeline/monitoring/dedup.py;
+  tests/pipeline/runtimes/kafka/test_kafka_monitor_replay.py).
 - `changelog-size` (not an offset fix): a table change over the producer's
   max.request.size goes into faust's buffer unmeasured and crashes it there
   (pipeline/runtimes/kafka/changelog_guard.py;
@@ -207,6 +210,11 @@ def _buffer_unguarded(buffer: Any) -> None:
     return None  # an error sending a buffered change crashes faust's buffer, as before
 
 
+def _ids_only(cell: Any, observation_id: str, at: Any = None) -> bool:
+    """The monitor's dedup before the positions: the cell's last 100 ids only."""
+    return observation_id[:16] in cell["seen"]
+
+
 def switch_off(fix: str) -> None:
     mixin = offsets.SafeOffsetsConsumer
     if fix == "position":
@@ -242,11 +250,16 @@ def switch_off(fix: str) -> None:
             changelog_guard.guard_buffer = _buffer_unguarded  # type: ignore[assignment]
     elif fix == "pending-taken":
         scoring.take_pending = _take_and_forget  # type: ignore[assignment]
+    elif fix == "monitor-dedup":
+        from pipeline.stages import monitoring
+
+        monitoring.already_seen = _ids_only  # type: ignore[assignment]
     else:
         raise SystemExit(
             f"unknown fix {fix!r}: position, seek-back, failed-commit, stale-position, "
             "dropped, paused-fetch, agent-guard, changelog-refused, outage-rebalance, "
-            "keystore-hang, changelog-size, changelog-size-check or pending-taken"
+            "keystore-hang, changelog-size, changelog-size-check, pending-taken or "
+            "monitor-dedup"
         )
 
 
