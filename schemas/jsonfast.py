@@ -59,9 +59,21 @@ def dumps(obj: Any) -> bytes:
     except TypeError:  # what orjson refuses: the stdlib decides (same text or same error)
         return _stdlib_dumps(obj)
     # orjson writes NaN/Infinity as null; the stdlib keeps them (rare: check only then).
-    if b"null" in out and _has_non_finite(obj):
+    if b"null" in out and not _nulls_are_none(out, obj) and _has_non_finite(obj):
         return _stdlib_dumps(obj)
     return out
+
+
+def _nulls_are_none(out: bytes, obj: Any) -> bool:
+    """Whether every null orjson wrote for `obj` was a None: what it wrote reads back equal
+    to `obj` (a NaN or an infinity would read back as None, and None equals no float). Read
+    and compared in C: several times faster than `_has_non_finite`'s walk over state with
+    many small lists (the monitor cell's positions). False (then the walk decides) also for
+    what does not read back equal for other reasons (tuples, enums)."""
+    try:
+        return bool(orjson.loads(out) == obj)
+    except Exception:  # an object whose __eq__ fails: the walk decides
+        return False
 
 
 def dumps_str(obj: Any) -> str:

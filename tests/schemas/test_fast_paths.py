@@ -4,10 +4,13 @@ after an orjson dump finds what a plain recursive walk finds."""
 
 from __future__ import annotations
 
+import json
 import math
 import uuid
 from typing import Any
 
+import orjson
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -98,10 +101,39 @@ _json = st.recursive(
 @given(_json)
 def test_the_nan_check_finds_what_a_recursive_walk_finds(obj: Any) -> None:
     assert jsonfast._has_non_finite(obj) == _reference_non_finite(obj)
+    written = jsonfast.dumps(obj)
     if not _reference_non_finite(obj):
+        assert b"NaN" not in written and b"Infinity" not in written
         return
     # And dumps then writes what the stdlib writes (NaN, Infinity), not orjson's null.
-    assert b"NaN" in jsonfast.dumps(obj) or b"Infinity" in jsonfast.dumps(obj)
+    assert b"NaN" in written or b"Infinity" in written
+    assert written == _stdlib(obj)
+
+
+def _stdlib(obj: Any) -> bytes:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+def test_a_nan_among_nulls_and_small_lists_is_written_as_the_stdlib_writes_it(bad: float) -> None:
+    """The shape of a monitor cell (nulls, a window of [log, offset, item] positions): the
+    fast check (orjson's text read back and compared) must not let a NaN through as null."""
+    cell: dict[str, Any] = {
+        "seen": [f"id{i}" for i in range(100)],
+        "seen_at": [[0, i, 0] for i in range(99)] + [None],
+        "marks": [None],
+        "response": {"pending": {"n": 0, "next": None}},
+    }
+    assert jsonfast.dumps(cell) == orjson.dumps(cell)  # nulls only: orjson's text
+    for where in (cell["seen_at"][50], cell["marks"], cell["response"]["pending"]):
+        if isinstance(where, list):
+            where.append(bad)
+        else:
+            where["x"] = bad
+        assert jsonfast.dumps(cell) == _stdlib(cell)
+        assert jsonfast.loads(jsonfast.dumps(cell)) != jsonfast.loads(orjson.dumps(cell))
+        where.pop() if isinstance(where, list) else where.pop("x")
+    assert jsonfast.dumps(cell) == orjson.dumps(cell)
 
 
 def test_utc_now_is_the_datetime_text_of_this_millisecond() -> None:
