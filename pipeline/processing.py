@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from pipeline.monitoring.batches import coalesce_groups, is_single, observations_of, placed
@@ -225,7 +225,11 @@ def positioned(outs: Sequence[Output], log: str, offset: int) -> list[Output]:
         return list(outs)
     events = placed([out.event for out in outs if out.event is not None], log, offset)
     found = iter(events)
-    return [out if out.event is None else replace(out, event=next(found)) for out in outs]
+    # As dataclasses.replace(out, event=...), without its per-call field walk.
+    return [
+        out if out.event is None else Output(out.topic, out.key, next(found), out.dead_letter)
+        for out in outs
+    ]
 
 
 def coalesced(outs: Sequence[Output]) -> list[Output]:

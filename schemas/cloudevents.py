@@ -170,13 +170,16 @@ def derived_id(namespace: str, *parts: str) -> str:
     uuid.uuid5(NAMESPACE_URL, name) computed directly (stages derive an id for most records
     they read; the test compares the two)."""
     name = f"klantsignaal:{namespace}:" + ":".join(parts)
-    value = int.from_bytes(hashlib.sha1(_URL_NAMESPACE + name.encode()).digest()[:16])
+    digest = _SHA1_URL_NAMESPACE.copy()  # sha1(namespace + name), the namespace hashed once
+    digest.update(name.encode())
+    value = int.from_bytes(digest.digest()[:16])
     value = (value & _UUID5_KEEP) | _UUID5_BITS
     h = f"{value:032x}"
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 _URL_NAMESPACE = uuid.NAMESPACE_URL.bytes
+_SHA1_URL_NAMESPACE = hashlib.sha1(_URL_NAMESPACE)
 # RFC 4122 variant and version 5, set as uuid.UUID(bytes=..., version=5) sets them.
 _UUID5_KEEP = ~((0xC000 << 48) | (0xF000 << 64))
 _UUID5_BITS = (0x8000 << 48) | (5 << 76)

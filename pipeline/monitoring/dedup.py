@@ -50,7 +50,7 @@ class Position:
 
 def position_of(raw: Mapping[str, Any] | None) -> Position | None:
     """The `bronpositie` of an observation (wire form), or None (an older record)."""
-    if not isinstance(raw, Mapping):
+    if type(raw) is not dict and not isinstance(raw, Mapping):  # a dict: no ABC check
         return None
     log, offset, item = raw.get("log"), raw.get("offset"), raw.get("item")
     if not isinstance(log, str) or not isinstance(offset, int) or not isinstance(item, int):
