@@ -54,26 +54,40 @@ def _has_non_finite(obj: Any) -> bool:
 
 def dumps(obj: Any) -> bytes:
     """Compact UTF-8 JSON, as the stdlib writes it (ensure_ascii=False)."""
+    return dumps_read_back(obj)[0]
+
+
+NOT_READ: Any = object()  # dumps_read_back: the text was not read back
+
+
+def dumps_read_back(obj: Any) -> tuple[bytes, Any]:
+    """`dumps`, and what its NaN check read back from the text (a fresh object equal to
+    `loads` of it, shared with nobody), or NOT_READ: a caller that would decode the text
+    again (the embedded state, a get after a put) can take that instead."""
     try:
         out = orjson.dumps(obj, option=_STDLIB_TYPES_ONLY)
     except TypeError:  # what orjson refuses: the stdlib decides (same text or same error)
-        return _stdlib_dumps(obj)
+        return _stdlib_dumps(obj), NOT_READ
     # orjson writes NaN/Infinity as null; the stdlib keeps them (rare: check only then).
-    if b"null" in out and not _nulls_are_none(out, obj) and _has_non_finite(obj):
-        return _stdlib_dumps(obj)
-    return out
+    if b"null" not in out:
+        return out, NOT_READ
+    back = _read_back_if_same(out, obj)
+    if back is NOT_READ and _has_non_finite(obj):
+        return _stdlib_dumps(obj), NOT_READ
+    return out, back
 
 
-def _nulls_are_none(out: bytes, obj: Any) -> bool:
-    """Whether every null orjson wrote for `obj` was a None: what it wrote reads back equal
-    to `obj` (a NaN or an infinity would read back as None, and None equals no float). Read
-    and compared in C: several times faster than `_has_non_finite`'s walk over state with
-    many small lists (the monitor cell's positions). False (then the walk decides) also for
-    what does not read back equal for other reasons (tuples, enums)."""
+def _read_back_if_same(out: bytes, obj: Any) -> Any:
+    """What orjson wrote for `obj`, read back, when it equals `obj`: then every null was a
+    None (a NaN or an infinity reads back as None, and None equals no float). Read and
+    compared in C: several times faster than `_has_non_finite`'s walk over state with
+    many small lists (the monitor cell's positions). NOT_READ (then the walk decides) also
+    for what does not read back equal for other reasons (tuples, enums)."""
     try:
-        return bool(orjson.loads(out) == obj)
+        back = orjson.loads(out)
+        return back if back == obj else NOT_READ
     except Exception:  # an object whose __eq__ fails: the walk decides
-        return False
+        return NOT_READ
 
 
 def dumps_str(obj: Any) -> str:

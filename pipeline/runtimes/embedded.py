@@ -161,18 +161,25 @@ class EventLog:
         return [jsonfast.loads(r[0]) for r in rows]
 
 
+_NONE = object()  # SQLiteState._read_back: no value kept for the key
+
+
 class SQLiteState:
     """A stage's state inside the step's transaction. Writes are collected and written
     together by `flush` (one executemany), before the step commits; reads see them.
     `prefetch` reads the stored values of a batch's keys in one query per 500 keys (the
     transaction holds the write lock, so they cannot change underneath); `get` still
-    decodes a fresh value on every call."""
+    gives a fresh value on every call: decoded, or once after a put the value its NaN
+    check decoded from the same JSON (stages mutate what they get)."""
 
     def __init__(self, conn: sqlite3.Connection, namespace: str):
         self._conn = conn
         self._namespace = namespace
         self._unwritten: dict[str, str | None] = {}  # None: delete
         self._stored: dict[str, str | None] = {}  # prefetched: the stored JSON, or None
+        # key -> the latest value put, decoded from its JSON by the put's NaN check
+        # (jsonfast.dumps_read_back): handed out once by `get` instead of decoding again.
+        self._read_back: dict[str, Any] = {}
 
     def prefetch(self, keys: Iterable[str]) -> None:
         wanted = [k for k in dict.fromkeys(keys) if k not in self._stored]
@@ -190,6 +197,9 @@ class SQLiteState:
     def get(self, key: str) -> dict[str, Any] | None:
         if key in self._unwritten and self._unwritten[key] is None:
             return None
+        back = self._read_back.pop(key, _NONE)
+        if back is not _NONE:
+            return back  # loads of the latest JSON, made by its put; nobody else holds it
         value = self._unwritten.get(key)
         if value is None:
             if key in self._stored:
@@ -204,10 +214,16 @@ class SQLiteState:
         return jsonfast.loads(value) if value is not None else None
 
     def put(self, key: str, value: dict[str, Any]) -> None:
-        self._unwritten[key] = jsonfast.dumps_str(value)
+        text, back = jsonfast.dumps_read_back(value)
+        self._unwritten[key] = text.decode()
+        if back is jsonfast.NOT_READ:
+            self._read_back.pop(key, None)
+        else:
+            self._read_back[key] = back
 
     def delete(self, key: str) -> None:
         self._unwritten[key] = None
+        self._read_back.pop(key, None)
 
     def flush(self) -> None:
         items = self._unwritten.items()
