@@ -67,3 +67,23 @@ class Stage(Protocol):
     state_names: tuple[str, ...]  # names of the key-value states it needs
 
     def process(self, topic: str, event: CloudEvent, state: Mapping[str, State]) -> list[Emit]: ...
+
+
+# Optional on a stage (both runtimes read them through these helpers):
+# - `state_use`: input topic -> the states its records read or write (by default every
+#   state for every input). The Kafka worker hands a record only these, so a wrong
+#   declaration fails (KeyError, dead-lettered) instead of hiding a cross-topic read.
+# - `awaited_states`: states written from one input topic and read for another whose
+#   reader waits when the entry is not there yet (the join parks an answer in `pending`
+#   until its contact's context comes). Such a state tolerates its writes arriving late,
+#   so the Kafka worker may defer its changelog writes to the commit (table_writes.py).
+
+
+def states_for(stage: Stage, topic: str) -> tuple[str, ...]:
+    """The states a record of `topic` may read or write in `stage`."""
+    use: Mapping[str, tuple[str, ...]] = getattr(stage, "state_use", None) or {}
+    return tuple(use.get(topic, stage.state_names))
+
+
+def awaited_states(stage: Stage) -> tuple[str, ...]:
+    return tuple(getattr(stage, "awaited_states", ()))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pipeline.privacy import scrub
@@ -95,6 +95,17 @@ class SignalStage:
     inputs: tuple[str, ...] = (CONTACT.topic, RESPONSE.topic, PAGE_FEEDBACK.topic)
     outputs: tuple[str, ...] = (SIGNAL.topic,)
     state_names: tuple[str, ...] = ("contacts", "pending")
+    state_use: Mapping[str, tuple[str, ...]] = field(
+        default_factory=lambda: {
+            CONTACT.topic: ("contacts", "pending"),
+            RESPONSE.topic: ("contacts", "pending"),
+            PAGE_FEEDBACK.topic: (),
+        }
+    )
+    # An answer whose contact's context is not there (yet) waits in `pending` until the
+    # contact comes (take_pending), so the context may reach the changelog late: the
+    # Kafka worker defers its writes to the commit (pipeline.stages.base.states_for).
+    awaited_states: tuple[str, ...] = ("contacts",)
 
     def process(self, topic: str, event: CloudEvent, state: Mapping[str, State]) -> list[Emit]:
         if event.type == CONTACT.name:

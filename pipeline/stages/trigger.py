@@ -111,6 +111,14 @@ class TriggerStage:
     inputs: tuple[str, ...] = (CONTACT.topic, OPT_OUT.topic)
     outputs: tuple[str, ...] = (INVITATION.topic,)
     state_names: tuple[str, ...] = ("last_invited", "opted_out")
+    # An opt-out touches only `opted_out`: `last_invited` is a state of contacts alone,
+    # so the Kafka worker may defer its changelog writes (pipeline.stages.base.states_for).
+    state_use: Mapping[str, tuple[str, ...]] = field(
+        default_factory=lambda: {
+            CONTACT.topic: ("last_invited", "opted_out"),
+            OPT_OUT.topic: ("opted_out",),
+        }
+    )
 
     def __post_init__(self) -> None:
         # Load the public-holiday calendar at start-up (~0.5 s), not on the first contact.

@@ -42,6 +42,10 @@ Fixes (docs/kafka.md, "Offsets: what the worker corrects in faust-streaming"):
   tests/pipeline/runtimes/kafka/test_kafka_changelog_too_large.py);
   `changelog-size-check` switches off only the measuring (the buffer guard then stops the
   worker when the send fails).
+- `commit-flush` (not an offset fix): the deferred table writes (table_writes.py: monitor
+  cells, the trigger's `last_invited`, the join's contact context) are not flushed to
+  their changelogs before an offset commit
+  (tests/pipeline/runtimes/kafka/test_kafka_deferred_context.py).
 - `pending-taken` (not an offset fix: the join's): a contact takes the answers waiting for
   it out of `pending` and forgets them, so a replay of the contact finds none (docs/kafka.md,
   Known gaps; tests/pipeline/runtimes/kafka/test_kafka_pending_replay.py).
@@ -63,6 +67,7 @@ from pipeline.runtimes.kafka import (
     keystore_bounds,
     offsets,
     record_guard,
+    table_writes,
     worker,
 )
 from pipeline.stages import scoring
@@ -215,6 +220,10 @@ def _ids_only(cell: Any, observation_id: str, at: Any = None) -> bool:
     return observation_id[:16] in cell["seen"]
 
 
+def _flush_nothing(self: Any) -> int:
+    return 0  # deferred table writes never reach their changelogs (commit-flush)
+
+
 def switch_off(fix: str) -> None:
     mixin = offsets.SafeOffsetsConsumer
     if fix == "position":
@@ -254,12 +263,14 @@ def switch_off(fix: str) -> None:
         from pipeline.stages import monitoring
 
         monitoring.already_seen = _ids_only  # type: ignore[assignment]
+    elif fix == "commit-flush":
+        table_writes.WriteBehind.flush = _flush_nothing  # type: ignore[method-assign,assignment]
     else:
         raise SystemExit(
             f"unknown fix {fix!r}: position, seek-back, failed-commit, stale-position, "
             "dropped, paused-fetch, agent-guard, changelog-refused, outage-rebalance, "
-            "keystore-hang, changelog-size, changelog-size-check, pending-taken or "
-            "monitor-dedup"
+            "keystore-hang, changelog-size, changelog-size-check, pending-taken, "
+            "monitor-dedup or commit-flush"
         )
 
 

@@ -56,7 +56,7 @@ from pipeline.runtimes.kafka.topics import app_id, ensure_topics
 from pipeline.runtimes.kafka.worker_ops import start_worker_ops, worker_not_ready, worker_ready
 from pipeline.sealing import ERASED, Sealer
 from pipeline.settings import Settings
-from pipeline.stages.base import Stage, State, StateUnavailable
+from pipeline.stages.base import Stage, State, StateUnavailable, awaited_states, states_for
 from pipeline.topology import DEAD_LETTER, Topology
 from schemas.types import MONITOR_OBSERVATIONS
 
@@ -324,16 +324,27 @@ def build_app(
 
 
 def deferrable_states(topology: Topology) -> set[str]:
-    """States whose changelog writes may wait for the next commit (table_writes.py): those
-    read and written only by records of one input topic. A replay after a crash then
-    rebuilds them in the same order. A state written from one topic and read for another
-    (the join's contact context, read for responses) must be on the changelog at once: after
-    a crash a response could otherwise be replayed before the contact that set it up."""
-    inputs: dict[str, set[str]] = {}
+    """States whose changelog writes may wait for the next commit (table_writes.py).
+
+    A state touched by records of one input topic only (`states_for`: the monitoring cells,
+    the trigger's `last_invited`): a replay after a crash rebuilds it in the same order.
+    And a state its stage awaits (`awaited_states`: the join's contact context, written from
+    contacts and read for answers): an answer replayed before the contact whose context
+    was lost waits in `pending` until the contact is replayed, exactly as an answer that
+    arrives before its contact. A state read across topics whose reader does not wait
+    (the trigger's `opted_out`, read for contacts) goes to the changelog at once: after a
+    crash a contact could otherwise be replayed before the opt-out that stops it.
+    Either way the commit flushes every deferred write before offsets go out, so a
+    committed record's state is on the changelog (tests/pipeline/runtimes/kafka/
+    test_kafka_deferred_context.py kills a worker between a contact and its answer)."""
+    topics: dict[str, set[str]] = {}
+    awaited: set[str] = set()
     for stage in topology.stages:
-        for name in stage.state_names:
-            inputs.setdefault(name, set()).update(stage.inputs)
-    return {name for name, topics in inputs.items() if len(topics) == 1}
+        awaited.update(awaited_states(stage))
+        for topic in stage.inputs:
+            for name in states_for(stage, topic):
+                topics.setdefault(name, set()).add(topic)
+    return {name for name, used in topics.items() if len(used) == 1 or name in awaited}
 
 
 def _add_agent(
@@ -356,7 +367,11 @@ def _add_agent(
     source = raw_topic(*logical)
     stages = [s for group in (plan.readers, chained) for run in group.values() for s in run]
     coalesce = coalescing(settings.monitor_coalesce)  # off: one record each (upgrades)
-    states_of = {s.name: {name: states[name] for name in s.state_names} for s in stages}
+    states_of = {  # (stage, topic) -> the states its records may touch
+        (s.name, t): {name: states[name] for name in states_for(s, t)}
+        for s in stages
+        for t in s.inputs
+    }
 
     async def put(wire: tuple[str, bytes | None, Any, bytes], position: str) -> None:
         """Seal and send one record (logical topic, key, headers, value)."""
@@ -399,7 +414,8 @@ def _add_agent(
         )
         while work:
             stage, on_topic, record, record_raw, at = work.popleft()
-            outcome = await _process(stage, on_topic, record, states_of[stage.name], at, record_raw)
+            states_in = states_of[(stage.name, on_topic)]
+            outcome = await _process(stage, on_topic, record, states_in, at, record_raw)
             source = (stage.name, on_topic, at, record, record_raw)  # for a dead letter
             for out in outputs(outcome, stage.name, None):
                 if is_single(out.event) and out.topic not in chained:

@@ -19,17 +19,28 @@ from pipeline.settings import Settings
 from pipeline.topology import scorer_for, topology_for
 
 
-def test_only_states_of_one_input_topic_wait_for_the_commit() -> None:
+def test_states_of_one_input_topic_or_awaited_wait_for_the_commit() -> None:
     settings = Settings()
     topology = topology_for(settings, scorer_for(settings))
     deferred = deferrable_states(topology)
-    # The join's contact context is written from contact-events and read for responses:
-    # it must reach the changelog at once (a crash could otherwise lose it under a replay).
-    assert "contacts" not in deferred and "pending" not in deferred
-    assert "monitor_cells" in deferred
-    for stage in topology.stages:
-        if set(stage.state_names) & deferred:
-            assert len(stage.inputs) == 1, stage.name
+    # `last_invited` is touched by contacts only (an opt-out touches `opted_out` alone);
+    # the join's context is read for answers, which wait in `pending` when it is not there.
+    assert deferred == {"monitor_cells", "last_invited", "contacts"}
+    # Read for contacts, which do not wait for it: at once. Written by both: at once.
+    assert "opted_out" not in deferred and "pending" not in deferred
+
+
+def test_a_state_read_across_topics_is_deferred_only_when_its_stage_awaits_it() -> None:
+    settings = Settings()
+    topology = topology_for(settings, scorer_for(settings))
+    signals = next(s for s in topology.stages if s.name == "signals")
+    trigger = next(s for s in topology.stages if s.name == "trigger")
+    without_use = replace(trigger, state_use={})  # every state for every input
+    not_awaited = replace(signals, awaited_states=())
+    stages = [
+        without_use if s is trigger else not_awaited if s is signals else s for s in topology.stages
+    ]
+    assert deferrable_states(SimpleNamespace(stages=stages)) == {"monitor_cells"}  # type: ignore[arg-type]
 
 
 class _Table:
