@@ -224,6 +224,10 @@ def _flush_nothing(self: Any) -> int:
     return 0  # deferred table writes never reach their changelogs (commit-flush)
 
 
+async def _publish_nothing(self: Any) -> int:
+    return 0
+
+
 def switch_off(fix: str) -> None:
     mixin = offsets.SafeOffsetsConsumer
     if fix == "position":
@@ -265,6 +269,7 @@ def switch_off(fix: str) -> None:
         monitoring.already_seen = _ids_only  # type: ignore[assignment]
     elif fix == "commit-flush":
         table_writes.WriteBehind.flush = _flush_nothing  # type: ignore[method-assign,assignment]
+        table_writes.WriteBehind.publish = _publish_nothing  # type: ignore[method-assign,assignment]
     else:
         raise SystemExit(
             f"unknown fix {fix!r}: position, seek-back, failed-commit, stale-position, "

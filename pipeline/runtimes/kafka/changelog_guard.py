@@ -69,6 +69,34 @@ def guard_changelog(table: Any, outage: Outage) -> None:
 
     table.send_changelog = send_changelog
 
+    async def publish_changelog(partition: int | None, key: Any, value: Any) -> Any:
+        """`send_changelog` straight to the producer, not through faust's buffer (which
+        sends one message per turn of the event loop): for the deferred writes a commit
+        flushes (table_writes.py). The same checks; an error sending fails the change's
+        future, which `delivered` watches (as `guard_buffer` does for the buffer)."""
+        topic = table.changelog_topic
+        sent = topic.as_future_message(
+            key=key,
+            value=value,
+            partition=partition,
+            key_serializer=table.key_serializer,
+            value_serializer=table.value_serializer,
+            callback=table._on_changelog_sent,
+            eager_partitioning=True,
+        )
+        _refuse_too_large(sent, table, outage)
+        sent.add_done_callback(delivered)
+        try:
+            await topic.publish_message(sent)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            if not sent.done():
+                sent.set_exception(exc)
+        return sent
+
+    table.publish_changelog = publish_changelog
+
 
 def _refuse_too_large(sent: Any, table: Any, outage: Outage) -> None:
     """Stop now when the change (serialized already) is over the producer's limit, as

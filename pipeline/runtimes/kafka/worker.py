@@ -166,9 +166,9 @@ class _Consumer(DirectDelivery, NoPauseOnFullQueue, SafeOffsetsConsumer, AIOKafk
         self._init_offsets()
 
     async def _commit_offsets(self, offsets: Any, start_new_transaction: bool = True) -> bool:
-        # Deferred table writes first: faust then drains them to the changelog before the
+        # Deferred table writes first, handed to the producer: faust flushes it before the
         # offsets go out (pipeline.runtimes.kafka.table_writes).
-        self.app.table_writes.flush()
+        await self.app.table_writes.publish()
         return await super()._commit_offsets(offsets, start_new_transaction=start_new_transaction)
 
     async def _commit(self, offsets: Any) -> bool:
@@ -180,7 +180,7 @@ class _Consumer(DirectDelivery, NoPauseOnFullQueue, SafeOffsetsConsumer, AIOKafk
     async def on_partitions_revoked(self, revoked: Any) -> None:
         # Before faust drops the partitions and flushes its producer: a worker taking them
         # over recovers every write made here, as when each write went out at once.
-        self.app.table_writes.flush()
+        await self.app.table_writes.publish()
         await super().on_partitions_revoked(revoked)
 
     def _new_consumer_thread(self) -> AIOKafkaConsumerThread:

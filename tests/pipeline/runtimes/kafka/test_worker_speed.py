@@ -71,6 +71,33 @@ def test_deferred_writes_are_visible_at_once_and_sent_once_per_key() -> None:
     assert writes.flush() == 0 and len(writes) == 0
 
 
+class _GuardedTable(_Table):
+    """A table guard_changelog wired: the commit's writes go straight to the producer."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.published: list[tuple[int, str, Any]] = []
+
+    async def publish_changelog(self, partition: int, key: str, value: Any) -> None:
+        self.published.append((partition, key, value))
+
+
+def test_a_commit_hands_deferred_writes_to_the_producer_not_faust_s_buffer() -> None:
+    guarded, plain, writes = _GuardedTable(), _Table(), WriteBehind()
+    for n in range(3):
+        writes.put(guarded, "k1", {"n": n})
+    writes.delete(guarded, "k1")  # a tombstone in place of the pending value
+    writes.put(guarded, "k2", {"n": 7})
+    writes.put(plain, "k3", {"n": 1})
+    assert asyncio.run(writes.publish()) == 3
+    assert guarded.sent == [] and sorted(guarded.published) == [
+        (0, "k1", None),
+        (0, "k2", {"n": 7}),
+    ]
+    assert plain.sent == [(0, "k3", {"n": 1})]  # not guarded: faust's own path
+    assert asyncio.run(writes.publish()) == 0
+
+
 def test_a_second_bench_worker_has_its_own_data_dir_and_the_shared_key_store(
     tmp_path: Path,
 ) -> None:
