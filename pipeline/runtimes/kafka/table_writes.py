@@ -7,19 +7,28 @@ the key's latest value when the worker commits its input offsets. A monitoring c
 (2–3 KiB, one per service and channel, written on every observation) then goes out about
 once per commit interval instead of once per record.
 
-Why this keeps "commit what was processed": the worker's consumer calls `flush()` before
+Why this keeps "commit what was processed": the worker's consumer calls `publish()` before
 every offset commit (pipeline.runtimes.kafka.worker `_Consumer`), and faust's commit then
-drains the producer buffer before sending the offsets; so every state change of a record
+flushes the producer before sending the offsets; so every state change of a record
 whose offset is committed is on the changelog first. A crash loses only writes of records
 whose offsets were not committed, and those are processed again. Before partitions are
 revoked the pending writes go out as well, so a worker taking a partition over recovers
 them, exactly as before.
 
-Only for states read and written by records of one input topic (`deferrable_states` in
-the worker: today the monitoring cells). The join's contact context is written from
-contact-events and read for survey-responses: deferred, a crash could lose it while a
-response is replayed before the contact that sets it up again (the SIGKILL test in
-tests/test_kafka_faults.py showed exactly that), so those writes still go out at once.
+Only for the states `deferrable_states` in the worker names: those touched by records of
+one input topic (the monitoring cells, the trigger's `last_invited`; a stage declares per
+input topic which states it touches, `state_use`), and those read across topics by a
+reader that waits when the entry is not there yet (`awaited_states`: the join's contact
+context, read for answers; an answer replayed before the contact whose context a crash
+lost waits in `pending` until the contact is replayed, as an answer that arrives before
+its contact does). The trigger's `opted_out`, read for contacts that do not wait for it,
+still goes out at once. tests/pipeline/runtimes/kafka/test_kafka_deferred_context.py kills
+a worker after the commit and between a contact and its answer.
+
+A commit hands the writes straight to the producer (`publish`, through the table's
+guarded `publish_changelog`), not through faust's buffer, which sends one message per
+turn of the event loop: a second's worth of contacts (two changes each) kept that buffer
+over its limit, and faust's delivery and the agent's queued runs waited on it.
 """
 
 from __future__ import annotations
