@@ -343,8 +343,9 @@ class Analyser:
         - `x:te`: "te" + adjective/adverb, the excess construction ("te duur", "te veel");
           not negated ("niet te duur" is praise), not "om te" + infinitive;
         - `x:nog`: "nog steeds / nog altijd / alweer" + a negator ("nog steeds niks");
-        - `x:maar-`: a clause with positive lexicon evidence, then "maar"/"echter" and a
-          clause without it: the counterpoint decides ("vriendelijk, maar ik weet niks").
+        - `x:maar-`: a clause with positive lexicon evidence, then "maar"/"echter"/"helaas"
+          and a clause with negative evidence (lexicon or a negator) and no praise: the
+          counterpoint decides ("vriendelijk, maar ik weet niks").
 
         Like the words, an occurrence before any contrast word counts CONTRAST_BEFORE."""
         out: list[list] = []
@@ -353,7 +354,7 @@ class Analyser:
         neg_left = persist = 0
         marker = negator = ""
         seg = 0.0  # lexicon polarity of the current contrast segment (negation flipped)
-        seg_words = 0
+        seg_neg = False  # a negator in the current segment
         best = (0.0, "")  # its strongest positive lexicon term
         pending = ""  # the praise before the last "maar"/"echter", if that clause was positive
         contrast_word = ""
@@ -368,26 +369,25 @@ class Analyser:
                 for item in out:
                     item[1] *= CONTRAST_BEFORE
                 if word in _CLAUSE_CONTRAST:
-                    self._close_contrast(out, pending, contrast_word, seg, seg_words)
+                    self._close_contrast(out, pending, contrast_word, seg, seg_neg)
                     pending = best[1] if seg > 0 else ""
                     contrast_word = word
-                    seg, seg_words, best = 0.0, 0, (0.0, "")
+                    seg, seg_neg, best = 0.0, False, (0.0, "")
                 p1 = p2 = ""
                 neg_left = persist = 0
                 continue
             if word == _CLAUSE_CONTRAST_WORD:
-                self._close_contrast(out, pending, contrast_word, seg, seg_words)
+                self._close_contrast(out, pending, contrast_word, seg, seg_neg)
                 pending = best[1] if seg > 0 else ""
                 contrast_word = word
-                seg, seg_words, best = 0.0, 0, (0.0, "")
-            seg_words += 1
+                seg, seg_neg, best = 0.0, False, (0.0, "")
             if p1 == "te" and p2 not in _TE_NOT_AFTER and not neg_left and _degree(word, value):
                 out.append(["x:te", 1.0, "te " + word])
             if kind == 1:
                 if persist:
                     out.append(["x:nog", 1.0, marker + " " + word])
                     persist = 0
-                neg_left, negator = NEG_SCOPE + 1, word
+                neg_left, negator, seg_neg = NEG_SCOPE + 1, word, True
             elif value:
                 v = value * (NEG_FLIP_POS if value > 0 else NEG_FLIP_NEG) if neg_left else value
                 seg += v
@@ -402,14 +402,15 @@ class Analyser:
             if neg_left:
                 neg_left -= 1
             p2, p1 = p1, word
-        self._close_contrast(out, pending, contrast_word, seg, seg_words)
+        self._close_contrast(out, pending, contrast_word, seg, seg_neg)
         return [(k, v, t) for k, v, t in out]
 
     @staticmethod
-    def _close_contrast(out, praise: str, contrast: str, seg: float, seg_words: int) -> None:
-        """Praise, then "maar" and a clause with no praise of its own: `x:maar-`, shown as
+    def _close_contrast(out, praise: str, contrast: str, seg: float, negated: bool) -> None:
+        """Praise, then "maar" and a clause with negative evidence of its own (a negative
+        lexicon balance, or a negator with no praise): `x:maar-`, shown as
         "vriendelijk, maar …" when the praise is a reason by itself."""
-        if praise and seg_words and seg <= 0:
+        if praise and (seg < 0 or (negated and seg <= 0)):
             shown = praise + ", " + contrast + " …" if is_reason(praise) else ""
             out.append(["x:maar-", 1.0, shown])
 

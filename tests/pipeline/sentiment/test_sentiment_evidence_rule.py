@@ -147,3 +147,17 @@ def test_a_trained_model_carries_the_rule_only_when_asked(monkeypatch, tmp_path)
     assert ruled["version"] != plain["version"]
     assert ruled["weights"] == plain["weights"]
     assert LinearScorer(ruled)._evidence == EvidenceRule(0.0, 40, 0.0)
+
+
+def test_a_margin_of_rounding_noise_counts_as_no_evidence() -> None:
+    # f is a sum of rounded weights: float noise around 0 (here -1e-13, "pointing neg") is
+    # no evidence, so the rule applies to a neg label as it does for f == 0 exactly.
+    rule = EvidenceRule(cap=0.0)
+    m = -0.4
+    for f in (0.0, -1e-13, 1e-13):
+        z = (0.2, 0.0, 0.2 + m + f, -1.0)
+        capped = rule.adjust(z, m, -1, "Te veel stappen")
+        assert capped is not None, f
+        assert capped[2] - capped[0] == pytest.approx(0.0, abs=1e-12)
+    # Real evidence the label's way (f = -0.01) is respected.
+    assert rule.adjust((0.2, 0.0, 0.2 + m - 0.01, -1.0), m, -1, "x") is None
