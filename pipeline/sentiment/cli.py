@@ -125,6 +125,13 @@ def _recipe_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--weak-sentence-weight", type=float, help="train.WEAK_SENTENCE_WEIGHT")
     p.add_argument("--closing", type=_pair, help="MIN_WORDS,EXTRA (train.CLOSING)")
+    p.add_argument(
+        "--constructions",
+        action="store_true",
+        default=None,
+        help="phrase-construction features (te + adjective, nog steeds + negator, praise "
+        "then maar; round 8 of issue 8, not shipped: docs/sentiment.md)",
+    )
 
 
 def _scorer_args(p: argparse.ArgumentParser) -> None:
@@ -268,6 +275,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         length_norm_lexicon=args.length_norm_lexicon or T.LENGTH_NORM_LEXICON,
         lexicon_sign=args.lexicon_sign if args.lexicon_sign is not None else T.LEXICON_SIGN,
         lexicon_net=getattr(args, "lexicon_net", None) or 0.0,
+        constructions=getattr(args, "constructions", None) or T.CONSTRUCTIONS,
         note=f"shipped model: gold train split + {len(rt_train)} real-text train lines; "
         f"settings chosen on {len(rt_dev)} real-text dev lines (never on the eval part); "
         f"real-text weight {real_w}, weak sentences {weak_w}",

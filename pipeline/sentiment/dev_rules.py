@@ -1,6 +1,6 @@
 """Round 7 of issue 8: decision rules on a model's weights, judged on the dev part only.
 
-    python -m pipeline.sentiment.dev_rules [MODEL.json]
+    python -m pipeline.sentiment.dev_rules [MODEL.json] [--grid]
 
 prints one JSON line per variant of model.EvidenceRule (R1: all texts, R2: <= 40 words, with
 cap and min_against) and of R3 (the intercepts' pos-vs-neg share capped for every text, i.e.
@@ -52,10 +52,17 @@ def with_r3(model: dict, cap: float) -> dict:
     return m
 
 
-def variants(model: dict) -> list[tuple[str, dict]]:
+# Round 7's (cap, min_against) pairs; --grid (round 8) adds every pair of these two lists.
+PAIRS = ((0.0, 0.0), (0.0, 0.1), (0.0, 0.2), (0.1, 0.0), (0.2, 0.0), (0.3, 0.0))
+GRID_CAPS = (0.0, 0.1, 0.2, 0.3, 0.4)
+GRID_MIN_AGAINST = (0.0, 0.1, 0.2, 0.3, 0.5)
+
+
+def variants(model: dict, grid: bool = False) -> list[tuple[str, dict]]:
     out = [("no rule", model)]
+    pairs = [(c, e) for c in GRID_CAPS for e in GRID_MIN_AGAINST] if grid else PAIRS
     for max_words, tag in ((0, "R1"), (40, "R2")):
-        for cap, eps in ((0.0, 0.0), (0.0, 0.1), (0.0, 0.2), (0.1, 0.0), (0.2, 0.0), (0.3, 0.0)):
+        for cap, eps in pairs:
             m = copy.deepcopy(model)
             m["evidence_rule"] = {"cap": cap, "max_words": max_words, "min_against": eps}
             out.append((f"{tag} cap={cap} min_against={eps}", m))
@@ -72,7 +79,7 @@ def margin(cells: dict) -> float:
     )
 
 
-def compare(model: dict, reference: dict | None = None) -> list[dict]:
+def compare(model: dict, reference: dict | None = None, grid: bool = False) -> list[dict]:
     """Rows for the variants of `model`, each judged against `reference` (default: the
     shipped model without a rule)."""
     dev = [e for e in load_parts()["dev"] if e.source in promotion.OPINION_SOURCES]
@@ -82,7 +89,7 @@ def compare(model: dict, reference: dict | None = None) -> list[dict]:
     base = LinearScorer(reference or json.loads(SHIPPED_MODEL.read_text("utf-8")))
     ref = report(base, dev), gold_summary(evaluate(base, gold_train))
     rows = []
-    for name, m in variants(model):
+    for name, m in variants(model, grid):
         s = LinearScorer(m)
         rep, gold = report(s, dev), gold_summary(evaluate(s, gold_train))
         _, why = promotion.judge_real_text(ref[0], rep)
@@ -103,8 +110,10 @@ def compare(model: dict, reference: dict | None = None) -> list[dict]:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    grid = "--grid" in argv
+    argv = [a for a in argv if a != "--grid"]
     path = Path(argv[0]) if argv else SHIPPED_MODEL
-    for row in compare(json.loads(path.read_text("utf-8"))):
+    for row in compare(json.loads(path.read_text("utf-8")), grid=grid):
         print(json.dumps(row, ensure_ascii=False), flush=True)
     return 0
 

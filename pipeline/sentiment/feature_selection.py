@@ -84,7 +84,8 @@ def explainable(
     out = set()
     for key, zs in evidence.items():
         up, down = _votes(zs, z_min)
-        if key[2:] in lex or (up >= min_sources and not down) or (down >= min_sources and not up):
+        in_lexicon = key[0] != "x" and key[2:] in lex  # a construction is no lexicon word
+        if in_lexicon or (up >= min_sources and not down) or (down >= min_sources and not up):
             out.add(key)
     return frozenset(out)
 

@@ -388,7 +388,12 @@ def fit(
         evidence = source_evidence(rows, labels, sources)
         free = polar_free(evidence, lex_stems)
         no_explain = free - explainable(evidence, lex_stems)
-        words = {k for k in df if k[1:2] == ":" and k[0] in "wnx" and k[2:] not in fz.excluded}
+        # Phrase constructions (x:) are judged by evidence whatever their key spells.
+        words = {
+            k
+            for k in df
+            if k[1:2] == ":" and (k[0] == "x" or (k[0] in "wn" and k[2:] not in fz.excluded))
+        }
         fz.neu_only = frozenset(words - free)
     # Feature-group scales act as per-group regularisation (a smaller scale = a stronger
     # prior towards 0): word features of a 3,000-comment corpus must not outvote the general

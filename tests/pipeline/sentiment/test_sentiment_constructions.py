@@ -208,3 +208,20 @@ def test_each_construction_leans_negative_in_real_text_not_only_in_ours(analyser
         for key, (a, b) in counts.items():
             z = log_odds_z(a, b, n[0], n[1])
             assert z <= -2.0, (source, key, a, b, z)
+
+
+def test_training_selects_constructions_by_evidence_like_words(monkeypatch, tmp_path) -> None:
+    """With the team's corpus as the only source, a construction has no independent
+    evidence: training keeps it out of the polarity head (its neg and pos weights are
+    equal), exactly as for a word; the model file records that constructions are on."""
+    from pipeline.sentiment import train as T
+
+    monkeypatch.setenv("KLANTSIGNAAL_SENTIMENT_DATA", str(tmp_path))  # no real text
+    gold, _ = load_gold()
+    model = T.fit(gold[::6], constructions=True)
+    assert model["constructions"] is True
+    rows = {k: v for k, v in model["weights"].items() if k.startswith("x:")}
+    assert rows  # the constructions occur and were fitted (neu / very_negative heads)
+    for key, row in rows.items():
+        assert row[0] == pytest.approx(row[2], abs=1e-4), (key, row)
+    assert "constructions" not in T.fit(gold[::12])
