@@ -78,18 +78,28 @@ class WriteBehind:
         event loop: a commit flushing a second's worth of contacts (two changes each) kept
         it over its limit, and faust's delivery and the agent's queued runs waited on it.
         faust's commit then flushes the producer before the offsets go out, as before.
-        A table without `publish_changelog` (not guarded) goes through `send_changelog`."""
+        A table without `publish_changelog` (not guarded) goes through `send_changelog`.
+        Interrupted (a cancelled commit), the writes not yet handed over are pending
+        again, unless a newer write of the key came meanwhile: a later commit sends them."""
         sent = 0
         pending, self._pending = self._pending, {}
-        for table, writes in pending.items():
+        items = [(t, k, w) for t, writes in pending.items() for k, w in writes.items()]
+        for n, (table, key, (partition, value)) in enumerate(items):
             publish = getattr(table, "publish_changelog", None)
-            for key, (partition, value) in writes.items():
+            try:
                 if publish is None:
                     table.send_changelog(partition, key, value)
                 else:
                     await publish(partition, key, value)
-                sent += 1
+            except BaseException:
+                self._restore(items[n:])
+                raise
+            sent += 1
         return sent
+
+    def _restore(self, items: list[tuple[Any, Any, tuple[int, Any]]]) -> None:
+        for table, key, write in items:
+            self._pending.setdefault(table, {}).setdefault(key, write)
 
     def __len__(self) -> int:
         return sum(len(writes) for writes in self._pending.values())

@@ -10,6 +10,8 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
+
 from pipeline.bench_kafka import _env
 from pipeline.runtimes.kafka.agent_plan import chained_readers, consumed_topics, plan_agents
 from pipeline.runtimes.kafka.fast_delivery import DirectDelivery
@@ -96,6 +98,26 @@ def test_a_commit_hands_deferred_writes_to_the_producer_not_faust_s_buffer() -> 
     ]
     assert plain.sent == [(0, "k3", {"n": 1})]  # not guarded: faust's own path
     assert asyncio.run(writes.publish()) == 0
+
+
+def test_writes_a_cancelled_commit_did_not_hand_over_are_sent_by_the_next() -> None:
+    table, writes = _GuardedTable(), WriteBehind()
+
+    async def cancelled_after_one(partition: int, key: str, value: Any) -> None:
+        if table.published:
+            writes.put(table, "c", {"v": 2})  # a record processed while the commit waited
+            raise asyncio.CancelledError
+        table.published.append((partition, key, value))
+
+    table.publish_changelog = cancelled_after_one  # type: ignore[method-assign]
+    for key in ("a", "b", "c"):
+        writes.put(table, key, {"v": 1})
+    with pytest.raises(asyncio.CancelledError):
+        asyncio.run(writes.publish())
+    assert table.published == [(0, "a", {"v": 1})]
+    table.publish_changelog = _GuardedTable.publish_changelog.__get__(table)  # type: ignore[method-assign]
+    assert asyncio.run(writes.publish()) == 2  # the newer value of c, not the older one
+    assert table.published[1:] == [(0, "c", {"v": 2}), (0, "b", {"v": 1})]
 
 
 def test_a_second_bench_worker_has_its_own_data_dir_and_the_shared_key_store(
