@@ -9,8 +9,8 @@ two clock reads and a few counter increments on pre-bound children.
 from __future__ import annotations
 
 import functools
-import time
 from collections.abc import Callable, Iterable
+from time import perf_counter
 from typing import Any, TypeVar
 
 from prometheus_client import Counter, disable_created_metrics
@@ -90,14 +90,18 @@ def observed_processing(process: F) -> F:
     sets the correlation id to its event id for every log line until its outputs are done."""
 
     @functools.wraps(process)
-    def wrapper(stage: Any, topic: str, decoded: Any, *args: Any, **kwargs: Any) -> Any:
+    def wrapper(
+        stage: Any, topic: str, decoded: Any, states: Any, position: str, raw: Any = None
+    ) -> Any:
+        # process_record's own parameters, not *args/**kwargs: no tuple and dict per record.
         correlation_id.set(getattr(decoded, "id", None))
-        started = time.perf_counter()
+        started = perf_counter()
         try:
-            return process(stage, topic, decoded, *args, **kwargs)
+            return process(stage, topic, decoded, states, position, raw)
         finally:
-            PROCESSING.observe(stage.name, time.perf_counter() - started)
-            RECORDS_IN.inc((stage.name, topic))
+            name = stage.name
+            PROCESSING.observe(name, perf_counter() - started)
+            RECORDS_IN.inc((name, topic))
 
     return wrapper  # type: ignore[return-value]
 
