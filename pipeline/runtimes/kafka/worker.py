@@ -182,6 +182,12 @@ class _Consumer(DirectDelivery, NoPauseOnFullQueue, SafeOffsetsConsumer, AIOKafk
         # over recovers every write made here, as when each write went out at once.
         await self.app.table_writes.publish()
         await super().on_partitions_revoked(revoked)
+        # faust's revoke waited for the record in hand, whose later stages wrote after the
+        # publish above: out now too, not at this worker's next commit (maybe long after
+        # the new owner wrote newer values). A stopping worker leaves them to the replay.
+        if len(self.app.table_writes) and not self.app.should_stop:
+            await self.app.table_writes.publish()
+            await self.app.producer.flush()
 
     def _new_consumer_thread(self) -> AIOKafkaConsumerThread:
         return _ReadCommittedThread(self, loop=self.loop, beacon=self.beacon)
