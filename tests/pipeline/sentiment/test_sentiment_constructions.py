@@ -103,7 +103,7 @@ def test_praise_then_maar_and_no_praise_after(analyser) -> None:
     for text in (
         "Vriendelijk, maar ook heel snel geholpen",
         "Het duurde lang, maar daarna goed geregeld",
-        "Ik kan dit alleen maar aanraden",
+        "Die medewerker kan ik alleen maar aanbevelen",  # "maar" in "alleen maar": no contrast
         "Prachtig boek, ik kan het alleen aanraden",  # "alleen" after praise leans pos
         "Vriendelijk, maar",
         "Leuk, maar anders dan verwacht",  # the counterpoint has no negative evidence
