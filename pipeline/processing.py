@@ -142,7 +142,9 @@ def process_record(
         return Outcome(
             dead_letter=DeadLetter(problem, stage.name, topic, position, decoded.to_structured())
         )
-    buffered = {name: BufferedState(states[name]) for name in stage.state_names}
+    # Only the states the runtime hands over: the Kafka worker gives a record of a topic
+    # only those its stage declares for it (pipeline.stages.base.states_for).
+    buffered = {name: BufferedState(states[name]) for name in stage.state_names if name in states}
     try:
         emits = [_checked(emit) for emit in stage.process(topic, decoded, buffered)]
     except Rejected as exc:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -13,12 +14,18 @@ from typing import Any
 import pytest
 
 from pipeline.bench_kafka import _env
+from pipeline.monitoring.pending import MemoryStore
+from pipeline.processing import process_record
 from pipeline.runtimes.kafka.agent_plan import chained_readers, consumed_topics, plan_agents
 from pipeline.runtimes.kafka.fast_delivery import DirectDelivery
 from pipeline.runtimes.kafka.table_writes import WriteBehind
 from pipeline.runtimes.kafka.worker import deferrable_states
 from pipeline.settings import Settings
+from pipeline.stages.base import states_for
 from pipeline.topology import scorer_for, topology_for
+from schemas.types import CONTACT, OPT_OUT
+from tests.pipeline.test_invitation_burst import opt_out
+from tests.support.events import contact_event, klant
 
 
 def test_states_of_one_input_topic_or_awaited_wait_for_the_commit() -> None:
@@ -43,6 +50,26 @@ def test_a_state_read_across_topics_is_deferred_only_when_its_stage_awaits_it() 
         without_use if s is trigger else not_awaited if s is signals else s for s in topology.stages
     ]
     assert deferrable_states(SimpleNamespace(stages=stages)) == {"monitor_cells"}  # type: ignore[arg-type]
+
+
+def test_a_record_gets_only_the_states_its_topic_declares_and_an_opt_out_still_counts() -> None:
+    """An opt-out touches `opted_out` only: the worker hands it no `last_invited` (a
+    KeyError there once dead-lettered every opt-out), and the contact after it is skipped."""
+    settings = Settings()
+    topology = topology_for(settings, scorer_for(settings))
+    trigger = next(s for s in topology.stages if s.name == "trigger")
+    stores = {name: MemoryStore() for name in trigger.state_names}
+    who = klant(701)
+    given = {n: stores[n] for n in states_for(trigger, OPT_OUT.topic)}
+    out = process_record(
+        trigger, OPT_OUT.topic, opt_out(who, datetime(2026, 1, 1, tzinfo=UTC)), given, "0/1"
+    )
+    assert out.dead_letter is None and stores["opted_out"].get(who) is not None
+    assert list(given) == ["opted_out"]
+    contact = contact_event(klant=who)
+    given = {n: stores[n] for n in states_for(trigger, CONTACT.topic)}
+    out = process_record(trigger, CONTACT.topic, contact, given, "0/2")
+    assert out.dead_letter is None and out.emits == []  # opted out: no invitation
 
 
 class _Table:
