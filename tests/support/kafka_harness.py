@@ -80,6 +80,7 @@ class KafkaHarness:
         self._reader = self._make_reader()
         self._raw_producer: KafkaProducer | None = None
         self._checker: KafkaConsumer | None = None
+        self._raw_ends: KafkaConsumer | None = None  # read_uncommitted: the log end offsets
         topology = build_topology(self.settings, lexicon_scorer())
         self._inputs = consumed_topics(topology)  # what the workers' group reads
 
@@ -113,6 +114,7 @@ class KafkaHarness:
         input topics: after this, anything the pipeline would emit is visible, so a test
         can assert that something did *not* happen."""
         deadline = time.monotonic() + timeout
+        self._wait_markers(min(timeout, 2.0))
         while True:
             pending = self._unprocessed()
             if not pending:
@@ -137,6 +139,9 @@ class KafkaHarness:
         if self._checker is not None:
             with suppress(Exception):
                 self._checker.close()
+        if self._raw_ends is not None:
+            with suppress(Exception):
+                self._raw_ends.close()
 
     # -- Kafka extras ---------------------------------------------------------------------
 
@@ -281,6 +286,27 @@ class KafkaHarness:
         ]
         checker.assign(tps)
         return checker, tps, checker.end_offsets(tps)
+
+    def _wait_markers(self, timeout: float) -> None:
+        """Until the inputs' committed end offsets (what a read_committed reader and the
+        idle check see) reach their log end offsets. A producer's commit returns before the
+        broker has written the transaction's markers; until then its records are invisible
+        and a worker that has not seen them looks idle (a test asserting that nothing
+        happened then passes before anything could). A transaction held open keeps the two
+        apart: after `timeout` the check goes on as before."""
+        checker, tps, _ = self._input_ends()
+        if self._raw_ends is None:
+            self._raw_ends = KafkaConsumer(
+                bootstrap_servers=self.settings.kafka_bootstrap,
+                group_id=None,
+                enable_auto_commit=False,
+                isolation_level="read_uncommitted",
+            )
+        deadline = time.monotonic() + timeout
+        while checker.end_offsets(tps) != self._raw_ends.end_offsets(tps):
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.05)
 
     def _unprocessed(self) -> dict[str, int]:
         """Per input partition, how many committed records lie beyond the worker's offset."""
