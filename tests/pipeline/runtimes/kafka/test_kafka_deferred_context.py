@@ -76,13 +76,19 @@ def test_deferred_context_and_quarantine_survive_a_kill_after_the_commit(
         later = [contact(k, at=T0 + timedelta(hours=1)) for k in klanten]  # in quarantine
         harness.publish("contact-events", later)
         harness.wait_idle(timeout=60)
-        ids = _signals_per_answer(harness, answers)
-        assert all(len(v) == 1 for v in ids.values()), ids
-        invited = harness.records("survey-invitations", min_count=PAIRS, timeout=10)
-        per_klant = {k: {i["id"] for i in invited if i["data"]["klant"] == k} for k in klanten}
-        assert all(len(v) == 1 for v in per_klant.values()), per_klant
+        _assert_one_signal_and_one_invitation_each(harness, answers, klanten)
     finally:
         harness.close()
+
+
+def _assert_one_signal_and_one_invitation_each(
+    harness: KafkaHarness, answers: list[Any], klanten: list[str]
+) -> None:
+    ids = _signals_per_answer(harness, answers)
+    assert all(len(v) == 1 for v in ids.values()), ids
+    invited = harness.records("survey-invitations", min_count=PAIRS, timeout=10)
+    per_klant = {k: {i["id"] for i in invited if i["data"]["klant"] == k} for k in klanten}
+    assert all(len(v) == 1 for v in per_klant.values()), per_klant
 
 
 def _start_until_crash(harness: KafkaHarness, marker: Path) -> None:
@@ -133,10 +139,6 @@ def test_a_kill_between_a_contact_and_its_answer_loses_no_signal(
             assert contacts_pending >= PAIRS - contexts, (contexts, lag)
         harness.start_worker()  # replays the contacts and the answers, in either order
         harness.wait_idle(timeout=60)
-        ids = _signals_per_answer(harness, answers)
-        assert all(len(v) == 1 for v in ids.values()), ids
-        invited = harness.records("survey-invitations", min_count=PAIRS, timeout=10)
-        per_klant = {k: {i["id"] for i in invited if i["data"]["klant"] == k} for k in klanten}
-        assert all(len(v) == 1 for v in per_klant.values()), per_klant
+        _assert_one_signal_and_one_invitation_each(harness, answers, klanten)
     finally:
         harness.close()
