@@ -33,6 +33,7 @@ over its limit, and faust's delivery and the agent's queued runs waited on it.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 
@@ -41,6 +42,7 @@ class WriteBehind:
 
     def __init__(self) -> None:
         self._pending: dict[Any, dict[Any, tuple[int, Any]]] = {}
+        self._publishing = asyncio.Lock()  # one `publish` at a time (see there)
 
     def put(self, table: Any, key: Any, value: Any) -> None:
         """Set `key` in `table` now (inside a stream event); its changelog record follows at
@@ -80,7 +82,16 @@ class WriteBehind:
         faust's commit then flushes the producer before the offsets go out, as before.
         A table without `publish_changelog` (not guarded) goes through `send_changelog`.
         Interrupted (a cancelled commit), the writes not yet handed over are pending
-        again, unless a newer write of the key came meanwhile: a later commit sends them."""
+        again, unless a newer write of the key came meanwhile: a later commit sends them.
+
+        One at a time: a revoke's publish that came while a commit's was still handing its
+        writes over (each `await` may wait on a full producer) would otherwise return at
+        once, faust's revoke flush would not cover the commit's remaining writes, and they
+        could reach the changelog after the new owner wrote newer values of those keys."""
+        async with self._publishing:
+            return await self._publish()
+
+    async def _publish(self) -> int:
         sent = 0
         pending, self._pending = self._pending, {}
         items = [(t, k, w) for t, writes in pending.items() for k, w in writes.items()]

@@ -76,3 +76,42 @@ def test_a_stopping_worker_leaves_them_for_the_replay(monkeypatch: pytest.Monkey
     monkeypatch.setattr(offsets.SafeOffsetsConsumer, "on_partitions_revoked", faust_revoke)
     asyncio.run(consumer.on_partitions_revoked({"contact-events/2"}))
     assert table.published == [] and producer.flushes == 0
+
+
+def test_a_revoke_during_a_commit_s_publish_waits_until_the_commit_handed_its_writes_over(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The commit timer's publish has taken the pending writes and waits on a full producer
+    when the revoke comes. The revoke's own publish finds nothing pending; returning at once,
+    faust's revoke (and its producer flush) ran before the commit's writes were handed
+    over, so they could reach the changelog after the new owner wrote newer values."""
+    events: list[str] = []
+    producer_free = asyncio.Event()
+
+    class _SlowTable(_Table):
+        async def publish_changelog(self, partition: int, key: str, value: Any) -> None:
+            await producer_free.wait()  # the producer's buffer is full
+            events.append(f"published {key}")
+
+    table, writes, producer = _SlowTable(), WriteBehind(), _Producer()
+    for key in ("a", "b"):
+        writes.put(table, key, {"v": 1})
+    consumer = object.__new__(_Consumer)
+    consumer.app = SimpleNamespace(table_writes=writes, producer=producer, should_stop=False)
+
+    async def faust_revoke(self: Any, revoked: Any) -> None:
+        events.append("faust revoke (flushes the producer)")
+
+    monkeypatch.setattr(offsets.SafeOffsetsConsumer, "on_partitions_revoked", faust_revoke)
+
+    async def scenario() -> None:
+        commit = asyncio.create_task(writes.publish())
+        await asyncio.sleep(0)  # the commit took the writes and waits on the producer
+        revoke = asyncio.create_task(consumer.on_partitions_revoked({"contact-events/2"}))
+        for _ in range(5):
+            await asyncio.sleep(0)
+        producer_free.set()
+        await asyncio.gather(commit, revoke)
+
+    asyncio.run(scenario())
+    assert events == ["published a", "published b", "faust revoke (flushes the producer)"]
