@@ -123,6 +123,10 @@ class Settings:
     # Key store or producer away inside a worker: retried in place this long (bounded
     # backoff), then the worker stops (exit code 75) rather than skip the record.
     kafka_outage_seconds: float = 300.0
+    # After an assignment, answers wait until the contacts already on the log are processed
+    # (pipeline/runtimes/kafka/context_first.py); a contacts partition making no progress
+    # this long releases them anyway (logged).
+    kafka_context_wait_seconds: float = 30.0
     # The key store's PostgreSQL (docs/kafka.md, "A key store that does not answer"): a
     # database that does not answer fails a call after these bounds instead of hanging it
     # (the worker then retries in place, as when it is down). 0 switches a bound off.

@@ -77,6 +77,10 @@ class Stage(Protocol):
 #   reader waits when the entry is not there yet (the join parks an answer in `pending`
 #   until its contact's context comes). Such a state tolerates its writes arriving late,
 #   so the Kafka worker may defer its changelog writes to the commit (table_writes.py).
+# - `replay_after`: input topic -> input topics whose records already on the log come first
+#   when a runtime (re)starts reading (the join: answers after contacts, so that a replayed
+#   answer sees every contact of its klant that was there before it; the Kafka worker holds
+#   a newly assigned answers partition until then, context_first.py).
 
 
 def states_for(stage: Stage, topic: str) -> tuple[str, ...]:
@@ -87,3 +91,7 @@ def states_for(stage: Stage, topic: str) -> tuple[str, ...]:
 
 def awaited_states(stage: Stage) -> tuple[str, ...]:
     return tuple(getattr(stage, "awaited_states", ()))
+
+
+def replay_after(stage: Stage) -> Mapping[str, tuple[str, ...]]:
+    return dict(getattr(stage, "replay_after", None) or {})

@@ -106,6 +106,12 @@ class SignalStage:
     # contact comes (take_pending), so the context may reach the changelog late: the
     # Kafka worker defers its writes to the commit (pipeline.stages.base.states_for).
     awaited_states: tuple[str, ...] = ("contacts",)
+    # A signal carries the klant's other contacts too (contact_history; the alert policy's
+    # repeat-contact rule reads them), so after a crash an answer is joined only once the
+    # contacts that were on the log are replayed (docs/kafka.md, "Guarantees").
+    replay_after: Mapping[str, tuple[str, ...]] = field(
+        default_factory=lambda: {RESPONSE.topic: (CONTACT.topic,)}
+    )
 
     def process(self, topic: str, event: CloudEvent, state: Mapping[str, State]) -> list[Emit]:
         if event.type == CONTACT.name:

@@ -49,6 +49,10 @@ Fixes (docs/kafka.md, "Offsets: what the worker corrects in faust-streaming"):
 - `pending-taken` (not an offset fix: the join's): a contact takes the answers waiting for
   it out of `pending` and forgets them, so a replay of the contact finds none (docs/kafka.md,
   Known gaps; tests/pipeline/runtimes/kafka/test_kafka_pending_replay.py).
+- `context-first` (not an offset fix): a newly assigned answers partition is not held
+  until the contacts on the log are processed (pipeline/runtimes/kafka/context_first.py), so
+  a replayed answer may be joined before its klant's contacts that came before it
+  (tests/pipeline/runtimes/kafka/test_kafka_context_first.py).
 """
 
 from __future__ import annotations
@@ -63,6 +67,7 @@ from pipeline import sealing
 from pipeline.runtimes.kafka import (
     changelog_guard,
     codec,
+    context_first,
     in_place,
     keystore_bounds,
     offsets,
@@ -228,6 +233,10 @@ async def _publish_nothing(self: Any) -> int:
     return 0
 
 
+def _hold_nothing(self: Any, assigned: Any) -> dict[Any, Any]:
+    return {}  # answers handed over with the contacts, round-robin, as before
+
+
 def switch_off(fix: str) -> None:
     mixin = offsets.SafeOffsetsConsumer
     if fix == "position":
@@ -267,6 +276,8 @@ def switch_off(fix: str) -> None:
         from pipeline.stages import monitoring
 
         monitoring.already_seen = _ids_only  # type: ignore[assignment]
+    elif fix == "context-first":
+        context_first.ContextFirst.holds_for = _hold_nothing  # type: ignore[method-assign]
     elif fix == "commit-flush":
         table_writes.WriteBehind.flush = _flush_nothing  # type: ignore[method-assign,assignment]
         table_writes.WriteBehind.publish = _publish_nothing  # type: ignore[method-assign,assignment]
@@ -275,7 +286,7 @@ def switch_off(fix: str) -> None:
             f"unknown fix {fix!r}: position, seek-back, failed-commit, stale-position, "
             "dropped, paused-fetch, agent-guard, changelog-refused, outage-rebalance, "
             "keystore-hang, changelog-size, changelog-size-check, pending-taken, "
-            "monitor-dedup or commit-flush"
+            "monitor-dedup, commit-flush or context-first"
         )
 
 

@@ -38,13 +38,19 @@ from pipeline.processing import (
     runtime_failure,
 )
 from pipeline.runtimes.kafka import record_guard
-from pipeline.runtimes.kafka.agent_plan import AgentPlan, chained_readers, plan_agents
+from pipeline.runtimes.kafka.agent_plan import (
+    AgentPlan,
+    chained_readers,
+    consumed_topics,
+    plan_agents,
+)
 from pipeline.runtimes.kafka.changelog_guard import (
     GuardedProducer,
     callbacks_settled,
     guard_changelog,
 )
 from pipeline.runtimes.kafka.codec import decode, headers_list, open_input, raw_parts, seal
+from pipeline.runtimes.kafka.context_first import ContextFirst, ContextFirstConsumer
 from pipeline.runtimes.kafka.fast_delivery import DirectDelivery, NoPauseOnFullQueue
 from pipeline.runtimes.kafka.in_place import Outage
 from pipeline.runtimes.kafka.keystore import sealer_for
@@ -156,12 +162,20 @@ class _ReadCommittedThread(PositionReportingThread):
         return consumer
 
 
-class _Consumer(DirectDelivery, NoPauseOnFullQueue, SafeOffsetsConsumer, AIOKafkaConsumer):
+class _Consumer(
+    DirectDelivery,
+    NoPauseOnFullQueue,
+    ContextFirstConsumer,
+    SafeOffsetsConsumer,
+    AIOKafkaConsumer,
+):
     """faust's aiokafka consumer with the offset fixes of pipeline.runtimes.kafka.offsets;
     records handed over without tasks where they cannot wait, a full queue waited on
-    rather than its partitions paused (fast_delivery.py)."""
+    rather than its partitions paused (fast_delivery.py); answers held after an
+    assignment until the contacts on the log are processed (context_first.py)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._init_context_first()  # before faust's init, which may pause partitions
         super().__init__(*args, **kwargs)
         self._init_offsets()
 
@@ -202,6 +216,7 @@ class _App(faust.App):
     """A faust App whose stream consumer reads committed records only."""
 
     table_writes: WriteBehind  # set in build_app
+    context_first: ContextFirst  # set in build_app: answers after contacts on assignment
     outage: Outage  # set in build_app: key store and producer retries (in_place.py)
 
     def _new_transport(self) -> Any:
@@ -291,6 +306,7 @@ def build_app(
         guard_changelog(table, outage)  # a refused table change stops the worker
     sealer = sealer_for(settings, outage)
     app.table_writes = WriteBehind()
+    app.context_first = ContextFirst.for_topology(settings, topology, consumed_topics(topology))
     deferred = deferrable_states(topology)
     states: dict[str, State] = {
         name: TableState(t, sealer, app.table_writes if name in deferred else None)
