@@ -176,7 +176,9 @@ class ContextFirstConsumer:
                 if epoch != self._hold_epoch:
                     return  # revoked or reassigned while the end offsets were read
             done = {p: self._processed_to(p) for p in partners}
-            if done != seen:
+            # Table recovery (long with large tables) or a seek back is no stall.
+            recovering = self.app.rebalancing or not self.flow_active  # type: ignore[attr-defined]
+            if done != seen or recovering:
                 seen, stalled_since = done, time.monotonic()
             for tp, first in list(self._held.items()):
                 if all(p in ends and (done[p] or 0) >= ends[p] for p in first):
