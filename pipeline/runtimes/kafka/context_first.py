@@ -120,10 +120,11 @@ class ContextFirstConsumer:
         super().resume_partitions([tp for tp in tps if tp not in self._held])  # type: ignore[misc]
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
-        self._hold_epoch += 1  # a watcher of the old assignment ends
+        # A watcher of the old assignment ends. (getattr: tests build the consumer bare.)
+        self._hold_epoch = getattr(self, "_hold_epoch", 0) + 1
         for tp in revoked:
-            self._held.pop(tp, None)
-            self._held_resume.discard(tp)
+            getattr(self, "_held", {}).pop(tp, None)
+            getattr(self, "_held_resume", set()).discard(tp)
         await super().on_partitions_revoked(revoked)  # type: ignore[misc]
 
     async def on_partitions_assigned(self, assigned: Any, generation_id: int = 0) -> None:
