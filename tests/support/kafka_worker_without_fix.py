@@ -18,6 +18,12 @@ Fixes (docs/kafka.md, "Offsets: what the worker corrects in faust-streaming"):
 - `dropped`: fetched records faust never handed to the streams go unnoticed (fix 5).
 - `paused-fetch`: the fetch gets faust's live set of active partitions, which aiokafka
   reads as "all partitions" once faust has paused them all (fix 6).
+- `commit-epoch`: a commit sends the offsets it chose whatever happened while it waited
+  (a revoke, an assignment, a seek back: fix 7), the worker's seeks run on its own thread,
+  and a position report checks the epoch of the partitions active when its fetch began only.
+- `slow-commit` (not a fix: an experiment for fix 7): every offset commit waits 8 s after
+  it chose its offsets (`KLANTSIGNAAL_TEST_COMMIT_WAIT` seconds), as commits took 7-9 s
+  on the loaded machine, so that commits span rebalances and seek backs far more often.
 - `agent-guard` (not an offset fix: the agent's, pipeline/runtimes/kafka/record_guard.py):
   an error escaping a record's processing leaves the agent (faust acks the record and
   restarts the agent), a lone surrogate escape decodes, a sealed record that is no route
@@ -57,7 +63,9 @@ Fixes (docs/kafka.md, "Offsets: what the worker corrects in faust-streaming"):
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 import sys
 from typing import Any, NoReturn
 
@@ -225,12 +233,19 @@ def _ids_only(cell: Any, observation_id: str, at: Any = None) -> bool:
     return observation_id[:16] in cell["seen"]
 
 
-def _flush_nothing(self: Any) -> int:
+async def _publish_nothing(self: Any) -> int:
     return 0  # deferred table writes never reach their changelogs (commit-flush)
 
 
-async def _publish_nothing(self: Any) -> int:
-    return 0
+def _slow_commits() -> None:
+    wait = float(os.environ.get("KLANTSIGNAAL_TEST_COMMIT_WAIT", "8"))
+    commit_offsets = offsets.SafeOffsetsConsumer._commit_offsets
+
+    async def slow(self: Any, chosen: Any, start_new_transaction: bool = True) -> bool:
+        await asyncio.sleep(wait)  # the offsets are chosen; the commit waits, as under load
+        return await commit_offsets(self, chosen, start_new_transaction)
+
+    offsets.SafeOffsetsConsumer._commit_offsets = slow  # type: ignore[method-assign]
 
 
 def _hold_nothing(self: Any, assigned: Any) -> dict[Any, Any]:
@@ -278,15 +293,19 @@ def switch_off(fix: str) -> None:
         monitoring.already_seen = _ids_only  # type: ignore[assignment]
     elif fix == "context-first":
         context_first.ContextFirst.holds_for = _hold_nothing  # type: ignore[method-assign]
+    elif fix == "commit-epoch":
+        del mixin._commit, mixin._seek, mixin.fetch_epochs
+        del offsets.PositionReportingThread._commit
+    elif fix == "slow-commit":
+        _slow_commits()
     elif fix == "commit-flush":
-        table_writes.WriteBehind.flush = _flush_nothing  # type: ignore[method-assign,assignment]
         table_writes.WriteBehind.publish = _publish_nothing  # type: ignore[method-assign,assignment]
     else:
         raise SystemExit(
             f"unknown fix {fix!r}: position, seek-back, failed-commit, stale-position, "
-            "dropped, paused-fetch, agent-guard, changelog-refused, outage-rebalance, "
-            "keystore-hang, changelog-size, changelog-size-check, pending-taken, "
-            "monitor-dedup, commit-flush or context-first"
+            "dropped, paused-fetch, commit-epoch, agent-guard, changelog-refused, "
+            "outage-rebalance, keystore-hang, changelog-size, changelog-size-check, "
+            "pending-taken, monitor-dedup, commit-flush, context-first or slow-commit"
         )
 
 

@@ -93,6 +93,12 @@ def guard_changelog(table: Any, outage: Outage) -> None:
         except Exception as exc:
             if not sent.done():
                 sent.set_exception(exc)
+            # The send raised before the producer had it, so the producer's ledger never
+            # saw it: put it there, so the next commit refuses on it whatever its callback
+            # (`delivered`, a loop turn away) has done by then.
+            ledger = getattr(table.app.producer, "ledger", None)
+            if ledger is not None:
+                ledger.track(sent)
         return sent
 
     table.publish_changelog = publish_changelog

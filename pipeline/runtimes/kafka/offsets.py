@@ -87,6 +87,28 @@ faust-streaming (0.11 .. 0.15) has bugs that break "never skip, commit what was 
    drained), and positions are reported for every partition the fetch began with or got
    records of.
 
+7. **A commit sends only offsets that are still true when it is sent** (found here in the
+   code while hunting the second-worker test's one remaining loss under load; that loss
+   was not reproduced, see docs/kafka.md). A commit chooses its offsets, then
+   waits: the deferred table writes, faust's producer buffer, the producer flush (7-9 s
+   each under load in that run, "Timer commit is overlapping"), the consumer thread.
+   faust's only check at the end is that the partition is still assigned. Meanwhile the
+   partition may have been revoked and assigned again (to this worker, after another one
+   held it), or sought back (fixes 2 and 5: records below the chosen offset found never
+   processed): the offset was chosen from bookkeeping that is void now, and faust sent it
+   anyway, under the current generation. Now each chosen offset carries the partition's
+   epoch (moved by every revoke, assignment and seek back); on the worker's loop, just
+   before the offsets leave for the consumer thread, an offset whose epoch moved is not
+   sent, and one above what the bookkeeping now knows processed is lowered to it; the
+   consumer thread checks the epoch again right before aiokafka's commit. Offsets left out
+   are not remembered as committed: the next interval chooses again. And the worker's own
+   seek backs run in the consumer thread: aiokafka's seek called from the worker's thread
+   raced the consumer thread's draining of the same partition's buffered records, whose
+   end position (`consumed_to`) could overwrite the seek, so the records sought back to
+   were never fetched again. And every position report carries the epoch of *every*
+   partition from when the fetch began, not only of those active then: a partition that
+   became active while the fetch waited was reported without any epoch check (fix 4).
+
 The fixes are in `SafeOffsetsConsumer` (a mixin over faust's aiokafka Consumer) and
 `PositionReportingThread` (over faust's AIOKafkaConsumerThread), wired in by the worker's
 transport. Delivery stays at-least-once: a seek back may replay a few records, which the
@@ -152,8 +174,13 @@ class PositionReportingThread(AIOKafkaConsumerThread):
         # The seek epoch of each partition when the fetch began: a fetch that spans a
         # rebalance or a seek back reports positions the bookkeeping has already voided.
         began = list(active_partitions or ())
+        epochs_now = getattr(self.consumer, "fetch_epochs", None)
         epoch_of = getattr(self.consumer, "fetch_epoch", None)
-        epochs = {tp: epoch_of(tp) for tp in began} if epoch_of else {}
+        # Fix 7: every partition's epoch, not only the active ones': a partition that
+        # becomes active while this fetch waits may return records too.
+        epochs = epochs_now() if epochs_now else {}
+        if epoch_of and not epochs_now:
+            epochs = {tp: epoch_of(tp) for tp in began}
         records = await super()._fetch_records(
             consumer, wanted, timeout=timeout, max_records=max_records
         )
@@ -170,8 +197,20 @@ class PositionReportingThread(AIOKafkaConsumerThread):
                     batch = records.get(tp) if records else None
                     offsets = [r.offset for r in batch] if batch else ()
                     last = offsets[-1] if offsets else None
-                    note(tp, last, state.position, epochs.get(tp), offsets)
+                    epoch = epochs.get(tp, 0) if epochs_now else epochs.get(tp)
+                    note(tp, last, state.position, epoch, offsets)
         return records
+
+    async def _commit(self, offsets: Any) -> bool:
+        """Fix 7, in the consumer thread right before aiokafka's commit: an offset whose
+        partition was revoked, assigned again or sought back since it was chosen is not
+        sent (the worker's loop checked it too, before the hop to this thread)."""
+        still = getattr(self.consumer, "epoch_unchanged", None)
+        if still is not None:
+            offsets = {tp: offset for tp, offset in offsets.items() if still(tp)}
+            if not offsets:
+                return False
+        return bool(await super()._commit(offsets))
 
 
 class SafeOffsetsConsumer:
@@ -198,6 +237,8 @@ class SafeOffsetsConsumer:
         self._resume_wanted = None  # flow epoch of a resume_flow() not yet carried out
         self._resumer = None
         self._announced_epoch = -1
+        self._chosen: dict[Any, int] = {}  # epoch of each partition's chosen offset (fix 7)
+        self._unsent: set[Any] = set()  # chosen, then left out at send time (fix 7)
         # offsets a fetch returned and faust has not handed to the streams yet (fix 5)
         self._expected = defaultdict(lambda: deque(maxlen=EXPECTED_MAX))
         self._healing: set[Any] = set()
@@ -307,6 +348,64 @@ class SafeOffsetsConsumer:
         """The seek epoch of `tp` (read by the consumer thread when a fetch begins)."""
         return self._epoch.get(tp, 0)
 
+    def fetch_epochs(self) -> dict[Any, int]:
+        """Every partition's epoch (read by the consumer thread when a fetch begins; a
+        partition not in it has epoch 0). One C-level copy: safe beside the loop's writes."""
+        return dict(self._epoch)
+
+    # -- fix 7 ----------------------------------------------------------------------------
+
+    def epoch_unchanged(self, tp: Any) -> bool:
+        """`tp`'s offset was chosen in its current epoch (no revoke, assignment or seek
+        back since). Read by the consumer thread too: plain dict reads."""
+        chosen = self._chosen.get(tp)
+        return chosen is not None and chosen == self._epoch.get(tp, 0)
+
+    def still_true(self, offsets: Any) -> dict[Any, int]:
+        """The chosen `offsets` that may still be sent: not those whose partition was
+        revoked, assigned again or sought back since they were chosen (that bookkeeping is
+        void), and none above a record now known unprocessed (a drop fix 5 found while the
+        commit waited, before its seek back moves the epoch)."""
+        sendable: dict[Any, int] = {}
+        for tp, offset in offsets.items():
+            if not self.epoch_unchanged(tp):
+                log.info(
+                    "not committing %d for %s: chosen before a rebalance or seek back", offset, tp
+                )
+                continue
+            lowest = self._unprocessed(tp)
+            if lowest is not None and lowest < offset:
+                log.info(
+                    "committing %d, not %d, for %s: a record below is unprocessed",
+                    lowest,
+                    offset,
+                    tp,
+                )
+                offset = lowest
+            sendable[tp] = offset
+        return sendable
+
+    async def _commit(self, offsets: Any) -> bool:
+        sendable = self.still_true(offsets)
+        self._unsent = {tp for tp, offset in offsets.items() if sendable.get(tp) != offset}
+        if not sendable:
+            return False
+        return bool(await super()._commit(sendable))  # type: ignore[misc]
+
+    async def _seek(self, partition: Any, offset: int) -> None:
+        """faust's seek, run in the consumer thread (fix 7): aiokafka's seek called from
+        this thread raced the consumer thread draining the partition's buffered records,
+        whose end position could overwrite the seek (its `consumed_to` after the seek)."""
+        thread = getattr(self, "_thread", None)
+        if thread is None or not hasattr(thread, "call_thread"):
+            await super()._seek(partition, offset)  # type: ignore[misc]
+            return
+
+        async def seek_there() -> None:
+            thread.seek(partition, offset)
+
+        await thread.call_thread(seek_there)
+
     def note_fetch(
         self,
         tp: Any,
@@ -373,6 +472,7 @@ class SafeOffsetsConsumer:
         if acked:  # faust's own list, unused here: keep it from growing
             acked.clear()
             self._acked_index[tp].clear()  # type: ignore[attr-defined]
+        self._chosen[tp] = self._epoch[tp]  # fix 7: sent only while this holds
         return self.safe_offset(tp)
 
     async def _add_gap(self, tp: Any, offset_from: int, offset_to: int) -> None:
@@ -390,9 +490,16 @@ class SafeOffsetsConsumer:
                 yield tp
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
+        for tp in revoked:
+            self._epoch[tp] += 1  # fix 7: a commit chosen before this is not sent after it
         await super().on_partitions_revoked(revoked)  # type: ignore[misc]
         for tp in revoked:
             self._forget(tp)
+
+    async def on_partitions_assigned(self, assigned: Any, generation_id: int = 0) -> None:
+        for tp in assigned:
+            self._epoch[tp] += 1  # fix 7: a new assignment voids what was chosen before
+        await super().on_partitions_assigned(assigned, generation_id)  # type: ignore[misc]
 
     def _forget(self, tp: Any) -> None:
         self._epoch[tp] += 1
@@ -480,9 +587,12 @@ class SafeOffsetsConsumer:
         if not await self._drain_producer_buffer():
             log.info("producer buffer not drained; committing at the next interval")
             return False
+        self._unsent = set()
         did_commit = await super()._commit_offsets(  # type: ignore[misc]
             offsets, start_new_transaction=start_new_transaction
         )
+        for tp in self._unsent:  # fix 7: left out at send time, not committed
+            self._committed_offset.pop(tp, None)  # type: ignore[attr-defined]
         if not did_commit:
             # faust recorded these as committed regardless: forget that, so the next
             # commit interval sends them again.

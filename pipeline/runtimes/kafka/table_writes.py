@@ -45,40 +45,30 @@ class WriteBehind:
         self._publishing = asyncio.Lock()  # one `publish` at a time (see there)
 
     def put(self, table: Any, key: Any, value: Any) -> None:
-        """Set `key` in `table` now (inside a stream event); its changelog record follows at
-        the next flush. Only the changelog is deferred: faust's Table.__setitem__ is
-        exactly `on_key_set` (changelog, TTL, sensors) plus the store write below, and the
-        tables here have no TTL."""
+        """Set `key` in `table` now (inside a stream event); its changelog record follows
+        at the next commit (`publish`). Only the changelog is deferred: faust's
+        Table.__setitem__ is exactly `on_key_set` (changelog, TTL, sensors) plus the store
+        write below, and the tables here have no TTL."""
         partition = table.partition_for_key(key)  # the current event's partition
         table.data[key] = value
         self._pending.setdefault(table, {})[key] = (partition, value)
 
     def delete(self, table: Any, key: Any) -> None:
-        """Remove `key` now; its tombstone (value None, as faust's own delete sends) follows
-        at the next flush in place of any pending value, so a deleted key cannot come back
-        on recovery from a value written before it."""
+        """Remove `key` now; its tombstone (value None, as faust's own delete sends)
+        follows at the next `publish` in place of any pending value, so a deleted key
+        cannot come back on recovery from a value written before it."""
         if key not in table.data:
             return
         partition = table.partition_for_key(key)
         del table.data[key]
         self._pending.setdefault(table, {})[key] = (partition, None)
 
-    def flush(self) -> int:
-        """Queue the latest value of every pending key on its changelog (faust's producer
-        buffer, which faust drains before committing offsets). How many records."""
-        sent = 0
-        pending, self._pending = self._pending, {}
-        for table, writes in pending.items():
-            for key, (partition, value) in writes.items():
-                table.send_changelog(partition, key, value)
-                sent += 1
-        return sent
-
     async def publish(self) -> int:
-        """As `flush`, each record handed straight to the producer (`publish_changelog` of
-        changelog_guard.py) instead of faust's buffer, which sends one per turn of the
-        event loop: a commit flushing a second's worth of contacts (two changes each) kept
-        it over its limit, and faust's delivery and the agent's queued runs waited on it.
+        """Hand the latest value of every pending key to its changelog: straight to the
+        producer (`publish_changelog` of changelog_guard.py), not through faust's buffer,
+        which sends one per turn of the event loop: a commit flushing a second's worth of
+        contacts (two changes each) kept it over its limit, and faust's delivery and the
+        agent's queued runs waited on it.
         faust's commit then flushes the producer before the offsets go out, as before.
         A table without `publish_changelog` (not guarded) goes through `send_changelog`.
         Interrupted (a cancelled commit), the writes not yet handed over are pending

@@ -4,6 +4,7 @@ are open; decided invitations leave no keys behind; a replay decides exactly ali
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 import sqlite3
@@ -243,7 +244,7 @@ def test_state_adapters_delete() -> None:
     kafka_state.delete("b")
     kafka_state.delete("never-there")
     assert kafka_state.get("b") is None and dict(table) == {"c": {"x": 3}}
-    writes.flush()
+    asyncio.run(writes.publish())
     assert table.sent == [("b", None), ("c", {"x": 3})]
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from types import SimpleNamespace
 from typing import Any, NoReturn
 
 import pytest
@@ -21,6 +22,7 @@ from pipeline.runtimes.kafka.changelog_guard import (
     DeliveryCancelled,
     DeliveryLedger,
     callbacks_settled,
+    guard_changelog,
 )
 from pipeline.runtimes.kafka.in_place import Outage
 
@@ -124,3 +126,52 @@ def test_the_ledger_keeps_what_is_in_flight_and_drops_what_was_delivered() -> No
         assert ledger.failed() is None  # looked at once
 
     asyncio.run(play())
+
+
+class _RefusingTopic:
+    """A changelog topic whose publish raises before the producer has the record (the
+    producer stopping, a serializer or partitioner error): no record future is handed out."""
+
+    def as_future_message(self, **kwargs: Any) -> Any:
+        sent: Any = asyncio.get_running_loop().create_future()
+        sent.message = SimpleNamespace(key=b"k", value=b"v", headers=None)
+        return sent
+
+    async def publish_message(self, sent: Any) -> None:
+        raise RuntimeError("the producer is not running")
+
+
+def test_a_changelog_send_that_raises_fails_the_next_commit() -> None:
+    """publish_changelog (the commit's deferred table writes) sets the error on the change's
+    future, whose callback stops the worker a loop turn later; the commit's own look
+    (the producer's ledger) must see it too, or its offsets could go out first."""
+    ledger = DeliveryLedger()
+    app = SimpleNamespace(
+        producer=SimpleNamespace(ledger=ledger),
+        conf=SimpleNamespace(producer_max_request_size=1 << 20),
+    )
+    table = SimpleNamespace(
+        name="contacts",
+        app=app,
+        changelog_topic=_RefusingTopic(),
+        key_serializer=None,
+        value_serializer=None,
+        _on_changelog_sent=None,
+        send_changelog=lambda *args: None,
+    )
+    stopped: list[str] = []
+
+    def give_up(what: str, exc: BaseException) -> NoReturn:
+        stopped.append(what)
+        raise Stopped(what)
+
+    async def commit_after_a_refused_write() -> None:
+        guard_changelog(table, Outage(limit_seconds=1, give_up=give_up))
+        sent = await table.publish_changelog(0, b"k", b"v")
+        assert sent.done() and isinstance(sent.exception(), RuntimeError)
+        # No loop turn yet: the change's own callback has not stopped the worker ...
+        assert stopped == []
+        with pytest.raises(Stopped):  # ... but the commit's look at the ledger does
+            await callbacks_settled(ledger, Outage(limit_seconds=1, give_up=give_up))
+
+    asyncio.run(commit_after_a_refused_write())

@@ -95,9 +95,9 @@ def test_deferred_writes_are_visible_at_once_and_sent_once_per_key() -> None:
     table.partition = 3
     writes.put(table, "paspoort|balie", {"n": 9})
     assert table.sent == [] and len(writes) == 2
-    assert writes.flush() == 2
+    assert asyncio.run(writes.publish()) == 2
     assert sorted(table.sent) == [(0, "zaak|web", {"n": 4}), (3, "paspoort|balie", {"n": 9})]
-    assert writes.flush() == 0 and len(writes) == 0
+    assert asyncio.run(writes.publish()) == 0 and len(writes) == 0
 
 
 class _GuardedTable(_Table):
