@@ -119,6 +119,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import defaultdict, deque
 from typing import Any
 
@@ -130,6 +131,7 @@ log = logging.getLogger(__name__)
 EXPECTED_MAX = 100_000  # fetched, not yet handed over offsets kept per partition (fix 5)
 DRAIN_TIMEOUT = 30.0  # seconds a commit waits for the table changelog writes before it
 REBALANCE_WAIT = 120.0  # seconds a seek back of dropped records waits for a rebalance
+SLOW_COMMIT = 2.0  # seconds from choosing offsets to sending them past which that is logged
 
 # (last offset the latest fetch returned for the partition or None, position after it)
 Fetched = tuple[int | None, int]
@@ -239,6 +241,7 @@ class SafeOffsetsConsumer:
         self._announced_epoch = -1
         self._chosen: dict[Any, int] = {}  # epoch of each partition's chosen offset (fix 7)
         self._unsent: set[Any] = set()  # chosen, then left out at send time (fix 7)
+        self._chose_at = time.monotonic()  # when the latest commit chose its offsets
         # offsets a fetch returned and faust has not handed to the streams yet (fix 5)
         self._expected = defaultdict(lambda: deque(maxlen=EXPECTED_MAX))
         self._healing: set[Any] = set()
@@ -388,6 +391,13 @@ class SafeOffsetsConsumer:
     async def _commit(self, offsets: Any) -> bool:
         sendable = self.still_true(offsets)
         self._unsent = {tp for tp, offset in offsets.items() if sendable.get(tp) != offset}
+        waited = time.monotonic() - self._chose_at
+        if waited > SLOW_COMMIT:  # the case fix 7 is about: logged, so it can be followed
+            log.info(
+                "offsets chosen %.1f s ago, sending: %s",
+                waited,
+                ", ".join(f"{tp.topic}/{tp.partition}={o}" for tp, o in sendable.items()),
+            )
         if not sendable:
             return False
         return bool(await super()._commit(sendable))  # type: ignore[misc]
@@ -482,6 +492,7 @@ class SafeOffsetsConsumer:
         worker runs. Commit by position needs no gaps."""
 
     def _filter_tps_with_pending_acks(self, topics: Any = None) -> Any:
+        self._chose_at = time.monotonic()  # a commit begins: its offsets are chosen now
         acks_enabled = self.app.topics.acks_enabled_for  # type: ignore[attr-defined]
         for tp in self.assignment():  # type: ignore[attr-defined]
             if not acks_enabled(tp.topic):
