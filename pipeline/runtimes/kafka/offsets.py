@@ -415,6 +415,11 @@ class SafeOffsetsConsumer:
             thread.seek(partition, offset)
 
         await thread.call_thread(seek_there)
+        # A fetch the thread began between the caller's bookkeeping (`_rewind`) and this
+        # seek read the old position: what it reports is void too.
+        self._epoch[partition] += 1
+        self._expected.pop(partition, None)
+        self._fetched.pop(partition, None)
 
     def note_fetch(
         self,

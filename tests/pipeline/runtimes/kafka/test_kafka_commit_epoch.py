@@ -255,11 +255,18 @@ class ConsumerThread:
 
 
 def test_the_worker_seeks_back_in_the_consumer_thread() -> None:
+    """Fix 5's seek back of p0 to 234: aiokafka's seek runs on the consumer thread, where no
+    drain of p0 can be under way at the same time; a fetch that thread began before the
+    seek (after the bookkeeping was rewound) reports the old position, which is void."""
     with ThreadPoolExecutor(max_workers=1) as pool:
         worker, thread = Worker(), ConsumerThread(pool)
         worker._thread = thread
+        worker._rewind(P0, 234)
+        began = worker.fetch_epoch(P0)  # a fetch begins before the seek is carried out
         asyncio.run(worker._seek(P0, 234))
+        worker.note_fetch(P0, 260, 261, began, list(range(241, 261)))  # from the old position
     assert thread.sought_on == [(thread.ident, P0, 234)]
+    assert worker._fetched.get(P0) is None and not worker._expected.get(P0)
 
 
 class Fetcher:
