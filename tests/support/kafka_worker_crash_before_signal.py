@@ -5,7 +5,11 @@ tests/pipeline/runtimes/kafka/test_kafka_pending_replay.py only: the harness sta
 module instead of the worker when its env holds KLANTSIGNAAL_TEST_CRASH_MARKER (a path; the
 crash happens only while that file does not exist, so the restarted worker runs normally).
 Arguments name offset or stage fixes to switch off (tests/support/kafka_worker_without_fix.py),
-e.g. `pending-taken`. Nothing in pipeline/ reads these variables.
+e.g. `pending-taken`. With KLANTSIGNAAL_TEST_CRASH_UNCOMMITTED also set, the armed worker commits
+no offsets at all (and so flushes no deferred table write): everything it processed before
+the crash is in memory only, as in a crash just before the first commit
+(tests/pipeline/runtimes/kafka/test_kafka_context_first.py). Nothing in pipeline/ reads
+these variables.
 """
 
 from __future__ import annotations
@@ -21,6 +25,17 @@ from pipeline.runtimes.kafka import worker
 from tests.support.kafka_worker_without_fix import switch_off
 
 _send = Producer.send
+_commit_offsets = worker._Consumer._commit_offsets
+
+
+def _armed() -> bool:
+    return not Path(os.environ["KLANTSIGNAAL_TEST_CRASH_MARKER"]).exists()
+
+
+async def _commit_unless_armed(self: Any, offsets: Any, start_new_transaction: bool = True) -> bool:
+    if _armed():
+        return False  # nothing committed, no deferred table write flushed
+    return await _commit_offsets(self, offsets, start_new_transaction=start_new_transaction)
 
 
 async def _send_or_crash(self: Any, topic: str, *args: Any, **kwargs: Any) -> Any:
@@ -38,4 +53,6 @@ if __name__ == "__main__":
         switch_off(name)
         print(f"fix switched off: {name}", flush=True)
     Producer.send = _send_or_crash  # type: ignore[method-assign]
+    if os.environ.get("KLANTSIGNAAL_TEST_CRASH_UNCOMMITTED"):
+        worker._Consumer._commit_offsets = _commit_unless_armed  # type: ignore[method-assign]
     worker.main()

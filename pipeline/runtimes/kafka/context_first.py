@@ -152,9 +152,9 @@ class ContextFirstConsumer:
         ]
         return max(known) if known else None
 
-    async def _end_offsets(self, tps: list[Any]) -> dict[Any, int]:
+    async def _end_offsets(self, tps: list[Any], limit: float) -> dict[Any, int]:
         try:
-            ends = await self.highwaters(*tps)  # type: ignore[attr-defined]
+            ends = await asyncio.wait_for(self.highwaters(*tps), limit)  # type: ignore[attr-defined]
         except Exception as exc:  # retried while the stall bound allows
             log.warning("end offsets of %s not read: %r", tps, exc)
             return {}
@@ -169,7 +169,8 @@ class ContextFirstConsumer:
             if self.should_stop:  # type: ignore[attr-defined]
                 return
             if len(ends) < len(partners):
-                ends.update(await self._end_offsets([p for p in partners if p not in ends]))
+                missing = [p for p in partners if p not in ends]
+                ends.update(await self._end_offsets(missing, max(1.0, plan.stall_seconds)))
                 if len(ends) == len(partners):
                     for tp, first in self._held.items():
                         need = ", ".join(f"{p} to {ends[p]}" for p in first)
