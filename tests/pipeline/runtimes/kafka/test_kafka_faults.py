@@ -283,6 +283,14 @@ class ReadinessWatch:
         self._thread.start()
         return self
 
+    def wait_ready_again(self, since: int, timeout: float) -> None:
+        """Until the worker answered 503 (a rebalance) after answer number `since` and
+        answers 200 again."""
+        deadline = time.monotonic() + timeout
+        while not (503 in self.answers[since:] and self.answers[-1] == 200):
+            assert time.monotonic() < deadline, f"not ready again: {self.answers}"
+            time.sleep(0.1)
+
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join(5)
@@ -318,9 +326,15 @@ def test_a_second_worker_joining_and_leaving_skips_nothing(
             second.start_worker()  # rebalance: partitions move while records are queued
             time.sleep(2.5)
             second.kill_worker()  # and back, after a session timeout
+            killed = len(ready.answers)
             flow.wait()
             assert_complete(sink, flow)
             first.wait_monitoring_done()
+            # The killed worker keeps its partitions until its 10 s session timeout; the
+            # 10 s for the commits count from when the first one has them back (ready
+            # again after a rebalance since the kill): the outputs can be complete before
+            # that (the killed worker processed them and was killed before committing).
+            ready.wait_ready_again(since=killed, timeout=60.0)
             first.wait_committed(timeout=10.0)
         # ready, then not ready while its partitions moved, then ready again
         answers = ready.answers
