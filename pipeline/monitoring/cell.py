@@ -30,14 +30,16 @@ def observe_cell(
     store: Store | None = None,
     key: str = "",
     position: Position | None = None,
+    window: list[int] | None = None,
 ) -> list[Finding]:
     """Feed one observation's outcomes into the cell's charts (cell mutated in place).
 
     `invited`/`answered` (contactIds) feed the response-rate chart through the pending
     invitations, which live in `store` under keys starting with the cell's `key`
     (pipeline/monitoring/response.py); without a store the chart is not fed. `position`:
-    where the observation came from, for counting it once (pipeline/monitoring/dedup.py)."""
-    remember(cell, observation_id, position)
+    where the observation came from, and `window` its log's window (changed in place), for
+    counting it once (pipeline/monitoring/dedup.py)."""
+    remember(cell, observation_id, position, window)
     cell.pop("pending", None)  # the layout before the queues had their own keys
     cell.pop("early", None)
     found: list[Finding] = []

@@ -26,7 +26,7 @@ from pipeline.identity import contact_key
 from pipeline.monitoring.batches import observations_of
 from pipeline.monitoring.cell import already_seen, examples, new_cell, observe_cell
 from pipeline.monitoring.charts import Finding, MonitorConfig
-from pipeline.monitoring.dedup import position_of
+from pipeline.monitoring.dedup import load_window, position_of, save_window, upgrade
 from pipeline.monitoring.outcomes import (
     METRICS,
     Outcomes,
@@ -209,8 +209,12 @@ class MonitoringStage:
         key = cell_key(obs.dienst.code, obs.kanaal)
         cells = state["monitor_cells"]
         cell = cells.get(key) or new_cell()
+        upgraded = upgrade(cell, cells, key)  # a cell of the previous layout (dedup.py)
         at = position_of(obs.bronpositie)  # where it came from (dedup.py), None on old ones
-        if already_seen(cell, obs.observation_id, at):
+        window = load_window(cells, key, at)  # its log's window in this cell
+        if already_seen(cell, obs.observation_id, at, window):
+            if upgraded:
+                cells.put(key, cell)
             return []  # a replayed observation must not count twice
         on = self.response_chart
         invited = obs.contact_id if on and obs.bron == "invitation" else None
@@ -227,8 +231,11 @@ class MonitoringStage:
             store=cells if on else None,
             key=key,
             position=at,
+            window=window,
         )
         cells.put(key, cell)
+        if at is not None:
+            save_window(cells, key, at, window)
         out = []
         for finding in found:
             alert = service_alert(obs.dienst, obs.kanaal, finding, examples(cell, finding.metric))

@@ -228,7 +228,7 @@ def _buffer_unguarded(buffer: Any) -> None:
     return None  # an error sending a buffered change crashes faust's buffer, as before
 
 
-def _ids_only(cell: Any, observation_id: str, at: Any = None) -> bool:
+def _ids_only(cell: Any, observation_id: str, at: Any = None, window: Any = None) -> bool:
     """The monitor's dedup before the positions: the cell's last 100 ids only."""
     return observation_id[:16] in cell["seen"]
 

@@ -14,6 +14,7 @@ from typing import Any
 from pipeline.monitoring.batches import coalesce
 from pipeline.monitoring.cell import SEEN_IDS
 from pipeline.monitoring.charts import MonitorConfig
+from pipeline.monitoring.dedup import LOG_WINDOW
 from pipeline.monitoring.outcomes import CONTACT_FAILED
 from pipeline.monitoring.pending import MemoryStore
 from pipeline.processing import Output, outputs, positioned, process_record, record_items
@@ -72,6 +73,30 @@ def _counted(store: MemoryStore) -> int:
     return store[CELL]["charts"][CONTACT_FAILED]["n"]
 
 
+def _windows(store: MemoryStore) -> list[str]:
+    """The logs that have a window in the cell (dedup.window_key)."""
+    prefix = f"{CELL}|b|"
+    return sorted(k.removeprefix(prefix) for k in store if k.startswith(prefix))
+
+
+def _at(log: str, offset: int, item: int = 0) -> CloudEvent:
+    """An observation of the cell from `offset` of `log` (its own id), failed contacts at
+    one in seven."""
+    obs = MonitorObservation(
+        observation_id=derived_id("test-observation", log, str(offset), str(item)),
+        bron="contact",
+        oorzaak_id=f"cause-{log}-{offset}-{item}",
+        dienst=Dienst("paspoort", "Paspoort"),
+        kanaal="telefoon",
+        waargenomen_op=iso(T0 + timedelta(seconds=offset)),
+        uitkomsten={CONTACT_FAILED: offset % 7 == 3},
+        bronpositie={"log": log, "offset": offset, "item": item},
+    )
+    event = new_event(MONITOR_OBSERVATION.name, obs.to_dict(), source="/t", key=CELL)
+    stamped = {**event.__dict__, "dataschema": schema_id(MONITOR_OBSERVATION.name)}
+    return built({**stamped, "id": obs.observation_id})
+
+
 def test_a_replay_of_more_than_the_window_of_one_cell_counts_nothing_twice() -> None:
     events = [_observation(n) for n in range(300)]
     store = MemoryStore()
@@ -118,7 +143,7 @@ def test_two_logs_and_two_items_of_a_record_each_count_once() -> None:
     assert _counted(store) == 360
     _run(store, events[100:])  # a replay across both logs
     assert _counted(store) == 360
-    assert sorted(store[CELL]["logs"]) == ["contact-events/1", "survey-responses/1"]
+    assert _windows(store) == ["contact-events/1", "survey-responses/1"]
 
 
 def test_old_records_without_a_position_keep_the_id_window() -> None:
@@ -127,7 +152,7 @@ def test_old_records_without_a_position_keep_the_id_window() -> None:
     old = [_observation(n, log=None) for n in range(150)]
     store = MemoryStore()
     _run(store, old)
-    assert "seen_at" not in store[CELL], "the old layout stays as long as nothing is placed"
+    assert _windows(store) == [], "the old layout stays as long as nothing is placed"
     _run(store, old[-60:])
     assert _counted(store) == 150
     new = [_observation(n) for n in range(150, 400)]
@@ -138,21 +163,66 @@ def test_old_records_without_a_position_keep_the_id_window() -> None:
     assert _counted(store) == 400
 
 
-def test_the_cell_stays_small() -> None:
-    """The dedup state of a cell fed from 24 logs (3 topics x 8 partitions) at high
-    offsets: under 4.5 KiB of JSON (the ids alone are about 1.9 KiB; measured 4,153 bytes
-    with offsets of 6 million, the cell's charts and examples come on top)."""
-    events = [
-        _observation(n, f"{t}/{n % 8}", n % 2)
-        for n in range(2_000_000, 2_000_600)
-        for t in ("contact-events", "survey-responses", "page-feedback")[n % 3 : n % 3 + 1]
-    ]
+def test_what_an_observation_writes_stays_small() -> None:
+    """A cell fed from 24 logs (3 topics x 8 partitions) at offsets of 6 million, every
+    window full: an observation rewrites the cell's ids and ONE window (its log's), not
+    the positions of every log. Measured: ids 1,910 bytes, a window 517 (the previous
+    layout wrote 4,153 bytes of dedup state per observation, and a shared window)."""
+    topics = ("contact-events", "survey-responses", "page-feedback")
+    events = [_at(f"{topics[n % 3]}/{n % 8}", 3 * n, n % 2) for n in range(2_000_000, 2_003_000)]
     store = MemoryStore()
     _run(store, events)
+    assert len(_windows(store)) == 24
+    ids = len(json.dumps({"seen": store[CELL]["seen"]}, separators=(",", ":")))
+    window = max(
+        len(json.dumps(store[f"{CELL}|b|{log}"], separators=(",", ":"))) for log in _windows(store)
+    )
+    assert ids + window < 2.6 * 1024, (ids, window)
+    assert len(store[f"{CELL}|b|contact-events/0"]["w"]) == 2 + 2 * LOG_WINDOW
+
+
+def test_a_busy_log_does_not_push_a_quiet_logs_positions_out() -> None:
+    """Worker A counted offsets 500-549 and 551-600 of partition 0 for this cell, but
+    faust dropped 550 on its way (fetched again later); the partition moves to worker B,
+    while the cell's observations from other partitions keep coming. When B processes 550
+    for the first time it must count; a replay of the rest of partition 0 must not. With
+    one window shared by all logs the other partitions pushed 551+ out, partition 0's mark
+    rose above 550 and 550 was thrown away as a repeat."""
+    p0 = [_at("contact-events/0", offset) for offset in range(500, 601)]
+    others = [_at(f"contact-events/{p}", 1000 + n) for n in range(100) for p in (1, 2, 3)]
+    store = MemoryStore()
+    _run(store, [e for e in p0 if e.data["bronpositie"]["offset"] != 550] + others)
+    assert _counted(store) == 100 + 300
+    _run(store, [p0[50]])  # offset 550, for the first time
+    assert _counted(store) == 401
+    _run(store, p0 + others[-150:])  # replayed
+    assert _counted(store) == 401
+
+
+def test_a_cell_of_the_previous_layout_is_rewritten_per_log() -> None:
+    """A cell written before the windows per log (`seen_at` beside the ids, `logs`,
+    `marks`), to which an older worker then appended an id without a position: the ids
+    and positions no longer line up (`len(seen_at) != len(seen)` did not notice, both
+    holding 100), and the observation whose id it pushed out, with its position still in
+    `seen_at` but above the mark, was counted again when replayed. Now every position of
+    `seen_at` goes into its log's window, the marks are kept, and nothing counts twice."""
+    events = [_observation(n) for n in range(150)]
+    store = MemoryStore()
+    _run(store, events[:120])
     cell = store[CELL]
-    dedup = {k: cell[k] for k in ("seen", "seen_at", "logs", "marks")}
-    size = len(json.dumps(dedup, separators=(",", ":")))
-    assert size < 4.5 * 1024, size
+    store.pop(f"{CELL}|b|contact-events/0", None)  # (none in the previous layout)
+    # As the previous version left it: the last 100 positions (observations 20-119) beside
+    # the ids, observation 19's as the mark; then an older worker's id pushed 20's out.
+    cell["seen_at"] = [[0, 3 * n, 0] for n in range(20, 120)]
+    cell["logs"], cell["marks"] = ["contact-events/0"], [[3 * 19, 0]]
+    cell["seen"] = [*cell["seen"], "older-worker-id1"][-SEEN_IDS:]
+    store.put(CELL, cell)
+    _run(store, [events[20]])  # its id is gone, its position not: a repeat
+    assert _counted(store) == 120
+    _run(store, events)  # 0-19 by the mark, 20-119 by the window, then 30 new ones
+    assert _counted(store) == 150
+    assert not {"seen_at", "logs", "marks"} & set(store[CELL])
+    assert _windows(store) == ["contact-events/0"]
 
 
 def test_the_runtimes_place_a_records_observations_in_order() -> None:
@@ -172,18 +242,3 @@ def test_the_runtimes_place_a_records_observations_in_order() -> None:
     assert event is not None and event.dataschema == schema_id(MONITOR_OBSERVATION.name)
     assert validate_data(MONITOR_OBSERVATION.name, event.data) == []
     assert positioned(placed, "x/1", 99) == placed, "a placed observation keeps its position"
-
-
-def test_a_cell_an_older_worker_wrote_to_is_read_as_ids_only() -> None:
-    """During a rolling upgrade an older worker appends ids without positions to a cell a
-    newer one wrote: its positions no longer line up with the ids and are let go (the id
-    window as before), nothing breaks and nothing in the window counts twice."""
-    events = [_observation(n) for n in range(150)]
-    store = MemoryStore()
-    _run(store, events[:120])
-    cell = store[CELL]
-    cell["seen"] = [*cell["seen"], "older-worker-id1"][-SEEN_IDS:]  # as an older worker did
-    store.put(CELL, cell)
-    _run(store, events[100:])
-    assert _counted(store) == 150
-    assert len(store[CELL]["seen_at"]) == len(store[CELL]["seen"])
