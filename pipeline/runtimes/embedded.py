@@ -170,11 +170,21 @@ class SQLiteState:
     `prefetch` reads the stored values of a batch's keys in one query per 500 keys (the
     transaction holds the write lock, so they cannot change underneath); `get` still
     gives a fresh value on every call: decoded, or once after a put the value its NaN
-    check decoded from the same JSON (stages mutate what they get)."""
+    check decoded from the same JSON (stages mutate what they get).
 
-    def __init__(self, conn: sqlite3.Connection, namespace: str):
+    `hand_over` (a stage's `handed_over_states`): the value a put hands over is kept as it
+    is, not written to JSON, and the next `get` of the key hands that same object back,
+    after writing its JSON (the value a failed record's changes cannot reach, as above):
+    one JSON write per put-then-get instead of a write and a read. Only for a stage that
+    neither keeps nor shares what it puts (its own dicts and lists of JSON types: the
+    monitor's cells, windows and queue chunks, read and rewritten for every observation
+    of a batch)."""
+
+    def __init__(self, conn: sqlite3.Connection, namespace: str, hand_over: bool = False):
         self._conn = conn
         self._namespace = namespace
+        self._hand_over = hand_over
+        self._owned: dict[str, dict[str, Any]] = {}  # hand_over: put, not yet JSON
         self._unwritten: dict[str, str | None] = {}  # None: delete
         self._stored: dict[str, str | None] = {}  # prefetched: the stored JSON, or None
         # key -> the latest value put, decoded from its JSON by the put's NaN check
@@ -195,6 +205,10 @@ class SQLiteState:
                 self._stored[key] = found.get(key)
 
     def get(self, key: str) -> dict[str, Any] | None:
+        owned = self._owned.pop(key, None)
+        if owned is not None:  # hand_over: the object put, its JSON written now
+            self._unwritten[key] = jsonfast.dumps_str(owned)
+            return owned
         if key in self._unwritten and self._unwritten[key] is None:
             return None
         back = self._read_back.pop(key, _NONE)
@@ -214,6 +228,10 @@ class SQLiteState:
         return jsonfast.loads(value) if value is not None else None
 
     def put(self, key: str, value: dict[str, Any]) -> None:
+        if self._hand_over:
+            self._owned[key] = value
+            self._read_back.pop(key, None)
+            return
         text, back = jsonfast.dumps_read_back(value)
         self._unwritten[key] = text.decode()
         if back is jsonfast.NOT_READ:
@@ -223,9 +241,13 @@ class SQLiteState:
 
     def delete(self, key: str) -> None:
         self._unwritten[key] = None
+        self._owned.pop(key, None)
         self._read_back.pop(key, None)
 
     def flush(self) -> None:
+        for key, value in self._owned.items():
+            self._unwritten[key] = jsonfast.dumps_str(value)
+        self._owned.clear()
         items = self._unwritten.items()
         self._conn.executemany(
             "INSERT INTO state (namespace, key, value) VALUES (?, ?, ?) "
@@ -298,7 +320,8 @@ class EmbeddedRuntime:
         )
         if not records:
             return 0
-        states = {name: SQLiteState(conn, name) for name in stage.state_names}
+        handed = getattr(stage, "handed_over_states", ())
+        states = {name: SQLiteState(conn, name, name in handed) for name in stage.state_names}
         keys = [rec.key for rec in records if rec.key is not None]
         for state in states.values():
             state.prefetch(keys)  # stages key their state by the record's key (klant, cell)

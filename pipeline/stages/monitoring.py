@@ -188,6 +188,10 @@ class MonitoringStage:
     # The response-rate chart; its open invitations live under keys of their own in
     # monitor_cells ("<cell>|p|...", pipeline/monitoring/pending.py), beside the cell.
     response_chart: bool = True
+    # What it puts in monitor_cells (cells, dedup windows, queue chunks) are its own dicts
+    # and lists of JSON types, neither kept nor shared after the put: the embedded state
+    # may hand them back to the next observation without reading JSON (SQLiteState).
+    handed_over_states: tuple[str, ...] = ("monitor_cells",)
 
     def process(self, topic: str, event: CloudEvent, state: Mapping[str, State]) -> list[Emit]:
         """One observation, or a coalesced record's observations in order, each counted

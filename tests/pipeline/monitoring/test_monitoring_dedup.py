@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from pipeline.monitoring.batches import coalesce
@@ -242,3 +243,24 @@ def test_the_runtimes_place_a_records_observations_in_order() -> None:
     assert event is not None and event.dataschema == schema_id(MONITOR_OBSERVATION.name)
     assert validate_data(MONITOR_OBSERVATION.name, event.data) == []
     assert positioned(placed, "x/1", 99) == placed, "a placed observation keeps its position"
+
+
+def test_the_embedded_monitor_state_is_the_same_handed_over_or_not(tmp_path: Path) -> None:
+    """The monitoring stage's values handed over between observations (SQLiteState's
+    `hand_over`, the stage's `handed_over_states`) give the same cells, windows, queues
+    and alerts as JSON written and read for every observation."""
+    from pipeline.runtimes.embedded import EventLog, SQLiteState
+
+    topics = ("contact-events", "survey-responses")
+    events = [_observation(n, f"{topics[n % 2]}/{n % 3}") for n in range(260)]
+    replay = _runs(events[100:], 9)
+    found = []
+    for hand_over in (False, True):
+        log = EventLog(tmp_path / f"{hand_over}.db")
+        with log.transaction() as conn:
+            state = SQLiteState(conn, "monitor_cells", hand_over=hand_over)
+            alerts = _run(state, _runs(events, 7) + replay, warmup=40)  # type: ignore[arg-type]
+            state.flush()
+            rows = conn.execute("SELECT key, value FROM state ORDER BY key").fetchall()
+        found.append((alerts, rows))
+    assert found[0] == found[1] and found[0][0], "the same alerts and state, and alerts"

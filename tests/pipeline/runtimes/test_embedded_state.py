@@ -65,3 +65,29 @@ def test_a_nan_a_delete_and_a_value_without_nulls_replace_what_a_put_read_back(
         state.put("k", _cell())
         state.put("k", {"no": "nulls"})  # orjson's text, not read back: the older one must go
         assert state.get("k") == {"no": "nulls"}
+
+
+def test_a_handed_over_value_comes_back_once_and_its_json_stays(tmp_path: Path) -> None:
+    """`hand_over` (the monitor's cells): a get after a put hands back the object put, and
+    writes its JSON first, so what a failing record then changes in it is not kept; the
+    next get decodes that JSON; flush writes it; a delete drops it."""
+    log = EventLog(tmp_path / "log.db")
+    with log.transaction() as conn:
+        state = SQLiteState(conn, "monitor_cells", hand_over=True)
+        put = _cell()
+        state.put("x", put)
+        assert "x" not in state._unwritten, "no JSON yet"
+        first = state.get("x")
+        assert first is put and state._unwritten["x"] == jsonfast.dumps_str(_cell())
+        first["seen"].append("the stage mutates what it got, then fails")
+        again = state.get("x")
+        assert again == _cell() and again is not first
+        again["seen"].append("c")
+        state.put("x", again)
+        state.put("gone", _cell())
+        state.delete("gone")
+        state.flush()
+        assert state.get("gone") is None
+        assert state.get("x") == {**_cell(), "seen": ["a", "b", "c"]}
+    with log.transaction() as conn:
+        assert SQLiteState(conn, "monitor_cells").get("x") == {**_cell(), "seen": ["a", "b", "c"]}
