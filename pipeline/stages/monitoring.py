@@ -26,7 +26,7 @@ from pipeline.identity import contact_key
 from pipeline.monitoring.batches import observations_of
 from pipeline.monitoring.cell import already_seen, examples, new_cell, observe_cell
 from pipeline.monitoring.charts import Finding, MonitorConfig
-from pipeline.monitoring.dedup import load_window, position_of, save_window, upgrade
+from pipeline.monitoring.dedup import load_window, position_of, save_window, upgrade, window_key
 from pipeline.monitoring.outcomes import (
     METRICS,
     Outcomes,
@@ -192,6 +192,11 @@ class MonitoringStage:
     # and lists of JSON types, neither kept nor shared after the put: the embedded state
     # may hand them back to the next observation without reading JSON (SQLiteState).
     handed_over_states: tuple[str, ...] = ("monitor_cells",)
+
+    def keys_beside(self, key: str, log: str) -> tuple[str, ...]:
+        """Keys read with a record of cell `key` from `log`: its window (for the embedded
+        runtime's prefetch, one query per batch instead of one per window)."""
+        return (window_key(key, log),)
 
     def process(self, topic: str, event: CloudEvent, state: Mapping[str, State]) -> list[Emit]:
         """One observation, or a coalesced record's observations in order, each counted
