@@ -35,11 +35,6 @@ class Store(Protocol):
     def delete(self, key: str) -> None: ...
 
 
-def index_key(prefix: str, key: str) -> str:
-    """Where the queue under `prefix` keeps the chunk number of its entry `key`."""
-    return f"{prefix}|i|{key}"
-
-
 def new_meta() -> dict[str, Any]:
     # h: head chunk, t: tail chunk, tn: entries pushed into the tail chunk, n: entries in
     # the queue, next: deadline of the head entry (None: unknown or empty)
@@ -62,7 +57,7 @@ class Queue:
         return f"{self.prefix}|q|{n}"
 
     def _index_key(self, key: str) -> str:
-        return index_key(self.prefix, key)
+        return f"{self.prefix}|i|{key}"
 
     def _chunk(self, n: int) -> dict[str, list[int]]:
         if n not in self._chunks:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from pipeline.monitoring.pending import Queue, Store, index_key, new_meta
+from pipeline.monitoring.pending import Queue, Store, new_meta
 from pipeline.times import parse_time
 
 KEY_CHARS = 16
@@ -35,16 +35,6 @@ EARLY_BUDGET = 16  # early answers expired per observation at most
 
 def pending_key(contact_id: str) -> str:
     return hashlib.sha256(contact_id.encode()).hexdigest()[:KEY_CHARS]
-
-
-def queue_keys(prefix: str, bron: str, contact_id: str | None) -> tuple[str, ...]:
-    """The state keys `response_outcomes` looks up first for an invitation or an answer
-    (`bron`) of `contact_id` in the cell `prefix`: its entries' index keys in both queues
-    (mostly absent), for a runtime to read them with its other keys in one go."""
-    if contact_id is None or bron not in ("invitation", "response"):
-        return ()
-    key = pending_key(contact_id)
-    return (index_key(f"{prefix}|p", key), index_key(f"{prefix}|e", key))
 
 
 def response_outcomes(

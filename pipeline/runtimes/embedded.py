@@ -323,9 +323,9 @@ class EmbeddedRuntime:
         handed = getattr(stage, "handed_over_states", ())
         states = {name: SQLiteState(conn, name, name in handed) for name in stage.state_names}
         keys = [rec.key for rec in records if rec.key is not None]
-        beside = getattr(stage, "keys_beside", None)  # keys a stage reads beside the record's
+        beside = getattr(stage, "keys_beside", None)  # keys a stage keeps beside the record's
         if beside is not None:
-            keys += [k for r in records if r.key for k in beside(r.key, "log", self._decoded(r))]
+            keys += [k for key in dict.fromkeys(keys) for k in beside(key, "log")]
         for state in states.values():
             state.prefetch(keys)  # stages key their state by the record's key (klant, cell)
         outs: list[Output] = []

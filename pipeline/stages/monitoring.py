@@ -35,7 +35,6 @@ from pipeline.monitoring.outcomes import (
     from_invitation,
     from_signal,
 )
-from pipeline.monitoring.response import queue_keys
 from pipeline.settings import Settings
 from pipeline.stages.base import Emit, Rejected, State, emit
 from schemas.cloudevents import CloudEvent, derived_id
@@ -194,20 +193,10 @@ class MonitoringStage:
     # may hand them back to the next observation without reading JSON (SQLiteState).
     handed_over_states: tuple[str, ...] = ("monitor_cells",)
 
-    def keys_beside(self, key: str, log: str, event: CloudEvent | str) -> list[str]:
-        """Keys a record of cell `key` from `log` reads besides the cell: its dedup window
-        and, for invitations and answers, their entries' index keys in the response
-        queues (mostly absent). For the embedded runtime's prefetch: one query per batch
-        instead of one per key."""
-        keys = [window_key(key, log)]
-        if not self.response_chart or not isinstance(event, CloudEvent):
-            return keys
-        data = event.data
-        items = data.get("observaties") if event.type == MONITOR_OBSERVATIONS.name else [data]
-        for item in items if isinstance(items, list) else ():
-            if isinstance(item, dict):
-                keys += queue_keys(key, str(item.get("bron")), item.get("contactId"))
-        return keys
+    def keys_beside(self, key: str, log: str) -> tuple[str, ...]:
+        """Keys read with a record of cell `key` from `log`: its window (for the embedded
+        runtime's prefetch, one query per batch instead of one per window)."""
+        return (window_key(key, log),)
 
     def process(self, topic: str, event: CloudEvent, state: Mapping[str, State]) -> list[Emit]:
         """One observation, or a coalesced record's observations in order, each counted
