@@ -11,6 +11,7 @@ next pass's transaction, and a crash before that replays the sink's last batch.
 from __future__ import annotations
 
 import logging
+import marshal
 import sqlite3
 import threading
 import time
@@ -173,18 +174,20 @@ class SQLiteState:
     check decoded from the same JSON (stages mutate what they get).
 
     `hand_over` (a stage's `handed_over_states`): the value a put hands over is kept as it
-    is, not written to JSON, and the next `get` of the key hands that same object back,
-    after writing its JSON (the value a failed record's changes cannot reach, as above):
-    one JSON write per put-then-get instead of a write and a read. Only for a stage that
-    neither keeps nor shares what it puts (its own dicts and lists of JSON types: the
-    monitor's cells, windows and queue chunks, read and rewritten for every observation
-    of a batch)."""
+    is, and the next `get` of the key hands that same object back, after taking a copy
+    the record's changes cannot reach (marshal: exact, NaN included, and several times
+    cheaper than writing JSON, checking it for NaN and reading it back; a failed record
+    leaves that copy, which the next `get` decodes). JSON is written once per key, at
+    `flush`. Only for a stage that neither keeps nor shares what it puts (its own dicts
+    and lists of JSON types: the monitor's cells, windows and queue chunks, read and
+    rewritten for every observation of a batch)."""
 
     def __init__(self, conn: sqlite3.Connection, namespace: str, hand_over: bool = False):
         self._conn = conn
         self._namespace = namespace
         self._hand_over = hand_over
         self._owned: dict[str, dict[str, Any]] = {}  # hand_over: put, not yet JSON
+        self._copies: dict[str, bytes] = {}  # hand_over: handed back, its copy (marshal)
         self._unwritten: dict[str, str | None] = {}  # None: delete
         self._stored: dict[str, str | None] = {}  # prefetched: the stored JSON, or None
         # key -> the latest value put, decoded from its JSON by the put's NaN check
@@ -206,9 +209,12 @@ class SQLiteState:
 
     def get(self, key: str) -> dict[str, Any] | None:
         owned = self._owned.pop(key, None)
-        if owned is not None:  # hand_over: the object put, its JSON written now
-            self._unwritten[key] = jsonfast.dumps_str(owned)
+        if owned is not None:  # hand_over: the object put, handed back, a copy kept
+            self._copies[key] = marshal.dumps(owned)
             return owned
+        copy = self._copies.get(key)
+        if copy is not None:  # handed back, not put again (its record failed, or no change)
+            return marshal.loads(copy)  # type: ignore[no-any-return]
         if key in self._unwritten and self._unwritten[key] is None:
             return None
         back = self._read_back.pop(key, _NONE)
@@ -230,7 +236,7 @@ class SQLiteState:
     def put(self, key: str, value: dict[str, Any]) -> None:
         if self._hand_over:
             self._owned[key] = value
-            self._read_back.pop(key, None)
+            self._copies.pop(key, None)
             return
         text, back = jsonfast.dumps_read_back(value)
         self._unwritten[key] = text.decode()
@@ -242,12 +248,16 @@ class SQLiteState:
     def delete(self, key: str) -> None:
         self._unwritten[key] = None
         self._owned.pop(key, None)
+        self._copies.pop(key, None)
         self._read_back.pop(key, None)
 
     def flush(self) -> None:
+        for key, copy in self._copies.items():
+            self._unwritten[key] = jsonfast.dumps_str(marshal.loads(copy))
         for key, value in self._owned.items():
             self._unwritten[key] = jsonfast.dumps_str(value)
         self._owned.clear()
+        self._copies.clear()
         items = self._unwritten.items()
         self._conn.executemany(
             "INSERT INTO state (namespace, key, value) VALUES (?, ?, ?) "

@@ -69,8 +69,8 @@ def test_a_nan_a_delete_and_a_value_without_nulls_replace_what_a_put_read_back(
 
 def test_a_handed_over_value_comes_back_once_and_its_json_stays(tmp_path: Path) -> None:
     """`hand_over` (the monitor's cells): a get after a put hands back the object put, and
-    writes its JSON first, so what a failing record then changes in it is not kept; the
-    next get decodes that JSON; flush writes it; a delete drops it."""
+    keeps a copy first, so what a failing record then changes in it is not kept; the next
+    get gives that copy (a NaN included); flush writes the JSON; a delete drops it."""
     log = EventLog(tmp_path / "log.db")
     with log.transaction() as conn:
         state = SQLiteState(conn, "monitor_cells", hand_over=True)
@@ -78,16 +78,21 @@ def test_a_handed_over_value_comes_back_once_and_its_json_stays(tmp_path: Path) 
         state.put("x", put)
         assert "x" not in state._unwritten, "no JSON yet"
         first = state.get("x")
-        assert first is put and state._unwritten["x"] == jsonfast.dumps_str(_cell())
+        assert first is put and "x" not in state._unwritten
         first["seen"].append("the stage mutates what it got, then fails")
+        first["marks"][0] = [9, 9]
         again = state.get("x")
         assert again == _cell() and again is not first
+        assert state.get("x") == _cell(), "the copy stays until a put"
         again["seen"].append("c")
         state.put("x", again)
         state.put("gone", _cell())
         state.delete("gone")
+        state.put("nan", {"v": [math.nan, None]})
+        assert state.get("nan") is not None  # handed back; the record then fails
         state.flush()
         assert state.get("gone") is None
+        assert state._stored["nan"] == '{"v":[NaN,null]}', "the copy, NaN kept, as JSON"
         assert state.get("x") == {**_cell(), "seen": ["a", "b", "c"]}
     with log.transaction() as conn:
         assert SQLiteState(conn, "monitor_cells").get("x") == {**_cell(), "seen": ["a", "b", "c"]}
