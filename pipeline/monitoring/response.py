@@ -51,7 +51,9 @@ def response_outcomes(
     `store`/`prefix`: where the queues keep their keys (the cell's own key as prefix);
     `invited`: a new invitation (its contactId) created at `at`; `answered`: an answer to
     the invitation of that contactId."""
-    meta = cell.setdefault("response", {"pending": new_meta(), "early": new_meta()})
+    meta = cell.get("response")
+    if meta is None:  # (not setdefault: its default would be built for every observation)
+        meta = cell["response"] = {"pending": new_meta(), "early": new_meta()}
     now = int(parse_time(at).timestamp())
     window = round(window_days * 86_400)
     idle = invited is None and answered is None
