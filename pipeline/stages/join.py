@@ -80,13 +80,23 @@ def remember_contact(contacts: State, contact: Contact) -> None:
 
 def contact_history(contacts: State, klant: str, until: str) -> tuple[dict[str, Any], ...]:
     """The klant's contacts of the last HISTORY_DAYS days before `until`, as wire dicts."""
-    known = contacts.get(klant) or {}
+    return history_in(contacts.get(klant) or {}, until)
+
+
+def history_in(known: dict[str, Any], until: str) -> tuple[dict[str, Any], ...]:
+    """contact_history on the klant's `contacts` value as read (contactId -> context)."""
     return tuple(m.to_dict() for m in recent_contacts(known, parse_time(until)))
 
 
 def join_response(contacts: State, response: Response) -> JoinedResponse | None:
     """The response with the context of its contact, or None when the contact is unknown."""
-    raw = (contacts.get(response.klant) or {}).get(response.contact_id)
+    return join_in(contacts.get(response.klant) or {}, response)
+
+
+def join_in(known: dict[str, Any], response: Response) -> JoinedResponse | None:
+    """join_response on the klant's `contacts` value as read: a stage that reads it once
+    per answer (one table read, one unsealing) joins and takes the history from it."""
+    raw = known.get(response.contact_id)
     if raw is None:
         return None
     return JoinedResponse(response, ContactContext.from_state(response.contact_id, raw))

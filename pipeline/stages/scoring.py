@@ -11,8 +11,8 @@ from pipeline.sentiment import Scorer
 from pipeline.stages.base import Emit, Rejected, State, emit
 from pipeline.stages.join import (
     JoinedResponse,
-    contact_history,
-    join_response,
+    history_in,
+    join_in,
     park_response,
     remember_contact,
     take_pending,
@@ -120,24 +120,28 @@ class SignalStage:
             # Responses that arrived before their contact (topics are not ordered among
             # each other) are joined now.
             early = take_pending(state["pending"], contact.klant, contact.contact_id)
-            return [self._signal_from_response(Response.from_dict(r), state) for r in early]
+            known = state["contacts"].get(contact.klant) or {}  # as just remembered
+            return [self._signal_from_response(Response.from_dict(r), known) for r in early]
         if event.type == RESPONSE.name:
             response = Response.from_dict(event.data)
-            if join_response(state["contacts"], response) is None:
+            # Read (and unsealed) once: the join and the history both take it from here.
+            known = state["contacts"].get(response.klant) or {}
+            if join_in(known, response) is None:
                 park_response(state["pending"], response, event.data)
                 return []
-            return [self._signal_from_response(response, state)]
+            return [self._signal_from_response(response, known)]
         if event.type == PAGE_FEEDBACK.name:
             signal = signal_from_page_feedback(PageFeedback.from_dict(event.data), self.scorer)
             return [self._emit(signal)]
         raise Rejected(f"onverwacht type {event.type} op {topic}")
 
-    def _signal_from_response(self, response: Response, state: Mapping[str, State]) -> Emit:
-        joined = join_response(state["contacts"], response)
+    def _signal_from_response(self, response: Response, known: dict[str, Any]) -> Emit:
+        """The signal of a joined answer; `known`: its klant's `contacts` value as read."""
+        joined = join_in(known, response)
         assert joined is not None  # callers join first
         # Up to the answer, and at least up to its own contact (clocks of channels differ).
         until = max(response.answered_at, joined.context.plaatsgevonden_op, key=parse_time)
-        history = contact_history(state["contacts"], response.klant, until)
+        history = history_in(known, until)
         signal = signal_from_response(joined, self.scorer, history)
         # A revised response keeps its signalId (one signal, one alert per response) but is
         # a new event; the warehouse keeps the latest (consumers/warehouse_revisions.py).
