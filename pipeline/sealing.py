@@ -89,9 +89,20 @@ def is_klant(key: str) -> bool:
     return _KLANT.fullmatch(key) is not None
 
 
+def _cipher(key: KlantKey) -> AESGCM:
+    """The klant's AES-GCM cipher, made once per KlantKey (the key store caches those for
+    its bound): a new AESGCM sets its key up again on first use, ~9 µs a record instead of
+    ~1 µs with the one kept. Kept on the key object, so it goes when the key goes."""
+    cipher = key.__dict__.get("_cipher")
+    if cipher is None:
+        cipher = AESGCM(key.secret)
+        object.__setattr__(key, "_cipher", cipher)  # frozen: not a field, not compared
+    return cipher
+
+
 def _encrypt(key: KlantKey, plain: bytes) -> bytes:
     nonce = os.urandom(12)
-    return _MAGIC + nonce + AESGCM(key.secret).encrypt(nonce, plain, key.route.encode())
+    return _MAGIC + nonce + _cipher(key).encrypt(nonce, plain, key.route.encode())
 
 
 def _decrypt(key: KlantKey, sealed: bytes) -> bytes:
@@ -99,7 +110,7 @@ def _decrypt(key: KlantKey, sealed: bytes) -> bytes:
         raise ValueError("sealed record is malformed")
     nonce, body = sealed[3:15], sealed[15:]
     try:
-        return AESGCM(key.secret).decrypt(nonce, body, key.route.encode())
+        return _cipher(key).decrypt(nonce, body, key.route.encode())
     except InvalidTag as exc:
         raise ValueError("sealed record does not decrypt with its klant's key") from exc
 
@@ -172,6 +183,13 @@ class Sealer:
             raise
         except Exception as exc:  # its content is not a sealed record: the type, never a value
             raise ValueError(f"sealed record is malformed ({type(exc).__name__})") from exc
+
+    def prefetch(self, keys: Iterable[bytes | None]) -> None:
+        """Warm the key cache for the routes among these record keys in one round trip
+        (a key store with `prefetch_routes`; best effort): `open` then finds them cached."""
+        prefetch = getattr(self.keys, "prefetch_routes", None)
+        if prefetch is not None:
+            prefetch([k.decode() for k in keys if k and _ROUTE.fullmatch(k)])
 
     # -- state --------------------------------------------------------------------------
     def _state_key_of(self, klant: str, create: bool) -> KlantKey | None:

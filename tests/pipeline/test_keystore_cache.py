@@ -149,3 +149,44 @@ def test_no_klant_route_or_key_in_logs_or_errors(
     secrets = [klant(i) for i in range(3)] + [klant(8), key.route, key.secret.hex()]
     for secret in secrets + [s[0].decode() for s in sealed]:
         assert secret not in logged
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def test_prefetched_routes_open_records_without_a_lookup_each_and_keep_the_bound(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """The worker reads the keys of the records waiting in an agent's queue in one statement
+    (`Sealer.prefetch`): each record then opens from the cache, with the key it would have
+    read one by one; a route the store does not have stays unknown (ERASED when opened),
+    and a prefetched key stays cached only for the bound from its read."""
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'keys.db'}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    edge = Sealer(SqlKeyStore(url))
+    sealed = edge.seal_many([record(klant(i), i) for i in range(30)])
+    clock = Clock()
+    store = SqlKeyStore(url, cache_seconds=BOUND, clock=clock)
+    worker, seen = Sealer(store), statements(store)
+    reads: list[int] = []
+    many = store._routes.many
+    store._routes.many = lambda routes: reads.append(len(routes)) or many(routes)  # type: ignore[method-assign]
+    gone = b"r-" + b"0" * 32
+    worker.prefetch([key for key, _, _ in sealed] + [gone, None, b"k-not-a-route"])
+    assert reads == [31]  # one statement for the 30 routes and the unknown one
+    one = store._routes.one
+    store._routes.one = lambda route: pytest.fail("looked up one by one")  # type: ignore[method-assign]
+    found = [worker.open(*rec) for rec in sealed]
+    assert found == [record(klant(i), i) for i in range(30)]
+    assert seen == []  # nor through the pool
+    store._routes.one = one  # type: ignore[method-assign]
+    assert worker.open(gone, sealed[0][1], sealed[0][2]) is ERASED
+    cli = SqlKeyStore(url)
+    assert cli.forget(klant(3)) == 1
+    assert worker.open(*sealed[3]) == record(klant(3), 3)  # cached: within the bound
+    clock.now += BOUND + 0.01
+    worker.prefetch([key for key, _, _ in sealed])  # read again: klant 3 is not there
+    assert worker.open(*sealed[3]) is ERASED
+    assert worker.open(*sealed[4]) == record(klant(4), 4)

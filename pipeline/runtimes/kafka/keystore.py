@@ -56,10 +56,11 @@ from pipeline.runtimes.kafka.in_place import Outage
 from pipeline.runtimes.kafka.keystore_bounds import CallDeadline, KeyStoreTimeouts, pg_connect_args
 from pipeline.sealing import KlantKey, Sealer
 
+log = logging.getLogger(__name__)
 KEY_CACHE_SECONDS = 30.0
 CACHE_ENTRIES = 200_000  # klanten (two entries each); beyond it expired ones go, then all
 _LOGGING_NAME = "klantsignaal-keystore"
-_CHUNK = 400  # klanten per statement (SQLite allows 32,766 parameters; rows have 4)
+_CHUNK = 400  # klanten (or routes) per statement (SQLite allows 32,766 parameters; rows have 4)
 
 _metadata = MetaData()
 klant_keys = Table(
@@ -298,6 +299,27 @@ class SqlKeyStore:
             rows = self._select(klant_keys.c.route == route)
         return self._remember(rows[0], read_at) if rows else None
 
+    def prefetch_routes(self, routes: Iterable[str]) -> int:
+        """Read the keys of the routes not cached yet in one statement per chunk and cache
+        them (as `for_route` would, one by one): the worker calls it for the records
+        waiting in an agent's queue. Best effort: a failure is left to the lookups of the
+        records themselves (retried in place there). How many keys were read."""
+        missing = [r for r in dict.fromkeys(routes) if self._cached("@" + r) is None]
+        if len(missing) < 2:
+            return 0  # one is looked up by its record as before
+        read = 0
+        try:
+            for chunk in _chunks(missing, _CHUNK):
+                read_at = self._clock()
+                rows = self._bounded(lambda chunk=chunk: self._routes.many(chunk))
+                for row in rows:
+                    self._remember(KlantKey(row[0], row[1], bytes(row[2])), read_at)
+                read += len(rows)
+        except Exception as exc:  # the records' own lookups retry (never a value logged)
+            self._routes.reset()
+            log.debug("key prefetch failed: %s", type(exc).__name__)
+        return read
+
     def forget(self, klant: str) -> int:
         """Delete the klant's key (crypto-shredding); how many rows went."""
         with self.engine.begin() as conn:
@@ -340,6 +362,30 @@ class _RouteReads:
         finally:
             cursor.close()
             conn.rollback()
+
+    def many(self, routes: Sequence[str]) -> list[Any]:
+        """The rows of these routes (those the store has), in one statement."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = self._engine.raw_connection()
+        marks, params = self._placeholders(len(routes))
+        sql = f"SELECT klant, route, secret FROM klant_keys WHERE route IN ({marks})"
+        cursor = conn.cursor()
+        try:
+            cursor.execute(sql, params(routes))
+            return list(cursor.fetchall())
+        finally:
+            cursor.close()
+            conn.rollback()
+
+    def _placeholders(self, n: int) -> tuple[str, Callable[[Sequence[str]], Any]]:
+        style = self._engine.dialect.paramstyle
+        if style == "named":
+            names = [f"v{i}" for i in range(n)]
+            return ", ".join(f":{v}" for v in names), lambda r: dict(zip(names, r, strict=True))
+        if style == "numeric":
+            return ", ".join(f":{i + 1}" for i in range(n)), tuple
+        return ", ".join([self._MARKS[style]] * n), tuple
 
     def reset(self) -> None:
         """Drop this thread's connection (after a failure: never reused)."""

@@ -29,6 +29,7 @@ unacked for good (the commit never passes it); with that iterator nothing is tak
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -63,6 +64,18 @@ def take_queued(stream: Any) -> Any:
     stream._on_stream_event_in(message.tp, message.offset, stream, event)
     stream._set_current_event(event)
     return event
+
+
+def waiting_keys(stream: Any, event: Any, limit: int) -> list[bytes | None]:
+    """The record keys of `event` and of up to `limit` events waiting behind it in the
+    stream's queue (read, not taken): what a run may process next."""
+    waiting = getattr(stream.channel.queue, "_queue", None) or ()
+    keys = [event.message.key]
+    for queued in itertools.islice(waiting, limit):
+        message = getattr(queued, "message", None)
+        if message is not None:
+            keys.append(message.key)
+    return keys
 
 
 def producer_buffer_busy(stream: Any, full: bool = False) -> bool:

@@ -56,7 +56,7 @@ from pipeline.runtimes.kafka.in_place import Outage
 from pipeline.runtimes.kafka.keystore import sealer_for
 from pipeline.runtimes.kafka.lean_monitor import LeanMonitor
 from pipeline.runtimes.kafka.offsets import PositionReportingThread, SafeOffsetsConsumer
-from pipeline.runtimes.kafka.queued_events import run_queued
+from pipeline.runtimes.kafka.queued_events import run_queued, waiting_keys
 from pipeline.runtimes.kafka.table_writes import WriteBehind
 from pipeline.runtimes.kafka.topics import app_id, ensure_topics
 from pipeline.runtimes.kafka.worker_ops import start_worker_ops, worker_not_ready, worker_ready
@@ -480,6 +480,8 @@ def _add_agent(
         the next commit pass a record, and faust flushes its producer, not `held`, before
         committing); a run that holds none acks each record once the next is taken
         (`run_queued`); the last is acked by faust's iterator as the event it yielded."""
+        if sealer is not None:  # the keys of the run's records in one key-store read
+            sealer.prefetch(waiting_keys(stream, event, QUEUED_RUN_MAX))
         await run_queued(stream, event, guarded, send_held, QUEUED_RUN_MAX)
 
     async def guarded(event: Any, held: list[Held]) -> None:
