@@ -15,7 +15,7 @@ from pipeline.contacthistory import ContactMoment
 from pipeline.stages.base import Emit, State, emit
 from pipeline.times import iso, parse_time
 from schemas.cloudevents import CloudEvent, derived_id
-from schemas.models import Alert, Signal
+from schemas.models import Alert, Signal, parsed
 from schemas.types import ALERT, SIGNAL
 
 
@@ -68,7 +68,7 @@ class AlertingStage:
     state_names: tuple[str, ...] = ()
 
     def process(self, topic: str, event: CloudEvent, state: Mapping[str, State]) -> list[Emit]:
-        signal = Signal.from_dict(event.data)
+        signal = parsed(Signal, event.data)  # once for alerting and monitor-feed
         # Anonymous page feedback has nobody to call back.
         if signal.bron != "response":
             return []

@@ -108,7 +108,7 @@ class MonitorFeedStage:
             outcomes: Outcomes | None = from_contact(parsed(Contact, event.data))
             bron = "contact"
         elif event.type == SIGNAL.name:
-            signal = Signal.from_dict(event.data)
+            signal = parsed(Signal, event.data)  # once for alerting and monitor-feed
             outcomes, bron = from_signal(signal), signal.bron
         elif event.type == INVITATION.name:
             outcomes, bron = from_invitation(Invitation.from_dict(event.data)), "invitation"
