@@ -107,6 +107,12 @@ def _fast_validators() -> dict[str, Any]:
     }
 
 
+def compile_fast_validators() -> None:
+    """Compile the fast validators now rather than at the first record (a worker calls it
+    before it is ready, so its first run after a restart does not wait for it)."""
+    _fast_validators()
+
+
 @cache
 def schema_id(type_name: str) -> str | None:
     """The `$id` of the schema of an event type: the `dataschema` of a validated event."""

@@ -56,6 +56,7 @@ from pipeline.runtimes.kafka.in_place import Outage
 from pipeline.runtimes.kafka.keystore import sealer_for
 from pipeline.runtimes.kafka.lean_monitor import LeanMonitor
 from pipeline.runtimes.kafka.offsets import PositionReportingThread, SafeOffsetsConsumer
+from pipeline.runtimes.kafka.partitioner import RememberingPartitioner
 from pipeline.runtimes.kafka.queued_events import run_queued, waiting_keys
 from pipeline.runtimes.kafka.table_writes import WriteBehind
 from pipeline.runtimes.kafka.topics import app_id, ensure_topics
@@ -65,6 +66,7 @@ from pipeline.settings import Settings
 from pipeline.stages.base import Stage, State, StateUnavailable, awaited_states, states_for
 from pipeline.topology import DEAD_LETTER, Topology
 from schemas.types import MONITOR_OBSERVATIONS
+from schemas.validation import compile_fast_validators
 
 log = logging.getLogger(__name__)
 
@@ -281,6 +283,7 @@ def build_app(
         # Offsets commit this often: the most a crashed worker's successor replays.
         broker_commit_interval=1.0,
         consumer_group_instance_id=settings.kafka_instance_id or None,
+        producer_partitioner=RememberingPartitioner(),  # the default's, hashes remembered
         producer_linger=settings.kafka_producer_linger_ms / 1000.0,
         producer_max_batch_size=settings.kafka_producer_batch_bytes,
         # Several full batches fit in one request (the broker's default limit is ~1 MiB
@@ -610,6 +613,7 @@ def run_worker(settings: Settings, *, loglevel: str | None = None) -> None:
         getattr(scorer, "version", type(scorer).__name__),
     )
     topology = topology_for(settings, scorer)
+    compile_fast_validators()  # before ready: not in the first run's time
     gc.set_threshold(*WORKER_GC_THRESHOLDS)
     logging_config = start_worker_ops(settings, topology, level)
     ensure_topics(settings, state_names=topology.state_names())

@@ -5,6 +5,7 @@ worker process. The guarantees themselves are shown by test_kafka_faults.py."""
 from __future__ import annotations
 
 import asyncio
+import os
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -322,3 +323,25 @@ def test_a_queued_record_is_taken_as_faust_takes_it_and_a_stale_one_is_left_out(
     stream.should_stop = False
     stream.channel.queue._errors.append(RuntimeError("for faust's iterator to raise"))
     assert take_queued(stream) is None and stream.channel.queue.qsize() == 1
+
+
+def test_the_worker_partitions_every_key_as_the_default_partitioner(tmp_path: Path) -> None:
+    """Its producer remembers key hashes (partitioner.py): the same partition as aiokafka's
+    DefaultPartitioner (as the edge and Java clients) for every key and partition count,
+    also for a key seen before."""
+    from aiokafka.partitioner import DefaultPartitioner
+
+    from pipeline.runtimes.kafka.partitioner import RememberingPartitioner
+    from pipeline.runtimes.kafka.worker import build_app
+
+    default, remembering = DefaultPartitioner(), RememberingPartitioner()
+    keys = [os.urandom(n % 40 + 1) for n in range(2_000)] + [b"r-" + b"a" * 32, b"dienst|web"]
+    for key in keys + keys[:100]:
+        for n in (1, 3, 4, 12):
+            parts = list(range(n))
+            assert remembering(key, parts, parts) == default(key, parts, parts)
+    assert remembering(None, [0, 1], [1]) == 1  # no key: an available partition
+    settings = Settings(data_dir=tmp_path, kafka_bootstrap="127.0.0.1:1", kafka_seal=0)
+    topology = topology_for(settings, scorer_for(settings))
+    app = build_app(settings, topology)
+    assert isinstance(app.producer.partitioner, RememberingPartitioner)
