@@ -102,6 +102,7 @@ class ContextFirstConsumer:
     _held: dict[Any, tuple[Any, ...]]
     _held_resume: set[Any]
     _hold_epoch: int
+    _hold_task: asyncio.Task[None]  # the watch of the latest assignment's holds
 
     def _init_context_first(self) -> None:
         self._held = {}
@@ -138,7 +139,10 @@ class ContextFirstConsumer:
         await super().on_partitions_assigned(assigned, generation_id)  # type: ignore[misc]
         if holds and plan is not None:
             epoch = self._hold_epoch
-            asyncio.get_event_loop().create_task(self._hold_until_processed(epoch, plan))
+            # Kept: the loop holds only a weak reference to a task.
+            self._hold_task = asyncio.get_event_loop().create_task(
+                self._hold_until_processed(epoch, plan)
+            )
 
     def _processed_to(self, tp: Any) -> int | None:
         """Below this offset every record of `tp` is processed (None: not known yet)."""
@@ -161,6 +165,19 @@ class ContextFirstConsumer:
         return {TP(tp.topic, tp.partition): int(end) for tp, end in ends.items()}
 
     async def _hold_until_processed(self, epoch: int, plan: ContextFirst) -> None:
+        """Watch the partners until each held partition can go. A watch that fails (a bug)
+        releases what this assignment still holds, logged: without it nothing would ever
+        resume those partitions until the next rebalance, and their answers would wait
+        unseen."""
+        try:
+            await self._watch(epoch, plan)
+        except Exception:
+            log.exception("the hold of answers after the assignment failed; releasing them")
+            if epoch == self._hold_epoch:
+                for tp in list(self._held):
+                    self._release(tp, "after the hold failed")
+
+    async def _watch(self, epoch: int, plan: ContextFirst) -> None:
         began = stalled_since = time.monotonic()
         partners = sorted({p for first in self._held.values() for p in first})
         ends: dict[Any, int] = {}

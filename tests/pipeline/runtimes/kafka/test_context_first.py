@@ -145,3 +145,23 @@ def test_a_revoke_ends_the_hold_without_resuming() -> None:
         assert consumer.active == set() and not consumer._held
 
     asyncio.run(scenario())
+
+
+def test_a_hold_that_fails_releases_its_answers(caplog: pytest.LogCaptureFixture) -> None:
+    """A watch that raises (a bug in the bookkeeping it reads) must not leave the answers
+    partition paused until the next rebalance: it releases them, logged."""
+
+    def broken(tp: Any) -> int | None:
+        raise RuntimeError("bookkeeping bug")
+
+    async def scenario() -> None:
+        consumer = _consumer()
+        consumer.safe_offset = broken  # type: ignore[method-assign]
+        await consumer.on_partitions_assigned({ANSWERS, CONTACTS})
+        consumer.resume_partitions({ANSWERS, CONTACTS})  # faust's recovery
+        await _until(lambda: ANSWERS in consumer.active)
+        assert not consumer._held
+
+    with caplog.at_level(logging.ERROR):
+        asyncio.run(scenario())
+    assert "releasing them" in caplog.text
