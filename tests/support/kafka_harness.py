@@ -514,3 +514,12 @@ def kafka_harness(
             # Shown under "Captured stderr teardown" of the failing test.
             print(f"--- kafka worker log ---\n{harness.worker_log_tail(200)}", file=sys.stderr)
         harness.close()
+
+
+def start_until_crash(harness: KafkaHarness, marker: Path) -> None:
+    """Start a worker armed to crash (kafka_worker_crash_before_signal.py): it may crash
+    before the harness sees it ready, which only counts if it left its marker."""
+    try:
+        harness.start_worker()
+    except AssertionError:
+        assert marker.exists(), harness.worker_log_tail()

@@ -35,7 +35,7 @@ from sqlalchemy import text
 from tests.pipeline.runtimes.kafka.test_kafka_faults import warehouse_sink
 from tests.pipeline.runtimes.kafka.test_kafka_runtime import new_klant
 from tests.support.events import VERY_NEGATIVE, contact_event, response_event
-from tests.support.kafka_harness import KafkaHarness, unique_prefix
+from tests.support.kafka_harness import KafkaHarness, start_until_crash, unique_prefix
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
@@ -56,14 +56,6 @@ def _wait_for_crash(harness: KafkaHarness, marker: Path) -> None:
         time.sleep(0.05)
     assert marker.exists()
     harness.kill_worker()  # reap it
-
-
-def _start_until_crash(harness: KafkaHarness, marker: Path) -> None:
-    """Start the crashing worker: it may crash before the harness sees it ready."""
-    try:
-        harness.start_worker()
-    except AssertionError:
-        assert marker.exists(), harness.worker_log_tail()
 
 
 def test_a_replayed_answer_sees_the_contacts_that_were_on_the_log_before_it(
@@ -98,7 +90,7 @@ def test_a_replayed_answer_sees_the_contacts_that_were_on_the_log_before_it(
         harness.publish("survey-responses", [r])
 
         marker.unlink()  # armed: the next worker dies right before r's signal
-        _start_until_crash(harness, marker)
+        start_until_crash(harness, marker)
         _wait_for_crash(harness, marker)
         lag = harness.committed_lag()
         print(f"\ncommitted lag at the crash: {lag}")

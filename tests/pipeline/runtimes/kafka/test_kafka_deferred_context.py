@@ -26,7 +26,7 @@ from kafka import KafkaConsumer, TopicPartition
 from pipeline.runtimes.kafka.topics import changelog_topic
 from tests.pipeline.runtimes.kafka.test_kafka_runtime import T0, contact, new_klant
 from tests.support.events import VERY_NEGATIVE, response_event
-from tests.support.kafka_harness import KafkaHarness, unique_prefix
+from tests.support.kafka_harness import KafkaHarness, start_until_crash, unique_prefix
 
 pytestmark = pytest.mark.kafka
 
@@ -91,14 +91,6 @@ def _assert_one_signal_and_one_invitation_each(
     assert all(len(v) == 1 for v in per_klant.values()), per_klant
 
 
-def _start_until_crash(harness: KafkaHarness, marker: Path) -> None:
-    """Start the crashing worker: it may crash before the harness sees it ready."""
-    try:
-        harness.start_worker()
-    except AssertionError:
-        assert marker.exists(), harness.worker_log_tail()
-
-
 def test_a_kill_between_a_contact_and_its_answer_loses_no_signal(
     kafka_broker: Any, tmp_path: Path
 ) -> None:
@@ -116,7 +108,7 @@ def test_a_kill_between_a_contact_and_its_answer_loses_no_signal(
             for n, k in enumerate(klanten)
         ]
         answers = _answers(invitations)
-        _start_until_crash(harness, marker)
+        start_until_crash(harness, marker)
         # Contacts, then at once their answers: the worker takes the contacts (contexts
         # in memory only), then an answer joins one and the worker dies before its signal.
         harness.publish(
