@@ -186,10 +186,26 @@ class Sealer:
 
     def prefetch(self, keys: Iterable[bytes | None]) -> None:
         """Warm the key cache for the routes among these record keys in one round trip
-        (a key store with `prefetch_routes`; best effort): `open` then finds them cached."""
-        prefetch = getattr(self.keys, "prefetch_routes", None)
-        if prefetch is not None:
-            prefetch([k.decode() for k in keys if k and _ROUTE.fullmatch(k)])
+        (a key store with `prefetch_routes`; best effort): `open` then finds them cached.
+        Blocks on the key store: the Kafka worker runs `prefetch_routes` off its event loop
+        (pipeline/runtimes/kafka/key_prefetch.py)."""
+        routes = self.routes_to_prefetch(keys)
+        if routes:
+            self.prefetch_routes(routes)
+
+    def routes_to_prefetch(self, keys: Iterable[bytes | None]) -> list[str]:
+        """The routes among these record keys whose keys a prefetch would read: none with
+        fewer than two not cached (one is looked up by its record), or a key store without
+        `prefetch_routes` and `uncached_routes`. Reads only the cache."""
+        uncached = getattr(self.keys, "uncached_routes", None)
+        if uncached is None or not hasattr(self.keys, "prefetch_routes"):
+            return []
+        missing: list[str] = uncached([k.decode() for k in keys if k and _ROUTE.fullmatch(k)])
+        return missing if len(missing) >= 2 else []
+
+    def prefetch_routes(self, routes: Sequence[str]) -> None:
+        """Read the keys of these routes into the key store's cache (best effort)."""
+        self.keys.prefetch_routes(routes)  # type: ignore[attr-defined]
 
     # -- state --------------------------------------------------------------------------
     def _state_key_of(self, klant: str, create: bool) -> KlantKey | None:

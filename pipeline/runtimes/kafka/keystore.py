@@ -299,12 +299,16 @@ class SqlKeyStore:
             rows = self._select(klant_keys.c.route == route)
         return self._remember(rows[0], read_at) if rows else None
 
+    def uncached_routes(self, routes: Iterable[str]) -> list[str]:
+        """These routes, once each, but those whose key is cached (no database call)."""
+        return [r for r in dict.fromkeys(routes) if self._cached("@" + r) is None]
+
     def prefetch_routes(self, routes: Iterable[str]) -> int:
         """Read the keys of the routes not cached yet in one statement per chunk and cache
         them (as `for_route` would, one by one): the worker calls it for the records
         waiting in an agent's queue. Best effort: a failure is left to the lookups of the
         records themselves (retried in place there). How many keys were read."""
-        missing = [r for r in dict.fromkeys(routes) if self._cached("@" + r) is None]
+        missing = self.uncached_routes(routes)
         if len(missing) < 2:
             return 0  # one is looked up by its record as before
         read = 0

@@ -53,6 +53,7 @@ from pipeline.runtimes.kafka.codec import decode, headers_list, open_input, raw_
 from pipeline.runtimes.kafka.context_first import ContextFirst, ContextFirstConsumer
 from pipeline.runtimes.kafka.fast_delivery import DirectDelivery, NoPauseOnFullQueue
 from pipeline.runtimes.kafka.in_place import Outage
+from pipeline.runtimes.kafka.key_prefetch import KeyPrefetch
 from pipeline.runtimes.kafka.keystore import sealer_for
 from pipeline.runtimes.kafka.lean_monitor import LeanMonitor
 from pipeline.runtimes.kafka.offsets import PositionReportingThread, SafeOffsetsConsumer
@@ -389,6 +390,7 @@ def _add_agent(
     logical = {settings.topic(t): t for t in plan.topics}
     outage = outage or Outage(settings.kafka_outage_seconds)
     send = _sender(app, outage)
+    prefetch = KeyPrefetch(sealer) if sealer is not None else None  # key_prefetch.py
     source = raw_topic(*logical)
     stages = [s for group in (plan.readers, chained) for run in group.values() for s in run]
     coalesce = coalescing(settings.monitor_coalesce)  # off: one record each (upgrades)
@@ -483,8 +485,8 @@ def _add_agent(
         the next commit pass a record, and faust flushes its producer, not `held`, before
         committing); a run that holds none acks each record once the next is taken
         (`run_queued`); the last is acked by faust's iterator as the event it yielded."""
-        if sealer is not None:  # the keys of the run's records in one key-store read
-            sealer.prefetch(waiting_keys(stream, event, QUEUED_RUN_MAX))
+        if prefetch is not None:  # the keys of the run's records in one key-store read
+            await prefetch(waiting_keys(stream, event, QUEUED_RUN_MAX))  # off the loop
         await run_queued(stream, event, guarded, send_held, QUEUED_RUN_MAX)
 
     async def guarded(event: Any, held: list[Held]) -> None:

@@ -1,0 +1,116 @@
+"""The key prefetch of an agent's run (pipeline/runtimes/kafka/key_prefetch.py): off the
+event loop and bounded. A key store that accepted the connection and went silent (a
+PostgreSQL behind a proxy that reads and answers nothing) used to hold the worker's event
+loop for the key store's whole call deadline per run; now the loop goes on at once and the
+run waits at most the prefetch bound, and the records' own lookups work as before once the
+store answers again."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from pathlib import Path
+from typing import NoReturn
+
+import pytest
+
+from pipeline.runtimes.kafka.in_place import Outage
+from pipeline.runtimes.kafka.key_prefetch import KeyPrefetch
+from pipeline.runtimes.kafka.keystore import SqlKeyStore
+from pipeline.runtimes.kafka.keystore_bounds import KeyStoreTimeouts
+from pipeline.sealing import Sealer
+from tests.support.keystore_proxy import proxied
+
+CALL_SECONDS = 4.0  # the key store's call deadline here (10 s by default)
+BOUNDS = KeyStoreTimeouts(connect_seconds=2, statement_ms=2000, call_seconds=CALL_SECONDS)
+WAIT = 0.3  # the prefetch bound here (0.5 s by default)
+Record = tuple[bytes, list[tuple[str, bytes]], bytes]
+
+
+def _give_up(what: str, exc: BaseException) -> NoReturn:
+    raise AssertionError(f"gave up: {what}: {exc!r}")
+
+
+def records(n: int) -> list[Record]:
+    out: list[Record] = []
+    for i in range(n):
+        klant = "k-" + uuid.uuid4().hex
+        headers = [("ce_type", b"nl.klantsignaal.contact.v1"), ("ce_partitionkey", klant.encode())]
+        out.append((klant.encode(), headers, f'{{"contactId":"c-{i}"}}'.encode()))
+    return out
+
+
+async def _ticks(gaps: list[float]) -> None:
+    """The longest the event loop went without giving this task a turn, tick by tick."""
+    loop = asyncio.get_running_loop()
+    last = loop.time()
+    while True:
+        await asyncio.sleep(0.02)
+        now = loop.time()
+        gaps.append(now - last)
+        last = now
+
+
+@pytest.mark.postgres
+def test_a_key_store_that_hangs_does_not_hold_the_event_loop(postgres_url: str) -> None:
+    proxy, url = proxied(postgres_url)
+    plain = records(20)
+    sealed = Sealer(SqlKeyStore(postgres_url)).seal_many(plain)  # the edge, direct
+    keys = [key for key, _, _ in sealed]
+    outage = Outage(limit_seconds=60, pauses=(0.1,), give_up=_give_up)
+    store = SqlKeyStore(url, outage=outage, timeouts=BOUNDS)  # the worker's, via the proxy
+    worker = Sealer(store)
+    prefetch = KeyPrefetch(worker, wait_seconds=WAIT)
+
+    async def scenario() -> tuple[float, list[float]]:
+        loop = asyncio.get_running_loop()
+        await prefetch(keys[:10])  # all well: read, and the prefetch's connection is open
+        assert store.uncached_routes([k.decode() for k in keys[:10]]) == []
+        proxy.black_hole()
+        gaps: list[float] = []
+        ticker = asyncio.create_task(_ticks(gaps))
+        await asyncio.sleep(0.1)  # ticking
+        began = loop.time()
+        await prefetch(keys[10:])  # the store is silent: the run goes on after WAIT
+        waited = loop.time() - began
+        await prefetch(keys[10:])  # the last one still under way: not started again
+        await asyncio.sleep(CALL_SECONDS + 2)  # the hung read is cut meanwhile
+        ticker.cancel()
+        return waited, gaps
+
+    try:
+        waited, gaps = asyncio.run(scenario())
+        # Without the thread the loop stood still for the call deadline (4 s here).
+        assert max(gaps) < CALL_SECONDS / 2, f"event loop held {max(gaps):.2f} s"
+        assert waited < CALL_SECONDS / 2, f"the run waited {waited:.2f} s"
+        assert (prefetch.late, prefetch.skipped) == (1, 1)
+        assert store._deadline is not None and store._deadline.cuts >= 1  # the read was cut
+        assert proxy.swallowed > 0
+        proxy.heal()
+        # The records' own lookups, as before: they open with their keys.
+        assert [worker.open(*rec) for rec in sealed[10:]] == plain[10:]
+        store._cache.clear()
+        asyncio.run(prefetch(keys))  # and the prefetch works again on a new connection
+        assert store.uncached_routes([k.decode() for k in keys]) == []
+    finally:
+        proxy.heal()
+        proxy.cut()
+        store.close()
+
+
+def test_a_run_whose_keys_are_cached_stays_on_the_loop(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'keys.db'}"
+    sealed = Sealer(SqlKeyStore(url)).seal_many(records(5))
+    keys = [key for key, _, _ in sealed]
+    store = SqlKeyStore(url)
+    prefetch = KeyPrefetch(Sealer(store))
+    asyncio.run(prefetch(keys[:1] + [None, b"k-not-a-route"]))  # one: its record looks it up
+    assert prefetch._thread is None
+    asyncio.run(prefetch(keys))
+    assert store.uncached_routes([k.decode() for k in keys]) == []  # read off the loop
+    assert prefetch._thread is not None
+    thread, prefetch._thread = prefetch._thread, None
+    asyncio.run(prefetch(keys))  # all cached: no thread hop (none would start)
+    assert prefetch._thread is None
+    prefetch._thread = thread
+    store.close()
