@@ -16,6 +16,7 @@ import copy
 import dataclasses
 import gc
 import logging
+import marshal
 from collections import deque
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -86,14 +87,25 @@ class TableState:
 
     Values are copied both ways: the memory store hands out its own objects, and a stage
     that mutates what it read must not change the table unless the record succeeds (the
-    write then goes through `put`). Writes reach the changelog at the next offset commit
-    (pipeline.runtimes.kafka.table_writes).
+    write then goes through `put`). With sealing on, a klant's value is sealed (the JSON
+    opened or made is a copy already); a key that is no klant (the monitor's cells and
+    windows) is not, so it is copied as without sealing. `hand_over` (a stage's
+    `handed_over_states`: it neither keeps nor shares what it puts, as for the embedded
+    runtime's SQLiteState) stores a put value as it is; `get` still copies. Writes reach
+    the changelog at the next offset commit (pipeline.runtimes.kafka.table_writes).
     """
 
-    def __init__(self, table: Any, sealer: Sealer | None, writes: WriteBehind | None) -> None:
+    def __init__(
+        self,
+        table: Any,
+        sealer: Sealer | None,
+        writes: WriteBehind | None,
+        hand_over: bool = False,
+    ) -> None:
         self._table = table
         self._sealer = sealer  # crypto-shredding: klant entries sealed (pipeline.sealing)
         self._writes = writes  # None: every write goes to the changelog at once
+        self._hand_over = hand_over
 
     def _set(self, key: str, value: dict[str, Any]) -> None:
         if self._writes is not None:
@@ -105,16 +117,22 @@ class TableState:
         if self._sealer is not None:
             table_key = self._sealer.state_key(key, create=False)
             stored = self._table.get(table_key) if table_key is not None else None
-            return self._sealer.open_state(key, stored) if stored is not None else None
+            if stored is None:
+                return None
+            opened = self._sealer.open_state(key, stored)
+            return copy_json(opened) if opened is stored else opened  # not sealed: copied
         value = self._table.get(key)
         return copy_json(value) if value is not None else None
 
     def put(self, key: str, value: dict[str, Any]) -> None:
         if self._sealer is not None:
             table_key = self._sealer.state_key(key, create=True)
-            self._set(table_key, self._sealer.seal_state(key, value))  # serialised: a copy
+            sealed = self._sealer.seal_state(key, value)  # serialised: a copy
+            if sealed is value and not self._hand_over:  # not sealed: copied
+                sealed = copy_json(value)
+            self._set(table_key, sealed)
             return
-        self._set(key, copy_json(value))
+        self._set(key, value if self._hand_over else copy_json(value))
 
     def delete(self, key: str) -> None:
         """Remove the entry; a tombstone goes to the changelog (write-behind: at the next
@@ -129,17 +147,15 @@ class TableState:
 
 
 def copy_json(value: Any) -> Any:
-    """A deep copy of a JSON-shaped value (dicts, lists, tuples, scalars): what
-    copy.deepcopy gives for these, several times faster; other objects are deep-copied."""
-    if isinstance(value, dict):
-        return {k: copy_json(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [copy_json(v) for v in value]
-    if isinstance(value, str | int | float | bool | None):
-        return value
-    if isinstance(value, tuple):
-        return tuple(copy_json(v) for v in value)
-    return copy.deepcopy(value)
+    """A deep copy of a JSON-shaped value (dicts, lists, tuples, scalars): a marshal round
+    trip in C, several times faster than walking it in Python (a 2.4 KB monitor cell
+    10 µs instead of 56 µs, its window 5 µs instead of 94 µs). Version 2: no references,
+    so no two parts of the copy are one object (as after a JSON round trip). What marshal
+    refuses (another object inside) is deep-copied."""
+    try:
+        return marshal.loads(marshal.dumps(value, 2))
+    except ValueError:
+        return copy.deepcopy(value)
 
 
 class _ReadCommittedThread(PositionReportingThread):
@@ -312,8 +328,10 @@ def build_app(
     app.table_writes = WriteBehind()
     app.context_first = ContextFirst.for_topology(settings, topology, consumed_topics(topology))
     deferred = deferrable_states(topology)
+    # The states whose values their stage neither keeps nor shares once put (the monitor's)
+    handed = {n for stage in topology.stages for n in getattr(stage, "handed_over_states", ())}
     states: dict[str, State] = {
-        name: TableState(t, sealer, app.table_writes if name in deferred else None)
+        name: TableState(t, sealer, app.table_writes if name in deferred else None, name in handed)
         for name, t in tables.items()
     }
 
