@@ -190,3 +190,26 @@ def test_prefetched_routes_open_records_without_a_lookup_each_and_keep_the_bound
     worker.prefetch([key for key, _, _ in sealed])  # read again: klant 3 is not there
     assert worker.open(*sealed[3]) is ERASED
     assert worker.open(*sealed[4]) == record(klant(4), 4)
+
+
+@pytest.mark.parametrize("paramstyle", ["qmark", "named", "numeric"])
+def test_route_reads_one_and_many_find_the_same_rows_in_every_paramstyle(
+    paramstyle: str, tmp_path: Path
+) -> None:
+    """The plain-connection reads by route (`_RouteReads`): one route and many go through
+    one statement builder; each paramstyle the builder knows finds the same rows (SQLite
+    here, PostgreSQL's pyformat in the prefetch test above)."""
+    from sqlalchemy import create_engine
+
+    from pipeline.runtimes.kafka.keystore import _RouteReads
+
+    url = f"sqlite:///{tmp_path / 'keys.db'}"
+    keys = SqlKeyStore(url).for_klants([klant(i) for i in range(3)], create=True)
+    routes = [keys[klant(i)].route for i in range(3)]
+    reads = _RouteReads(create_engine(url, paramstyle=paramstyle))
+    gone = "r-" + "0" * 32
+    assert reads.one(routes[1])[:2] == (klant(1), routes[1])
+    assert reads.one(gone) is None
+    found = {row[1]: row[0] for row in reads.many([*routes, gone])}
+    assert found == {routes[i]: klant(i) for i in range(3)}
+    reads.reset()

@@ -344,52 +344,49 @@ class SqlKeyStore:
 
 class _RouteReads:
     """Key lookups by route on one raw DB-API connection per thread, each read its own
-    transaction, rolled back at once (a snapshot held open would hide a `forget`)."""
+    transaction, rolled back at once (a snapshot held open would hide a `forget`). One
+    route or many: the same statement, `route IN (...)` with a mark per route."""
 
-    _MARKS = {"qmark": "?", "format": "%s", "pyformat": "%s", "numeric": ":1", "named": ":v"}
+    _MARKS = {"qmark": "?", "format": "%s", "pyformat": "%s"}  # one mark for every value
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._local = threading.local()
-        self._named = engine.dialect.paramstyle == "named"
-        mark = self._MARKS[engine.dialect.paramstyle]
-        self._sql = f"SELECT klant, route, secret FROM klant_keys WHERE route = {mark}"
+        self._one = self._statement(1)  # the per-record lookup's, made once
 
     def one(self, route: str) -> Any:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self._local.conn = self._engine.raw_connection()
-        cursor = conn.cursor()
-        try:
-            cursor.execute(self._sql, {"v": route} if self._named else (route,))
-            return cursor.fetchone()
-        finally:
-            cursor.close()
-            conn.rollback()
+        sql, params = self._one
+        rows = self._rows(sql, params((route,)))
+        return rows[0] if rows else None
 
     def many(self, routes: Sequence[str]) -> list[Any]:
         """The rows of these routes (those the store has), in one statement."""
+        sql, params = self._statement(len(routes))
+        return self._rows(sql, params(routes))
+
+    def _rows(self, sql: str, params: Any) -> list[Any]:
         conn = getattr(self._local, "conn", None)
         if conn is None:
             conn = self._local.conn = self._engine.raw_connection()
-        marks, params = self._placeholders(len(routes))
-        sql = f"SELECT klant, route, secret FROM klant_keys WHERE route IN ({marks})"
         cursor = conn.cursor()
         try:
-            cursor.execute(sql, params(routes))
+            cursor.execute(sql, params)
             return list(cursor.fetchall())
         finally:
             cursor.close()
             conn.rollback()
 
-    def _placeholders(self, n: int) -> tuple[str, Callable[[Sequence[str]], Any]]:
+    def _statement(self, n: int) -> tuple[str, Callable[[Sequence[str]], Any]]:
+        """The statement for n routes, and what makes its parameters from the routes."""
         style = self._engine.dialect.paramstyle
+        sql = "SELECT klant, route, secret FROM klant_keys WHERE route IN ({})"
         if style == "named":
             names = [f"v{i}" for i in range(n)]
-            return ", ".join(f":{v}" for v in names), lambda r: dict(zip(names, r, strict=True))
+            marks = ", ".join(f":{v}" for v in names)
+            return sql.format(marks), lambda r: dict(zip(names, r, strict=True))
         if style == "numeric":
-            return ", ".join(f":{i + 1}" for i in range(n)), tuple
-        return ", ".join([self._MARKS[style]] * n), tuple
+            return sql.format(", ".join(f":{i + 1}" for i in range(n))), tuple
+        return sql.format(", ".join([self._MARKS[style]] * n)), tuple
 
     def reset(self) -> None:
         """Drop this thread's connection (after a failure: never reused)."""
