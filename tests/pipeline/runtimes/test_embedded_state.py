@@ -96,3 +96,48 @@ def test_a_handed_over_value_comes_back_once_and_its_json_stays(tmp_path: Path) 
         assert state.get("x") == {**_cell(), "seen": ["a", "b", "c"]}
     with log.transaction() as conn:
         assert SQLiteState(conn, "monitor_cells").get("x") == {**_cell(), "seen": ["a", "b", "c"]}
+
+
+def test_a_failed_records_changes_do_not_reach_the_next_record_through_the_hand_over(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    """The monitor's cells handed from one record to the next within a batch
+    (SQLiteState `hand_over`, pipeline/runtimes/embedded.py): `get` hands back the very
+    object the previous record put. A record that changes it and then fails (dead-lettered)
+    must leave the next record the value before it: its observation not counted, the
+    same cell and window as without the hand-over. Six observations of one cell in one
+    batch through the embedded runtime, the fourth failing after the stage changed the
+    cell it read."""
+    import dataclasses
+
+    import pipeline.stages.monitoring as monitoring
+    from pipeline.monitoring.outcomes import CONTACT_FAILED
+    from pipeline.runtimes.embedded import EmbeddedRuntime
+    from pipeline.topology import DEAD_LETTER, Topology
+    from schemas.types import MONITOR_OBSERVATION
+    from tests.pipeline.monitoring.test_monitoring_dedup import CELL, _observation, _stage
+
+    save_window, calls = monitoring.save_window, [0]
+
+    def failing_fourth(*args: Any) -> None:  # after observe_cell changed the cell in place
+        calls[0] += 1
+        if calls[0] == 4:
+            raise RuntimeError("a bug in the stage")
+        save_window(*args)
+
+    monkeypatch.setattr(monitoring, "save_window", failing_fourth)
+    found = []
+    for handed in (("monitor_cells",), ()):
+        calls[0] = 0
+        stage = dataclasses.replace(_stage(warmup=10**9), handed_over_states=handed)
+        log = EventLog(tmp_path / f"{bool(handed)}.db")
+        runtime = EmbeddedRuntime(log, Topology((stage,)))
+        runtime.publish(MONITOR_OBSERVATION.topic, [_observation(n) for n in range(6)])
+        assert runtime._run_stages() == 6  # one batch: handed over record to record
+        rows = log._connection().execute("SELECT key, value FROM state ORDER BY key").fetchall()
+        cell = jsonfast.loads(dict(rows)[CELL])
+        assert cell["charts"][CONTACT_FAILED]["n"] == 5, "the failed record was counted"
+        assert _observation(3).id not in cell["seen"]
+        assert len(log.records(DEAD_LETTER)) == 1
+        found.append(rows)
+    assert found[0] == found[1], "handed over or not: the same cell and window"
