@@ -2,6 +2,12 @@
 
 Delivery to a sink is at-least-once: offsets are committed only after `sink.handle` returned,
 so a crash (or a rebalance) in between replays the batch; sinks are idempotent on event id.
+
+A sink reads the topics it stores anything of (`stored_topics` where it names them: the
+warehouse has no rows for monitor observations), as in the embedded runtime. Per polled
+batch the keys of its sealed records are read in one key-store statement, and
+kafka-python's batch checksum is the compiled one (crc.py): the warehouse sink's cost per
+record (docs/kafka.md, Performance).
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from pipeline.ops.metrics import sink_stored
 from pipeline.ports import Sink, SinkRecord
 from pipeline.processing import sink_record
 from pipeline.runtimes.kafka.codec import decode, headers_list, open_record, raw_parts
+from pipeline.runtimes.kafka.crc import use_compiled_crc32c
 from pipeline.runtimes.kafka.keystore import sealer_for
 from pipeline.runtimes.kafka.lag import watch_lag
 from pipeline.sealing import ERASED, Sealer
@@ -33,6 +40,11 @@ def sink_group(settings: Settings, sink: Sink) -> str:
     return f"{settings.kafka_topic_prefix}klantsignaal-{sink.name}"
 
 
+def sink_topics(sink: Sink) -> tuple[str, ...]:
+    """The logical topics a sink's group reads: those it stores anything of."""
+    return tuple(getattr(sink, "stored_topics", sink.topics))
+
+
 def to_sink_record(
     logical_topic: str, record: Any, sealer: Sealer | None = None
 ) -> SinkRecord | None:
@@ -42,14 +54,11 @@ def to_sink_record(
     if opened is ERASED:
         return None
     key, headers, value = opened
-    decoded = None if logical_topic == DEAD_LETTER else decode(key, headers, value)
-    return sink_record(
-        logical_topic,
-        f"{record.partition}/{record.offset}",
-        decoded,
-        value,
-        raw_parts(key, headers, value),
-    )
+    if logical_topic == DEAD_LETTER:  # the raw picture only where it may be needed
+        raw = raw_parts(key, headers, value)
+        return sink_record(logical_topic, f"{record.partition}/{record.offset}", None, value, raw)
+    decoded = decode(key, headers, value)
+    return sink_record(logical_topic, f"{record.partition}/{record.offset}", decoded, value)
 
 
 def run_sink(
@@ -63,7 +72,8 @@ def run_sink(
     **consumer_configs: Any,
 ) -> None:
     """Feed `sink` from its topics until `stop_event` is set (blocking; run it in a thread)."""
-    logical = {settings.topic(t): t for t in sink.topics}
+    use_compiled_crc32c()  # process-wide (crc.py)
+    logical = {settings.topic(t): t for t in sink_topics(sink)}
     consumer = KafkaConsumer(
         *logical,
         bootstrap_servers=settings.kafka_bootstrap,
@@ -130,6 +140,8 @@ def _batch(
     batch: list[SinkRecord] = []
     first: dict[TopicPartition, int] = {}
     nxt: dict[TopicPartition, int] = {}
+    if sealer is not None:  # the batch's keys in one statement, not one per new klant
+        sealer.prefetch(r.key for records in polled.values() for r in records)
     for tp, records in polled.items():
         if not records:
             continue

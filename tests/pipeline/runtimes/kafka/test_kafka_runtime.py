@@ -468,6 +468,26 @@ def test_sink_runner_delivers_commits_and_retries(settings: Settings) -> None:
     assert [r.event.id for r in second.records if r.event] == ["a-3"]
 
 
+def test_sink_reads_only_the_topics_it_stores(settings: Settings) -> None:
+    """A sink naming `stored_topics` (the warehouse: no rows for monitor observations) is
+    handed none of the other topics' records, as in the embedded runtime."""
+    klant = new_klant()
+    alert = new_event(ALERT.name, {"n": 1}, source="/test", key=klant, event_id="only-a")
+    response = new_event(RESPONSE.name, {"n": 2}, source="/test", key=klant, event_id="not-r")
+    with KafkaPublisher(settings) as publisher:
+        publisher.publish_many({"survey-responses": [response], "alerts": [alert]})
+    sink = RecordingSink("warehouse-like", ("survey-responses", "alerts"))
+    sink.stored_topics = ("alerts",)  # type: ignore[attr-defined]
+    thread, stop = run_in_thread(settings, sink)
+    try:
+        wait_records(sink, 1)
+        time.sleep(1.0)  # would the response come too?
+    finally:
+        stop.set()
+        thread.join(timeout=15)
+    assert [(r.topic, r.event.id) for r in sink.records if r.event] == [("alerts", "only-a")]
+
+
 def test_publisher_fails_fast_without_a_broker(tmp_path: Path) -> None:
     (port,) = free_ports(1)
     s = Settings(data_dir=tmp_path, kafka_bootstrap=f"127.0.0.1:{port}")

@@ -20,7 +20,7 @@ from kafka.structs import TopicPartition
 
 from consumers.warehouse import Warehouse, WarehouseSink
 from consumers.warehouse_rebuild import REBUILT
-from pipeline.runtimes.kafka.sinks import run_sink, sink_group
+from pipeline.runtimes.kafka.sinks import run_sink, sink_group, sink_topics
 from pipeline.settings import Settings
 from pipeline.topology import TOPICS
 from tests.support.kafka_harness import KafkaHarness, kafka_harness  # noqa: F401 - fixture
@@ -32,8 +32,8 @@ REPO = REPO_ROOT
 
 
 def _sink_behind(settings: Settings, group: str) -> int:
-    """Records on the sink's topics past its committed offsets (transaction markers, which
-    lie past the last record, are not counted)."""
+    """Records on the sink's topics (those it reads) past its committed offsets
+    (transaction markers, which lie past the last record, are not counted)."""
     checker = KafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap,
         group_id=group,
@@ -43,7 +43,7 @@ def _sink_behind(settings: Settings, group: str) -> int:
     try:
         tps = [
             TopicPartition(settings.topic(t), p)
-            for t in TOPICS
+            for t in sink_topics(WarehouseSink(None, TOPICS))  # type: ignore[arg-type]
             for p in range(settings.kafka_partitions)
         ]
         checker.assign(tps)
