@@ -25,7 +25,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
@@ -132,6 +131,46 @@ class Worker:
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        self.proc = None
+
+
+class SinkProcess:
+    """`klantsignaal sink` (the warehouse sink) in a process of its own, as the deployment
+    runs it. (It ran as a thread of the bench process until 1 December 2026, sharing the
+    GIL with the latency phase's 16 publishing threads and their producer: a contention
+    production does not have, docs/kafka.md "Benchmark".)"""
+
+    def __init__(self, settings: Any, warehouse_url: str, log_path: Path) -> None:
+        self.env = _env(settings) | {"KLANTSIGNAAL_WAREHOUSE_URL": warehouse_url}
+        self.env.pop("KLANTSIGNAAL_KAFKA_INSTANCE_ID")  # a worker's, not a sink's
+        self.log_path = log_path
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.stats: ProcStats | None = None
+
+    def start(self) -> None:
+        log = open(self.log_path, "wb")  # noqa: SIM115 - closed with the process
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "pipeline.cli", "sink"],
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        self.stats = ProcStats(self.proc.pid)
+
+    def check(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            tail = "\n".join(self.log_path.read_text("utf-8", "replace").splitlines()[-15:])
+            raise RuntimeError(f"the warehouse sink is not running ({self.log_path}):\n{tail}")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()  # SIGTERM: the sink finishes its batch and stops
             try:
                 self.proc.wait(30)
             except subprocess.TimeoutExpired:
@@ -247,17 +286,18 @@ def wait_caught_up(settings: Any, topics: Sequence[str], bar: tqdm, timeout: flo
         time.sleep(0.1)
 
 
-def wait_sink_idle(settings: Any, group: str, bar: tqdm, timeout: float = 600) -> float:
-    """Until the sink's committed offsets stop moving. Not "lag 0": a sink commits the
-    offset after its last record, so the marker closing the last transaction of a
-    partition stays counted as lag (at most one per partition of a transactional topic)."""
-    from pipeline.topology import TOPICS
-
-    markers = settings.kafka_partitions * len(TOPICS)  # at most one trailing marker each
+def wait_sink_idle(
+    settings: Any, group: str, topics: Sequence[str], bar: tqdm, timeout: float = 600
+) -> float:
+    """Until the sink's committed offsets on `topics` (those it reads) stop moving. Not
+    "lag 0": a sink commits the offset after its last record, so the marker closing the
+    last transaction of a partition stays counted as lag (at most one per partition of a
+    transactional topic)."""
+    markers = settings.kafka_partitions * len(topics)  # at most one trailing marker each
     began = time.monotonic()
     last, same = None, 0
     while time.monotonic() - began < timeout:
-        lag = committed_lag(settings, group, TOPICS)
+        lag = committed_lag(settings, group, topics)
         bar.set_postfix(lag=lag)
         same = same + 1 if lag == last else 0
         if lag == 0 or (lag <= markers and same >= 4):  # only markers left, for 2 s
@@ -718,7 +758,7 @@ def _run(sizes: Any, bootstrap: str, workdir: Path) -> dict[str, Any]:
     from consumers.warehouse import Warehouse, WarehouseSink
     from pipeline.runtimes.kafka.agent_plan import consumed_topics
     from pipeline.runtimes.kafka.publisher import KafkaPublisher
-    from pipeline.runtimes.kafka.sinks import run_sink, sink_group
+    from pipeline.runtimes.kafka.sinks import sink_group, sink_topics
     from pipeline.runtimes.kafka.topics import ensure_topics
     from pipeline.sentiment import lexicon_scorer
     from pipeline.settings import Settings
@@ -763,6 +803,7 @@ def _run(sizes: Any, bootstrap: str, workdir: Path) -> dict[str, Any]:
         "sealed": settings.kafka_seal,
         "worker_processes": workers,  # one consumer group; the bare pass-through is one process
     }
+    sink: SinkProcess | None = None
     try:
         _publish_backlog(settings, "contact-events", contacts, sizes.batch_size)
         out["worker_ready_s"] = round(worker.start(), 2)
@@ -802,16 +843,18 @@ def _run(sizes: Any, bootstrap: str, workdir: Path) -> dict[str, Any]:
             out[kind]["ratio_to_bare"] = (
                 round(out[kind]["records_per_s"] / bare, 3) if bare else None
             )
-        warehouse = Warehouse(f"sqlite:///{workdir / 'warehouse.db'}")
-        stop = threading.Event()
-        sink = threading.Thread(
-            target=run_sink, args=(settings, WarehouseSink(warehouse, TOPICS), stop), daemon=True
-        )
+        warehouse_url = f"sqlite:///{workdir / 'warehouse.db'}"
+        warehouse = Warehouse(warehouse_url)  # the tables, before the sink process opens it
+        sink = SinkProcess(settings, warehouse_url, workdir / "sink.log")
         sink.start()
         # The sink first stores everything the phases above produced; measure after that.
         with tqdm(desc="warehouse sink catching up", file=sys.stderr, disable=not progress) as bar:
-            group = sink_group(settings, WarehouseSink(warehouse, TOPICS))
-            out["warehouse_catch_up_s"] = round(wait_sink_idle(settings, group, bar), 2)
+            wsink = WarehouseSink(warehouse, TOPICS)
+            group, read = sink_group(settings, wsink), sink_topics(wsink)
+            out["warehouse_catch_up_s"] = round(wait_sink_idle(settings, group, read, bar), 2)
+        sink.check()
+        assert sink.stats is not None
+        sink_cpu0 = sink.stats.cpu_seconds() or 0.0
         publisher = KafkaPublisher(settings)
         try:
             publisher.publish("survey-responses", [negative_answer(contacts[0], -1)])  # connect
@@ -828,8 +871,12 @@ def _run(sizes: Any, bootstrap: str, workdir: Path) -> dict[str, Any]:
             }
         finally:
             publisher.close()
-            stop.set()
-            sink.join(15)
+            # What the latency phases cost the sink process (its records: answers, signals,
+            # alerts), before it stops.
+            out["warehouse_sink_cpu_s_latency_phases"] = round(
+                (sink.stats.cpu_seconds() or 0.0) - sink_cpu0, 2
+            )
+            sink.stop()
         out["worker"] = worker.stats.rss_mib() if worker.stats else {}
         if sizes.edge_requests > 1:  # one request warms the edge up; 0 skips the edge phase
             edge_contacts = [stamped(c) for c in sim.contacts(sizes.edge_requests)]
@@ -841,5 +888,7 @@ def _run(sizes: Any, bootstrap: str, workdir: Path) -> dict[str, Any]:
             before["cpu_percent_during_edge"] = round(100 * cpu / (time.monotonic() - began), 1)
             out["edge"]["worker_beside_edge"] = before
     finally:
+        if sink is not None:
+            sink.stop()
         worker.stop()
     return out
