@@ -7,17 +7,13 @@ project. In the warehouse sink that was the largest single cost per record (docs
 Performance). aiokafka, which the worker runs on and so is installed wherever this is,
 ships the same checksum compiled (a few us per KB). `use_compiled_crc32c` points
 kafka-python's record batches at it: the same checksum, so corrupt batches are still
-refused (tests/pipeline/runtimes/kafka/test_sink_crc.py).
+refused (tests/pipeline/runtimes/kafka/test_sink_batch.py).
 
 Process-wide: every kafka-python client of the process checks and writes with it. The sink
 processes (`run_sink`) call it; the web edge and the bench's bare pass-through do not.
 """
 
 from __future__ import annotations
-
-import logging
-
-log = logging.getLogger(__name__)
 
 _CHECK = (b"123456789", 0xE3069283)  # the CRC-32C check value (RFC 3720, B.4)
 
