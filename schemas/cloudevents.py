@@ -19,19 +19,35 @@ _NOT_EXTENSIONS = frozenset((*_CORE, "data", "partitionkey"))
 
 def utc_now() -> str:
     """The time now, to the millisecond ("2026-11-30T06:12:15.123Z"). Every derived event
-    gets one, so the text of the current millisecond is made once (same clock, same text)."""
+    gets one, so the text of the current millisecond is made once (same clock, same text),
+    and the text of the current second too: a millisecond of it only adds its digits
+    (`ms_text`, the same text as the datetime's isoformat)."""
     global _now
     ms = time.time_ns() // 1_000_000
     last = _now
     if last[0] == ms:
         return last[1]
-    at = datetime.fromtimestamp(ms // 1000, UTC).replace(microsecond=ms % 1000 * 1000)
-    text = at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    text = ms_text(ms)
     _now = (ms, text)
     return text
 
 
+def ms_text(ms: int) -> str:
+    """Milliseconds since the epoch as RFC 3339 in UTC to the millisecond: what
+    `datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds")` gives with
+    "Z" for "+00:00", the second's part made once per second."""
+    global _second
+    seconds, millis = divmod(ms, 1000)
+    second = _second
+    if second[0] != seconds:
+        at = datetime.fromtimestamp(seconds, UTC)
+        second = (seconds, at.isoformat(timespec="seconds").removesuffix("+00:00") + ".")
+        _second = second
+    return f"{second[1]}{millis:03d}Z"
+
+
 _now: tuple[int, str] = (-1, "")  # (millisecond, its text), replaced as a whole
+_second: tuple[int, str] = (-1, "")  # (second, its text up to the "."), the same
 
 
 @dataclass(frozen=True)

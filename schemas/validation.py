@@ -109,8 +109,11 @@ def _fast_validators() -> dict[str, Any]:
 
 def compile_fast_validators() -> None:
     """Compile the fast validators now rather than at the first record (a worker calls it
-    before it is ready, so its first run after a restart does not wait for it)."""
+    before it is ready, so its first run after a restart does not wait for it), and the
+    schema ids the stages stamp (each read from its schema file once, at its first use)."""
     _fast_validators()
+    for type_name in EVENT_TYPES:
+        schema_id(type_name)
 
 
 @cache

@@ -148,3 +148,39 @@ def test_utc_now_is_the_datetime_text_of_this_millisecond() -> None:
         before, now, after = slow(), utc_now(), slow()
         assert before <= now <= after
         assert len(now) == len("2026-11-30T06:12:15.123Z") and now.endswith("Z")
+
+
+def test_ms_text_is_the_datetime_text_of_every_millisecond() -> None:
+    """utc_now's text of a millisecond (the second's part made once per second) is the
+    datetime's isoformat, across seconds, days, a leap day, years and before the epoch."""
+    import random
+    from datetime import UTC, datetime
+
+    from schemas.cloudevents import ms_text
+
+    def reference(ms: int) -> str:
+        at = datetime.fromtimestamp(ms // 1000, UTC).replace(microsecond=ms % 1000 * 1000)
+        return at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+    starts = [0, -1_000, 951_782_399_000, 1_764_547_199_000, 1_798_761_599_000]
+    values = [s + d for s in starts for d in range(-1_500, 1_500)]
+    rng = random.Random(10)
+    values += [rng.randrange(-2_000_000_000_000, 4_000_000_000_000) for _ in range(20_000)]
+    rng.shuffle(values)
+    for ms in values + sorted(values):
+        assert ms_text(ms) == reference(ms), ms
+
+
+def test_the_worker_reads_every_schema_id_before_it_is_ready() -> None:
+    """compile_fast_validators (called before a worker is ready) also reads the schema id
+    of every event type, so the first records after a restart do not read schema files."""
+    from schemas.types import EVENT_TYPES
+    from schemas.validation import compile_fast_validators, schema_id
+
+    schema_id.cache_clear()
+    compile_fast_validators()
+    assert schema_id.cache_info().currsize == len(EVENT_TYPES)
+    misses = schema_id.cache_info().misses
+    for type_name in EVENT_TYPES:
+        schema_id(type_name)
+    assert schema_id.cache_info().misses == misses
