@@ -22,9 +22,11 @@ from typing import Any
 from faust.transport.drivers.aiokafka import Producer
 
 from pipeline.runtimes.kafka import worker
+from pipeline.runtimes.kafka.changelog_guard import GuardedProducer
 from tests.support.kafka_worker_without_fix import switch_off
 
 _send = Producer.send
+_send_output = GuardedProducer.send_output  # the stage outputs' path (no faust wrapper)
 _commit_offsets = worker._Consumer._commit_offsets
 
 
@@ -38,14 +40,23 @@ async def _commit_unless_armed(self: Any, offsets: Any, start_new_transaction: b
     return await _commit_offsets(self, offsets, start_new_transaction=start_new_transaction)
 
 
-async def _send_or_crash(self: Any, topic: str, *args: Any, **kwargs: Any) -> Any:
+async def _crash_before_a_signal(producer: Any, topic: str) -> None:
     marker = Path(os.environ["KLANTSIGNAAL_TEST_CRASH_MARKER"])
     if topic.endswith("scored-signals") and not marker.exists():
-        await self.flush()  # the record's table changes (pending) are on the changelog now
+        await producer.flush()  # the record's table changes (pending) are on the changelog now
         marker.write_text("crashed before sending a signal\n", encoding="utf-8")
         print("fault injected: crash before sending a signal", flush=True)
         os._exit(9)
+
+
+async def _send_or_crash(self: Any, topic: str, *args: Any, **kwargs: Any) -> Any:
+    await _crash_before_a_signal(self, topic)
     return await _send(self, topic, *args, **kwargs)
+
+
+async def _send_output_or_crash(self: Any, topic: str, *args: Any, **kwargs: Any) -> Any:
+    await _crash_before_a_signal(self, topic)
+    return await _send_output(self, topic, *args, **kwargs)
 
 
 if __name__ == "__main__":
@@ -53,6 +64,7 @@ if __name__ == "__main__":
         switch_off(name)
         print(f"fix switched off: {name}", flush=True)
     Producer.send = _send_or_crash  # type: ignore[method-assign]
+    GuardedProducer.send_output = _send_output_or_crash  # type: ignore[method-assign]
     if os.environ.get("KLANTSIGNAAL_TEST_CRASH_UNCOMMITTED"):
         worker._Consumer._commit_offsets = _commit_unless_armed  # type: ignore[method-assign]
     worker.main()

@@ -537,7 +537,10 @@ def _sender(app: faust.App, outage: Outage) -> Callable[..., Any]:
 
     async def send(topic: str, position: str, key: Any, value: Any, headers: Any) -> Any:
         def again() -> Any:
-            return app.producer.send(topic, key, value, None, None, headers)
+            producer = app.producer
+            if isinstance(producer, GuardedProducer):  # the same, less faust's wrapping
+                return producer.send_output(topic, key, value, headers)
+            return producer.send(topic, key, value, None, None, headers)
 
         try:
             return await again()

@@ -175,3 +175,35 @@ def test_a_changelog_send_that_raises_fails_the_next_commit() -> None:
             await callbacks_settled(ledger, Outage(limit_seconds=1, give_up=give_up))
 
     asyncio.run(commit_after_a_refused_write())
+
+
+async def _outputs_sent_direct(bootstrap: str, topic: str) -> None:
+    from faust.exceptions import ProducerSendError
+
+    from pipeline.runtimes.kafka.changelog_guard import GuardedProducer
+
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", max_request_size=2000)
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, b"small")  # metadata known, topic writable
+        guarded: Any = GuardedProducer.__new__(GuardedProducer)  # faust's part not needed
+        guarded._producer, guarded.ledger = producer, DeliveryLedger()
+        sent = await guarded.send_output(topic, b"k", b"x" * 1000, [("h", b"v")])
+        await producer.flush()  # over the topic's max.message.bytes: the broker refuses
+        error = guarded.ledger.failed()
+        assert sent.done() and error is not None and "TooLarge" in type(error).__name__
+        fine = await guarded.send_output(topic, b"k", b"fine", [("h", b"v")])
+        await producer.flush()
+        assert (await fine).offset >= 1 and guarded.ledger.failed() is None
+        with pytest.raises(ProducerSendError):  # refused by aiokafka itself, as faust raises it
+            await guarded.send_output(topic, b"k", b"x" * 5000, [])
+    finally:
+        await producer.stop()
+
+
+def test_an_output_sent_straight_to_aiokafka_is_in_the_ledger(kafka_broker: Any) -> None:
+    """The worker's outputs skip faust's send wrapper (GuardedProducer.send_output): each
+    record future is still in the ledger, so a refused output stops the next commit, and
+    an error aiokafka raises reaches the worker's in-place retry as faust's would."""
+    topic = _small_topic(kafka_broker.bootstrap)
+    asyncio.run(_outputs_sent_direct(kafka_broker.bootstrap, topic))
