@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from schemas.fastinit import fast_init
+
 ROUTES = ("inline", "email", "sms")
 
 
@@ -78,6 +80,7 @@ def _dutch_holidays(year: int) -> frozenset[date]:
     return frozenset(holidays.country_holidays("NL", years=year))
 
 
+@fast_init  # one __dict__ update, not a setattr per field
 @dataclass(frozen=True)
 class Decision:
     """What the policy says about one contact: invite by `route`, or not, with the reason."""

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from schemas.cloudevents import CloudEvent
+from schemas.fastinit import fast_init
 
 
 class Publisher(Protocol):
@@ -26,6 +27,7 @@ class AsyncPublisher(Publisher, Protocol):
     async def publish_many_async(self, batches: Mapping[str, Sequence[CloudEvent]]) -> None: ...
 
 
+@fast_init  # one __dict__ update, not a setattr per field
 @dataclass(frozen=True)
 class SinkRecord:
     topic: str

@@ -18,6 +18,7 @@ from pipeline.ports import SinkRecord
 from pipeline.stages.base import Emit, Rejected, Stage, State, StateUnavailable
 from pipeline.topology import DEAD_LETTER, TOPIC_ACCEPTS
 from schemas.cloudevents import CloudEvent, built, utc_now
+from schemas.fastinit import fast_init
 from schemas.types import MONITOR_OBSERVATIONS
 from schemas.validation import data_is_valid, schema_id, validate_data
 
@@ -198,6 +199,7 @@ def runtime_failure(
     )
 
 
+@fast_init  # one __dict__ update, not a setattr per field
 @dataclass(frozen=True)
 class Output:
     """One record to write for an outcome: an event, or a dead letter (as its JSON body)."""

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from functools import cache, lru_cache
 from typing import Any, Self, TypeVar
 
+from schemas.fastinit import fast_init
+
 _CAMEL = re.compile(r"_([a-z])")
 _SNAKE = re.compile(r"([A-Z])")
 
@@ -445,6 +447,12 @@ MODELS: dict[str, type[Model]] = {
     "monitor-observation.v1.json": MonitorObservation,
     "monitor-observations.v1.json": MonitorObservations,
 }
+
+# Stages make several models per record (observations, invitations, signals): each gets
+# the __init__ that fills its fields in one step (schemas/fastinit.py), not one
+# object.__setattr__ per field.
+for _model in Model.__subclasses__():
+    fast_init(_model)
 
 __all__ = [
     "Alert",

@@ -18,11 +18,14 @@ import math
 from dataclasses import dataclass
 from functools import lru_cache
 
+from schemas.fastinit import fast_init
+
 STEP_UNITS = 12  # the smaller step is at least this many units: rounding error < 5%
 MIN_SHARE = 0.005
 MAX_SHARE = 0.95
 
 
+@fast_init  # one __dict__ update, not a setattr per field
 @dataclass(frozen=True)
 class Design:
     """One chart's parameters: baseline p0, the shift p1 it is tuned to, integer steps, limit."""

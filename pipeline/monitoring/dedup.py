@@ -45,6 +45,8 @@ from dataclasses import dataclass
 from itertools import accumulate
 from typing import Any, Protocol
 
+from schemas.fastinit import fast_init
+
 SEEN_IDS = 100  # observation ids kept to ignore a replayed observation (at-least-once)
 SEEN_CHARS = 16  # of each id: 64 bits of a UUIDv5 are plenty, and keep the state small
 # Positions kept per log: an observation first seen after later ones of its log still
@@ -62,6 +64,7 @@ class Store(Protocol):
     def put(self, key: str, value: dict[str, Any]) -> None: ...
 
 
+@fast_init  # one __dict__ update, not a setattr per field
 @dataclass(frozen=True)
 class Position:
     """Where an observation came from: the input log, the input record's offset in it and

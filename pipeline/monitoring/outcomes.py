@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from schemas.fastinit import fast_init
 from schemas.models import Contact, Dienst, Invitation, Signal
 
 DETRACTORS = "aandeel-detractors"
@@ -40,6 +41,7 @@ NO_SERVICE = Dienst(code="zonder-dienst", naam="Website zonder dienst")
 MAX_COMMENT = 300
 
 
+@fast_init  # one __dict__ update, not a setattr per field
 @dataclass(frozen=True)
 class Outcomes:
     dienst: Dienst

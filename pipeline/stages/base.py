@@ -11,6 +11,7 @@ from typing import Any, Protocol
 from pipeline.times import iso as iso
 from pipeline.times import parse_time as parse_time
 from schemas.cloudevents import CloudEvent, new_event
+from schemas.fastinit import fast_init
 from schemas.models import Model
 from schemas.types import EventType
 
@@ -35,6 +36,7 @@ class State(Protocol):
         ...
 
 
+@fast_init  # one __dict__ update, not a setattr per field
 @dataclass(frozen=True)
 class Emit:
     topic: str  # logical topic name, e.g. "survey-invitations"
