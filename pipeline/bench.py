@@ -135,7 +135,7 @@ def _batches(events: Sequence[CloudEvent], size: int) -> list[Sequence[CloudEven
 
 def bench_pipeline(sizes: BenchSizes, workdir: Path) -> dict[str, Any]:
     from pipeline.bench_kafka import stamped
-    from pipeline.gc_tuning import freeze_startup_heap
+    from pipeline.gc_tuning import freeze_startup_heap, raise_young_threshold
     from pipeline.runtimes.embedded import EmbeddedRuntime, EventLog
     from pipeline.settings import Settings
     from pipeline.topology import DEAD_LETTER, build_topology
@@ -170,6 +170,7 @@ def bench_pipeline(sizes: BenchSizes, workdir: Path) -> dict[str, Any]:
     # As `klantsignaal run` does before its pipeline thread starts (pipeline/gc_tuning.py);
     # undone after this section, so the other sections run as before.
     freeze_startup_heap()
+    thresholds = raise_young_threshold()
 
     elapsed = cpu = 0.0
     inputs: list[tuple[str, CloudEvent]] = []  # what went in, for the baseline
@@ -215,6 +216,7 @@ def bench_pipeline(sizes: BenchSizes, workdir: Path) -> dict[str, Any]:
     latency = _embedded_latency(runtime, sinks, contacts, sizes)
     baseline = bench_baseline(inputs, sizes, workdir / "baseline" / "log.db")
     gc.unfreeze()
+    gc.set_threshold(*thresholds)
     eps = _rate(len(inputs), elapsed)
     return {
         "input_events": len(inputs),

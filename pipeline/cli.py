@@ -51,9 +51,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     _logging(settings)
     os.umask(0o077)  # whatever the process writes (models, exports) is for its account only
     system = build_embedded(settings)
-    from pipeline.gc_tuning import freeze_startup_heap
+    from pipeline.gc_tuning import freeze_startup_heap, raise_young_threshold
 
     freeze_startup_heap()  # the pipeline thread's full collections skip it (gc_tuning.py)
+    raise_young_threshold()  # fewer young collections per record (gc_tuning.py)
     system.start()
     _ops(settings, "run")
     from pipeline.privacy_cli import RetentionJob

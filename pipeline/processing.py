@@ -48,6 +48,8 @@ class DeadLetter:
 class BufferedState:
     """Collects a stage's writes so they apply only when the whole record succeeded."""
 
+    __slots__ = ("_inner", "_writes")  # one or two per record a stage reads
+
     def __init__(self, inner: State):
         self._inner = inner
         self._writes: dict[str, dict[str, Any] | None] = {}  # None: delete

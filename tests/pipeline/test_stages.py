@@ -74,6 +74,8 @@ def test_trigger_emits_deterministic_invitation() -> None:
     )
     assert link_token("k", "k-1", "a") != link_token("other", "k-1", "a")
     assert link_token("k", "k-1", "a") != link_token("k", "k-2", "a")
+    # Links already sent keep working: the token is the HMAC-SHA256 it always was.
+    assert link_token("k", "k-1", "a") == "zzUvYzM3eXnd5_oHCD4mrddFgId3LkS_"
 
 
 def test_replayed_contact_is_invited_again_with_the_same_ids() -> None:
