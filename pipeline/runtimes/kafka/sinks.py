@@ -5,9 +5,8 @@ so a crash (or a rebalance) in between replays the batch; sinks are idempotent o
 
 A sink reads the topics it stores anything of (`stored_topics` where it names them: the
 warehouse has no rows for monitor observations), as in the embedded runtime. Per polled
-batch the keys of its sealed records are read in one key-store statement, and
-kafka-python's batch checksum is the compiled one (crc.py): the warehouse sink's cost per
-record (docs/kafka.md, Performance).
+batch the keys of its sealed records are read in one key-store statement (docs/kafka.md,
+Performance). kafka-python's batch checksum is compiled by the `crc32c` dependency.
 """
 
 from __future__ import annotations
@@ -26,7 +25,6 @@ from pipeline.ops.metrics import sink_stored
 from pipeline.ports import Sink, SinkRecord
 from pipeline.processing import sink_record
 from pipeline.runtimes.kafka.codec import decode, headers_list, open_record, raw_parts
-from pipeline.runtimes.kafka.crc import use_compiled_crc32c
 from pipeline.runtimes.kafka.keystore import sealer_for
 from pipeline.runtimes.kafka.lag import watch_lag
 from pipeline.sealing import ERASED, Sealer
@@ -72,7 +70,6 @@ def run_sink(
     **consumer_configs: Any,
 ) -> None:
     """Feed `sink` from its topics until `stop_event` is set (blocking; run it in a thread)."""
-    use_compiled_crc32c()  # process-wide (crc.py)
     logical = {settings.topic(t): t for t in sink_topics(sink)}
     consumer = KafkaConsumer(
         *logical,
