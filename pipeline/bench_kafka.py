@@ -87,6 +87,29 @@ class ProcStats:
         return out
 
 
+def _spawn(module: str, env: dict[str, str], log_path: Path, *args: str) -> subprocess.Popen[bytes]:
+    """`python -m module args`, its output to log_path (as the deployment runs it)."""
+    log = open(log_path, "wb")  # noqa: SIM115 - closed with the process
+    return subprocess.Popen(
+        [sys.executable, "-m", module, *args],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+
+
+def _terminate(proc: subprocess.Popen[bytes] | None) -> None:
+    """SIGTERM and wait; SIGKILL when it does not stop within 30 s."""
+    if proc is not None and proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+
+
 class Worker:
     """`python -m pipeline.runtimes.kafka.worker` as the deployment runs it."""
 
@@ -106,14 +129,7 @@ class Worker:
 
     def launch(self) -> None:
         self.began = time.monotonic()
-        log = open(self.log_path, "wb")  # noqa: SIM115 - closed with the process
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "pipeline.runtimes.kafka.worker"],
-            env=self.env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        self.proc = _spawn("pipeline.runtimes.kafka.worker", self.env, self.log_path)
         self.stats = ProcStats(self.proc.pid)
 
     def is_ready(self) -> bool:
@@ -129,13 +145,7 @@ class Worker:
         return False
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+        _terminate(self.proc)
         self.proc = None
 
 
@@ -153,14 +163,7 @@ class SinkProcess:
         self.stats: ProcStats | None = None
 
     def start(self) -> None:
-        log = open(self.log_path, "wb")  # noqa: SIM115 - closed with the process
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "pipeline.cli", "sink"],
-            env=self.env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        self.proc = _spawn("pipeline.cli", self.env, self.log_path, "sink")
         self.stats = ProcStats(self.proc.pid)
 
     def check(self) -> None:
@@ -169,13 +172,7 @@ class SinkProcess:
             raise RuntimeError(f"the warehouse sink is not running ({self.log_path}):\n{tail}")
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()  # SIGTERM: the sink finishes its batch and stops
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+        _terminate(self.proc)  # SIGTERM: the sink finishes its batch and stops
         self.proc = None
 
 
