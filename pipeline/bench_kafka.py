@@ -13,7 +13,9 @@ Sections (all figures wall-clock on this machine):
   stored in the warehouse: p50/p95/p99.
 - edge: single-event POST /v1/events to `klantsignaal web` on Kafka (group commit),
   concurrent clients: requests/s and latency percentiles.
-- worker: CPU seconds and RSS of the worker process per phase.
+- worker: CPU seconds and RSS of the worker process per phase, and its stages' own time
+  (from its /metrics): `stages_alone_ratio_to_bare`, the ceiling of the ratio if Kafka
+  cost nothing.
 
 The broker is --bootstrap, or one started from tests/infra (needs the repository checkout).
 """
@@ -119,6 +121,10 @@ class Worker:
         self.stats: ProcStats | None = None
         self.ready_at: float | None = None  # monotonic time processing may have begun
 
+    def stage_seconds(self) -> dict[str, float]:
+        """The worker's klantsignaal_stage_processing_seconds_sum per stage, from /metrics."""
+        return stage_seconds(int(self.env["KLANTSIGNAAL_OPS_PORT"]))
+
     def start(self) -> float:
         began = time.monotonic()
         self.launch()
@@ -186,6 +192,13 @@ class GroupStats:
         cpu = [w.stats.cpu_seconds() if w.stats else None for w in self.workers]
         return sum(c for c in cpu if c is not None) if any(c is not None for c in cpu) else None
 
+    def stage_seconds(self) -> dict[str, float]:
+        total: dict[str, float] = {}
+        for w in self.workers:
+            for stage, seconds in w.stage_seconds().items():
+                total[stage] = total.get(stage, 0.0) + seconds
+        return total
+
     def rss_mib(self) -> dict[str, Any]:
         each = [w.stats.rss_mib() if w.stats else {} for w in self.workers]
         peak = [e.get("peak_rss_mib") for e in each if e.get("peak_rss_mib") is not None]
@@ -205,6 +218,9 @@ class WorkerGroup:
         ]
         self.stats = GroupStats(self.workers)
         self.ready_at: float | None = None
+
+    def stage_seconds(self) -> dict[str, float]:
+        return self.stats.stage_seconds()
 
     def start(self) -> float:
         began = time.monotonic()
@@ -239,6 +255,7 @@ def _env(settings: Any, index: int = 0) -> dict[str, str]:
             "KLANTSIGNAAL_LINK_KEY": settings.link_key,
             "KLANTSIGNAAL_KAFKA_SEAL": str(settings.kafka_seal),
             "KLANTSIGNAAL_LOG_LEVEL": "INFO",  # the ready marker is logged at INFO
+            "KLANTSIGNAAL_OPS_PORT": str(_free_port()),  # /metrics: the stages' own time
             "PYTHONUNBUFFERED": "1",
         }
     )
@@ -651,6 +668,8 @@ def _phase(worker: Any, run: Callable[[], float], records: int) -> dict[str, Any
         "worker_cpu_percent": round(100 * cpu / seconds, 1) if seconds else None,
         "worker_cpu_s_per_1000": round(1000 * cpu_all / records, 3) if records else None,
         **worker.stats.rss_mib(),
+        # Each phase starts a fresh worker process: its counters are this phase's alone.
+        **_stages_part({}, worker.stage_seconds(), records),
     }
 
 
@@ -664,6 +683,40 @@ def _cpu_until_idle(stats: Any, quiet_s: float = 2.0, timeout: float = 60.0) -> 
         quiet = quiet + 0.5 if now - last < 0.025 else 0.0
         last = now
     return last
+
+
+def stage_seconds(port: int) -> dict[str, float]:
+    """Seconds spent in `process_record` per stage (validation, stage logic and state: the
+    `klantsignaal_stage_processing_seconds` histogram's sum) in the worker listening on
+    `port`; empty when its /metrics cannot be read."""
+    from urllib.request import urlopen
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    try:
+        with urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+            text = response.read().decode()
+    except OSError:
+        return {}
+    return {
+        sample.labels["stage"]: sample.value
+        for family in text_string_to_metric_families(text)
+        if family.name == "klantsignaal_stage_processing_seconds"
+        for sample in family.samples
+        if sample.name.endswith("_sum")
+    }
+
+
+def _stages_part(before: dict[str, float], after: dict[str, float], records: int) -> dict:
+    """The stages' own time in a phase: what the worker's records/s would be if consuming,
+    decoding, producing and committing cost nothing (a ceiling, not a target)."""
+    spent = {k: round(v - before.get(k, 0.0), 3) for k, v in sorted(after.items())}
+    total = sum(spent.values())
+    return {
+        "stage_seconds": spent,
+        "stage_s_per_1000": round(1000 * total / records, 3) if records else None,
+        "stages_alone_records_per_s": round(records / total, 1) if total > 0 else None,
+    }
 
 
 def wait_worker_idle(
@@ -714,6 +767,11 @@ def summary(out: dict[str, Any]) -> dict[str, Any]:
     return {
         "contacts_ratio_to_bare": at("contacts.ratio_to_bare"),
         "responses_ratio_to_bare": at("responses.ratio_to_bare"),
+        # The ceiling: the stages' own time alone (no Kafka cost at all) against the bare
+        # pass-through; the ratio above cannot exceed it.
+        "stages_alone_ratio_to_bare": {
+            k: at(f"{k}.stages_alone_ratio_to_bare") for k in ("contacts", "responses")
+        },
         "contacts_per_s": at("contacts.records_per_s"),
         "responses_per_s": at("responses.records_per_s"),
         **latency,
@@ -839,6 +897,10 @@ def _run(sizes: Any, bootstrap: str, workdir: Path) -> dict[str, Any]:
             bare = out["bare"][kind]["records_per_s"]
             out[kind]["ratio_to_bare"] = (
                 round(out[kind]["records_per_s"] / bare, 3) if bare else None
+            )
+            alone = out[kind].get("stages_alone_records_per_s")
+            out[kind]["stages_alone_ratio_to_bare"] = (
+                round(alone / bare, 3) if bare and alone else None
             )
         warehouse_url = f"sqlite:///{workdir / 'warehouse.db'}"
         warehouse = Warehouse(warehouse_url)  # the tables, before the sink process opens it

@@ -89,6 +89,13 @@ def test_kafka_bench_prints_the_figures_the_issue_asks_for(kafka_broker: KafkaBr
     assert all(v is not None for v in summary["edge_ms_at_500_per_s"].values())
     assert summary["worker_peak_rss_mib"] > 0
     assert all(v > 0 for v in summary["worker_cpu_s_per_1000"].values())
+    # The stages' own time, read from the worker's /metrics: every stage of each phase ran
+    # with time spent, and the ceiling of the stages alone is reported against bare.
+    assert set(kafka["contacts"]["stage_seconds"]) >= {"trigger", "signals", "monitor-feed"}
+    assert set(kafka["responses"]["stage_seconds"]) >= {"signals", "alerting"}
+    for kind in ("contacts", "responses"):
+        assert all(s > 0 for s in kafka[kind]["stage_seconds"].values()), kind
+        assert summary["stages_alone_ratio_to_bare"][kind] > 0, kind
     assert len(out["load_average_start"]) == 3 and len(out["load_average_end"]) == 3
 
 
