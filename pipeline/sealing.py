@@ -85,6 +85,17 @@ class Erased:
 ERASED = Erased()
 
 
+class NotCached:
+    """`Sealer.open_cached`: the record's key is not in the key store's cache (open it
+    where waiting for the key store is fine, with `open_fresh`)."""
+
+    def __repr__(self) -> str:
+        return "NOT_CACHED"
+
+
+NOT_CACHED = NotCached()
+
+
 def is_klant(key: str) -> bool:
     return _KLANT.fullmatch(key) is not None
 
@@ -162,6 +173,38 @@ class Sealer:
         self, key: bytes | None, headers: Headers, value: bytes | None
     ) -> tuple[bytes | None, Headers, bytes | None] | Erased:
         """The record as sealed, ERASED when its key is gone; ValueError when tampered."""
+        opened = self._open(key, headers, value, self.keys.for_route, ERASED)
+        return opened  # type: ignore[return-value]  # never NOT_CACHED
+
+    def open_cached(
+        self, key: bytes | None, headers: Headers, value: bytes | None
+    ) -> tuple[bytes | None, Headers, bytes | None] | Erased | NotCached:
+        """As `open`, without a key store call: NOT_CACHED when a sealed record's key is not
+        in the key store's cache (its `cached_route`; a store without one caches nothing).
+        For a caller that must not wait for the key store (the Kafka worker's event loop);
+        it opens such a record with `open_fresh` where waiting is fine. A record that is
+        not sealed, or cannot be opened whatever its key, is answered as by `open`."""
+        cached = getattr(self.keys, "cached_route", None)
+        return self._open(key, headers, value, cached, NOT_CACHED)
+
+    def open_fresh(
+        self, key: bytes | None, headers: Headers, value: bytes | None
+    ) -> tuple[bytes | None, Headers, bytes | None] | Erased:
+        """As `open`, with the key store's `fresh_route` when it has one (a key about to
+        leave the cache is read again): what `open_cached` did not open."""
+        find = getattr(self.keys, "fresh_route", None) or self.keys.for_route
+        opened = self._open(key, headers, value, find, ERASED)
+        return opened  # type: ignore[return-value]  # never NOT_CACHED
+
+    def _open(
+        self,
+        key: bytes | None,
+        headers: Headers,
+        value: bytes | None,
+        find: Any,
+        missing: Erased | NotCached,
+    ) -> tuple[bytes | None, Headers, bytes | None] | Erased | NotCached:
+        """The record opened with the key `find(route)` gives; `missing` when it gives none."""
         seal = next((v for name, v in headers if name == SEAL_HEADER), None)
         if seal is None:
             return key, headers, value
@@ -172,9 +215,9 @@ class Sealer:
             )
         if key is None or _ROUTE.fullmatch(key) is None:  # not looked up: no route of ours
             raise ValueError("sealed record has no route as its key")
-        found = self.keys.for_route(key.decode())
+        found = find(key.decode()) if find is not None else None
         if found is None:
-            return ERASED
+            return missing
         try:
             inner = jsonfast.loads(_decrypt(found, value or b""))
             restored = [(str(n), str(v).encode("latin-1")) for n, v in inner["h"]]

@@ -200,7 +200,10 @@ def _open_unguarded(self: Any, key: Any, headers: Any, value: Any) -> Any:
     return inner["k"].encode(), restored, inner["v"].encode("latin-1")
 
 
-def _open_input_unguarded(sealer: Any, key: Any, headers: Any, value: Any) -> Any:
+def _open_input_unguarded(
+    sealer: Any, key: Any, headers: Any, value: Any, cached_only: bool = False
+) -> Any:
+    # Opened at once, on the event loop (never NOT_CACHED), as before the guard.
     return codec.open_record(sealer, key, headers, value)
 
 

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pipeline.processing import DeadLetter
-from pipeline.sealing import Erased, Sealer
+from pipeline.sealing import Erased, NotCached, Sealer
 from schemas.cloudevents import CloudEvent
 
 Headers = list[tuple[str, bytes]]
@@ -75,17 +75,25 @@ def seal(
 
 
 def open_input(
-    sealer: Sealer | None, key: bytes | None, headers: Headers, value: bytes | None
-) -> tuple[bytes | None, Headers, bytes | None] | Erased | str:
+    sealer: Sealer | None,
+    key: bytes | None,
+    headers: Headers,
+    value: bytes | None,
+    cached_only: bool = False,
+) -> tuple[bytes | None, Headers, bytes | None] | Erased | NotCached | str:
     """A stage's input record opened, ERASED, or the reason it cannot be opened (a record
     sealed with another key store, a key that is no route, content that is no sealed
     record): the stages dead-letter it. Named by type, never a value. What else raises is
     not the record's fault (the key store failing: retried in place inside it, or raised
-    for the worker to stop)."""
+    for the worker to stop). `cached_only` (the worker's event loop): NOT_CACHED instead
+    of a key store call (`Sealer.open_cached`); else the key is read if not cached, or
+    due to leave the cache soon (`Sealer.open_fresh`; pipeline/runtimes/kafka/key_prefetch.py)."""
     if sealer is None:
         return key, headers, value
     try:
-        return sealer.open(key, headers, value)
+        if cached_only:
+            return sealer.open_cached(key, headers, value)
+        return sealer.open_fresh(key, headers, value)
     except (ValueError, KeyError, TypeError) as exc:
         # Sealing's own ValueErrors name the problem, never a value; others only by type.
         why = str(exc) if type(exc) is ValueError else type(exc).__name__

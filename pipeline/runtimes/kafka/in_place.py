@@ -13,18 +13,21 @@ another one in the group) processes it again. Stopping, not skipping: a skipped 
 a citizen nobody calls back, and a worker that exits is seen by the operator (and
 restarted by the orchestrator); one that skips is not.
 
-Key store calls are synchronous (they run inside a stage's state access), so the key
-store retries block the worker's event loop while they wait: without the key store no
-record of a citizen can be opened or sealed anyway. Consumer heartbeats run in faust's
-consumer thread, so the group keeps the worker meanwhile (session timeout 10 s), and
-aiokafka's poll limit (faust's `broker_max_poll_interval`, 1,000 s) is above the outage
-limit. A rebalance is another matter: faust hands partitions back on the event loop and
-waits for the record in hand, which a retry holds up; past the rebalance timeout (20 s)
-the group gives the partitions to another worker, which processes the record again,
-while this one, once the dependency answers, would go on sending outputs and table
-changes for partitions it no longer owns. So a rebalance that begins during a retry (or a
-retry that fails while one is under way) stops the worker at once, exit 75, from the
-consumer thread (`partitions_revoked`): nothing sent, acked or committed after it.
+Key store calls are synchronous. The lookup that opens a record whose key is not cached
+runs on its agent's key-read thread (key_prefetch.py), retried there while the agent
+awaits it: the event loop (other agents, commits, delivery callbacks) goes on, and so
+`Outage` counts retries from several threads. A lookup inside a stage's state access (a
+key the record's own did not bring into the cache: rare) is retried on the loop and
+blocks it while it waits. Consumer heartbeats run in faust's consumer thread, so the
+group keeps the worker meanwhile (session timeout 10 s), and aiokafka's poll limit
+(faust's `broker_max_poll_interval`, 1,000 s) is above the outage limit. A rebalance is
+another matter: faust hands partitions back on the event loop and waits for the record
+in hand, which a retry holds up; past the rebalance timeout (20 s) the group gives the
+partitions to another worker, which processes the record again, while this one, once the
+dependency answers, would go on sending outputs and table changes for partitions it no
+longer owns. So a rebalance that begins during a retry (or a retry that fails while one
+is under way) stops the worker at once, exit 75, from the consumer thread
+(`partitions_revoked`): nothing sent, acked or committed after it.
 """
 
 from __future__ import annotations
@@ -76,6 +79,9 @@ class Outage:
     give_up: Callable[[str, BaseException], NoReturn] = field(default=stop_worker)
     clock: Callable[[], float] = time.monotonic
     _retrying: int = field(default=0, init=False, repr=False)  # retries under way
+    # Retries run on the event loop and on the agents' key-read threads (key_prefetch.py):
+    # the count changes under a lock (a lost update would leave a retry counted for good).
+    _count_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     _revoking: threading.Event = field(default_factory=threading.Event, init=False, repr=False)
 
     def pause(self, attempt: int) -> float:
@@ -94,6 +100,10 @@ class Outage:
                 "a record waiting for a dependency while the group takes the partitions",
                 PartitionsTaken("rebalance during an in-place retry"),
             )
+
+    def _count(self, change: int) -> None:
+        with self._count_lock:
+            self._retrying += change
 
     def _failed(self, what: str, exc: BaseException, attempt: int, began: float) -> float:
         """Log the failure; the pause before the next attempt (or give up)."""
@@ -135,7 +145,8 @@ class Outage:
                     if not transient(exc):
                         raise
                     if not counted:  # a retry under way (partitions_revoked)
-                        self._retrying, counted = self._retrying + 1, True
+                        self._count(1)
+                        counted = True
                     time.sleep(self._failed(what, exc, attempt, began))
                     attempt += 1
                     continue
@@ -143,7 +154,7 @@ class Outage:
                 return result
         finally:
             if counted:
-                self._retrying -= 1
+                self._count(-1)
 
     async def retry_async(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
         """await call() until it works (any error: a send that failed is sent again; the
@@ -157,7 +168,8 @@ class Outage:
                     raise
                 except Exception as exc:
                     if not counted:  # a retry under way (partitions_revoked)
-                        self._retrying, counted = self._retrying + 1, True
+                        self._count(1)
+                        counted = True
                     await asyncio.sleep(self._failed(what, exc, attempt, began))
                     attempt += 1
                     continue
@@ -165,4 +177,4 @@ class Outage:
                 return result
         finally:
             if counted:
-                self._retrying -= 1
+                self._count(-1)

@@ -1,17 +1,32 @@
-"""The key prefetch of an agent's run, off the event loop and bounded.
+"""An agent's key store reads, off the event loop: the prefetch of a run (bounded) and the
+lookup of a record whose key is not cached (waited for).
 
-Before a run of records the worker reads the keys of their routes in one statement
-(`Sealer.prefetch_routes`, best effort: a record whose key is not cached looks it up
-itself, retried in place). Key store calls are synchronous, and on the event loop a key
-store that accepted the connection and went silent (a PostgreSQL behind a black hole, a
-stuck server) held the loop for the whole call deadline
-(KLANTSIGNAAL_KEYSTORE_CALL_TIMEOUT_SECONDS, 10 s) per run: every other agent, the offset
-commits and the delivery callbacks waited with it. Now the read runs on a thread of its
-own and the run waits for it at most `wait_seconds` (the loop is free meanwhile); past
-that the run goes on without it, and while a prefetch is still under way (the key store
-is slow) none is started. The records' own lookups are unchanged (on the loop, retried
-in place, bounded by the call deadline). A run whose routes are all cached (the usual
-case) does not leave the loop at all.
+Key store calls are synchronous, and on the event loop a key store that accepted the
+connection and went silent (a PostgreSQL behind a black hole, a stuck server) held the
+loop for the whole call deadline (KLANTSIGNAAL_KEYSTORE_CALL_TIMEOUT_SECONDS, 10 s) per
+call, and for the whole outage while a lookup was retried in place: every other agent,
+the offset commits and the delivery callbacks waited with it. So an agent reads keys on
+a thread of its own (one per agent, started at its first read; the key store keeps a
+connection per thread for these reads), one read at a time, in order:
+
+- Before a run the worker reads the keys of its records' routes in one statement
+  (`Sealer.prefetch_routes`, best effort). The run waits for it at most `wait_seconds`
+  (the loop is free meanwhile); past that the run goes on without it, and while a
+  prefetch is still under way (the key store is slow) none is started.
+- Each record is opened on the loop from the key cache only (`codec.open_input` with
+  `cached_only`: `Sealer.open_cached`). A record whose key is not cached (not prefetched,
+  a prefetch that came late or failed, a key due to leave the cache within the store's
+  `open_margin`) is opened on the thread instead (`lookup`): its key read as before,
+  retried in place there (in_place.py: past the outage limit the worker stops, exit 75,
+  the record not acked), the agent awaiting it. The agent takes no other record
+  meanwhile (concurrency 1: order within a partition kept, nothing skipped, nothing acked
+  before it is processed); the other agents, commits and callbacks go on. A lookup
+  queued behind a prefetch still under way finds the key cached once that one is done.
+- The key then stays cached for at least the margin (2 s), so the record's state and
+  outputs, looked up by klant inside the stages on the loop, find it there.
+
+A record whose key is cached (the usual case) and a run whose routes are all cached do
+not leave the loop at all.
 """
 
 from __future__ import annotations
@@ -21,29 +36,32 @@ import contextlib
 import logging
 import queue
 import threading
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 from pipeline.sealing import Sealer
 
+T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 PREFETCH_WAIT_SECONDS = 0.5  # a prefetch of 64 routes takes milliseconds when all is well
+_Job = tuple[asyncio.AbstractEventLoop, "asyncio.Future[Any]", Callable[[], Any]]
 
 
 class KeyPrefetch:
-    """`await prefetch(record_keys)` before a run (see the module docstring)."""
+    """An agent's key reads off the loop (see the module docstring): `await
+    prefetch(record_keys)` before a run, `await prefetch.lookup(call, *args)` for a
+    record whose key is not cached."""
 
     def __init__(self, sealer: Sealer, wait_seconds: float = PREFETCH_WAIT_SECONDS) -> None:
         self._sealer = sealer
         self.wait_seconds = wait_seconds
-        self._jobs: queue.SimpleQueue[tuple[Any, asyncio.Future[None], list[str]]] = (
-            queue.SimpleQueue()
-        )
+        self._jobs: queue.SimpleQueue[_Job] = queue.SimpleQueue()
         self._busy: asyncio.Future[None] | None = None  # the prefetch under way
         self._thread: threading.Thread | None = None
         self.skipped = 0  # prefetches not started: the previous one was still under way
         self.late = 0  # prefetches the run stopped waiting for
+        self.lookups = 0  # records opened on the thread (their keys not cached)
 
     async def __call__(self, keys: Iterable[bytes | None]) -> None:
         routes = self._sealer.routes_to_prefetch(keys)  # the cache only: on the loop
@@ -52,14 +70,7 @@ class KeyPrefetch:
         if self._busy is not None and not self._busy.done():
             self.skipped += 1
             return
-        loop = asyncio.get_running_loop()
-        self._busy = busy = loop.create_future()
-        if self._thread is None:
-            # One thread for good: the key store keeps a connection per thread for these
-            # reads. A daemon: a read hanging at exit does not hold the process up.
-            self._thread = threading.Thread(target=self._serve, name="key-prefetch", daemon=True)
-            self._thread.start()
-        self._jobs.put((loop, busy, routes))
+        self._busy = busy = self._submit(lambda: self._prefetch(routes))
         try:
             await asyncio.wait_for(asyncio.shield(busy), self.wait_seconds)
         except TimeoutError:
@@ -70,18 +81,45 @@ class KeyPrefetch:
                 self.wait_seconds,
             )
 
+    async def lookup(self, call: Callable[..., T], *args: Any) -> T:
+        """`call(*args)` on the thread, awaited as long as it takes (a key store call with
+        its retries in place); what it raises is raised here."""
+        self.lookups += 1
+        result: T = await self._submit(lambda: call(*args))
+        return result
+
+    def _prefetch(self, routes: list[str]) -> None:
+        try:
+            self._sealer.prefetch_routes(routes)
+        except Exception as exc:  # best effort (never a value logged)
+            log.debug("key prefetch failed: %s", type(exc).__name__)
+
+    def _submit(self, call: Callable[[], Any]) -> asyncio.Future[Any]:
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[Any] = loop.create_future()
+        if self._thread is None:
+            # One thread for good: the key store keeps a connection per thread for these
+            # reads. A daemon: a read hanging at exit does not hold the process up.
+            self._thread = threading.Thread(target=self._serve, name="key-reads", daemon=True)
+            self._thread.start()
+        self._jobs.put((loop, done, call))
+        return done
+
     def _serve(self) -> None:
         while True:
-            loop, busy, routes = self._jobs.get()
+            loop, done, call = self._jobs.get()
             try:
-                self._sealer.prefetch_routes(routes)
-            except Exception as exc:  # best effort (never a value logged)
-                log.debug("key prefetch failed: %s", type(exc).__name__)
-            finally:
-                with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
-                    loop.call_soon_threadsafe(_settle, busy)
+                outcome: tuple[Any, BaseException | None] = (call(), None)
+            except BaseException as exc:  # the awaiting agent decides; the thread goes on
+                outcome = (None, exc)
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                loop.call_soon_threadsafe(_settle, done, *outcome)
 
 
-def _settle(busy: asyncio.Future[None]) -> None:
-    if not busy.done():
-        busy.set_result(None)
+def _settle(done: asyncio.Future[Any], result: Any, exc: BaseException | None) -> None:
+    if done.done():  # cancelled: nobody waits for it any more
+        return
+    if exc is not None:
+        done.set_exception(exc)
+    else:
+        done.set_result(result)

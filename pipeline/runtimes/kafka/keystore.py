@@ -58,6 +58,9 @@ from pipeline.sealing import KlantKey, Sealer
 
 log = logging.getLogger(__name__)
 KEY_CACHE_SECONDS = 30.0
+# A key that opens a record in the worker has at least this long left in the cache, so the
+# record's processing (its state and outputs, by klant) finds it cached: see `cached_route`.
+OPEN_MARGIN_SECONDS = 2.0
 CACHE_ENTRIES = 200_000  # klanten (two entries each); beyond it expired ones go, then all
 _LOGGING_NAME = "klantsignaal-keystore"
 _CHUNK = 400  # klanten (or routes) per statement (SQLite allows 32,766 parameters; rows have 4)
@@ -174,6 +177,7 @@ class SqlKeyStore:
             self.engine.dispose()
             raise
         self.cache_seconds = cache_seconds
+        self.open_margin = min(OPEN_MARGIN_SECONDS, cache_seconds / 10)
         self._clock = clock  # monotonic seconds; the tests drive it
         self._cache: dict[str, tuple[float, KlantKey]] = {}
         self._lock = threading.Lock()
@@ -199,6 +203,13 @@ class SqlKeyStore:
     def _cached(self, name: str) -> KlantKey | None:
         hit = self._cache.get(name)
         if hit is not None and hit[0] > self._clock():
+            return hit[1]
+        return None
+
+    def _cached_for(self, name: str, margin: float) -> KlantKey | None:
+        """As `_cached`, for a key still cached `margin` seconds from now."""
+        hit = self._cache.get(name)
+        if hit is not None and hit[0] > self._clock() + margin:
             return hit[1]
         return None
 
@@ -299,9 +310,28 @@ class SqlKeyStore:
             rows = self._select(klant_keys.c.route == route)
         return self._remember(rows[0], read_at) if rows else None
 
+    def cached_route(self, route: str) -> KlantKey | None:
+        """The key of a route from the cache only (no database call): None when it is not
+        cached, or cached for less than `open_margin` more seconds. The worker opens a
+        record with it on its event loop and reads a key it does not give off the loop
+        (`fresh_route`), so the record's own state and outputs (looked up by klant, on the
+        loop, moments later) find the key cached rather than call the store there."""
+        return self._cached_for("@" + route, self.open_margin)
+
+    def fresh_route(self, route: str) -> KlantKey | None:
+        """As `for_route`, but a key cached for less than `open_margin` more seconds is read
+        again (retried in place like `for_route`): the worker's lookup off its event loop."""
+        hit = self.cached_route(route)
+        if hit is not None:
+            return hit
+        key: KlantKey | None = self._guarded("reading a key", lambda: self._for_route(route))
+        return key
+
     def uncached_routes(self, routes: Iterable[str]) -> list[str]:
-        """These routes, once each, but those whose key is cached (no database call)."""
-        return [r for r in dict.fromkeys(routes) if self._cached("@" + r) is None]
+        """These routes, once each, but those whose key is cached (no database call), as
+        `cached_route` sees it (a key due to expire within `open_margin` is read again)."""
+        margin = self.open_margin
+        return [r for r in dict.fromkeys(routes) if self._cached_for("@" + r, margin) is None]
 
     def prefetch_routes(self, routes: Iterable[str]) -> int:
         """Read the keys of the routes not cached yet in one statement per chunk and cache

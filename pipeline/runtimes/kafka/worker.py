@@ -63,7 +63,7 @@ from pipeline.runtimes.kafka.queued_events import run_queued, waiting_keys
 from pipeline.runtimes.kafka.table_writes import WriteBehind
 from pipeline.runtimes.kafka.topics import app_id, ensure_topics
 from pipeline.runtimes.kafka.worker_ops import start_worker_ops, worker_not_ready, worker_ready
-from pipeline.sealing import ERASED, Sealer
+from pipeline.sealing import ERASED, NOT_CACHED, Sealer
 from pipeline.settings import Settings
 from pipeline.stages.base import Stage, State, StateUnavailable, awaited_states, states_for
 from pipeline.topology import DEAD_LETTER, Topology
@@ -408,7 +408,8 @@ def _add_agent(
     logical = {settings.topic(t): t for t in plan.topics}
     outage = outage or Outage(settings.kafka_outage_seconds)
     send = _sender(app, outage)
-    prefetch = KeyPrefetch(sealer) if sealer is not None else None  # key_prefetch.py
+    # The agent's key store reads, off the event loop (key_prefetch.py).
+    prefetch = KeyPrefetch(sealer) if sealer is not None else None
     source = raw_topic(*logical)
     stages = [s for group in (plan.readers, chained) for run in group.values() for s in run]
     coalesce = coalescing(settings.monitor_coalesce)  # off: one record each (upgrades)
@@ -439,7 +440,7 @@ def _add_agent(
         topic = logical.get(msg.topic, msg.topic)
         position = f"{msg.partition}/{msg.offset}"
         in_key, headers, in_value = msg.key, headers_list(msg.headers), msg.value
-        opened = open_input(sealer, in_key, headers, in_value)
+        opened = await open_record(sealer, prefetch, in_key, headers, in_value)
         if opened is ERASED:
             return  # its klant was forgotten: as if never there
         if isinstance(opened, str):
@@ -517,6 +518,25 @@ def _add_agent(
     # concurrency=1: with more, faust may commit past a record still being processed
     # (faust-streaming #606); scale out with partitions and workers instead.
     app.agent(source, name=f"klantsignaal.{plan.name}", concurrency=1)(run_group)
+
+
+async def open_record(
+    sealer: Sealer | None,
+    reads: KeyPrefetch | None,
+    key: bytes | None,
+    headers: list[tuple[str, bytes]],
+    value: bytes | None,
+) -> Any:
+    """A record opened as `open_input` opens it: on the event loop when its key is cached
+    (the usual case, no thread hop); otherwise on the agent's key-read thread, awaited, so
+    a key store that is slow or silent holds this record (and its agent) only, not the
+    loop (key_prefetch.py). Retried in place there as on the loop."""
+    opened = open_input(sealer, key, headers, value, cached_only=True)
+    if opened is not NOT_CACHED:
+        return opened
+    if reads is None:  # no thread to read on (not the worker's agents): here, as before
+        return open_input(sealer, key, headers, value)
+    return await reads.lookup(open_input, sealer, key, headers, value)
 
 
 def _place(held: list[Held], start: int, log: str, offset: int) -> None:

@@ -1,13 +1,16 @@
-"""The key prefetch of an agent's run (pipeline/runtimes/kafka/key_prefetch.py): off the
-event loop and bounded. A key store that accepted the connection and went silent (a
-PostgreSQL behind a proxy that reads and answers nothing) used to hold the worker's event
-loop for the key store's whole call deadline per run; now the loop goes on at once and the
-run waits at most the prefetch bound, and the records' own lookups work as before once the
-store answers again."""
+"""An agent's key store reads (pipeline/runtimes/kafka/key_prefetch.py): off the event
+loop. A key store that accepted the connection and went silent (a PostgreSQL behind a
+proxy that reads and answers nothing) used to hold the worker's event loop for the key
+store's whole call deadline per run (the prefetch), and for the whole outage per record
+whose key was not cached (its own lookup, retried in place); now the loop goes on at once:
+the run waits at most the prefetch bound, and a record whose key is not cached waits for
+its lookup on the agent's thread, retried in place there, and opens once the store answers
+again."""
 
 from __future__ import annotations
 
 import asyncio
+import threading
 import uuid
 from pathlib import Path
 from typing import NoReturn
@@ -18,8 +21,10 @@ from pipeline.runtimes.kafka.in_place import Outage
 from pipeline.runtimes.kafka.key_prefetch import KeyPrefetch
 from pipeline.runtimes.kafka.keystore import SqlKeyStore
 from pipeline.runtimes.kafka.keystore_bounds import KeyStoreTimeouts
+from pipeline.runtimes.kafka.worker import open_record
 from pipeline.sealing import Sealer
 from tests.support.keystore_proxy import proxied
+from tests.support.tcp_proxy import CuttableProxy
 
 CALL_SECONDS = 4.0  # the key store's call deadline here (10 s by default)
 BOUNDS = KeyStoreTimeouts(connect_seconds=2, statement_ms=2000, call_seconds=CALL_SECONDS)
@@ -92,6 +97,75 @@ def test_a_key_store_that_hangs_does_not_hold_the_event_loop(postgres_url: str) 
         store._cache.clear()
         asyncio.run(prefetch(keys))  # and the prefetch works again on a new connection
         assert store.uncached_routes([k.decode() for k in keys]) == []
+    finally:
+        proxy.heal()
+        proxy.cut()
+        store.close()
+
+
+def _heal_after(proxy: CuttableProxy, seconds: float) -> None:
+    """The network comes back after `seconds` (a timer thread: not the loop's doing)."""
+    timer = threading.Timer(seconds, proxy.heal)
+    timer.daemon = True
+    timer.start()
+
+
+@pytest.mark.postgres
+def test_a_record_whose_key_is_not_cached_waits_for_it_off_the_loop(postgres_url: str) -> None:
+    """The worker opens a record (`open_record`, as its agents do) while the store is
+    silent: once with a key nobody prefetched (a lone record: a prefetch reads two or
+    more), once behind a prefetch that came late. Each record waits for its key, retried
+    in place through the cut connections, and opens when the store answers again; the
+    event loop meanwhile never stood still for long. (With the lookup on the loop, as
+    before, the loop stood still for the whole outage.)"""
+    proxy, url = proxied(postgres_url)
+    plain = records(6)
+    sealed = Sealer(SqlKeyStore(postgres_url)).seal_many(plain)  # the edge, direct
+    keys = [key for key, _, _ in sealed]
+    outage = Outage(limit_seconds=60, pauses=(0.1,), give_up=_give_up)
+    store = SqlKeyStore(url, outage=outage, timeouts=BOUNDS)  # the worker's, via the proxy
+    worker = Sealer(store)
+    reads = KeyPrefetch(worker, wait_seconds=WAIT)
+    silent = CALL_SECONDS + 1.0  # the store answers again after this: past one cut at least
+
+    async def scenario() -> tuple[list[object], list[float], list[float]]:
+        loop = asyncio.get_running_loop()
+        assert await open_record(worker, reads, *sealed[0]) == plain[0]  # read on the thread
+        assert await open_record(worker, reads, *sealed[0]) == plain[0]  # cached: on the loop
+        assert reads.lookups == 1
+        gaps: list[float] = []
+        ticker = asyncio.create_task(_ticks(gaps))
+        await asyncio.sleep(0.1)  # ticking
+        opened: list[object] = []
+        waited: list[float] = []
+        # 1. A record whose key nobody prefetched.
+        proxy.black_hole()
+        _heal_after(proxy, silent)
+        began = loop.time()
+        opened.append(await open_record(worker, reads, *sealed[1]))
+        waited.append(loop.time() - began)
+        # 2. A run whose prefetch came late: its records wait behind it, then for their own.
+        proxy.black_hole()
+        _heal_after(proxy, silent)
+        began = loop.time()
+        await reads(keys[2:])
+        opened += [await open_record(worker, reads, *rec) for rec in sealed[2:]]
+        waited.append(loop.time() - began)
+        await asyncio.sleep(0.1)  # the ticker's turn after the last record
+        ticker.cancel()
+        return opened, waited, gaps
+
+    try:
+        cuts = store._deadline.cuts if store._deadline is not None else 0
+        opened, waited, gaps = asyncio.run(scenario())
+        assert opened == plain[1:]  # every record opened, none skipped or erased
+        # Each waited for the store (it did not go on without its key) ...
+        assert min(waited) >= CALL_SECONDS, f"waited {waited}"
+        assert store._deadline is not None and store._deadline.cuts > cuts  # cut, retried
+        assert reads.late == 1 and reads.lookups >= 3
+        # ... and the loop went on meanwhile (on the loop: the whole outage, >= 5 s here).
+        assert max(gaps) < CALL_SECONDS / 4, f"event loop held {max(gaps):.2f} s"
+        assert proxy.swallowed > 0
     finally:
         proxy.heal()
         proxy.cut()
