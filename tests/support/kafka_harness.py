@@ -471,12 +471,15 @@ def worker_command(env: dict[str, str] | None = None) -> list[str]:
     without it. A worker env with KLANTSIGNAAL_TEST_CRASH_MARKER: the fault-injection worker
     (tests/support/kafka_worker_crash_before_signal.py); with
     KLANTSIGNAAL_TEST_HOLD_FEED_COMMITS the one that commits only the monitoring's offsets
-    (tests/support/kafka_worker_feed_uncommitted.py)."""
+    (tests/support/kafka_worker_feed_uncommitted.py); with KLANTSIGNAAL_TEST_LOOP_PROBE the
+    one whose event loop is watched (tests/support/kafka_worker_loop_probe.py)."""
     without = os.environ.get("KLANTSIGNAAL_TEST_WITHOUT_FIX", "").split()
     if env and "KLANTSIGNAAL_TEST_CRASH_MARKER" in env:
         return [sys.executable, "-m", "tests.support.kafka_worker_crash_before_signal", *without]
     if env and "KLANTSIGNAAL_TEST_HOLD_FEED_COMMITS" in env:
         return [sys.executable, "-m", "tests.support.kafka_worker_feed_uncommitted", *without]
+    if env and "KLANTSIGNAAL_TEST_LOOP_PROBE" in env:
+        return [sys.executable, "-m", "tests.support.kafka_worker_loop_probe", *without]
     if without:
         return [sys.executable, "-m", "tests.support.kafka_worker_without_fix", *without]
     return [sys.executable, "-m", "pipeline.runtimes.kafka.worker"]

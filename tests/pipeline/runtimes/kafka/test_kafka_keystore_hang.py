@@ -23,6 +23,7 @@ import pytest
 from tests.pipeline.runtimes.kafka.test_kafka_offsets import wait_all
 from tests.pipeline.runtimes.kafka.test_kafka_runtime import contact, new_klant
 from tests.support.kafka_harness import unique_prefix
+from tests.support.kafka_worker_loop_probe import read_gaps
 from tests.support.keystore_proxy import proxied_worker_harness, wait_for, worker_log
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres, pytest.mark.slow]
@@ -82,6 +83,54 @@ def test_a_key_store_that_does_not_answer_is_an_outage_not_a_hang(
         for record in harness.records("survey-invitations", min_count=len(everything)):
             invitations[record["data"]["contactId"]].add(record["id"])  # a replay: same id
         assert {c: len(ids) for c, ids in invitations.items()} == dict.fromkeys(_ids(everything), 1)
+    finally:
+        harness.close()
+        proxy.heal()
+        proxy.cut()
+
+
+def test_a_record_waiting_for_its_key_does_not_hold_the_worker_s_event_loop(
+    kafka_broker: Any, postgres_url: str, tmp_path: Path
+) -> None:
+    """New citizens' contacts (their keys in no cache; the run's prefetch comes late) while
+    the key store is silent: each waits for its key, retried in place, and gets its
+    invitation once the store answers; the worker's event loop (the other agents, the
+    commits, the delivery callbacks) went on meanwhile. Before, the records' lookups ran
+    on the loop, and it stood still from the first lookup until the store answered."""
+    probe = tmp_path / "loop-gaps.txt"
+    harness, proxy = proxied_worker_harness(
+        kafka_broker.bootstrap,
+        unique_prefix("hangloop"),
+        tmp_path,
+        postgres_url,
+        env={
+            **WORKER_ENV,
+            "KLANTSIGNAAL_KAFKA_OUTAGE_SECONDS": "60",  # no stop in this one
+            "KLANTSIGNAAL_TEST_LOOP_PROBE": str(probe),  # tests/support/kafka_worker_loop_probe.py
+        },
+    )
+    try:
+        harness.start_worker()
+        warm = [contact(new_klant(), f"c-warm-{i}") for i in range(3)]
+        harness.publish("contact-events", warm)  # the worker's connections are open now
+        harness.records("survey-invitations", min_count=len(warm), timeout=60)
+
+        proxy.black_hole()
+        began = time.monotonic()
+        waiting = [contact(new_klant(), f"c-waiting-{i}") for i in range(3)]
+        harness.publish("contact-events", waiting)
+        wait_for("no retry began", lambda: "retrying in place" in worker_log(harness), harness, 30)
+        time.sleep(2.0)  # the store silent on: a lookup on the loop would hold it all along
+        healed = time.monotonic()
+        proxy.heal()
+        wait_all(harness, "survey-invitations", "contactId", _ids(warm + waiting), 60)
+        harness.assert_worker_alive()
+        assert healed - began > 3.0  # the store was silent that long
+        # The probe's waits that overlap the silence (each line: wake time, wait).
+        held = [wait for woke, wait in read_gaps(probe) if woke > began and woke - wait < healed]
+        assert held, "the loop probe wrote nothing while the store was silent"
+        assert max(held) < 1.0, f"event loop held {max(held):.2f} s: {sorted(held)[-5:]}"
+        assert "works again" in worker_log(harness), harness.worker_log_tail()
     finally:
         harness.close()
         proxy.heal()
