@@ -9,9 +9,12 @@ any topic or changelog, and nothing links the route id to the klant.
 Cache: a process keeps a key it read for at most `cache_seconds` (KEY_CACHE_SECONDS, 30 s)
 counted from the read, however often it is used in between, so a key forgotten by another
 process (`klantsignaal privacy forget`) stops opening records in a running worker or web
-process within that bound; `forget` in the same process drops its cache at once. Keys are
-looked up and created in batches (`for_klants`): the web edge's group commit creates the
-keys of every new klant in a group with one INSERT and one commit.
+process within that bound; `forget` in the same process drops its cache at once. The
+worker opens a record on its event loop from the cache only (`cached_route`: a key with at
+least `open_margin`, 2 s, left) and reads a key it lacks off the loop (`fresh_route`,
+pipeline/runtimes/kafka/key_prefetch.py). Keys are looked up and created in batches
+(`for_klants`): the web edge's group commit creates the keys of every new klant in a
+group with one INSERT and one commit.
 Nothing here logs a klant, a route or a key: statement parameters are hidden, and the
 engine's logger stays at WARNING (SQLAlchemy would log result rows at DEBUG).
 
