@@ -22,7 +22,8 @@ from pipeline.runtimes.kafka.key_prefetch import KeyPrefetch
 from pipeline.runtimes.kafka.keystore import SqlKeyStore
 from pipeline.runtimes.kafka.keystore_bounds import KeyStoreTimeouts
 from pipeline.runtimes.kafka.worker import open_record
-from pipeline.sealing import Sealer
+from pipeline.sealing import NOT_CACHED, Sealer
+from tests.pipeline.test_keystore_cache import Clock
 from tests.support.keystore_proxy import proxied
 from tests.support.tcp_proxy import CuttableProxy
 
@@ -174,7 +175,8 @@ def test_a_record_whose_key_is_not_cached_waits_for_it_off_the_loop(postgres_url
 
 def test_a_run_whose_keys_are_cached_stays_on_the_loop(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'keys.db'}"
-    sealed = Sealer(SqlKeyStore(url)).seal_many(records(5))
+    plain = records(5)
+    sealed = Sealer(SqlKeyStore(url)).seal_many(plain)
     keys = [key for key, _, _ in sealed]
     store = SqlKeyStore(url)
     prefetch = KeyPrefetch(Sealer(store))
@@ -186,5 +188,43 @@ def test_a_run_whose_keys_are_cached_stays_on_the_loop(tmp_path: Path) -> None:
     thread, prefetch._thread = prefetch._thread, None
     asyncio.run(prefetch(keys))  # all cached: no thread hop (none would start)
     assert prefetch._thread is None
+
+    async def open_all() -> list[object]:
+        return [await open_record(prefetch._sealer, prefetch, *rec) for rec in sealed]
+
+    assert asyncio.run(open_all()) == plain  # cached: opened on the loop, no thread hop
+    assert prefetch._thread is None and prefetch.lookups == 0
     prefetch._thread = thread
+    store.close()
+
+
+def test_a_key_about_to_leave_the_cache_is_read_again_before_it_opens_a_record(
+    tmp_path: Path,
+) -> None:
+    """A record opens on the loop only with a key cached at least `open_margin` more, so
+    its state and outputs (by klant, on the loop) find the key still cached; a key closer
+    to its bound is read again off the loop, and counts as missing for the prefetch. The
+    plain `open` (sinks, replay) keeps using a key up to its bound, as before."""
+    url = f"sqlite:///{tmp_path / 'keys.db'}"
+    plain = records(2)
+    sealed = Sealer(SqlKeyStore(url)).seal_many(plain)
+    clock = Clock()
+    store = SqlKeyStore(url, cache_seconds=30, clock=clock)
+    worker = Sealer(store)
+    reads = KeyPrefetch(worker)
+    route, klant = sealed[0][0].decode(), plain[0][0].decode()
+    assert asyncio.run(open_record(worker, reads, *sealed[0])) == plain[0]  # read off the loop
+    assert reads.lookups == 1 and store.open_margin == 2.0
+    clock.now += 30 - 2.5  # 2.5 s left: opens from the cache
+    assert asyncio.run(open_record(worker, reads, *sealed[0])) == plain[0]
+    assert reads.lookups == 1
+    clock.now += 1.0  # 1.5 s left: read again first, off the loop
+    assert worker.open_cached(*sealed[0]) is NOT_CACHED
+    assert worker.open(*sealed[0]) == plain[0]  # the plain open: cached up to the bound
+    assert store.uncached_routes([route]) == [route]
+    assert asyncio.run(open_record(worker, reads, *sealed[0])) == plain[0]
+    assert reads.lookups == 2
+    assert store.cached_route(route) is not None  # a fresh 30 s ...
+    clock.now += 29.0
+    assert store.for_klant(klant, create=False) is not None  # ... and the klant's with it
     store.close()
