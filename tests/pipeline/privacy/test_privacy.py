@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import sys
+import threading
+import time
+
 import pytest
 
 from pipeline.privacy import Pseudonymiser, is_valid_bsn, scrub
@@ -28,6 +34,47 @@ def test_pseudonym_is_keyed_and_stable() -> None:
     assert a.klant("123456782") == a.klant(" 123456782 ")
     assert a.klant("123456782") != b.klant("123456782")
     assert a.klant("123456782").startswith("k-") and len(a.klant("123456782")) == 34
+
+
+def test_pseudonyms_are_hmac_sha256_of_kind_and_value() -> None:
+    """Pinned: a pseudonym changes only with the key (the warehouse joins on them)."""
+    key = b"key-a"
+    klant = hmac.new(key, b"bsn:123456782", hashlib.sha256).hexdigest()[:32]
+    actor = hmac.new(key, b"actor:Jan Jansen", hashlib.sha256).hexdigest()[:16]
+    assert Pseudonymiser("key-a").klant(" 123456782") == "k-" + klant
+    assert Pseudonymiser("key-a").actor("Jan Jansen ") == "m-" + actor
+
+
+def test_a_pseudonym_keeps_the_gil() -> None:
+    """The web edge makes pseudonyms on its event loop. A call that lets go of the GIL
+    (the one-shot hmac.digest does, for any message) lets a waiting thread in, and the
+    request waits until that thread hands it back (up to the switch interval, 5 ms).
+    Here a thread spins as soon as it holds the GIL; with a long switch interval it can
+    only get it when a pseudonym lets go."""
+    pseudonyms = Pseudonymiser("key-a")
+    spins = [0]
+    stop = threading.Event()
+
+    def spin() -> None:
+        while not stop.is_set():
+            spins[0] += 1
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(0.5)
+    thread = threading.Thread(target=spin, daemon=True)
+    thread.start()
+    try:
+        time.sleep(0.01)  # it runs; the GIL comes back here after the interval, by force
+        before = spins[0]
+        for i in range(500):
+            pseudonyms.actor(f"medewerker {i}")
+            pseudonyms.klant("123456782")
+        during = spins[0] - before
+    finally:
+        stop.set()
+        thread.join()
+        sys.setswitchinterval(interval)
+    assert during == 0, "a pseudonym call let another thread take the GIL"
 
 
 @pytest.mark.parametrize(
