@@ -108,15 +108,21 @@ class IngestionEdge:
         self.prepare_may_block: bool = getattr(pseudonymiser, "may_block", False)
         self._memo = ScrubMemo()
 
-    def prepare(self, items: Sequence[Any], *, batch: bool) -> list[Accepted]:
-        """All items made safe and validated, or ValidationFailed listing every problem."""
+    def prepare(self, items: Sequence[Any], *, batch: bool, owned: bool = False) -> list[Accepted]:
+        """All items made safe and validated, or ValidationFailed listing every problem.
+
+        The items are left as they were (the publishing client sends them on as written)
+        unless `owned`: objects the caller parsed for this call alone and never reads again
+        (the HTTP API's request body). Those are taken apart in place (the BSN, the
+        addresses), not copied first; a deep copy per event was a few percent of the web
+        edge's CPU per request."""
         accepted: list[Accepted] = []
         problems: list[Problem] = []
         seen: set[tuple[str, str]] = set()
         for index, item in enumerate(items):
             prefix = f"/{index}" if batch else ""
             try:
-                one = self._prepare_one(item)
+                one = self._prepare_one(item, owned)
                 identity = (one.event.source, one.event.id)
                 if identity in seen:
                     raise ValidationFailed(
@@ -132,13 +138,14 @@ class IngestionEdge:
             raise ValidationFailed(problems)
         return accepted
 
-    def _prepare_one(self, raw: Any) -> Accepted:
+    def _prepare_one(self, raw: Any, owned: bool) -> Accepted:
         if not isinstance(raw, dict):
             raise ValidationFailed([Problem("", "type", "a CloudEvent must be a JSON object")])
         unsafe = find_unsafe_text(raw)
         if unsafe is not None:
             raise ValidationFailed([unsafe])
-        raw = copy.deepcopy(raw)
+        if not owned:
+            raw = copy.deepcopy(raw)
         type_name = raw.get("type")
         data = raw.get("data")
         email = telefoon = None
@@ -160,9 +167,15 @@ class IngestionEdge:
             data["pagina"] = _page_without_query(data["pagina"])
         # Only what we know travels on: extensions and subject could carry anything (a BSN,
         # an e-mail address), and the partition key must be the klant, joins depend on it.
-        event = replace(event, subject=None, extensions={}, partitionkey=event.data.get("klant"))
-        # Validated here, once: the stages trust this stamp (pipeline.processing.is_validated).
-        event = replace(event, dataschema=schema_id(event.type))
+        # Validated here, once: the stages trust the dataschema stamp
+        # (pipeline.processing.is_validated).
+        event = replace(
+            event,
+            subject=None,
+            extensions={},
+            partitionkey=event.data.get("klant"),
+            dataschema=schema_id(event.type),
+        )
         if event.type != CONTACT.name or not _may_be_invited(event.data):
             email = telefoon = None  # no consent or no questionnaire: keep no address at all
         return Accepted(EVENT_TYPES[event.type].topic, event, email, telefoon)

@@ -95,9 +95,12 @@ class IngestionApi:
             if batch or len(body) > INLINE_BODY_BYTES or self.edge.prepare_may_block:
                 # Validation of a large batch takes a while, and a rotated pseudonym key
                 # queries the warehouse: keep the event loop free.
-                accepted = await run_in_threadpool(self.edge.prepare, items, batch=batch)
+                accepted = await run_in_threadpool(
+                    self.edge.prepare, items, batch=batch, owned=True
+                )
             else:  # one small event: less work than the hop to a thread and back
-                accepted = self.edge.prepare(items, batch=False)
+                accepted = self.edge.prepare(items, batch=False, owned=True)
+            # owned: `parsed` was made from this body for this call and is not read again
         except ValidationFailed as exc:
             return problem(
                 422,
@@ -174,10 +177,20 @@ class IngestionApi:
 
 
 def _depth(node: Any, level: int = 0) -> int:
+    """How deep the JSON nests (a scalar at the top: 0), counted no further than past
+    MAX_DEPTH. Only containers are descended into."""
     if level > MAX_DEPTH:
         return level
     if isinstance(node, dict):
-        return max((_depth(v, level + 1) for v in node.values()), default=level + 1)
-    if isinstance(node, list):
-        return max((_depth(v, level + 1) for v in node), default=level + 1)
-    return level
+        children: Any = node.values()
+    elif isinstance(node, list):
+        children = node
+    else:
+        return level
+    deepest = level + 1
+    for child in children:
+        if isinstance(child, dict | list):
+            below = _depth(child, level + 1)
+            if below > deepest:
+                deepest = below
+    return deepest

@@ -65,6 +65,8 @@ def pointer_segment(key: object) -> str:
 def _bad_text(text: str) -> str | None:
     if "\x00" in text:
         return "text must not contain NUL characters"
+    if text.isascii():  # no surrogate is ASCII: most texts need no encoding to check
+        return None
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
@@ -74,24 +76,35 @@ def _bad_text(text: str) -> str | None:
 
 def find_unsafe_text(node: Any, pointer: str = "", depth: int = 0) -> Problem | None:
     """The first key or string that can never be stored, as a Problem."""
+    found = _unsafe(node, depth)
+    if found is None:
+        return None
+    segments, rule, message = found
+    return Problem(pointer + "".join(reversed(segments)), rule, message)
+
+
+def _unsafe(node: Any, depth: int) -> tuple[list[str], str, str] | None:
+    """find_unsafe_text's walk: the pointer's segments are made only for what it finds
+    (innermost first), not for every field of every valid event."""
     if depth > 64:
-        return Problem(pointer, "maxDepth", "nested too deeply")
+        return [], "maxDepth", "nested too deeply"
     if isinstance(node, str):
         reason = _bad_text(node)
-        return Problem(pointer, "pattern", reason) if reason else None
+        return ([], "pattern", reason) if reason else None
     if isinstance(node, dict):
         for key, value in node.items():
-            here = f"{pointer}/{pointer_segment(key)}"
             reason = _bad_text(key) if isinstance(key, str) else None
             if reason:
-                return Problem(here, "propertyNames", "field name: " + reason)
-            found = find_unsafe_text(value, here, depth + 1)
+                return [f"/{pointer_segment(key)}"], "propertyNames", "field name: " + reason
+            found = _unsafe(value, depth + 1)
             if found is not None:
+                found[0].append(f"/{pointer_segment(key)}")
                 return found
     elif isinstance(node, list):
         for index, value in enumerate(node):
-            found = find_unsafe_text(value, f"{pointer}/{index}", depth + 1)
+            found = _unsafe(value, depth + 1)
             if found is not None:
+                found[0].append(f"/{index}")
                 return found
     return None
 
