@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from pipeline.identity import contact_key
 from pipeline.monitoring.batches import observations_of
@@ -37,7 +38,7 @@ from pipeline.monitoring.outcomes import (
 )
 from pipeline.settings import Settings
 from pipeline.stages.base import Emit, Rejected, State, emit
-from schemas.cloudevents import CloudEvent, derived_id
+from schemas.cloudevents import CloudEvent, derived_id, new_event
 from schemas.models import (
     Bewijs,
     Contact,
@@ -119,26 +120,59 @@ class MonitorFeedStage:
         # A revised response is a new signal event with the same signalId: one observation.
         cause = event.data.get("signalId", event.id) if event.type == SIGNAL.name else event.id
         observation_id = derived_id("monitor-observation", cause)
-        observation = MonitorObservation(
-            observation_id=observation_id,
-            bron=bron,
-            oorzaak_id=event.id if self.keep_links else observation_id,
-            dienst=outcomes.dienst,
-            kanaal=outcomes.kanaal,
-            waargenomen_op=outcomes.at,
-            uitkomsten=dict(outcomes.bad),
-            opmerking=outcomes.comment if self.keep_links else None,
-            contact_id=self._contact_ref(event, outcomes.invited or outcomes.answered),
+        data = observation_data(
+            observation_id,
+            bron,
+            event.id if self.keep_links else observation_id,
+            outcomes,
+            outcomes.comment if self.keep_links else None,
+            self._contact_ref(event, outcomes.invited or outcomes.answered),
         )
-        return [
-            emit(
-                MONITOR_OBSERVATION,
-                observation,
-                source=self.source,
-                key=outcomes.cell,
-                event_id=observation.observation_id,
-            )
-        ]
+        # The event straight from its wire form: one observation per contact, invitation
+        # and answer, and most of them end up as an item of a coalesced record.
+        observed = new_event(
+            MONITOR_OBSERVATION.name,
+            data,
+            source=self.source,
+            key=outcomes.cell,
+            event_id=observation_id,
+        )
+        return [Emit(MONITOR_OBSERVATION.topic, observed)]
+
+
+def observation_data(
+    observation_id: str,
+    bron: str,
+    cause: str,
+    outcomes: Outcomes,
+    comment: str | None,
+    contact_ref: str | None,
+) -> dict[str, Any]:
+    """The wire form of a MonitorObservation (`MonitorObservation(...).to_dict()`: the
+    fields in their order, a None left out), built as a dict without the model and its
+    field walk (tests/pipeline/monitoring/test_monitoring_feed_wire.py compares the two)."""
+    data: dict[str, Any] = {}
+    if observation_id is not None:
+        data["observationId"] = observation_id
+    if bron is not None:
+        data["bron"] = bron
+    if cause is not None:
+        data["oorzaakId"] = cause
+    dienst = outcomes.dienst
+    if dienst is not None:
+        code, naam = dienst.code, dienst.naam
+        both = code is not None and naam is not None and type(dienst) is Dienst
+        data["dienst"] = {"code": code, "naam": naam} if both else dienst.to_dict()
+    if outcomes.kanaal is not None:
+        data["kanaal"] = outcomes.kanaal
+    if outcomes.at is not None:
+        data["waargenomenOp"] = outcomes.at
+    data["uitkomsten"] = dict(outcomes.bad)
+    if comment is not None:
+        data["opmerking"] = comment
+    if contact_ref is not None:
+        data["contactId"] = contact_ref
+    return data
 
 
 def service_alert(
