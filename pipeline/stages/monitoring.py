@@ -44,7 +44,6 @@ from schemas.models import (
     Contact,
     Dienst,
     Invitation,
-    MonitorObservation,
     ServiceAlert,
     Signal,
     parsed,
@@ -244,30 +243,37 @@ class MonitoringStage:
             for item in found:
                 if isinstance(item, str):
                     raise Rejected(item)
-                out += self._observe(MonitorObservation.from_dict(item.data), state)
+                out += self._observe(item.data, state)
             return out
-        return self._observe(MonitorObservation.from_dict(event.data), state)
+        return self._observe(event.data, state)
 
-    def _observe(self, obs: MonitorObservation, state: Mapping[str, State]) -> list[Emit]:
-        key = cell_key(obs.dienst.code, obs.kanaal)
+    def _observe(self, obs: Mapping[str, Any], state: Mapping[str, State]) -> list[Emit]:
+        """One observation, read from its wire form (data valid against its schema, which
+        the runtimes check or trust by its stamp before a stage sees it): the fields a
+        MonitorObservation would hold, without building one per observation; the Dienst
+        model only for a service alert."""
+        observation_id = obs["observationId"]
+        dienst, kanaal = obs["dienst"], obs["kanaal"]
+        key = cell_key(dienst["code"], kanaal)
         cells = state["monitor_cells"]
         cell = cells.get(key) or new_cell()
         upgraded = upgrade(cell, cells, key)  # a cell of the previous layout (dedup.py)
-        at = position_of(obs.bronpositie)  # where it came from (dedup.py), None on old ones
+        at = position_of(obs.get("bronpositie"))  # where it came from (dedup.py), None on old
         window = load_window(cells, key, at)  # its log's window in this cell
-        if already_seen(cell, obs.observation_id, at, window):
+        if already_seen(cell, observation_id, at, window):
             if upgraded:
                 cells.put(key, cell)
             return []  # a replayed observation must not count twice
         on = self.response_chart
-        invited = obs.contact_id if on and obs.bron == "invitation" else None
-        answered = obs.contact_id if on and obs.bron == "response" else None
+        bron, contact_id = obs["bron"], obs.get("contactId")
+        invited = contact_id if on and bron == "invitation" else None
+        answered = contact_id if on and bron == "response" else None
         found = observe_cell(
             cell,
-            obs.observation_id,
-            obs.uitkomsten,
-            obs.waargenomen_op,
-            obs.opmerking,
+            observation_id,
+            obs["uitkomsten"],
+            obs["waargenomenOp"],
+            obs.get("opmerking"),
             self.config,
             invited=invited,
             answered=answered,
@@ -281,7 +287,8 @@ class MonitoringStage:
             save_window(cells, key, at, window)
         out = []
         for finding in found:
-            alert = service_alert(obs.dienst, obs.kanaal, finding, examples(cell, finding.metric))
+            model = Dienst.from_dict(dienst)
+            alert = service_alert(model, kanaal, finding, examples(cell, finding.metric))
             out.append(
                 emit(
                     SERVICE_ALERT,
