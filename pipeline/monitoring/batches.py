@@ -67,7 +67,7 @@ def observation_batch(events: Sequence[CloudEvent]) -> CloudEvent:
     when every observation was (a stage's output is checked against its schema): the
     items are those observations, and dienst and kanaal are theirs."""
     first = events[0]
-    items = [{k: v for k, v in e.data.items() if k not in SHARED} for e in events]
+    items = [_item(e.data) for e in events]
     data = {"dienst": first.data["dienst"], "kanaal": first.data["kanaal"], "observaties": items}
     event_id = derived_id("monitor-observations", *(e.id for e in events))
     batch = new_event(
@@ -77,6 +77,15 @@ def observation_batch(events: Sequence[CloudEvent]) -> CloudEvent:
     if all(e.dataschema == single for e in events):
         batch = built({**batch.__dict__, "dataschema": schema_id(MONITOR_OBSERVATIONS.name)})
     return batch
+
+
+def _item(data: dict[str, Any]) -> dict[str, Any]:
+    """An observation's data without what the record states once (SHARED), in order: a
+    copy (in C) with those keys taken out, not a comprehension over every field."""
+    item = dict(data)
+    item.pop("dienst", None)
+    item.pop("kanaal", None)
+    return item
 
 
 def coalesce_groups(events: Sequence[CloudEvent]) -> list[tuple[list[int], CloudEvent]]:
@@ -128,19 +137,26 @@ def observations_of(batch: CloudEvent) -> list[CloudEvent | str] | str:
     valid = batch.dataschema is not None and batch.dataschema == schema_id(batch.type)
     stamp = schema_id(MONITOR_OBSERVATION.name) if valid else None
     out: list[CloudEvent | str] = []
+    source, time, subject, key = batch.source, batch.time, batch.subject, batch.partitionkey
+    extensions = batch.extensions
     for i, item in enumerate(items):
         if not isinstance(item, dict):
             out.append(f"/data/observaties/{i}: geen object")
             continue
+        # Every field of the record's envelope but id, type, data and stamp: what
+        # built({**batch.__dict__, ...}) made, without copying the envelope per item.
         out.append(
             built(
                 {
-                    **batch.__dict__,
                     "id": str(item.get("observationId") or f"{batch.id}#{i}"),
+                    "source": source,
                     "type": MONITOR_OBSERVATION.name,
                     "data": {**item, **shared},
+                    "time": time,
+                    "subject": subject,
+                    "partitionkey": key,
+                    "extensions": dict(extensions),
                     "dataschema": stamp,
-                    "extensions": dict(batch.extensions),
                 }
             )
         )
