@@ -439,7 +439,9 @@ def _add_agent(
         topic = logical.get(msg.topic, msg.topic)
         position = f"{msg.partition}/{msg.offset}"
         in_key, headers, in_value = msg.key, headers_list(msg.headers), msg.value
-        opened = await open_record(sealer, prefetch, in_key, headers, in_value)
+        opened = open_input(sealer, in_key, headers, in_value, True)  # the cache only
+        if opened is NOT_CACHED:  # its key read off the loop, awaited (open_record)
+            opened = await open_record(sealer, prefetch, in_key, headers, in_value)
         if opened is ERASED:
             return  # its klant was forgotten: as if never there
         if isinstance(opened, str):
