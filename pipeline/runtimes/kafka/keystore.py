@@ -449,8 +449,9 @@ class _KeyCreates:
     the existing keys, one INSERT of the new ones (ON CONFLICT DO NOTHING RETURNING the
     klanten it wrote), a SELECT only of those another process created in between, one
     commit. The same rows, statements and commit as the Core path, without SQLAlchemy's
-    execution machinery, ~1 ms of CPU per group on the slow test host: at 500 requests/s a
-    group is one or two requests. SQLite (3.35+: RETURNING) and PostgreSQL only; after
+    execution machinery, ~0.8 ms of CPU less per group on the slow test host (a group
+    held a median 6.5 requests at 500 requests/s, 11 at saturation, in the bench's edge
+    phase). SQLite (3.35+: RETURNING) and PostgreSQL only; after
     any error the connection is dropped and the caller takes the Core path."""
 
     _MARKS = _RouteReads._MARKS
