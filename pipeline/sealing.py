@@ -250,6 +250,13 @@ class Sealer:
         """Read the keys of these routes into the key store's cache (best effort)."""
         self.keys.prefetch_routes(routes)  # type: ignore[attr-defined]
 
+    def release_reads(self) -> None:
+        """Drop the calling thread's key-read connection (a key store that keeps one per
+        thread: `release_reads`), at the end of a thread that read keys."""
+        release = getattr(self.keys, "release_reads", None)
+        if release is not None:
+            release()
+
     # -- state --------------------------------------------------------------------------
     def _state_key_of(self, klant: str, create: bool) -> KlantKey | None:
         """The klant's key for a state entry. A key store that fails (what its own retries

@@ -5,9 +5,13 @@ Key store calls are synchronous, and on the event loop a key store that accepted
 connection and went silent (a PostgreSQL behind a black hole, a stuck server) held the
 loop for the whole call deadline (KLANTSIGNAAL_KEYSTORE_CALL_TIMEOUT_SECONDS, 10 s) per
 call, and for the whole outage while a lookup was retried in place: every other agent,
-the offset commits and the delivery callbacks waited with it. So an agent reads keys on
-a thread of its own (one per agent, started at its first read; the key store keeps a
-connection per thread for these reads), one read at a time, in order:
+the offset commits and the delivery callbacks waited with it. So an agent reads keys off
+the loop on two threads of its own, each started at its first read, each with its own
+connection (the key store keeps one per thread for these reads): one for the prefetches,
+one for the records' lookups. A lookup never queues behind a prefetch: a prefetch does
+no retries (in_place.py's Outage never counts it), so a record waiting behind one the
+key store left hanging would only start its own first attempt, and count as a retry
+that a rebalance stops the worker for, after that prefetch's whole call deadline.
 
 - Before a run the worker reads the keys of its records' routes in one statement
   (`Sealer.prefetch_routes`, best effort). The run waits for it at most `wait_seconds`
@@ -20,13 +24,13 @@ connection per thread for these reads), one read at a time, in order:
   retried in place there (in_place.py: past the outage limit the worker stops, exit 75,
   the record not acked), the agent awaiting it. The agent takes no other record
   meanwhile (concurrency 1: order within a partition kept, nothing skipped, nothing acked
-  before it is processed); the other agents, commits and callbacks go on. A lookup
-  queued behind a prefetch still under way finds the key cached once that one is done.
+  before it is processed); the other agents, commits and callbacks go on.
 - The key then stays cached for at least the margin (2 s), so the record's state and
   outputs, looked up by klant inside the stages on the loop, find it there.
 
 A record whose key is cached (the usual case) and a run whose routes are all cached do
-not leave the loop at all.
+not leave the loop at all. `close()` (the agent's end) lets both threads drop their
+connections and return, without waiting for a read that may hang.
 """
 
 from __future__ import annotations
@@ -56,9 +60,9 @@ class KeyPrefetch:
     def __init__(self, sealer: Sealer, wait_seconds: float = PREFETCH_WAIT_SECONDS) -> None:
         self._sealer = sealer
         self.wait_seconds = wait_seconds
-        self._jobs: queue.SimpleQueue[_Job] = queue.SimpleQueue()
+        self._prefetches = _Reads("key-prefetch", sealer)
+        self._lookups = _Reads("key-lookups", sealer)  # never behind a prefetch
         self._busy: asyncio.Future[None] | None = None  # the prefetch under way
-        self._thread: threading.Thread | None = None
         self.skipped = 0  # prefetches not started: the previous one was still under way
         self.late = 0  # prefetches the run stopped waiting for
         self.lookups = 0  # records opened on the thread (their keys not cached)
@@ -70,7 +74,7 @@ class KeyPrefetch:
         if self._busy is not None and not self._busy.done():
             self.skipped += 1
             return
-        self._busy = busy = self._submit(lambda: self._prefetch(routes))
+        self._busy = busy = self._prefetches.submit(lambda: self._prefetch(routes))
         try:
             await asyncio.wait_for(asyncio.shield(busy), self.wait_seconds)
         except TimeoutError:
@@ -82,11 +86,17 @@ class KeyPrefetch:
             )
 
     async def lookup(self, call: Callable[..., T], *args: Any) -> T:
-        """`call(*args)` on the thread, awaited as long as it takes (a key store call with
-        its retries in place); what it raises is raised here."""
+        """`call(*args)` on the lookup thread, awaited as long as it takes (a key store
+        call with its retries in place); what it raises is raised here."""
         self.lookups += 1
-        result: T = await self._submit(lambda: call(*args))
+        result: T = await self._lookups.submit(lambda: call(*args))
         return result
+
+    def close(self) -> None:
+        """Both threads drop their connections and return once their current read (if
+        any) is over; not waited for. A later read starts a new thread."""
+        self._prefetches.close()
+        self._lookups.close()
 
     def _prefetch(self, routes: list[str]) -> None:
         try:
@@ -94,20 +104,44 @@ class KeyPrefetch:
         except Exception as exc:  # best effort (never a value logged)
             log.debug("key prefetch failed: %s", type(exc).__name__)
 
-    def _submit(self, call: Callable[[], Any]) -> asyncio.Future[Any]:
+
+class _Reads:
+    """One thread running the calls submitted to it, one at a time, in order."""
+
+    def __init__(self, name: str, sealer: Sealer) -> None:
+        self._name = name
+        self._sealer = sealer
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+
+    def submit(self, call: Callable[[], Any]) -> asyncio.Future[Any]:
         loop = asyncio.get_running_loop()
         done: asyncio.Future[Any] = loop.create_future()
         if self._thread is None:
-            # One thread for good: the key store keeps a connection per thread for these
-            # reads. A daemon: a read hanging at exit does not hold the process up.
-            self._thread = threading.Thread(target=self._serve, name="key-reads", daemon=True)
+            # The key store keeps a connection per thread for these reads. A daemon: a
+            # read hanging at exit does not hold the process up.
+            self._thread = threading.Thread(
+                target=self._serve, args=(self._jobs,), name=self._name, daemon=True
+            )
             self._thread.start()
         self._jobs.put((loop, done, call))
         return done
 
-    def _serve(self) -> None:
+    def close(self) -> None:
+        if self._thread is None:
+            return
+        self._jobs.put(None)  # the thread's last job: after whatever it has in hand
+        self._thread = None
+        self._jobs = queue.SimpleQueue()  # a new thread (a later read) gets a queue of its own
+
+    def _serve(self, jobs: queue.SimpleQueue[_Job | None]) -> None:
         while True:
-            loop, done, call = self._jobs.get()
+            job = jobs.get()
+            if job is None:  # closed: this thread's connection goes with it
+                with contextlib.suppress(Exception):
+                    self._sealer.release_reads()
+                return
+            loop, done, call = job
             try:
                 outcome: tuple[Any, BaseException | None] = (call(), None)
             except BaseException as exc:  # the awaiting agent decides; the thread goes on

@@ -398,6 +398,10 @@ class SqlKeyStore:
             log.debug("key prefetch failed: %s", type(exc).__name__)
         return read
 
+    def release_reads(self) -> None:
+        """Drop the calling thread's route-read connection (a key-read thread ending)."""
+        self._routes.reset()
+
     def forget(self, klant: str) -> int:
         """Delete the klant's key (crypto-shredding); how many rows went."""
         with self.engine.begin() as conn:

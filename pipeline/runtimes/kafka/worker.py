@@ -492,11 +492,15 @@ def _add_agent(
             await put(wire, source[2])
 
     async def run_group(stream: Any) -> None:
-        async for event in stream.events():
-            try:
-                await run(stream, event)
-            except BaseException as exc:  # nothing of the run is acked yet: stop first
-                record_guard.unhandled(outage, event.message, exc)
+        try:
+            async for event in stream.events():
+                try:
+                    await run(stream, event)
+                except BaseException as exc:  # nothing of the run is acked yet: stop first
+                    record_guard.unhandled(outage, event.message, exc)
+        finally:  # the agent's end (the worker stopping): its key-read threads let go
+            if prefetch is not None:
+                prefetch.close()  # not joined: a read in hand may hang
 
     async def run(stream: Any, event: Any) -> None:
         """The event faust's iterator yielded, then what already waits in the queue,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 import uuid
 from pathlib import Path
 from typing import NoReturn
@@ -181,20 +182,19 @@ def test_a_run_whose_keys_are_cached_stays_on_the_loop(tmp_path: Path) -> None:
     store = SqlKeyStore(url)
     prefetch = KeyPrefetch(Sealer(store))
     asyncio.run(prefetch(keys[:1] + [None, b"k-not-a-route"]))  # one: its record looks it up
-    assert prefetch._thread is None
+    assert prefetch._prefetches._thread is None
     asyncio.run(prefetch(keys))
     assert store.uncached_routes([k.decode() for k in keys]) == []  # read off the loop
-    assert prefetch._thread is not None
-    thread, prefetch._thread = prefetch._thread, None
+    assert prefetch._prefetches._thread is not None
+    prefetch.close()  # no thread now: one started by what follows would be seen
     asyncio.run(prefetch(keys))  # all cached: no thread hop (none would start)
-    assert prefetch._thread is None
+    assert prefetch._prefetches._thread is None
 
     async def open_all() -> list[object]:
         return [await open_record(prefetch._sealer, prefetch, *rec) for rec in sealed]
 
     assert asyncio.run(open_all()) == plain  # cached: opened on the loop, no thread hop
-    assert prefetch._thread is None and prefetch.lookups == 0
-    prefetch._thread = thread
+    assert prefetch._lookups._thread is None and prefetch.lookups == 0
     store.close()
 
 
@@ -228,3 +228,93 @@ def test_a_key_about_to_leave_the_cache_is_read_again_before_it_opens_a_record(
     clock.now += 29.0
     assert store.for_klant(klant, create=False) is not None  # ... and the klant's with it
     store.close()
+
+
+@pytest.mark.postgres
+def test_a_record_s_lookup_does_not_queue_behind_a_hanging_prefetch(postgres_url: str) -> None:
+    """A prefetch the store left hanging (the run stopped waiting for it) does not hold a
+    record's own lookup: the lookup starts at once, on its own thread and connection, and
+    is an in-place retry (which a rebalance stops the worker for) once its first attempt
+    is cut, one call deadline on. (On the prefetch's thread it started only when the
+    prefetch was cut, one deadline later, and was no retry for two: a rebalance then saw
+    none and the worker did not stop.)"""
+    proxy, url = proxied(postgres_url)
+    plain = records(6)
+    sealed = Sealer(SqlKeyStore(postgres_url)).seal_many(plain)  # the edge, direct
+    keys = [key for key, _, _ in sealed]
+    outage = Outage(limit_seconds=60, pauses=(0.1,), give_up=_give_up)
+    store = SqlKeyStore(url, outage=outage, timeouts=BOUNDS)  # the worker's, via the proxy
+    worker = Sealer(store)
+    reads = KeyPrefetch(worker, wait_seconds=WAIT)
+    started: list[float] = []
+    fresh_route = store.fresh_route
+
+    def lookup_started(route: str) -> object:  # on the thread: when the record's read begins
+        started.append(time.monotonic())
+        return fresh_route(route)
+
+    store.fresh_route = lookup_started  # type: ignore[method-assign]
+
+    async def scenario() -> tuple[float, float, int, object]:
+        await reads(keys[4:])  # all well: the prefetch thread's connection is open
+        proxy.black_hole()
+        await reads(keys[1:4])  # the store is silent: the run goes on after WAIT
+        assert reads.late == 1
+        began = time.monotonic()
+        record = asyncio.create_task(open_record(worker, reads, *sealed[0]))
+        await asyncio.sleep(CALL_SECONDS + 1.5)  # past the first attempt's cut
+        retrying = outage._retrying  # what a rebalance beginning now would see
+        proxy.heal()
+        opened = await record
+        return began, started[0] if started else float("inf"), retrying, opened
+
+    try:
+        began, lookup_began, retrying, opened = asyncio.run(scenario())
+        assert lookup_began - began < CALL_SECONDS / 4, (
+            f"the record's lookup began {lookup_began - began:.2f} s after it was asked for"
+        )
+        assert retrying == 1, "the record's lookup was not in an in-place retry yet"
+        assert opened == plain[0]
+    finally:
+        proxy.heal()
+        proxy.cut()
+        reads.close()
+        store.close()
+
+
+def test_close_lets_the_read_threads_drop_their_connections_and_return(tmp_path: Path) -> None:
+    """`close()` (the agent's end): each thread finishes what it has, releases its key-read
+    connection and returns; a read after that starts a new thread."""
+    store = SqlKeyStore(f"sqlite:///{tmp_path / 'keys.db'}")
+    plain = records(3)
+    sealed = Sealer(store).seal_many(plain)
+    store._cache.clear()
+    worker = Sealer(store)
+    reads = KeyPrefetch(worker, wait_seconds=5)
+    released: list[str] = []
+    release = store.release_reads
+
+    def release_reads() -> None:
+        released.append(threading.current_thread().name)
+        release()
+
+    store.release_reads = release_reads  # type: ignore[method-assign]
+
+    async def scenario() -> list[threading.Thread | None]:
+        await reads([key for key, _, _ in sealed[1:]])  # the prefetch thread
+        assert await open_record(worker, reads, *sealed[0]) == plain[0]  # the lookup thread
+        threads = [reads._prefetches._thread, reads._lookups._thread]
+        reads.close()
+        for thread in threads:
+            thread.join(5)
+        store._cache.clear()
+        assert await open_record(worker, reads, *sealed[0]) == plain[0]  # a new thread
+        reads.close()
+        return threads
+
+    try:
+        threads = asyncio.run(scenario())
+        assert None not in threads and not any(t and t.is_alive() for t in threads)
+        assert sorted(released[:2]) == ["key-lookups", "key-prefetch"]
+    finally:
+        store.close()
