@@ -39,6 +39,11 @@ Fixes (docs/kafka.md, "Offsets: what the worker corrects in faust-streaming"):
   no keepalives, no call deadline, so a key store that does not answer hangs the worker
   (pipeline/runtimes/kafka/keystore_bounds.py;
   tests/pipeline/runtimes/kafka/test_kafka_keystore_hang.py).
+- `key-lookup-loop` (not an offset fix: the key store's): a record whose key is not
+  cached is opened on the event loop, its lookup (retried in place) holding the loop, as
+  before it went to the agent's key-read thread (`worker.open_record`,
+  pipeline/runtimes/kafka/key_prefetch.py; the loop probe in
+  tests/pipeline/runtimes/kafka/test_kafka_keystore_hang.py).
 - `monitor-dedup` (not an offset fix: the monitoring stage's): observations are checked
   against the cell's last 100 ids only, not their positions (pipeline/monitoring/dedup.py;
   tests/pipeline/runtimes/kafka/test_kafka_monitor_replay.py).
@@ -207,6 +212,11 @@ def _open_input_unguarded(
     return codec.open_record(sealer, key, headers, value)
 
 
+async def _open_on_the_loop(sealer: Any, reads: Any, key: Any, headers: Any, value: Any) -> Any:
+    # The plain open on the event loop (its key store lookup and retries hold the loop).
+    return worker.open_input(sealer, key, headers, value)
+
+
 def _guard_nothing(table: Any, outage: Any) -> None:
     return None  # faust's own: a failed changelog delivery is logged, nothing more
 
@@ -284,6 +294,8 @@ def switch_off(fix: str) -> None:
         in_place.Outage.partitions_revoked = _revoked_unnoticed  # type: ignore[method-assign]
     elif fix == "keystore-hang":
         keystore_bounds.KeyStoreTimeouts.from_settings = classmethod(_unbounded)  # type: ignore[method-assign,assignment]
+    elif fix == "key-lookup-loop":
+        worker.open_record = _open_on_the_loop  # type: ignore[assignment]
     elif fix in ("changelog-size", "changelog-size-check"):
         changelog_guard._refuse_too_large = _measure_nothing  # type: ignore[assignment]
         if fix == "changelog-size":
@@ -307,7 +319,8 @@ def switch_off(fix: str) -> None:
         raise SystemExit(
             f"unknown fix {fix!r}: position, seek-back, failed-commit, stale-position, "
             "dropped, paused-fetch, commit-epoch, agent-guard, changelog-refused, "
-            "outage-rebalance, keystore-hang, changelog-size, changelog-size-check, "
+            "outage-rebalance, keystore-hang, key-lookup-loop, changelog-size, "
+            "changelog-size-check, "
             "pending-taken, monitor-dedup, commit-flush, context-first or slow-commit"
         )
 
