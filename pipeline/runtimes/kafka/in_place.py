@@ -16,7 +16,10 @@ restarted by the orchestrator); one that skips is not.
 Key store calls are synchronous. The lookup that opens a record whose key is not cached
 runs on its agent's key-read thread (key_prefetch.py), retried there while the agent
 awaits it: the event loop (other agents, commits, delivery callbacks) goes on, and so
-`Outage` counts retries from several threads. A lookup inside a stage's state access (a
+`Outage` counts retries from several threads. (Once the waiting agent's queue is full,
+faust's delivery waits for it, fast_delivery.py NoPauseOnFullQueue, and the other agents
+only drain what they hold; a SIGTERM during the wait stops the worker, exit 75, the
+record not acked.) A lookup inside a stage's state access (a
 key the record's own did not bring into the cache: rare) is retried on the loop and
 blocks it while it waits. Consumer heartbeats run in faust's consumer thread, so the
 group keeps the worker meanwhile (session timeout 10 s), and aiokafka's poll limit

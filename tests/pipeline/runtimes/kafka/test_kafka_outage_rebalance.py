@@ -1,12 +1,13 @@
 """A worker retrying a key store outage in place while the group takes its partitions
-(pipeline/runtimes/kafka/in_place.py). Key store lookups are synchronous: the retry holds
-the worker's event loop, so faust cannot hand its partitions back when a rebalance begins.
-The broker removes it from the group after the rebalance timeout, another worker takes
-the partitions and processes the record in hand from the committed offset, and the first
-one, once the key store answers again, went on with that record for partitions it no
-longer owned (its outputs and table changes a zombie's). Now a rebalance that begins
-during an in-place retry stops the worker at once (exit 75): no send, no ack, no commit;
-the new owner processes the record.
+(pipeline/runtimes/kafka/in_place.py). The record waits for its key (retried in place on
+its agent's key-read thread, key_prefetch.py) and faust's revoke waits for the record in
+hand (the stream's wait_empty), so the worker cannot hand its partitions back when a
+rebalance begins. The broker removes it from the group after the rebalance timeout,
+another worker takes the partitions and processes the record in hand from the committed
+offset, and the first one, once the key store answers again, went on with that record
+for partitions it no longer owned (its outputs and table changes a zombie's). Now a
+rebalance that begins during an in-place retry stops the worker at once (exit 75): no
+send, no ack, no commit; the new owner processes the record.
 
 A real outage for one worker only: its key store connection goes through a proxy the test
 cuts; the second worker reaches the same PostgreSQL directly.
