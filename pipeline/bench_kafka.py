@@ -8,6 +8,10 @@ Sections (all figures wall-clock on this machine):
   up to one commit interval). The events are stamped as the edge stamps them (validated).
 - bare: the same records consumed and produced again by one kafka-python consumer/producer
   pair (acks=all, offsets committed per poll), records/s; `ratio` = worker / bare.
+- bare_pure_python_crc: the same pass-through once more with kafka-python checksumming record
+  batches in pure Python, as it did when issue 10 measured its baseline (before `crc32c`
+  became a dependency, which made the bare loop 3-4x faster and the worker, on aiokafka's
+  compiled records, no faster); `ratio_to_bare_pure_python_crc` = worker / that.
 - latency: negative answers published at 50 and 200 per second while the worker and the
   warehouse sink run; from the publish being acknowledged (accepted) to the alert row being
   stored in the warehouse: p50/p95/p99.
@@ -29,8 +33,9 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -351,14 +356,42 @@ def read_topic(settings: Any, topic: str) -> list[CloudEvent]:
     return out
 
 
-def bare_passthrough(settings: Any, topic: str, expected: int, label: str, progress: bool) -> dict:
+@contextmanager
+def pure_python_crc() -> Iterator[bool]:
+    """kafka-python in this process checksums record batches in pure Python meanwhile.
+
+    That is kafka-python without the optional `crc32c` package, as the issue's baseline
+    (2,183 records/s) was measured before `crc32c` became a dependency. Yields False (and
+    changes nothing) if kafka-python's internals are not the ones this was written for.
+    """
+    try:
+        from kafka.record import default_records, util
+        from kafka.record._crc32c import crc as pure
+    except ImportError:
+        yield False
+        return
+    calc = util.calc_crc32c
+    if default_records.calc_crc32c is not calc or calc.__defaults__ is None:
+        yield False
+        return
+    saved = calc.__defaults__
+    calc.__defaults__ = (pure,)
+    try:
+        yield True
+    finally:
+        calc.__defaults__ = saved
+
+
+def bare_passthrough(
+    settings: Any, topic: str, expected: int, label: str, progress: bool, group: str = "bare"
+) -> dict:
     """One kafka-python consumer -> producer pair copying `topic`; records/s."""
     from kafka import KafkaConsumer, KafkaProducer
 
     consumer = KafkaConsumer(
         settings.topic(topic),
         bootstrap_servers=settings.kafka_bootstrap,
-        group_id=f"{settings.kafka_topic_prefix}bare-{topic}",
+        group_id=f"{settings.kafka_topic_prefix}{group}-{topic}",
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         isolation_level="read_committed",
@@ -392,6 +425,31 @@ def bare_passthrough(settings: Any, topic: str, expected: int, label: str, progr
         "seconds": round(elapsed, 3),
         "records_per_s": round(done / elapsed, 1),
     }
+
+
+def _bare_pure_crc(settings: Any, contacts: int, answers: int, progress: bool) -> dict:
+    """The bare pass-through again, checksums in pure Python: the issue's own baseline."""
+    with pure_python_crc() as pure:
+        if not pure:
+            return {"skipped": "kafka-python's checksum function is not where expected"}
+        return {
+            "contacts": bare_passthrough(
+                settings,
+                "contact-events",
+                contacts,
+                "contacts, pure-Python CRC",
+                progress,
+                group="bare-pure-crc",
+            ),
+            "responses": bare_passthrough(
+                settings,
+                "survey-responses",
+                answers,
+                "responses, pure-Python CRC",
+                progress,
+                group="bare-pure-crc",
+            ),
+        }
 
 
 def negative_answer(contact: CloudEvent, n: int) -> CloudEvent:
@@ -772,6 +830,10 @@ def summary(out: dict[str, Any]) -> dict[str, Any]:
         "stages_alone_ratio_to_bare": {
             k: at(f"{k}.stages_alone_ratio_to_bare") for k in ("contacts", "responses")
         },
+        # Against the issue's baseline: the same pass-through with kafka-python checksumming
+        # in pure Python, as it was measured when the issue was filed (see the module doc).
+        "contacts_ratio_to_bare_pure_python_crc": at("contacts.ratio_to_bare_pure_python_crc"),
+        "responses_ratio_to_bare_pure_python_crc": at("responses.ratio_to_bare_pure_python_crc"),
         "contacts_per_s": at("contacts.records_per_s"),
         "responses_per_s": at("responses.records_per_s"),
         **latency,
@@ -893,6 +955,9 @@ def _run(sizes: Any, bootstrap: str, workdir: Path) -> dict[str, Any]:
                 settings, "survey-responses", len(answers), "responses", progress
             ),
         }
+        out["bare_pure_python_crc"] = _bare_pure_crc(
+            settings, len(contacts), len(answers), progress
+        )
         for kind in ("contacts", "responses"):
             bare = out["bare"][kind]["records_per_s"]
             out[kind]["ratio_to_bare"] = (
@@ -901,6 +966,10 @@ def _run(sizes: Any, bootstrap: str, workdir: Path) -> dict[str, Any]:
             alone = out[kind].get("stages_alone_records_per_s")
             out[kind]["stages_alone_ratio_to_bare"] = (
                 round(alone / bare, 3) if bare and alone else None
+            )
+            pure = (out["bare_pure_python_crc"].get(kind) or {}).get("records_per_s")
+            out[kind]["ratio_to_bare_pure_python_crc"] = (
+                round(out[kind]["records_per_s"] / pure, 3) if pure else None
             )
         warehouse_url = f"sqlite:///{workdir / 'warehouse.db'}"
         warehouse = Warehouse(warehouse_url)  # the tables, before the sink process opens it

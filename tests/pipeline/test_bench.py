@@ -79,6 +79,9 @@ def test_kafka_bench_prints_the_figures_the_issue_asks_for(kafka_broker: KafkaBr
     summary = kafka["summary"]
     for name in ("contacts_ratio_to_bare", "responses_ratio_to_bare", "edge_requests_per_s"):
         assert summary[name] > 0, name
+    for name in ("contacts", "responses"):  # the issue's own baseline, in the same run
+        assert summary[f"{name}_ratio_to_bare_pure_python_crc"] > 0, name
+        assert kafka["bare_pure_python_crc"][name]["records"] == kafka["bare"][name]["records"]
     for rate in (50, 200):
         assert all(v is not None for v in summary[f"alert_ms_{rate}_per_s"].values())
         run = kafka["alert_latency"][f"{rate}/s"]
@@ -120,3 +123,20 @@ def test_kafka_bench_edge_only_measures_the_edge_alone(kafka_broker: KafkaBroker
     assert edge["paced"]["statuses"] == {202: edge["paced"]["requests"]}
     assert edge["client_cpu_percent"] >= 0 and edge["paced"]["client_cpu_percent"] >= 0
     assert kafka["summary"]["edge_requests_per_s"] > 0
+
+
+def test_the_issues_baseline_checksums_in_pure_python_and_restores_the_compiled_one() -> None:
+    """`bare_pure_python_crc` is only the issue's baseline if kafka-python really checksums
+    in pure Python meanwhile (and the compiled `crc32c`, a dependency, is back after)."""
+    from crc32c import crc32c as compiled
+    from kafka.record import default_records, util
+    from kafka.record._crc32c import crc as pure
+
+    from pipeline.bench_kafka import pure_python_crc
+
+    assert util.calc_crc32c.__defaults__ == (compiled,)
+    with pure_python_crc() as swapped:
+        assert swapped is True
+        assert default_records.calc_crc32c.__defaults__ == (pure,)
+        assert util.calc_crc32c(memoryview(b"123456789")) == 0xE3069283  # CRC-32C check value
+    assert util.calc_crc32c.__defaults__ == (compiled,)
