@@ -14,7 +14,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
-from typing import NoReturn
+from typing import NamedTuple, NoReturn
 
 import pytest
 
@@ -47,6 +47,33 @@ def records(n: int) -> list[Record]:
     return out
 
 
+class _BehindProxy(NamedTuple):
+    proxy: CuttableProxy
+    plain: list[Record]
+    sealed: list[Record]
+    keys: list[bytes]
+    outage: Outage
+    store: SqlKeyStore
+    worker: Sealer
+    reads: KeyPrefetch
+
+
+def _worker_behind_proxy(postgres_url: str, count: int) -> _BehindProxy:
+    """`count` records sealed by the edge (on the database directly), and a worker that
+    reads their keys through a proxy the test can black-hole: its key store retries in
+    place (outage limit 60 s) with the short BOUNDS, its key reads wait WAIT for a
+    prefetch. The caller heals and cuts the proxy and closes the store."""
+    proxy, url = proxied(postgres_url)
+    plain = records(count)
+    sealed = Sealer(SqlKeyStore(postgres_url)).seal_many(plain)  # the edge, direct
+    keys = [key for key, _, _ in sealed]
+    outage = Outage(limit_seconds=60, pauses=(0.1,), give_up=_give_up)
+    store = SqlKeyStore(url, outage=outage, timeouts=BOUNDS)  # the worker's, via the proxy
+    worker = Sealer(store)
+    reads = KeyPrefetch(worker, wait_seconds=WAIT)
+    return _BehindProxy(proxy, plain, sealed, keys, outage, store, worker, reads)
+
+
 async def _ticks(gaps: list[float]) -> None:
     """The longest the event loop went without giving this task a turn, tick by tick."""
     loop = asyncio.get_running_loop()
@@ -60,14 +87,7 @@ async def _ticks(gaps: list[float]) -> None:
 
 @pytest.mark.postgres
 def test_a_key_store_that_hangs_does_not_hold_the_event_loop(postgres_url: str) -> None:
-    proxy, url = proxied(postgres_url)
-    plain = records(20)
-    sealed = Sealer(SqlKeyStore(postgres_url)).seal_many(plain)  # the edge, direct
-    keys = [key for key, _, _ in sealed]
-    outage = Outage(limit_seconds=60, pauses=(0.1,), give_up=_give_up)
-    store = SqlKeyStore(url, outage=outage, timeouts=BOUNDS)  # the worker's, via the proxy
-    worker = Sealer(store)
-    prefetch = KeyPrefetch(worker, wait_seconds=WAIT)
+    proxy, plain, sealed, keys, _, store, worker, prefetch = _worker_behind_proxy(postgres_url, 20)
 
     async def scenario() -> tuple[float, list[float]]:
         loop = asyncio.get_running_loop()
@@ -120,14 +140,7 @@ def test_a_record_whose_key_is_not_cached_waits_for_it_off_the_loop(postgres_url
     in place through the cut connections, and opens when the store answers again; the
     event loop meanwhile never stood still for long. (With the lookup on the loop, as
     before, the loop stood still for the whole outage.)"""
-    proxy, url = proxied(postgres_url)
-    plain = records(6)
-    sealed = Sealer(SqlKeyStore(postgres_url)).seal_many(plain)  # the edge, direct
-    keys = [key for key, _, _ in sealed]
-    outage = Outage(limit_seconds=60, pauses=(0.1,), give_up=_give_up)
-    store = SqlKeyStore(url, outage=outage, timeouts=BOUNDS)  # the worker's, via the proxy
-    worker = Sealer(store)
-    reads = KeyPrefetch(worker, wait_seconds=WAIT)
+    proxy, plain, sealed, keys, _, store, worker, reads = _worker_behind_proxy(postgres_url, 6)
     silent = CALL_SECONDS + 1.0  # the store answers again after this: past one cut at least
 
     async def scenario() -> tuple[list[object], list[float], list[float]]:
@@ -238,14 +251,7 @@ def test_a_record_s_lookup_does_not_queue_behind_a_hanging_prefetch(postgres_url
     is cut, one call deadline on. (On the prefetch's thread it started only when the
     prefetch was cut, one deadline later, and was no retry for two: a rebalance then saw
     none and the worker did not stop.)"""
-    proxy, url = proxied(postgres_url)
-    plain = records(6)
-    sealed = Sealer(SqlKeyStore(postgres_url)).seal_many(plain)  # the edge, direct
-    keys = [key for key, _, _ in sealed]
-    outage = Outage(limit_seconds=60, pauses=(0.1,), give_up=_give_up)
-    store = SqlKeyStore(url, outage=outage, timeouts=BOUNDS)  # the worker's, via the proxy
-    worker = Sealer(store)
-    reads = KeyPrefetch(worker, wait_seconds=WAIT)
+    proxy, plain, sealed, keys, outage, store, worker, reads = _worker_behind_proxy(postgres_url, 6)
     started: list[float] = []
     fresh_route = store.fresh_route
 
