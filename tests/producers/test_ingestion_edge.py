@@ -111,22 +111,29 @@ def test_an_owned_body_gives_what_a_copy_gives(items: list[dict[str, Any]]) -> N
     )
 
 
-def test_unsafe_text_is_named_by_its_pointer() -> None:
+def _nested_lists(depth: int) -> Any:
+    nested: Any = "ok"
+    for _ in range(depth):
+        nested = [nested]
+    return nested
+
+
+# What find_unsafe_text is given, and the pointer and rule it names.
+UNSAFE_TEXT = {
+    "nul": ({"data": {"a/b~c": [{"x": "ok"}, {"y": "bad\x00"}]}}, "/data/a~1b~0c/1/y", "pattern"),
+    "key": ({"data": {"\ud800": 1}}, "/data/\\ud800", "propertyNames"),
+    "value": ({"data": {"tekst": "café \ud83d"}}, "/data/tekst", "pattern"),
+    "deep": ({"d": _nested_lists(70)}, "/d" + "/0" * 64, "maxDepth"),
+}
+
+
+@pytest.mark.parametrize(("document", "pointer", "rule"), UNSAFE_TEXT.values(), ids=UNSAFE_TEXT)
+def test_unsafe_text_is_named_by_its_pointer(document: Any, pointer: str, rule: str) -> None:
     """find_unsafe_text makes the pointer only for what it finds: the same pointers as
     before (escaped segments, list indexes, the depth limit)."""
-    nested: Any = "ok"
-    for _ in range(70):
-        nested = [nested]
-    found = {
-        "nul": find_unsafe_text({"data": {"a/b~c": [{"x": "ok"}, {"y": "bad\x00"}]}}),
-        "key": find_unsafe_text({"data": {"\ud800": 1}}),
-        "value": find_unsafe_text({"data": {"tekst": "café \ud83d"}}),
-        "deep": find_unsafe_text({"d": nested}),
-    }
-    assert {k: (p.pointer, p.rule) for k, p in found.items() if p is not None} == {
-        "nul": ("/data/a~1b~0c/1/y", "pattern"),
-        "key": ("/data/\\ud800", "propertyNames"),
-        "value": ("/data/tekst", "pattern"),
-        "deep": ("/d" + "/0" * 64, "maxDepth"),
-    }
+    found = find_unsafe_text(document)
+    assert found is not None and (found.pointer, found.rule) == (pointer, rule)
+
+
+def test_safe_text_is_not_named() -> None:
     assert find_unsafe_text({"data": {"tekst": "café 😀 ok", "n": [1, None, True]}}) is None
