@@ -19,7 +19,7 @@ from sqlalchemy import select as select_rows
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from pipeline.runtimes.kafka.codec import open_record
-from pipeline.runtimes.kafka.keystore import SqlKeyStore, is_unavailable, klant_keys
+from pipeline.runtimes.kafka.keystore import SqlKeyStore, _KeyCreates, is_unavailable, klant_keys
 from pipeline.sealing import ERASED, Sealer
 
 BOUND = 0.6  # seconds a key may stay cached (30 s in production)
@@ -163,6 +163,24 @@ def test_keys_created_on_the_plain_connection_are_the_stored_ones(
             select_rows(klant_keys.c.created_at).where(klant_keys.c.klant.in_(wanted))
         ).scalars()
         assert all(isinstance(stamp, datetime) for stamp in stamps)
+
+
+def test_the_plain_key_creation_goes_by_the_sqlite_of_the_engine_s_driver(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`_KeyCreates` needs RETURNING (SQLite 3.35+): whether it may be used is decided by
+    the SQLite the engine's driver runs on (read at the engine's first connection), not
+    by the stdlib `sqlite3` module's, which another driver need not share."""
+    store = SqlKeyStore(f"sqlite:///{tmp_path / 'keys.db'}")
+    dialect = store.engine.dialect
+    assert dialect.server_version_info is not None  # read when the store prepared its tables
+    assert _KeyCreates.for_engine(store.engine) is not None  # this host: 3.35 or later
+    monkeypatch.setattr(dialect, "server_version_info", (3, 34, 1))  # the driver's: too old
+    assert _KeyCreates.for_engine(store.engine) is None
+    monkeypatch.setattr(dialect, "server_version_info", (3, 45, 0))
+    monkeypatch.setattr(sqlite3, "sqlite_version_info", (3, 34, 1))  # only the stdlib's old
+    assert _KeyCreates.for_engine(store.engine) is not None
+    store.close()
 
 
 def test_a_locked_key_store_fails_once_not_on_both_paths(tmp_path: Path) -> None:

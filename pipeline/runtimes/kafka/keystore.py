@@ -29,7 +29,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -474,6 +473,16 @@ class _RouteReads:
                 conn.invalidate()
 
 
+def _sqlite_version(engine: Engine) -> tuple[int, ...]:
+    """The version of the SQLite library the engine's connections run on: as SQLAlchemy
+    read it from the driver at the engine's first connection (the store's `_prepare`),
+    else from the driver module the engine uses. Not the stdlib `sqlite3` module's: the
+    engine's driver (pysqlcipher's sqlcipher3, say) may link another SQLite."""
+    dialect = engine.dialect
+    version = dialect.server_version_info or getattr(dialect.dbapi, "sqlite_version_info", ())
+    return tuple(version)
+
+
 class _KeyCreates:
     """The keys of a group of klanten, the new ones created, on a plain DB-API connection
     from the pool (the web edge's group commit seals every group this way): one SELECT of
@@ -500,7 +509,7 @@ class _KeyCreates:
             return None
         if dialect.name == "postgresql":
             return cls(engine)
-        if dialect.name == "sqlite" and sqlite3.sqlite_version_info >= (3, 35):
+        if dialect.name == "sqlite" and _sqlite_version(engine) >= (3, 35):
             return cls(engine)
         return None
 
