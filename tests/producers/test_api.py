@@ -7,6 +7,7 @@ import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
@@ -14,6 +15,7 @@ from starlette.testclient import TestClient
 from pipeline.app import System, build_embedded
 from pipeline.identity import contact_key
 from pipeline.settings import Settings
+from producers.ingestion import IngestionEdge
 from schemas.types import CONTACT
 from tests.support.events import BSNS, contact_data, envelope
 
@@ -60,6 +62,25 @@ def test_valid_contact_is_accepted_with_its_id(client: TestClient) -> None:
     response = _post(client, event)
     assert response.status_code == 202
     assert response.json()["accepted"][0]["id"] == event["id"]
+
+
+def test_the_api_lets_the_edge_take_its_parsed_body_apart_in_place(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The body is parsed for this request alone and never read again, so the API hands
+    it to the edge as `owned` (no deep copy per event; tests/producers/test_ingestion_edge.py):
+    a small single event (prepared on the event loop) and a batch (in a thread)."""
+    calls: list[tuple[bool, bool]] = []
+    prepare = IngestionEdge.prepare
+
+    def spy(self: IngestionEdge, items: Any, *, batch: bool, owned: bool = False) -> Any:
+        calls.append((batch, owned))
+        return prepare(self, items, batch=batch, owned=owned)
+
+    monkeypatch.setattr(IngestionEdge, "prepare", spy)
+    assert _post(client, _contact()).status_code == 202
+    assert _post(client, [_contact(), _contact()], BATCH).status_code == 202
+    assert calls == [(False, True), (True, True)]  # (batch, owned)
 
 
 def test_no_token_is_401(client: TestClient) -> None:
