@@ -5,12 +5,13 @@ test's own reads and other workers reach the same database directly."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import make_url
 
+from schemas.cloudevents import CloudEvent
 from tests.support.kafka_harness import KafkaHarness
 from tests.support.tcp_proxy import CuttableProxy
 
@@ -39,6 +40,14 @@ def proxied_worker_harness(
         bootstrap, prefix, workdir, keystore_url=postgres_url, env=worker_env, **kwargs
     )
     return harness, proxy
+
+
+def start_warmed_up(harness: KafkaHarness, warm: Sequence[CloudEvent]) -> None:
+    """Start the worker and wait for the invitations of the contacts `warm`: after that
+    its connections (the key store's, through the proxy, among them) are open."""
+    harness.start_worker()
+    harness.publish("contact-events", warm)
+    harness.records("survey-invitations", min_count=len(warm), timeout=60)
 
 
 def worker_log(harness: KafkaHarness) -> str:

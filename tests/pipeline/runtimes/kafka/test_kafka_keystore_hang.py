@@ -24,7 +24,12 @@ from tests.pipeline.runtimes.kafka.test_kafka_offsets import wait_all
 from tests.pipeline.runtimes.kafka.test_kafka_runtime import contact, new_klant
 from tests.support.kafka_harness import unique_prefix
 from tests.support.kafka_worker_loop_probe import read_gaps
-from tests.support.keystore_proxy import proxied_worker_harness, wait_for, worker_log
+from tests.support.keystore_proxy import (
+    proxied_worker_harness,
+    start_warmed_up,
+    wait_for,
+    worker_log,
+)
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres, pytest.mark.slow]
 
@@ -49,10 +54,8 @@ def test_a_key_store_that_does_not_answer_is_an_outage_not_a_hang(
         instance_id="hang-worker",  # static membership: the restart takes over at once
     )
     try:
-        harness.start_worker()
         warm = [contact(new_klant(), f"c-warm-{i}") for i in range(3)]
-        harness.publish("contact-events", warm)  # the worker's connections are open now
-        harness.records("survey-invitations", min_count=len(warm), timeout=60)
+        start_warmed_up(harness, warm)  # the worker's connections are open now
 
         # 1. Silent for a few seconds, then back: retried in place, nothing skipped.
         proxy.black_hole()
@@ -110,10 +113,8 @@ def test_a_record_waiting_for_its_key_does_not_hold_the_worker_s_event_loop(
         },
     )
     try:
-        harness.start_worker()
         warm = [contact(new_klant(), f"c-warm-{i}") for i in range(3)]
-        harness.publish("contact-events", warm)  # the worker's connections are open now
-        harness.records("survey-invitations", min_count=len(warm), timeout=60)
+        start_warmed_up(harness, warm)  # the worker's connections are open now
 
         proxy.black_hole()
         began = time.monotonic()

@@ -26,7 +26,12 @@ from pipeline.runtimes.kafka.in_place import EXIT_OUTAGE
 from tests.pipeline.runtimes.kafka.test_kafka_offsets import wait_all
 from tests.pipeline.runtimes.kafka.test_kafka_runtime import contact, new_klant
 from tests.support.kafka_harness import KafkaHarness, unique_prefix
-from tests.support.keystore_proxy import proxied_worker_harness, wait_for, worker_log
+from tests.support.keystore_proxy import (
+    proxied_worker_harness,
+    start_warmed_up,
+    wait_for,
+    worker_log,
+)
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
@@ -46,10 +51,8 @@ def test_a_worker_retrying_an_outage_stops_when_the_group_takes_its_partitions(
     )
     second = KafkaHarness(kafka_broker.bootstrap, prefix, tmp_path / "b", keystore_url=postgres_url)
     try:
-        first.start_worker()
         warm = [contact(new_klant(), f"c-warm-{i}") for i in range(4)]
-        first.publish("contact-events", warm)
-        first.records("survey-invitations", min_count=len(warm), timeout=60)
+        start_warmed_up(first, warm)
         proxy.cut()  # the first worker's key store is away; new citizens need their keys
         stuck = [contact(new_klant(), f"c-stuck-{i}") for i in range(6)]
         first.publish("contact-events", stuck)
