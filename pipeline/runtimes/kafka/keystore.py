@@ -97,7 +97,9 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 # failed over, a standby, default_transaction_read_only). The driver raises it as an
 # InternalError, not an OperationalError; SQLite's read-only database is an OperationalError.
 READ_ONLY_SQLSTATE = "25006"
-# serialization_failure: only under SERIALIZABLE; the Core path's own statements settle it.
+# serialization_failure: under REPEATABLE READ or SERIALIZABLE, the plain path's INSERT ...
+# ON CONFLICT meeting a klant another transaction created after its SELECT (a row outside its
+# snapshot); the Core path's INSERT, a transaction of its own, settles it.
 SERIALIZATION_FAILURE = "40001"
 
 
@@ -294,7 +296,9 @@ class SqlKeyStore:
 
     def _for_klants(self, klants: Iterable[str], create: bool) -> dict[str, KlantKey]:
         """The keys of these klanten (created for the ones without when `create`): cache
-        hits first, then one SELECT (and one INSERT, one SELECT) per chunk of the rest.
+        hits first, then per chunk of the rest one SELECT and, for the new ones, one
+        INSERT and one SELECT (on the plain connection, `_KeyCreates`, that SELECT only
+        of klanten another process created in between).
 
         With `create` (sealing new records at the edge) the cache is not used: a key
         another process forgot may still be cached here, and a record sealed with it
@@ -486,13 +490,23 @@ def _sqlite_version(engine: Engine) -> tuple[int, ...]:
 class _KeyCreates:
     """The keys of a group of klanten, the new ones created, on a plain DB-API connection
     from the pool (the web edge's group commit seals every group this way): one SELECT of
-    the existing keys, one INSERT of the new ones (ON CONFLICT DO NOTHING RETURNING the
-    klanten it wrote), a SELECT only of those another process created in between, one
-    commit. The same rows, statements and commit as the Core path, without SQLAlchemy's
-    execution machinery, ~0.8 ms of CPU less per group on the slow test host (a group
-    held a median 6.5 requests at 500 requests/s, 11 at saturation, in the bench's edge
-    phase). SQLite (3.35+: RETURNING) and PostgreSQL only; after
-    any error the connection is dropped and the caller takes the Core path."""
+    the existing keys, one INSERT of the new ones (ON CONFLICT (klant) DO NOTHING
+    RETURNING the klanten it wrote), a SELECT only of those another process created in
+    between, one commit. The same rows as the Core path (its SELECT, INSERT, SELECT of
+    every new klant), without SQLAlchemy's execution machinery, ~0.8 ms of CPU less per
+    group on the slow test host (a group held a median 6.5 requests at 500 requests/s,
+    11 at saturation, in the bench's edge phase). SQLite (3.35+: RETURNING) and
+    PostgreSQL only.
+
+    ON CONFLICT (klant) skips only a klant that has a key by the time of the INSERT
+    (another process's key counts, never ours); any other conflict (a route: 128 random
+    bits) raises. The SELECT after it finds that key because it sees what other
+    transactions committed before it: PostgreSQL at READ COMMITTED (its default: a
+    snapshot per statement), SQLite with its one writer at a time (the INSERT opens the
+    transaction). Under REPEATABLE READ or SERIALIZABLE PostgreSQL refuses such an INSERT
+    with a serialization failure instead. After any error the connection is dropped and
+    the error raised: the caller (`SqlKeyStore._after_failed_create`) raises a database
+    that is away, locked or read-only at once and gives anything else to the Core path."""
 
     _MARKS = _RouteReads._MARKS
 
