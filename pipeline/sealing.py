@@ -231,7 +231,7 @@ class Sealer:
         """Warm the key cache for the routes among these record keys in one round trip
         (a key store with `prefetch_routes`; best effort): `open` then finds them cached.
         Blocks on the key store: the Kafka worker runs `prefetch_routes` off its event loop
-        (pipeline/runtimes/kafka/key_prefetch.py)."""
+        (pipeline/runtimes/kafka/key_reads.py)."""
         routes = self.routes_to_prefetch(keys)
         if routes:
             self.prefetch_routes(routes)

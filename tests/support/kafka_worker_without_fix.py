@@ -42,7 +42,7 @@ Fixes (docs/kafka.md, "Offsets: what the worker corrects in faust-streaming"):
 - `key-lookup-loop` (not an offset fix: the key store's): a record whose key is not
   cached is opened on the event loop, its lookup (retried in place) holding the loop, as
   before it went to the agent's key-read thread (`worker.open_record`,
-  pipeline/runtimes/kafka/key_prefetch.py; the loop probe in
+  pipeline/runtimes/kafka/key_reads.py; the loop probe in
   tests/pipeline/runtimes/kafka/test_kafka_keystore_hang.py).
 - `monitor-dedup` (not an offset fix: the monitoring stage's): observations are checked
   against the cell's last 100 ids only, not their positions (pipeline/monitoring/dedup.py;

@@ -87,7 +87,7 @@ def open_input(
     not the record's fault (the key store failing: retried in place inside it, or raised
     for the worker to stop). `cached_only` (the worker's event loop): NOT_CACHED instead
     of a key store call (`Sealer.open_cached`); else the key is read if not cached, or
-    due to leave the cache soon (`Sealer.open_fresh`; pipeline/runtimes/kafka/key_prefetch.py)."""
+    due to leave the cache soon (`Sealer.open_fresh`; pipeline/runtimes/kafka/key_reads.py)."""
     if sealer is None:
         return key, headers, value
     try:

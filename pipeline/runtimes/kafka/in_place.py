@@ -14,7 +14,7 @@ a citizen nobody calls back, and a worker that exits is seen by the operator (an
 restarted by the orchestrator); one that skips is not.
 
 Key store calls are synchronous. The lookup that opens a record whose key is not cached
-runs on its agent's key-read thread (key_prefetch.py), retried there while the agent
+runs on its agent's key-read thread (key_reads.py), retried there while the agent
 awaits it: the event loop (other agents, commits, delivery callbacks) goes on, and so
 `Outage` counts retries from several threads. (Once the waiting agent's queue is full,
 faust's delivery waits for it, fast_delivery.py NoPauseOnFullQueue, and the other agents
@@ -82,7 +82,7 @@ class Outage:
     give_up: Callable[[str, BaseException], NoReturn] = field(default=stop_worker)
     clock: Callable[[], float] = time.monotonic
     _retrying: int = field(default=0, init=False, repr=False)  # retries under way
-    # Retries run on the event loop and on the agents' key-read threads (key_prefetch.py):
+    # Retries run on the event loop and on the agents' key-read threads (key_reads.py):
     # the count changes under a lock (a lost update would leave a retry counted for good).
     _count_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     _revoking: threading.Event = field(default_factory=threading.Event, init=False, repr=False)

@@ -12,7 +12,7 @@ process (`klantsignaal privacy forget`) stops opening records in a running worke
 process within that bound; `forget` in the same process drops its cache at once. The
 worker opens a record on its event loop from the cache only (`cached_route`: a key with at
 least `open_margin`, 2 s, left) and reads a key it lacks off the loop (`fresh_route`,
-pipeline/runtimes/kafka/key_prefetch.py). Keys are looked up and created in batches
+pipeline/runtimes/kafka/key_reads.py). Keys are looked up and created in batches
 (`for_klants`): the web edge's group commit creates the keys of every new klant in a
 group with one INSERT and one commit.
 Nothing here logs a klant, a route or a key: statement parameters are hidden, and the

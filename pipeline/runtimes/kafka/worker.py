@@ -53,7 +53,7 @@ from pipeline.runtimes.kafka.codec import decode, headers_list, open_input, raw_
 from pipeline.runtimes.kafka.context_first import ContextFirst, ContextFirstConsumer
 from pipeline.runtimes.kafka.fast_delivery import DirectDelivery, NoPauseOnFullQueue
 from pipeline.runtimes.kafka.in_place import Outage
-from pipeline.runtimes.kafka.key_prefetch import KeyPrefetch
+from pipeline.runtimes.kafka.key_reads import KeyReads
 from pipeline.runtimes.kafka.keystore import sealer_for
 from pipeline.runtimes.kafka.lean_monitor import LeanMonitor
 from pipeline.runtimes.kafka.offsets import PositionReportingThread, SafeOffsetsConsumer
@@ -407,8 +407,8 @@ def _add_agent(
     logical = {settings.topic(t): t for t in plan.topics}
     outage = outage or Outage(settings.kafka_outage_seconds)
     send = _sender(app, outage)
-    # The agent's key store reads, off the event loop (key_prefetch.py).
-    prefetch = KeyPrefetch(sealer) if sealer is not None else None
+    # The agent's key store reads, off the event loop (key_reads.py).
+    key_reads = KeyReads(sealer) if sealer is not None else None
     source = raw_topic(*logical)
     stages = [s for group in (plan.readers, chained) for run in group.values() for s in run]
     coalesce = coalescing(settings.monitor_coalesce)  # off: one record each (upgrades)
@@ -441,7 +441,7 @@ def _add_agent(
         in_key, headers, in_value = msg.key, headers_list(msg.headers), msg.value
         opened = open_input(sealer, in_key, headers, in_value, True)  # the cache only
         if opened is NOT_CACHED:  # its key read off the loop, awaited (open_record)
-            opened = await open_record(sealer, prefetch, in_key, headers, in_value)
+            opened = await open_record(sealer, key_reads, in_key, headers, in_value)
         if opened is ERASED:
             return  # its klant was forgotten: as if never there
         if isinstance(opened, str):
@@ -499,8 +499,8 @@ def _add_agent(
                 except BaseException as exc:  # nothing of the run is acked yet: stop first
                     record_guard.unhandled(outage, event.message, exc)
         finally:  # the agent's end (the worker stopping): its key-read threads let go
-            if prefetch is not None:
-                prefetch.close()  # not joined: a read in hand may hang
+            if key_reads is not None:
+                key_reads.close()  # not joined: a read in hand may hang
 
     async def run(stream: Any, event: Any) -> None:
         """The event faust's iterator yielded, then what already waits in the queue,
@@ -509,8 +509,8 @@ def _add_agent(
         the next commit pass a record, and faust flushes its producer, not `held`, before
         committing); a run that holds none acks each record once the next is taken
         (`run_queued`); the last is acked by faust's iterator as the event it yielded."""
-        if prefetch is not None:  # the keys of the run's records in one key-store read
-            await prefetch(waiting_keys(stream, event, QUEUED_RUN_MAX))  # off the loop
+        if key_reads is not None:  # the keys of the run's records in one key-store read
+            await key_reads(waiting_keys(stream, event, QUEUED_RUN_MAX))  # off the loop
         await run_queued(stream, event, guarded, send_held, QUEUED_RUN_MAX)
 
     async def guarded(event: Any, held: list[Held]) -> None:
@@ -527,7 +527,7 @@ def _add_agent(
 
 async def open_record(
     sealer: Sealer | None,
-    reads: KeyPrefetch | None,
+    reads: KeyReads | None,
     key: bytes | None,
     headers: list[tuple[str, bytes]],
     value: bytes | None,
@@ -535,7 +535,7 @@ async def open_record(
     """A record opened as `open_input` opens it: on the event loop when its key is cached
     (the usual case, no thread hop); otherwise on the agent's key-read thread, awaited, so
     a key store that is slow or silent holds this record (and its agent) only, not the
-    loop (key_prefetch.py). Retried in place there as on the loop."""
+    loop (key_reads.py). Retried in place there as on the loop."""
     opened = open_input(sealer, key, headers, value, cached_only=True)
     if opened is not NOT_CACHED:
         return opened

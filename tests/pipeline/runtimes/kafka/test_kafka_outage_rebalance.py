@@ -1,6 +1,6 @@
 """A worker retrying a key store outage in place while the group takes its partitions
 (pipeline/runtimes/kafka/in_place.py). The record waits for its key (retried in place on
-its agent's key-read thread, key_prefetch.py) and faust's revoke waits for the record in
+its agent's key-read thread, key_reads.py) and faust's revoke waits for the record in
 hand (the stream's wait_empty), so the worker cannot hand its partitions back when a
 rebalance begins. The broker removes it from the group after the rebalance timeout,
 another worker takes the partitions and processes the record in hand from the committed

@@ -1,4 +1,4 @@
-"""An agent's key store reads (pipeline/runtimes/kafka/key_prefetch.py): off the event
+"""An agent's key store reads (pipeline/runtimes/kafka/key_reads.py): off the event
 loop. A key store that accepted the connection and went silent (a PostgreSQL behind a
 proxy that reads and answers nothing) used to hold the worker's event loop for the key
 store's whole call deadline per run (the prefetch), and for the whole outage per record
@@ -19,7 +19,7 @@ from typing import NamedTuple, NoReturn
 import pytest
 
 from pipeline.runtimes.kafka.in_place import Outage
-from pipeline.runtimes.kafka.key_prefetch import KeyPrefetch
+from pipeline.runtimes.kafka.key_reads import KeyReads
 from pipeline.runtimes.kafka.keystore import SqlKeyStore
 from pipeline.runtimes.kafka.keystore_bounds import KeyStoreTimeouts
 from pipeline.runtimes.kafka.worker import open_record
@@ -55,7 +55,7 @@ class _BehindProxy(NamedTuple):
     outage: Outage
     store: SqlKeyStore
     worker: Sealer
-    reads: KeyPrefetch
+    reads: KeyReads
 
 
 def _worker_behind_proxy(postgres_url: str, count: int) -> _BehindProxy:
@@ -70,7 +70,7 @@ def _worker_behind_proxy(postgres_url: str, count: int) -> _BehindProxy:
     outage = Outage(limit_seconds=60, pauses=(0.1,), give_up=_give_up)
     store = SqlKeyStore(url, outage=outage, timeouts=BOUNDS)  # the worker's, via the proxy
     worker = Sealer(store)
-    reads = KeyPrefetch(worker, wait_seconds=WAIT)
+    reads = KeyReads(worker, wait_seconds=WAIT)
     return _BehindProxy(proxy, plain, sealed, keys, outage, store, worker, reads)
 
 
@@ -193,7 +193,7 @@ def test_a_run_whose_keys_are_cached_stays_on_the_loop(tmp_path: Path) -> None:
     sealed = Sealer(SqlKeyStore(url)).seal_many(plain)
     keys = [key for key, _, _ in sealed]
     store = SqlKeyStore(url)
-    prefetch = KeyPrefetch(Sealer(store))
+    prefetch = KeyReads(Sealer(store))
     asyncio.run(prefetch(keys[:1] + [None, b"k-not-a-route"]))  # one: its record looks it up
     assert prefetch._prefetches._thread is None
     asyncio.run(prefetch(keys))
@@ -224,7 +224,7 @@ def test_a_key_about_to_leave_the_cache_is_read_again_before_it_opens_a_record(
     clock = Clock()
     store = SqlKeyStore(url, cache_seconds=30, clock=clock)
     worker = Sealer(store)
-    reads = KeyPrefetch(worker)
+    reads = KeyReads(worker)
     route, klant = sealed[0][0].decode(), plain[0][0].decode()
     assert asyncio.run(open_record(worker, reads, *sealed[0])) == plain[0]  # read off the loop
     assert reads.lookups == 1 and store.open_margin == 2.0
@@ -296,7 +296,7 @@ def test_close_lets_the_read_threads_drop_their_connections_and_return(tmp_path:
     sealed = Sealer(store).seal_many(plain)
     store._cache.clear()
     worker = Sealer(store)
-    reads = KeyPrefetch(worker, wait_seconds=5)
+    reads = KeyReads(worker, wait_seconds=5)
     released: list[str] = []
     release = store.release_reads
 

@@ -52,10 +52,10 @@ PREFETCH_WAIT_SECONDS = 0.5  # a prefetch of 64 routes takes milliseconds when a
 _Job = tuple[asyncio.AbstractEventLoop, "asyncio.Future[Any]", Callable[[], Any]]
 
 
-class KeyPrefetch:
+class KeyReads:
     """An agent's key reads off the loop (see the module docstring): `await
-    prefetch(record_keys)` before a run, `await prefetch.lookup(call, *args)` for a
-    record whose key is not cached."""
+    reads(record_keys)`, the prefetch before a run, and `await reads.lookup(call, *args)`
+    for a record whose key is not cached."""
 
     def __init__(self, sealer: Sealer, wait_seconds: float = PREFETCH_WAIT_SECONDS) -> None:
         self._sealer = sealer
