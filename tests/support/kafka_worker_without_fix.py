@@ -41,7 +41,7 @@ Fixes (docs/kafka.md, "Offsets: what the worker corrects in faust-streaming"):
   tests/pipeline/runtimes/kafka/test_kafka_keystore_hang.py).
 - `key-lookup-loop` (not an offset fix: the key store's): a record whose key is not
   cached is opened on the event loop, its lookup (retried in place) holding the loop, as
-  before it went to the agent's key-read thread (`worker.open_record`,
+  before it went to the agent's key-read thread (`worker.open_with_lookup_off_loop`,
   pipeline/runtimes/kafka/key_reads.py; the loop probe in
   tests/pipeline/runtimes/kafka/test_kafka_keystore_hang.py).
 - `monitor-dedup` (not an offset fix: the monitoring stage's): observations are checked
@@ -295,7 +295,7 @@ def switch_off(fix: str) -> None:
     elif fix == "keystore-hang":
         keystore_bounds.KeyStoreTimeouts.from_settings = classmethod(_unbounded)  # type: ignore[method-assign,assignment]
     elif fix == "key-lookup-loop":
-        worker.open_record = _open_on_the_loop  # type: ignore[assignment]
+        worker.open_with_lookup_off_loop = _open_on_the_loop  # type: ignore[assignment]
     elif fix in ("changelog-size", "changelog-size-check"):
         changelog_guard._refuse_too_large = _measure_nothing  # type: ignore[assignment]
         if fix == "changelog-size":

@@ -440,8 +440,8 @@ def _add_agent(
         position = f"{msg.partition}/{msg.offset}"
         in_key, headers, in_value = msg.key, headers_list(msg.headers), msg.value
         opened = open_input(sealer, in_key, headers, in_value, True)  # the cache only
-        if opened is NOT_CACHED:  # its key read off the loop, awaited (open_record)
-            opened = await open_record(sealer, key_reads, in_key, headers, in_value)
+        if opened is NOT_CACHED:  # its key read off the loop, awaited
+            opened = await open_with_lookup_off_loop(sealer, key_reads, in_key, headers, in_value)
         if opened is ERASED:
             return  # its klant was forgotten: as if never there
         if isinstance(opened, str):
@@ -525,7 +525,7 @@ def _add_agent(
     app.agent(source, name=f"klantsignaal.{plan.name}", concurrency=1)(run_group)
 
 
-async def open_record(
+async def open_with_lookup_off_loop(
     sealer: Sealer | None,
     reads: KeyReads | None,
     key: bytes | None,

@@ -22,7 +22,7 @@ from pipeline.runtimes.kafka.in_place import Outage
 from pipeline.runtimes.kafka.key_reads import KeyReads
 from pipeline.runtimes.kafka.keystore import SqlKeyStore
 from pipeline.runtimes.kafka.keystore_bounds import KeyStoreTimeouts
-from pipeline.runtimes.kafka.worker import open_record
+from pipeline.runtimes.kafka.worker import open_with_lookup_off_loop
 from pipeline.sealing import NOT_CACHED, Sealer
 from tests.pipeline.test_keystore_cache import Clock
 from tests.support.keystore_proxy import proxied
@@ -134,8 +134,8 @@ def _heal_after(proxy: CuttableProxy, seconds: float) -> None:
 
 @pytest.mark.postgres
 def test_a_record_whose_key_is_not_cached_waits_for_it_off_the_loop(postgres_url: str) -> None:
-    """The worker opens a record (`open_record`, as its agents do) while the store is
-    silent: once with a key nobody prefetched (a lone record: a prefetch reads two or
+    """The worker opens a record (`open_with_lookup_off_loop`, as its agents do) while the
+    store is silent: once with a key nobody prefetched (a lone record: a prefetch reads two or
     more), once behind a prefetch that came late. Each record waits for its key, retried
     in place through the cut connections, and opens when the store answers again; the
     event loop meanwhile never stood still for long. (With the lookup on the loop, as
@@ -145,8 +145,10 @@ def test_a_record_whose_key_is_not_cached_waits_for_it_off_the_loop(postgres_url
 
     async def scenario() -> tuple[list[object], list[float], list[float]]:
         loop = asyncio.get_running_loop()
-        assert await open_record(worker, reads, *sealed[0]) == plain[0]  # read on the thread
-        assert await open_record(worker, reads, *sealed[0]) == plain[0]  # cached: on the loop
+        # read on the thread
+        assert await open_with_lookup_off_loop(worker, reads, *sealed[0]) == plain[0]
+        # cached: on the loop
+        assert await open_with_lookup_off_loop(worker, reads, *sealed[0]) == plain[0]
         assert reads.lookups == 1
         gaps: list[float] = []
         ticker = asyncio.create_task(_ticks(gaps))
@@ -157,14 +159,14 @@ def test_a_record_whose_key_is_not_cached_waits_for_it_off_the_loop(postgres_url
         proxy.black_hole()
         _heal_after(proxy, silent)
         began = loop.time()
-        opened.append(await open_record(worker, reads, *sealed[1]))
+        opened.append(await open_with_lookup_off_loop(worker, reads, *sealed[1]))
         waited.append(loop.time() - began)
         # 2. A run whose prefetch came late: its records wait behind it, then for their own.
         proxy.black_hole()
         _heal_after(proxy, silent)
         began = loop.time()
         await reads(keys[2:])
-        opened += [await open_record(worker, reads, *rec) for rec in sealed[2:]]
+        opened += [await open_with_lookup_off_loop(worker, reads, *rec) for rec in sealed[2:]]
         waited.append(loop.time() - began)
         await asyncio.sleep(0.1)  # the ticker's turn after the last record
         ticker.cancel()
@@ -204,7 +206,7 @@ def test_a_run_whose_keys_are_cached_stays_on_the_loop(tmp_path: Path) -> None:
     assert prefetch._prefetches._thread is None
 
     async def open_all() -> list[object]:
-        return [await open_record(prefetch._sealer, prefetch, *rec) for rec in sealed]
+        return [await open_with_lookup_off_loop(prefetch._sealer, prefetch, *rec) for rec in sealed]
 
     assert asyncio.run(open_all()) == plain  # cached: opened on the loop, no thread hop
     assert prefetch._lookups._thread is None and prefetch.lookups == 0
@@ -226,16 +228,17 @@ def test_a_key_about_to_leave_the_cache_is_read_again_before_it_opens_a_record(
     worker = Sealer(store)
     reads = KeyReads(worker)
     route, klant = sealed[0][0].decode(), plain[0][0].decode()
-    assert asyncio.run(open_record(worker, reads, *sealed[0])) == plain[0]  # read off the loop
+    # read off the loop
+    assert asyncio.run(open_with_lookup_off_loop(worker, reads, *sealed[0])) == plain[0]
     assert reads.lookups == 1 and store.open_margin == 2.0
     clock.now += 30 - 2.5  # 2.5 s left: opens from the cache
-    assert asyncio.run(open_record(worker, reads, *sealed[0])) == plain[0]
+    assert asyncio.run(open_with_lookup_off_loop(worker, reads, *sealed[0])) == plain[0]
     assert reads.lookups == 1
     clock.now += 1.0  # 1.5 s left: read again first, off the loop
     assert worker.open_cached(*sealed[0]) is NOT_CACHED
     assert worker.open(*sealed[0]) == plain[0]  # the plain open: cached up to the bound
     assert store.uncached_routes([route]) == [route]
-    assert asyncio.run(open_record(worker, reads, *sealed[0])) == plain[0]
+    assert asyncio.run(open_with_lookup_off_loop(worker, reads, *sealed[0])) == plain[0]
     assert reads.lookups == 2
     assert store.cached_route(route) is not None  # a fresh 30 s ...
     clock.now += 29.0
@@ -267,7 +270,7 @@ def test_a_record_s_lookup_does_not_queue_behind_a_hanging_prefetch(postgres_url
         await reads(keys[1:4])  # the store is silent: the run goes on after WAIT
         assert reads.late == 1
         began = time.monotonic()
-        record = asyncio.create_task(open_record(worker, reads, *sealed[0]))
+        record = asyncio.create_task(open_with_lookup_off_loop(worker, reads, *sealed[0]))
         await asyncio.sleep(CALL_SECONDS + 1.5)  # past the first attempt's cut
         retrying = outage._retrying  # what a rebalance beginning now would see
         proxy.heal()
@@ -308,13 +311,15 @@ def test_close_lets_the_read_threads_drop_their_connections_and_return(tmp_path:
 
     async def scenario() -> list[threading.Thread | None]:
         await reads([key for key, _, _ in sealed[1:]])  # the prefetch thread
-        assert await open_record(worker, reads, *sealed[0]) == plain[0]  # the lookup thread
+        # the lookup thread
+        assert await open_with_lookup_off_loop(worker, reads, *sealed[0]) == plain[0]
         threads = [reads._prefetches._thread, reads._lookups._thread]
         reads.close()
         for thread in threads:
             thread.join(5)
         store._cache.clear()
-        assert await open_record(worker, reads, *sealed[0]) == plain[0]  # a new thread
+        # a new thread
+        assert await open_with_lookup_off_loop(worker, reads, *sealed[0]) == plain[0]
         reads.close()
         return threads
 
