@@ -44,6 +44,10 @@ Fixes (docs/kafka.md, "Offsets: what the worker corrects in faust-streaming"):
   before it went to the agent's key-read thread (`worker.open_with_lookup_off_loop`,
   pipeline/runtimes/kafka/key_reads.py; the loop probe in
   tests/pipeline/runtimes/kafka/test_kafka_keystore_hang.py).
+- `sigterm-wait` (not an offset fix: the worker's stop): a SIGTERM while a record waits
+  in an in-place retry leaves faust's shutdown waiting for that record until the
+  dependency answers or the outage limit passes (pipeline/runtimes/kafka/in_place.py
+  `Outage.worker_stops`; tests/pipeline/runtimes/kafka/test_kafka_keystore_sigterm.py).
 - `monitor-dedup` (not an offset fix: the monitoring stage's): observations are checked
   against the cell's last 100 ids only, not their positions (pipeline/monitoring/dedup.py;
   tests/pipeline/runtimes/kafka/test_kafka_monitor_replay.py).
@@ -229,6 +233,10 @@ def _revoked_unnoticed(self: Any, begins: bool) -> None:
     return None  # the retry goes on through a rebalance, as before
 
 
+def _stop_unnoticed(self: Any) -> None:
+    return None  # faust's shutdown waits for the record in a retry, as before
+
+
 def _unbounded(cls: Any, settings: object) -> Any:
     return cls(connect_seconds=0, statement_ms=0, call_seconds=0, keepalive_seconds=0)
 
@@ -294,6 +302,8 @@ def switch_off(fix: str) -> None:
         in_place.Outage.partitions_revoked = _revoked_unnoticed  # type: ignore[method-assign]
     elif fix == "keystore-hang":
         keystore_bounds.KeyStoreTimeouts.from_settings = classmethod(_unbounded)  # type: ignore[method-assign,assignment]
+    elif fix == "sigterm-wait":
+        in_place.Outage.worker_stops = _stop_unnoticed  # type: ignore[method-assign]
     elif fix == "key-lookup-loop":
         worker.open_with_lookup_off_loop = _open_on_the_loop  # type: ignore[assignment]
     elif fix in ("changelog-size", "changelog-size-check"):
@@ -319,7 +329,7 @@ def switch_off(fix: str) -> None:
         raise SystemExit(
             f"unknown fix {fix!r}: position, seek-back, failed-commit, stale-position, "
             "dropped, paused-fetch, commit-epoch, agent-guard, changelog-refused, "
-            "outage-rebalance, keystore-hang, key-lookup-loop, changelog-size, "
+            "outage-rebalance, sigterm-wait, keystore-hang, key-lookup-loop, changelog-size, "
             "changelog-size-check, "
             "pending-taken, monitor-dedup, commit-flush, context-first or slow-commit"
         )

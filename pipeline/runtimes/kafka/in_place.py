@@ -18,8 +18,7 @@ runs on its agent's key-read thread (key_reads.py), retried there while the agen
 awaits it: the event loop (other agents, commits, delivery callbacks) goes on, and so
 `Outage` counts retries from several threads. (Once the waiting agent's queue is full,
 faust's delivery waits for it, fast_delivery.py NoPauseOnFullQueue, and the other agents
-only drain what they hold; a SIGTERM during the wait stops the worker, exit 75, the
-record not acked.) A lookup inside a stage's state access (a
+only drain what they hold.) A lookup inside a stage's state access (a
 key the record's own did not bring into the cache: rare) is retried on the loop and
 blocks it while it waits. Consumer heartbeats run in faust's consumer thread, so the
 group keeps the worker meanwhile (session timeout 10 s), and aiokafka's poll limit
@@ -31,6 +30,15 @@ dependency answers, would go on sending outputs and table changes for partitions
 longer owns. So a rebalance that begins during a retry (or a retry that fails while one
 is under way) stops the worker at once, exit 75, from the consumer thread
 (`partitions_revoked`): nothing sent, acked or committed after it.
+
+A stop (SIGTERM, SIGINT) is the same: faust's shutdown waits for the record in hand to be
+acked before it commits and leaves the group (its consumer's `wait_empty`, a warning every
+10 s), so a record in a retry held a stopping worker for the rest of the outage limit (300
+s), long past an orchestrator's grace period (10-30 s, then SIGKILL). So a stop that
+begins during a retry (`worker_stops`, from the app's `on_stop`), or a retry that fails
+once the stop began, stops the worker at once, exit 75, the record not acked; a first
+attempt in flight ends within its call deadline. Without a retry the stop is faust's
+graceful one (the record in hand finished, offsets committed).
 """
 
 from __future__ import annotations
@@ -73,6 +81,10 @@ class PartitionsTaken(Exception):
     """The group takes the worker's partitions while a record waits for a dependency."""
 
 
+class WorkerStopping(Exception):
+    """The worker is told to stop (SIGTERM) while a record waits for a dependency."""
+
+
 @dataclass
 class Outage:
     """How long a dependency may be away before the worker stops."""
@@ -86,6 +98,7 @@ class Outage:
     # the count changes under a lock (a lost update would leave a retry counted for good).
     _count_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     _revoking: threading.Event = field(default_factory=threading.Event, init=False, repr=False)
+    _stopping: threading.Event = field(default_factory=threading.Event, init=False, repr=False)
 
     def pause(self, attempt: int) -> float:
         return self.pauses[min(attempt, len(self.pauses) - 1)]
@@ -104,6 +117,17 @@ class Outage:
                 PartitionsTaken("rebalance during an in-place retry"),
             )
 
+    def worker_stops(self) -> None:
+        """Called when the worker begins to stop (SIGTERM), before faust's shutdown waits
+        for the record in hand: a record in an in-place retry stops the worker at once, and
+        so does a retry that fails from now on (see the module docstring)."""
+        self._stopping.set()
+        if self._retrying:
+            self.give_up(
+                "a record waiting for a dependency while the worker stops",
+                WorkerStopping("stop (SIGTERM) during an in-place retry"),
+            )
+
     def _count(self, change: int) -> None:
         with self._count_lock:
             self._retrying += change
@@ -113,6 +137,8 @@ class Outage:
         waited = self.clock() - began
         if self._revoking.is_set():
             self.give_up(f"{what}, while the group takes the partitions,", exc)
+        if self._stopping.is_set():
+            self.give_up(f"{what}, while the worker stops,", exc)
         if waited >= self.limit_seconds:
             self.give_up(what, exc)
         pause = min(self.pause(attempt), max(0.0, self.limit_seconds - waited))

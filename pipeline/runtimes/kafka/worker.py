@@ -240,6 +240,14 @@ class _App(faust.App):
     def _new_transport(self) -> Any:
         return _Transport(self.conf.broker_consumer, self)
 
+    async def on_stop(self) -> None:
+        # Before faust's shutdown waits for the record in hand (its consumer's wait_empty):
+        # a record in an in-place retry stops the worker now, exit 75, unacked (in_place.py).
+        outage: Outage | None = getattr(self, "outage", None)
+        if outage is not None:
+            outage.worker_stops()
+        await super().on_stop()
+
 
 def broker_urls(bootstrap: str) -> list[str]:
     return [f"kafka://{host.strip()}" for host in bootstrap.split(",") if host.strip()]

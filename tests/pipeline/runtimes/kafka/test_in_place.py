@@ -108,3 +108,48 @@ def test_a_rebalance_during_a_retry_gives_up_at_once_from_the_consumer_thread() 
     thread.join(5)
     assert stopped and "while the group takes the partitions" in stopped[0]
     assert outage._retrying == 0
+
+
+def test_a_stop_during_a_retry_gives_up_at_once_and_a_later_failure_does_not_retry() -> None:
+    """The worker begins to stop (SIGTERM: faust's shutdown would wait for the record in
+    hand) while a record waits for the key store: it gives up at once, from the stopping
+    side, not after the outage limit; a retry that fails after the stop began gives up
+    too instead of pausing for another attempt. A stop with no retry under way changes
+    nothing for a call that works (faust's graceful stop finishes that record)."""
+    import threading
+
+    quiet = Outage(limit_seconds=60, pauses=(0.5,), give_up=_give_up)
+    quiet.worker_stops()  # nothing retrying: nothing to stop
+    assert quiet.retry("key store", lambda: "key", is_unavailable) == "key"
+    with pytest.raises(GaveUp, match="while the worker stops"):  # the first failure: no retry
+        quiet.retry("key store", _refused, is_unavailable)
+
+    outage = Outage(limit_seconds=60, pauses=(0.01, 0.5), give_up=_give_up)
+    stopped: list[str] = []
+    in_retry = threading.Event()
+    calls: list[int] = []
+
+    def away() -> None:
+        calls.append(1)
+        if len(calls) > 1:  # the first failure is counted: a retry is under way
+            in_retry.set()
+        _refused()
+
+    def stopping() -> None:
+        in_retry.wait(5)
+        try:
+            outage.worker_stops()
+        except GaveUp as exc:
+            stopped.append(str(exc))
+
+    thread = threading.Thread(target=stopping)
+    thread.start()
+    with pytest.raises(GaveUp, match="while the worker stops"):
+        outage.retry("key store", away, is_unavailable)
+    thread.join(5)
+    assert stopped and "while the worker stops" in stopped[0]
+    assert outage._retrying == 0
+
+
+def _refused() -> None:
+    raise OperationalError("SELECT", {}, Exception("connection refused"))
