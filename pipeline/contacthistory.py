@@ -74,7 +74,15 @@ def recent_contacts(
         )
         for contact_id, raw in known.items()
     ]
-    return sorted((m for m in moments if since <= m.at <= until), key=lambda m: m.at)
+    # Each contact's time parsed once (`at` parses on every read: the filter and the sort
+    # read it twice each); the same moments in the same (stable) order as sorted(..., key=at).
+    dated = [(at, m) for m in moments if since <= (at := m.at) <= until]
+    dated.sort(key=_first)
+    return [m for _, m in dated]
+
+
+def _first(pair: tuple[datetime, ContactMoment]) -> datetime:
+    return pair[0]
 
 
 @dataclass(frozen=True)

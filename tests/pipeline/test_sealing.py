@@ -51,3 +51,41 @@ def test_sealed_state_opens_until_forgotten(tmp_path: Path) -> None:
     assert sealer.state_key(KLANT, create=False) is None
     assert sealer.open_state(KLANT, stored) is None
     assert sealer.state_key("paspoort|telefoon", create=False) == "paspoort|telefoon"
+
+
+def test_a_sealed_records_inside_is_written_as_jsonfast_writes_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The inside of a sealed record (klant, headers, value: strings only) is orjson's text
+    without jsonfast's read-back for a "null" in it: the same bytes jsonfast.dumps writes,
+    for values with nulls, non-ASCII text, control characters and Latin-1 read bytes."""
+    import pipeline.sealing as sealing
+    from schemas import jsonfast
+
+    values = [
+        VALUE,
+        b'{"a":null,"b":[null,1.5,-0.0,1e-05],"c":"\\u0000\\n\\t\\"\\\\"}',
+        '{"t":"caf\u00e9 \u2603 \U0001f600 \u2028"}'.encode(),
+        bytes(range(256)),  # every byte, read as Latin-1
+        b"",
+    ]
+    written: list[tuple[bytes, bytes]] = []
+    real = sealing._encrypt
+
+    def spy(found: object, plain: bytes) -> bytes:
+        inner = jsonfast.loads(plain)
+        written.append((plain, jsonfast.dumps(inner)))
+        return real(found, plain)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(sealing, "_encrypt", spy)
+    sealer = Sealer(KeyStore(f"sqlite:///{tmp_path / 'keys.db'}"))
+    for value in values:
+        headers = [*HEADERS, ("dl_reason", "r\u00e9den \x00".encode())]
+        key, out_headers, sealed = sealer.seal(KLANT.encode(), headers, value)
+        assert sealer.open(key, out_headers, sealed) == (KLANT.encode(), headers, value)
+    assert len(written) == len(values)
+    for plain, stdlib_way in written:
+        assert plain == stdlib_way
+    assert sealing._strings_json({"k": "x", "h": [["a", "null"]], "v": "null"}) == (
+        jsonfast.dumps({"k": "x", "h": [["a", "null"]], "v": "null"})
+    )

@@ -51,7 +51,10 @@ class WriteBehind:
         write below, and the tables here have no TTL."""
         partition = table.partition_for_key(key)  # the current event's partition
         table.data[key] = value
-        self._pending.setdefault(table, {})[key] = (partition, value)
+        writes = self._pending.get(table)  # not setdefault(table, {}): a dict a write
+        if writes is None:
+            writes = self._pending[table] = {}
+        writes[key] = (partition, value)
 
     def delete(self, table: Any, key: Any) -> None:
         """Remove `key` now; its tombstone (value None, as faust's own delete sends)

@@ -88,3 +88,52 @@ def test_what_a_stage_gets_or_puts_is_not_the_tables_object(
     assert got == {"n": 1, "ids": [1, 2]}
     got["ids"].append(4)  # changed by a record that then fails (no put)
     assert state.get(CELL) == {"n": 1, "ids": [1, 2]}
+
+
+@pytest.mark.parametrize("sealed", [True, False], ids=["sealing", "no-sealing"])
+def test_a_memory_table_is_read_from_its_store_as_faust_reads_it(
+    sealed: bool, tmp_path: Path
+) -> None:
+    """On memory:// TableState reads the store's dict itself, not through faust's
+    Table.get (Mapping.get, a sensor call, a KeyError for a key not there): the same values
+    for keys there and not there, sealed or not, copied as before."""
+    import faust
+
+    app = faust.App("t-read", broker="kafka://localhost:1", store="memory://")
+    table = app.Table("monitor_cells", partitions=1)
+    sealer = Sealer(SqlKeyStore(f"sqlite:///{tmp_path / 'keys.db'}")) if sealed else None
+    cells = TableState(table, sealer, None, True)
+    klant = "k-" + "cd" * 16
+    for key, value in ((CELL, {"n": [1, 2], "x": None}), (klant, {"c-1": {"k": "telefoon"}})):
+        table.data[key if sealer is None else sealer.state_key(key, create=True)] = (
+            value if sealer is None else sealer.seal_state(key, value)
+        )
+    faust_reads: list[Any] = []
+    real_get = type(table).get
+
+    def counted(self: Any, key: Any, default: Any = None) -> Any:
+        faust_reads.append(key)
+        return real_get(self, key, default)
+
+    for key in (CELL, klant, "none|here", "k-" + "ef" * 16):
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(type(table), "get", counted)
+            want = TableState(_Via(table), sealer, None, True).get(key)  # through faust
+        no_key = sealer is not None and sealer.state_key(key, create=False) is None
+        assert no_key or faust_reads, "the reference read went through faust's Table.get"
+        faust_reads.clear()
+        got = cells.get(key)
+        assert got == want
+        if got is not None:
+            assert got is not table.data.data.get(key)  # a copy, as before
+
+
+class _Via:
+    """A faust table seen through its Table.get only (not a memory store's dict)."""
+
+    def __init__(self, table: Any) -> None:
+        self._table = table
+        self.data = object()  # no MemoryStore: TableState reads through get
+
+    def get(self, key: Any) -> Any:
+        return self._table.get(key)
