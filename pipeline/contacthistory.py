@@ -14,10 +14,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pipeline.times import parse_time
+from schemas.fastinit import fast_init
 
 HISTORY_DAYS = 30
 
 
+@fast_init  # one __dict__ update, not a setattr per field (several per signal)
 @dataclass(frozen=True)
 class ContactMoment:
     plaatsgevonden_op: str

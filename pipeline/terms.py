@@ -21,6 +21,8 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
+from schemas.fastinit import fast_init
+
 GAP = "..."
 MAX_GAP = 3
 NEGATORS = frozenset({"geen", "niet", "nooit", "niets", "niks", "zonder", "nergens"})
@@ -32,6 +34,7 @@ _CLAUSE = re.compile(r"[.!?;:\n]+|\bmaar\b")
 _WORD = re.compile(r"[a-z0-9]+")
 
 
+@fast_init  # one __dict__ update, not a setattr per field (one per word)
 @dataclass(frozen=True)
 class Token:
     word: str
