@@ -92,10 +92,18 @@ def parsed(cls: type[M], data: dict[str, Any]) -> M:
     if found is not None and found[0] is data and type(found[1]) is cls:
         return found[1]
     model = cls.from_dict(data)
+    remember_parsed(data, model)
+    return model
+
+
+def remember_parsed(data: dict[str, Any], model: Model) -> None:
+    """`parsed(type(model), data)` gives `model` from now on: for a stage that made `data`
+    as `model.to_dict()`, of a model that `from_dict` makes again equal (field by field,
+    containers of the same types), so the stages reading the event it emits do not parse
+    it back (the signals stage's Signal, read by alerting and monitor-feed)."""
     if len(_PARSED) >= _PARSED_MAX:
         _PARSED.clear()
     _PARSED[id(data)] = (data, model)
-    return model
 
 
 @cache

@@ -19,7 +19,15 @@ from pipeline.stages.join import (
 )
 from pipeline.times import parse_time
 from schemas.cloudevents import CloudEvent, derived_id
-from schemas.models import Contact, PageFeedback, Response, Sentiment, Signal, parsed
+from schemas.models import (
+    Contact,
+    PageFeedback,
+    Response,
+    Sentiment,
+    Signal,
+    parsed,
+    remember_parsed,
+)
 from schemas.types import CONTACT, PAGE_FEEDBACK, RESPONSE, SIGNAL
 
 _NO_COMMENT = Sentiment(
@@ -150,10 +158,15 @@ class SignalStage:
         return self._emit(signal)
 
     def _emit(self, signal: Signal, event_id: str | None = None) -> Emit:
-        return emit(
+        out = emit(
             SIGNAL,
             signal,
             source=self.source,
             key=signal.klant,
             event_id=event_id or signal.signal_id,
         )
+        # Alerting and monitor-feed read this event's data as a Signal (`parsed`): this one,
+        # which Signal.from_dict would make again equal (tests/pipeline/test_signal_handover.py),
+        # not parsed back from the dict just made of it.
+        remember_parsed(out.event.data, signal)
+        return out
