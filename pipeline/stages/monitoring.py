@@ -285,10 +285,12 @@ class MonitoringStage:
         cells.put(key, cell)
         if at is not None:
             save_window(cells, key, at, window)
+        if not found:
+            return []
+        service = Dienst.from_dict(dienst)  # the model only for a service alert
         out = []
         for finding in found:
-            model = Dienst.from_dict(dienst)
-            alert = service_alert(model, kanaal, finding, examples(cell, finding.metric))
+            alert = service_alert(service, kanaal, finding, examples(cell, finding.metric))
             out.append(
                 emit(
                     SERVICE_ALERT,
