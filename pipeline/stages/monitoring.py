@@ -120,12 +120,12 @@ class MonitorFeedStage:
         cause = event.data.get("signalId", event.id) if event.type == SIGNAL.name else event.id
         observation_id = derived_id("monitor-observation", cause)
         data = observation_data(
-            observation_id,
-            bron,
-            event.id if self.keep_links else observation_id,
-            outcomes,
-            outcomes.comment if self.keep_links else None,
-            self._contact_ref(event, outcomes.invited or outcomes.answered),
+            observation_id=observation_id,
+            bron=bron,
+            cause=event.id if self.keep_links else observation_id,
+            outcomes=outcomes,
+            comment=outcomes.comment if self.keep_links else None,
+            contact_ref=self._contact_ref(event, outcomes.invited or outcomes.answered),
         )
         # The event straight from its wire form: one observation per contact, invitation
         # and answer, and most of them end up as an item of a coalesced record.
@@ -140,6 +140,7 @@ class MonitorFeedStage:
 
 
 def observation_data(
+    *,
     observation_id: str,
     bron: str,
     cause: str,
@@ -149,24 +150,19 @@ def observation_data(
 ) -> dict[str, Any]:
     """The wire form of a MonitorObservation (`MonitorObservation(...).to_dict()`: the
     fields in their order, a None left out), built as a dict without the model and its
-    field walk (tests/pipeline/monitoring/test_monitoring_feed_wire.py compares the two)."""
-    data: dict[str, Any] = {}
-    if observation_id is not None:
-        data["observationId"] = observation_id
-    if bron is not None:
-        data["bron"] = bron
-    if cause is not None:
-        data["oorzaakId"] = cause
+    field walk (tests/pipeline/monitoring/test_monitoring_feed_wire.py compares the two).
+    Only the optional comment and contact reference can be None; `outcomes.dienst` is a
+    plain Dienst (from_contact, from_invitation, from_signal), written as its two fields."""
     dienst = outcomes.dienst
-    if dienst is not None:
-        code, naam = dienst.code, dienst.naam
-        both = code is not None and naam is not None and type(dienst) is Dienst
-        data["dienst"] = {"code": code, "naam": naam} if both else dienst.to_dict()
-    if outcomes.kanaal is not None:
-        data["kanaal"] = outcomes.kanaal
-    if outcomes.at is not None:
-        data["waargenomenOp"] = outcomes.at
-    data["uitkomsten"] = dict(outcomes.bad)
+    data: dict[str, Any] = {
+        "observationId": observation_id,
+        "bron": bron,
+        "oorzaakId": cause,
+        "dienst": {"code": dienst.code, "naam": dienst.naam},
+        "kanaal": outcomes.kanaal,
+        "waargenomenOp": outcomes.at,
+        "uitkomsten": dict(outcomes.bad),
+    }
     if comment is not None:
         data["opmerking"] = comment
     if contact_ref is not None:

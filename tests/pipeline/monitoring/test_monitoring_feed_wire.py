@@ -22,7 +22,7 @@ from pipeline.processing import outputs, positioned, process_record
 from pipeline.stages.monitoring import MonitorFeedStage, MonitoringStage
 from schemas import jsonfast
 from schemas.cloudevents import CloudEvent, built, derived_id, new_event
-from schemas.models import Contact, Dienst, Invitation, MonitorObservation, Signal
+from schemas.models import Contact, Invitation, MonitorObservation, Signal
 from schemas.types import CONTACT, INVITATION, MONITOR_OBSERVATION, SIGNAL
 from schemas.validation import schema_id
 from tests.support.events import contact_event, klant
@@ -155,20 +155,6 @@ def test_the_feed_writes_what_the_model_wrote(keep_links: bool) -> None:
         assert (got.subject, got.extensions, got.dataschema) == (None, {}, None)
         made += 1
     assert made >= 6
-
-
-def test_a_dienst_model_of_another_shape_is_written_as_its_to_dict() -> None:
-    from pipeline.stages.monitoring import observation_data
-
-    class Wider(Dienst):  # not the plain Dienst: its own to_dict decides
-        def to_dict(self) -> dict[str, Any]:
-            return {"naam": self.naam, "code": self.code}
-
-    outcomes = Outcomes(Wider("paspoort", "P"), "balie", "2026-11-23T10:00:00Z", {})
-    assert list(observation_data("o", "contact", "c", outcomes, None, None)["dienst"]) == [
-        "naam",
-        "code",
-    ]
 
 
 def test_a_coalesced_records_items_are_the_events_its_envelope_made_before() -> None:
