@@ -83,8 +83,8 @@ def _item(data: dict[str, Any]) -> dict[str, Any]:
     """An observation's data without what the record states once (SHARED), in order: a
     copy (in C) with those keys taken out, not a comprehension over every field."""
     item = dict(data)
-    item.pop("dienst", None)
-    item.pop("kanaal", None)
+    for key in SHARED:
+        item.pop(key, None)
     return item
 
 
