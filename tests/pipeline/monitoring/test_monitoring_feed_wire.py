@@ -5,25 +5,44 @@ events its envelope made before."""
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
 
 from pipeline.monitoring.batches import observation_batch, observations_of
+from pipeline.monitoring.cell import already_seen, examples, new_cell, observe_cell
 from pipeline.monitoring.charts import MonitorConfig
+from pipeline.monitoring.dedup import load_window, position_of, save_window, upgrade
 from pipeline.monitoring.outcomes import (
     Outcomes,
+    cell_key,
     from_contact,
     from_invitation,
     from_signal,
 )
 from pipeline.monitoring.pending import MemoryStore
-from pipeline.processing import outputs, positioned, process_record
-from pipeline.stages.monitoring import MonitorFeedStage, MonitoringStage
+from pipeline.processing import (
+    coalesced,
+    outputs,
+    positioned,
+    process_record,
+    record_items,
+)
+from pipeline.stages.base import Emit, State, emit
+from pipeline.stages.monitoring import MonitorFeedStage, MonitoringStage, service_alert
 from schemas import jsonfast
 from schemas.cloudevents import CloudEvent, built, derived_id, new_event
 from schemas.models import Contact, Invitation, MonitorObservation, Signal
-from schemas.types import CONTACT, INVITATION, MONITOR_OBSERVATION, SIGNAL
+from schemas.types import (
+    CONTACT,
+    INVITATION,
+    MONITOR_OBSERVATION,
+    MONITOR_OBSERVATIONS,
+    SERVICE_ALERT,
+    SIGNAL,
+)
 from schemas.validation import schema_id
 from tests.support.events import contact_event, klant
 
@@ -54,7 +73,7 @@ def _signal(n: int, **fields: Any) -> CloudEvent:
     )
 
 
-def _invitation(n: int) -> CloudEvent:
+def _invitation(n: int, **fields: Any) -> CloudEvent:
     data = {
         "invitationId": f"i-{n}",
         "contactId": f"c-{n}",
@@ -66,6 +85,7 @@ def _invitation(n: int) -> CloudEvent:
         "dispatch": ["inline"],
         "createdAt": "2026-11-23T10:05:00Z",
         "expiresAt": "2026-11-30T10:05:00Z",
+        **fields,
     }
     return new_event(INVITATION.name, data, source="/t", key=klant(n))
 
@@ -187,21 +207,103 @@ def test_a_coalesced_records_items_are_the_events_its_envelope_made_before() -> 
         assert jsonfast.dumps(item.to_structured()) == jsonfast.dumps(before.to_structured())
 
 
-def test_the_monitoring_stage_counts_from_the_wire_form_as_from_the_model() -> None:
-    """The stage reads the fields a MonitorObservation held from the data itself: the
-    same cell and the same service alert (its Dienst from the data) as through the model."""
-    feed = MonitorFeedStage()
-    stage = MonitoringStage(config=MonitorConfig(warmup_min=5, warmup_days=0, arl0=50))
+class _ThroughTheModel(MonitoringStage):
+    """The monitoring stage as it read an observation before it read the wire form: a
+    MonitorObservation per observation, its fields and its Dienst model (7954ce4^)."""
+
+    def _observe(self, data: Mapping[str, Any], state: Mapping[str, State]) -> list[Emit]:
+        obs = MonitorObservation.from_dict(dict(data))
+        key = cell_key(obs.dienst.code, obs.kanaal)
+        cells = state["monitor_cells"]
+        cell = cells.get(key) or new_cell()
+        upgraded = upgrade(cell, cells, key)
+        at = position_of(obs.bronpositie)
+        window = load_window(cells, key, at)
+        if already_seen(cell, obs.observation_id, at, window):
+            if upgraded:
+                cells.put(key, cell)
+            return []
+        on = self.response_chart
+        invited = obs.contact_id if on and obs.bron == "invitation" else None
+        answered = obs.contact_id if on and obs.bron == "response" else None
+        found = observe_cell(
+            cell,
+            obs.observation_id,
+            obs.uitkomsten,
+            obs.waargenomen_op,
+            obs.opmerking,
+            self.config,
+            invited=invited,
+            answered=answered,
+            store=cells if on else None,
+            key=key,
+            position=at,
+            window=window,
+        )
+        cells.put(key, cell)
+        if at is not None:
+            save_window(cells, key, at, window)
+        out = []
+        for finding in found:
+            alert = service_alert(obs.dienst, obs.kanaal, finding, examples(cell, finding.metric))
+            out.append(
+                emit(
+                    SERVICE_ALERT,
+                    alert,
+                    source=self.source,
+                    key=key,
+                    event_id=alert.service_alert_id,
+                )
+            )
+        return out
+
+
+def _monitored(stage: MonitoringStage, records: list[CloudEvent]) -> tuple[list[Any], MemoryStore]:
+    """The alerts (id and data) `stage` emits for `records` (in order, each item through
+    process_record as the runtimes hand it over) and the monitor_cells it leaves."""
     cells = MemoryStore()
     alerts = []
+    topic = MONITOR_OBSERVATIONS.topic
+    for n, record in enumerate(copy.deepcopy(records)):
+        for item, position, raw in record_items(topic, record, f"0/{n}"):
+            outcome = process_record(stage, topic, item, {"monitor_cells": cells}, position, raw)
+            assert outcome.dead_letter is None, outcome.dead_letter
+            alerts += [(e.event.id, e.event.data) for e in outcome.emits]
+    return alerts, cells
+
+
+def test_the_monitoring_stage_counts_from_the_wire_form_as_from_the_model() -> None:
+    """The stage reads the fields a MonitorObservation held from the data itself: the same
+    service alerts (ids and data: the Dienst from the data, comments as examples) and the
+    same monitor_cells (charts, dedup windows, pending invitations) as through the model,
+    for contacts, invitations and answers placed and coalesced as the runtimes do."""
+    feed = MonitorFeedStage()
+    inputs: list[tuple[str, CloudEvent]] = []
     for n in range(60):
-        failed = n >= 20
-        contact = contact_event(
-            indicatieContactGelukt=not failed,
-            plaatsgevondenOp=f"2026-11-23T{8 + n // 10:02d}:{n % 10}0:00Z",
-        )
-        [emitted] = feed.process(CONTACT.topic, contact, {})
-        alerts += stage.process(MONITOR_OBSERVATION.topic, emitted.event, {"monitor_cells": cells})
-    assert alerts, "the drop in successful contacts became a service alert"
-    alert = alerts[0].event.data
-    assert alert["dienst"] == DIENST and alert["kanaal"] == "telefoon"
+        late = n >= 20
+        at = f"2026-11-23T{8 + n // 10:02d}:{n % 10}0:00Z"
+        contact = contact_event(indicatieContactGelukt=not late, plaatsgevondenOp=at)
+        inputs.append((CONTACT.topic, contact))
+        inputs.append((INVITATION.topic, _invitation(n, kanaal="telefoon", createdAt=at)))
+        if n % 2 == 0:
+            comment = f"Niemand belde terug ({n})" if late else None
+            inputs.append((SIGNAL.topic, _signal(n, nps=3 if late else 9, opmerking=comment)))
+    records: list[CloudEvent] = []
+    for start in range(0, len(inputs), 16):  # runs of 16 records, as an agent takes them
+        outs = []
+        for offset, (topic, event) in enumerate(inputs[start : start + 16], start):
+            outcome = process_record(feed, topic, event, {}, f"0/{offset}", None)
+            outs += positioned(outputs(outcome, feed.name, None), "in/0", offset)
+        records += [out.event for out in coalesced(outs) if out.event is not None]
+    assert any(r.type == MONITOR_OBSERVATIONS.name for r in records)
+
+    config = MonitorConfig(warmup_min=5, warmup_days=0, arl0=50)
+    alerts, cells = _monitored(MonitoringStage(config=config), records)
+    model_alerts, model_cells = _monitored(_ThroughTheModel(config=config), records)
+    assert alerts == model_alerts
+    assert jsonfast.dumps(dict(cells)) == jsonfast.dumps(dict(model_cells))
+    assert len(alerts) >= 2, "the drops in successful contacts and NPS became service alerts"
+    opened = [data for _, data in alerts if data["status"] == "open"]
+    assert {data["dienst"]["naam"] for data in opened} == {DIENST["naam"]}
+    assert any(data["bewijs"]["voorbeeldOpmerkingen"] for data in opened)
+    assert any("|p|" in key for key in cells), "invitations pending for the response chart"
