@@ -6,12 +6,15 @@ events its envelope made before."""
 from __future__ import annotations
 
 import copy
+import dataclasses
+import json
 from collections.abc import Mapping
+from importlib import resources
 from typing import Any
 
 import pytest
 
-from pipeline.monitoring.batches import observation_batch, observations_of
+from pipeline.monitoring.batches import observation_batch, observations_of, placed
 from pipeline.monitoring.cell import already_seen, examples, new_cell, observe_cell
 from pipeline.monitoring.charts import MonitorConfig
 from pipeline.monitoring.dedup import load_window, position_of, save_window, upgrade
@@ -31,10 +34,15 @@ from pipeline.processing import (
     record_items,
 )
 from pipeline.stages.base import Emit, State, emit
-from pipeline.stages.monitoring import MonitorFeedStage, MonitoringStage, service_alert
+from pipeline.stages.monitoring import (
+    MonitorFeedStage,
+    MonitoringStage,
+    observation_data,
+    service_alert,
+)
 from schemas import jsonfast
 from schemas.cloudevents import CloudEvent, built, derived_id, new_event
-from schemas.models import Contact, Invitation, MonitorObservation, Signal
+from schemas.models import Contact, Dienst, Invitation, MonitorObservation, Signal, wire_name
 from schemas.types import (
     CONTACT,
     INVITATION,
@@ -175,6 +183,40 @@ def test_the_feed_writes_what_the_model_wrote(keep_links: bool) -> None:
         assert (got.subject, got.extensions, got.dataschema) == (None, {}, None)
         made += 1
     assert made >= 6
+
+
+def test_every_field_of_the_observation_model_is_one_the_feed_writes() -> None:
+    """observation_data writes the model's fields itself: a field added to
+    MonitorObservation (and its schema) later must be written there too, in the model's
+    order; only `bronpositie` is the runtimes' (batches.placed adds it). The schema's
+    properties are the model's fields, so a field added to the schema alone is caught too."""
+    outcomes = Outcomes(
+        Dienst("paspoort", "Paspoort aanvragen"),
+        "balie",
+        "2026-11-23T10:00:00Z",
+        {"aandeel-negatief": True},
+        "Lang gewacht",
+        answered="c-1",
+    )
+    written = observation_data(
+        observation_id="o-1",
+        bron="response",
+        cause="s-1",
+        outcomes=outcomes,
+        comment="Lang gewacht",
+        contact_ref="c-1",
+    )
+    model = [wire_name(f.name) for f in dataclasses.fields(MonitorObservation)]
+    by_the_runtimes = ["bronpositie"]
+    assert list(written) == [k for k in model if k not in by_the_runtimes]
+    schema = json.loads(
+        resources.files("schemas").joinpath("json", MONITOR_OBSERVATION.schema_file).read_text()
+    )
+    assert set(schema["properties"]) == set(model)
+    event = new_event(MONITOR_OBSERVATION.name, written, source="/t", key="paspoort|balie")
+    [at] = placed([event], "in/0", 7)
+    assert list(at.data) == model
+    assert MonitorObservation.from_dict(at.data).to_dict() == at.data
 
 
 def test_a_coalesced_records_items_are_the_events_its_envelope_made_before() -> None:
