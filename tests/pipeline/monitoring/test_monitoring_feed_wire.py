@@ -219,6 +219,59 @@ def test_every_field_of_the_observation_model_is_one_the_feed_writes() -> None:
     assert MonitorObservation.from_dict(at.data).to_dict() == at.data
 
 
+class _CopyingStore(MemoryStore):
+    """monitor_cells as the runtimes hand it over: a copy on every read, so a dead-lettered
+    observation's changes are dropped."""
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return copy.deepcopy(super().get(key, default))
+
+
+def _stamped_observation(
+    n: int, bad: bool, drop: tuple[str, ...] = (), **fields: Any
+) -> CloudEvent:
+    data: dict[str, Any] = {
+        "observationId": derived_id("test-observation", str(n)),
+        "bron": "contact",
+        "oorzaakId": f"c-{n}",
+        "dienst": DIENST,
+        "kanaal": "telefoon",
+        "waargenomenOp": f"2026-11-23T{8 + n // 60:02d}:{n % 60:02d}:00Z",
+        "uitkomsten": {"aandeel-contact-niet-gelukt": bad},
+        **fields,
+    }
+    for name in drop:
+        del data[name]
+    event = new_event(MONITOR_OBSERVATION.name, data, source="/t", key="paspoort|telefoon")
+    return built({**event.__dict__, "dataschema": schema_id(MONITOR_OBSERVATION.name)})
+
+
+def test_a_stamped_observation_is_trusted_as_it_is() -> None:
+    """docs/kafka.md, "Validate once": a stamped observation is not validated again. One
+    without `oorzaakId` is counted; one whose dienst has no naam is counted, and only
+    those that would open an alert are dead-lettered; one without a field the stage reads
+    is dead-lettered."""
+    stage = MonitoringStage(config=MonitorConfig(warmup_min=5, warmup_days=0, arl0=50))
+    cells = _CopyingStore()
+    topic = MONITOR_OBSERVATION.topic
+    reasons = []
+    for n in range(40):
+        drop = ("oorzaakId",) if n == 3 else ()
+        dienst = {"code": "paspoort"} if n >= 10 else DIENST
+        event = _stamped_observation(n, bad=n >= 20, drop=drop, dienst=dienst)
+        outcome = process_record(stage, topic, event, {"monitor_cells": cells}, f"0/{n}")
+        assert not outcome.emits
+        reasons.append(outcome.dead_letter.reason if outcome.dead_letter else None)
+    first = reasons.index("interne fout in monitoring: TypeError")
+    assert first > 20 and reasons[:first] == [None] * first
+    assert set(reasons[first:]) == {"interne fout in monitoring: TypeError"}
+    assert len(cells["paspoort|telefoon"]["seen"]) == first, "counted up to the alert"
+    missing = _stamped_observation(99, bad=False, drop=("kanaal",))
+    outcome = process_record(stage, topic, missing, {"monitor_cells": cells}, "0/99")
+    assert outcome.dead_letter is not None
+    assert outcome.dead_letter.reason == "interne fout in monitoring: KeyError"
+
+
 def test_a_coalesced_records_items_are_the_events_its_envelope_made_before() -> None:
     feed = MonitorFeedStage()
     events = []
