@@ -212,6 +212,20 @@ class Output:
     dead_letter: DeadLetter | None = None
 
 
+_new_object = object.__new__
+
+
+def with_event(out: Output, event: CloudEvent) -> Output:
+    """`out` with `event` in place of its own: what dataclasses.replace(out, event=event)
+    makes (the test compares them), once per placed monitor observation (`positioned`
+    here, the Kafka worker's `_place`). Its fields copied in one dict update, a little
+    faster than the positional construction this replaces and much faster than a keyword
+    one (fast_init's __init__ binding four keywords); measured in the commit message."""
+    new = _new_object(Output)
+    new.__dict__.update(out.__dict__, event=event)
+    return new
+
+
 @observed_outputs
 def outputs(outcome: Outcome, stage: str, key: str | None) -> list[Output]:
     """What a runtime writes for an outcome, in order; logs a dead letter the same way in
@@ -231,11 +245,7 @@ def positioned(outs: Sequence[Output], log: str, offset: int) -> list[Output]:
         return list(outs)
     events = placed([out.event for out in outs if out.event is not None], log, offset)
     found = iter(events)
-    # As dataclasses.replace(out, event=...), without its per-call field walk.
-    return [
-        out if out.event is None else Output(out.topic, out.key, next(found), out.dead_letter)
-        for out in outs
-    ]
+    return [out if out.event is None else with_event(out, next(found)) for out in outs]
 
 
 def coalesced(outs: Sequence[Output]) -> list[Output]:

@@ -37,6 +37,7 @@ from pipeline.processing import (
     process_record,
     record_items,
     runtime_failure,
+    with_event,
 )
 from pipeline.runtimes.kafka import record_guard
 from pipeline.runtimes.kafka.agent_plan import (
@@ -572,8 +573,7 @@ def _place(held: list[Held], start: int, log: str, offset: int) -> None:
     events = placed([out.event for out, _, _ in held[start:]], log, offset)  # type: ignore[misc]
     for i, event in enumerate(events, start):
         out, in_key, source = held[i]
-        # As dataclasses.replace(out, event=event), without its per-call field walk.
-        held[i] = (Output(out.topic, out.key, event, out.dead_letter), in_key, source)
+        held[i] = (with_event(out, event), in_key, source)
 
 
 def _sender(app: faust.App, outage: Outage) -> Callable[..., Any]:

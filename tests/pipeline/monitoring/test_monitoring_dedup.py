@@ -7,6 +7,7 @@ its last commit with the same ids, and a replay of more than a cell's window of 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,7 +19,15 @@ from pipeline.monitoring.charts import MonitorConfig
 from pipeline.monitoring.dedup import LOG_WINDOW
 from pipeline.monitoring.outcomes import CONTACT_FAILED
 from pipeline.monitoring.pending import MemoryStore
-from pipeline.processing import Output, outputs, positioned, process_record, record_items
+from pipeline.processing import (
+    DeadLetter,
+    Output,
+    outputs,
+    positioned,
+    process_record,
+    record_items,
+    with_event,
+)
 from pipeline.stages.monitoring import MonitorFeedStage, MonitoringStage
 from pipeline.times import iso
 from schemas.cloudevents import CloudEvent, built, derived_id, new_event
@@ -243,6 +252,17 @@ def test_the_runtimes_place_a_records_observations_in_order() -> None:
     assert event is not None and event.dataschema == schema_id(MONITOR_OBSERVATION.name)
     assert validate_data(MONITOR_OBSERVATION.name, event.data) == []
     assert positioned(placed, "x/1", 99) == placed, "a placed observation keeps its position"
+
+
+def test_an_output_with_its_event_placed_is_what_dataclasses_replace_made() -> None:
+    """`with_event` (positioned here, the Kafka worker's _place) makes the Output that
+    dataclasses.replace(out, event=...) made, every other field kept."""
+    first, placed = _observation(1), _observation(2)
+    dead = DeadLetter("reden", "monitor-feed", "contact-events", "0/1", {})
+    for out in (Output(TOPIC, CELL, event=first), Output(TOPIC, None, first, dead)):
+        got = with_event(out, placed)
+        assert got == dataclasses.replace(out, event=placed) and got is not out
+        assert got.event is placed and out.event is first
 
 
 def test_the_embedded_monitor_state_is_the_same_handed_over_or_not(tmp_path: Path) -> None:
