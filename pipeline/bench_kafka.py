@@ -46,6 +46,7 @@ from tqdm import tqdm
 from schemas.cloudevents import CloudEvent, new_event
 from schemas.validation import schema_id
 
+CHECKOUT = str(Path(__file__).resolve().parents[1])  # where `pipeline` of this process is
 READY_TIMEOUT = 120.0
 # Ready to measure: our marker, and faust's own once its table recovery is over (the marker
 # may come earlier, while the tables are still read back from their changelogs).
@@ -262,6 +263,10 @@ def _env(settings: Any, index: int = 0) -> dict[str, str]:
             "KLANTSIGNAAL_LOG_LEVEL": "INFO",  # the ready marker is logged at INFO
             "KLANTSIGNAAL_OPS_PORT": str(_free_port()),  # /metrics: the stages' own time
             "PYTHONUNBUFFERED": "1",
+            # The worker, sink and web import the code this bench runs (its checkout first),
+            # not whichever copy is installed: run from another directory, the bench
+            # measured another checkout's worker.
+            "PYTHONPATH": os.pathsep.join(filter(None, (CHECKOUT, os.environ.get("PYTHONPATH")))),
         }
     )
     if index:  # a second worker: its own faust data dir, the first one's key store

@@ -140,3 +140,39 @@ def test_the_issues_baseline_checksums_in_pure_python_and_restores_the_compiled_
         assert default_records.calc_crc32c.__defaults__ == (pure,)
         assert util.calc_crc32c(memoryview(b"123456789")) == 0xE3069283  # CRC-32C check value
     assert util.calc_crc32c.__defaults__ == (compiled,)
+
+
+def test_the_processes_the_kafka_bench_starts_import_this_checkout(tmp_path, monkeypatch) -> None:
+    """Started from another directory, with another copy of the package installed, the
+    worker, sink and web still run the code the bench itself runs."""
+    import subprocess
+    import sys
+    from types import SimpleNamespace
+
+    import pipeline
+    from pipeline import bench_kafka
+
+    settings = SimpleNamespace(
+        data_dir=tmp_path,
+        kafka_bootstrap="127.0.0.1:9",
+        kafka_topic_prefix="t.",
+        kafka_partitions=1,
+        api_token="t",
+        pseudonym_key="k",
+        link_key="l",
+        kafka_seal=1,
+    )
+    other = tmp_path / "installed"  # another copy of the package, ahead of site-packages
+    (other / "pipeline").mkdir(parents=True)
+    (other / "pipeline" / "__init__.py").write_text("")
+    monkeypatch.setenv("PYTHONPATH", str(other))
+    monkeypatch.chdir(tmp_path)  # not a checkout
+    env = bench_kafka._env(settings)
+    found = subprocess.run(
+        [sys.executable, "-c", "import pipeline; print(pipeline.__file__)"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert found == pipeline.__file__
