@@ -192,7 +192,8 @@ def warm_up() -> None:
     """Import numpy and scipy's sparse solver now and run one tiny solve.
 
     Those imports cost ~0.4 s once per process; without this they happen in the first
-    chart's warm-up, on the Kafka worker's event loop in the middle of the stream.
+    chart's warm-up, on the Kafka worker's event loop in the middle of the stream. The
+    runtimes call it where they build the monitoring stage (pipeline.topology).
     """
     _arl_on_lattice(0.5, 1, -1, 2)
 

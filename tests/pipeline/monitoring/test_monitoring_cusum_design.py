@@ -1,8 +1,12 @@
-"""The CUSUM design: the fast limit search against a plain reference."""
+"""The CUSUM design: the fast limit search against a plain reference, and its preload."""
 
 from __future__ import annotations
 
+import json
 import math
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,6 +21,8 @@ from pipeline.monitoring.cusum import (
     integer_steps,
     shifted_share,
 )
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
 def reference_arl(p: float, up: int, down: int, limit: int) -> float:
@@ -98,3 +104,34 @@ def test_average_run_length_equals_the_whole_chain(p: float, up: int, down: int,
     assert average_run_length(p, up, down, limit) == pytest.approx(
         reference_arl(p, up, down, limit), rel=1e-9
     )
+
+
+def test_building_the_topology_loads_the_design_modules() -> None:
+    """The worker and the embedded runtime build their stages with build_topology; after it
+    numpy and scipy's sparse solver are imported, so no chart's first design pays for that
+    on the stream. Checked in a fresh interpreter with the scorer a worker loads (the shipped
+    linear model, which imports neither)."""
+    code = (
+        "import json, sys, tempfile\n"
+        "from pathlib import Path\n"
+        "from pipeline.settings import Settings\n"
+        "from pipeline.topology import topology_for\n"
+        "wanted = ('numpy', 'scipy.sparse', 'scipy.sparse.linalg')\n"
+        "before = [m for m in wanted if m in sys.modules]\n"
+        "settings = Settings(data_dir=Path(tempfile.mkdtemp()), runtime='kafka',\n"
+        "    api_token='t', pseudonym_key='p', link_key='l')\n"
+        "topology_for(settings)\n"
+        "after = [m for m in wanted if m in sys.modules]\n"
+        "print(json.dumps({'before': before, 'after': after}))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert seen["before"] == []  # importing the topology module alone does not load them
+    assert seen["after"] == ["numpy", "scipy.sparse", "scipy.sparse.linalg"]
