@@ -134,7 +134,7 @@ def _strings_json(inner: dict[str, Any]) -> bytes:
     whenever it contains "null" (any record whose JSON value has a null in it), to rule
     out a NaN that no string can be. Anything else (not expected) goes through it."""
     try:
-        return orjson.dumps(inner)
+        return orjson.dumps(inner, option=jsonfast.STDLIB_TYPES_ONLY)  # its options too
     except TypeError:
         return jsonfast.dumps(inner)
 

@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 
 # Types orjson writes but the stdlib refuses: let them fail the stdlib way.
-_STDLIB_TYPES_ONLY = orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME
+STDLIB_TYPES_ONLY = orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME
 
 
 def _stdlib_dumps(obj: Any) -> bytes:
@@ -65,7 +65,7 @@ def dumps_read_back(obj: Any) -> tuple[bytes, Any]:
     `loads` of it, shared with nobody), or NOT_READ: a caller that would decode the text
     again (the embedded state, a get after a put) can take that instead."""
     try:
-        out = orjson.dumps(obj, option=_STDLIB_TYPES_ONLY)
+        out = orjson.dumps(obj, option=STDLIB_TYPES_ONLY)
     except TypeError:  # what orjson refuses: the stdlib decides (same text or same error)
         return _stdlib_dumps(obj), NOT_READ
     # orjson writes NaN/Infinity as null; the stdlib keeps them (rare: check only then).

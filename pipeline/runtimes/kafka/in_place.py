@@ -38,7 +38,9 @@ s), long past an orchestrator's grace period (10-30 s, then SIGKILL). So a stop 
 begins during a retry (`worker_stops`, from the app's `on_stop`), or a retry that fails
 once the stop began, stops the worker at once, exit 75, the record not acked; a first
 attempt in flight ends within its call deadline. Without a retry the stop is faust's
-graceful one (the record in hand finished, offsets committed).
+graceful one (the record in hand finished, offsets committed). Not covered: a retry that
+runs on the event loop itself (`retry`, a stage's key lookup), since the signal handler runs
+on that loop: the stop waits for the retry's end or the outage limit.
 """
 
 from __future__ import annotations
