@@ -28,7 +28,12 @@ from pipeline.topology import DEAD_LETTER
 from tests.pipeline.runtimes.kafka.test_kafka_offsets import wait_all
 from tests.pipeline.runtimes.kafka.test_kafka_runtime import contact, new_klant, response
 from tests.support.kafka_harness import unique_prefix
-from tests.support.keystore_proxy import proxied_worker_harness, wait_for, worker_log
+from tests.support.keystore_proxy import (
+    proxied_worker_harness,
+    start_warmed_up,
+    wait_for,
+    worker_log,
+)
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres, pytest.mark.slow]
 
@@ -54,10 +59,8 @@ def test_a_sigterm_during_a_key_wait_stops_the_worker_unacked(
         instance_id="sigterm-worker",  # static membership: the restart takes over at once
     )
     try:
-        harness.start_worker()
         warm = [contact(new_klant(), f"c-warm-{i}") for i in range(2)]
-        harness.publish("contact-events", warm)  # the worker's connections are open now
-        harness.records("survey-invitations", min_count=len(warm), timeout=60)
+        start_warmed_up(harness, warm)  # the worker's connections are open now
         harness.wait_idle(timeout=60)  # committed: nothing of these is replayed
 
         proxy.black_hole()
