@@ -22,17 +22,7 @@ from schemas.cloudevents import CloudEvent, new_event
 from schemas.models import Signal
 from schemas.types import CONTACT, PAGE_FEEDBACK, RESPONSE, SIGNAL
 from tests.support.events import POSITIVE, VERY_NEGATIVE, contact_event, klant, response_event
-
-
-class DictState:
-    def __init__(self) -> None:
-        self.data: dict[str, dict[str, Any]] = {}
-
-    def get(self, key: str) -> dict[str, Any] | None:
-        return self.data.get(key)
-
-    def put(self, key: str, value: dict[str, Any]) -> None:
-        self.data[key] = value
+from tests.support.state import DictState
 
 
 def _same(a: Any, b: Any) -> None:

@@ -18,17 +18,7 @@ from pipeline.stages.trigger import TriggerStage, link_token, skip_reason
 from schemas.models import Contact, Dienst, Sentiment, Signal
 from schemas.types import CONTACT, RESPONSE
 from tests.support.events import VERY_NEGATIVE, contact_data, contact_event, klant, response_event
-
-
-class DictState:
-    def __init__(self) -> None:
-        self.data: dict[str, dict[str, Any]] = {}
-
-    def get(self, key: str) -> dict[str, Any] | None:
-        return self.data.get(key)
-
-    def put(self, key: str, value: dict[str, Any]) -> None:
-        self.data[key] = value
+from tests.support.state import DictState
 
 
 def _states() -> dict[str, DictState]:
